@@ -1,0 +1,12 @@
+#pragma once
+// The subcommands of the `switchyard` executable. main.cpp (the only file that includes CLI11, which is
+// slow to compile) parses the command line into these option structs and calls run_*; each run_* returns
+// the process exit code and logs its own errors.
+#include <string>
+
+namespace sy::apps {
+
+struct presets_options {};
+int run_presets(const presets_options&);
+
+} // namespace sy::apps

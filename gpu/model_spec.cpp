@@ -1,0 +1,141 @@
+#include "gpu/model_spec.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace sy::gpu {
+
+std::size_t dtype_size(dtype t) noexcept {
+  return t == dtype::f32 ? 4 : 2;
+}
+
+std::string_view to_string(dtype t) noexcept {
+  switch (t) {
+    case dtype::f32: return "f32";
+    case dtype::f16: return "f16";
+    case dtype::bf16: return "bf16";
+  }
+  return "?";
+}
+
+std::string_view to_string(arch a) noexcept {
+  return a == arch::decoder ? "decoder" : "encoder";
+}
+
+namespace {
+std::string lower(std::string_view s) {
+  std::string r{s};
+  std::transform(r.begin(), r.end(), r.begin(), [](unsigned char c) { return std::tolower(c); });
+  return r;
+}
+} // namespace
+
+result<dtype> parse_dtype(std::string_view s) {
+  auto l = lower(s);
+  if (l == "f32" || l == "fp32" || l == "float32")
+    return dtype::f32;
+  if (l == "f16" || l == "fp16" || l == "float16" || l == "half")
+    return dtype::f16;
+  if (l == "bf16" || l == "bfloat16")
+    return dtype::bf16;
+  return make_error("spec", "unknown dtype '" + std::string{s} + "', expected one of f32, f16, bf16");
+}
+
+result<arch> parse_arch(std::string_view s) {
+  auto l = lower(s);
+  if (l == "decoder" || l == "gpt" || l == "opt")
+    return arch::decoder;
+  if (l == "encoder" || l == "bert")
+    return arch::encoder;
+  return make_error("spec", "unknown architecture '" + std::string{s} + "', expected decoder or encoder");
+}
+
+status model_spec::validate() const {
+  auto positive = [&](const char* key, int v) -> status {
+    if (v <= 0)
+      return make_error("spec", "model '" + name + "': " + key + " must be a positive integer, found " +
+                                  std::to_string(v));
+    return {};
+  };
+  for (auto [k, v] : {std::pair{"layers", layers}, {"hidden", hidden}, {"heads", heads}, {"ffn", ffn},
+                      {"vocab", vocab}, {"max_seq", max_seq}})
+    if (auto st = positive(k, v); !st)
+      return st;
+  if (hidden % heads != 0)
+    return make_error("spec", "model '" + name + "': hidden (" + std::to_string(hidden) +
+                                ") must be divisible by heads (" + std::to_string(heads) + ")");
+  return {};
+}
+
+std::int64_t model_spec::layer_params() const {
+  std::int64_t h = hidden, f = ffn;
+  return 2 * 2 * h             // two layer norms (gamma, beta)
+         + h * 3 * h + 3 * h   // qkv
+         + h * h + h           // attention out
+         + h * f + f           // ffn in
+         + f * h + h;          // ffn out
+}
+
+std::int64_t model_spec::embedding_params() const {
+  return std::int64_t{vocab} * hidden + std::int64_t{max_seq} * hidden;
+}
+
+std::int64_t model_spec::head_params() const {
+  std::int64_t h = hidden;
+  std::int64_t norm = 2 * h;
+  return kind == arch::decoder ? norm + std::int64_t{vocab} * h + vocab : norm + h * h + h;
+}
+
+std::int64_t model_spec::total_params() const {
+  return embedding_params() + layers * layer_params() + head_params();
+}
+
+std::int64_t model_spec::weight_bytes() const {
+  return total_params() * static_cast<std::int64_t>(dtype_size(type));
+}
+
+double model_spec::layer_flops(int tokens) const {
+  double n = tokens, h = hidden, f = ffn;
+  double gemm = 2.0 * n * (h * 3 * h + h * h + 2 * h * f);
+  double attn = 2.0 * 2.0 * n * n * h; // QK^T and PV
+  return gemm + attn;
+}
+
+namespace {
+model_spec make(std::string name, arch a, int layers, int hidden, int heads, int vocab, int seq, dtype t) {
+  return model_spec{std::move(name), a, layers, hidden, heads, 4 * hidden, vocab, seq, t};
+}
+const std::vector<model_spec>& presets() {
+  static const std::vector<model_spec> all = {
+    make("tiny-gpt", arch::decoder, 4, 64, 4, 512, 64, dtype::f32),
+    make("tiny-bert", arch::encoder, 4, 64, 4, 512, 64, dtype::f32),
+    make("small-gpt", arch::decoder, 8, 256, 8, 8192, 256, dtype::f32),
+    make("small-bert", arch::encoder, 8, 256, 8, 8192, 256, dtype::f32),
+    make("gpt-100m", arch::decoder, 12, 768, 12, 32000, 1024, dtype::f32),
+    make("bert-1.3b", arch::encoder, 24, 2048, 32, 51200, 2048, dtype::f16),
+    make("bert-2.6b", arch::encoder, 32, 2560, 32, 51200, 2048, dtype::f16),
+    make("bert-6.7b", arch::encoder, 32, 4096, 32, 51200, 2048, dtype::f16),
+    make("bert-103.5b", arch::encoder, 128, 8192, 64, 51200, 1024, dtype::f16),
+  };
+  return all;
+}
+} // namespace
+
+result<model_spec> preset(std::string_view name) {
+  for (const auto& p : presets())
+    if (p.name == name)
+      return p;
+  std::string known;
+  for (const auto& p : presets())
+    known += (known.empty() ? "" : ", ") + p.name;
+  return make_error("spec", "unknown model preset '" + std::string{name} + "', known presets: " + known);
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> r;
+  for (const auto& p : presets())
+    r.push_back(p.name);
+  return r;
+}
+
+} // namespace sy::gpu
