@@ -1,0 +1,68 @@
+#pragma once
+// The profile database (DESIGN.md §5, ALGORITHMS.md §1): per (model, parallel config), per-stage latency
+// for each profiled batch size, per-GPU weight bytes, activation bytes and (ours) load seconds per stage.
+// Producers: `switchyard profile` (measured engine) and the analytic cost model (policies/cost_model).
+// Consumers: the placement search, the simulator, admission in the runtime. Value types, no I/O except the
+// explicit (de)serializers; not thread-safe for concurrent writes.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "messages/result.hpp"
+
+namespace sy::policies {
+
+/// Tensor (intra-op) degree and pipeline (inter-op) degree; a group has op*pp GPUs.
+struct parallel_config {
+  int op = 1;
+  int pp = 1;
+  int gpus() const { return op * pp; }
+  bool operator==(const parallel_config& o) const { return op == o.op && pp == o.pp; }
+  bool operator<(const parallel_config& o) const { return op != o.op ? op < o.op : pp < o.pp; }
+};
+
+/// Batch sizes every profile entry holds, in this order (index b of stage_latency).
+inline constexpr std::array<int, 5> profile_batch_sizes = {1, 2, 4, 8, 16};
+
+struct profile_entry {
+  std::string model;
+  parallel_config config;
+  /// stage_latency[b][k]: seconds of stage k at batch size profile_batch_sizes[b] (inter-stage transfer
+  /// folded into the receiving stage, all-reduces inside the stage).
+  std::vector<std::vector<double>> stage_latency;
+  std::vector<std::int64_t> weight_bytes;           // [k] per GPU of stage k
+  std::vector<std::vector<std::int64_t>> act_bytes; // [b][k] per GPU
+  std::vector<double> load_seconds;                 // [k] host->device copy of stage k's per-GPU shard
+
+  /// Sizes consistent with config.pp, non-negative numbers; the message names the model and field.
+  [[nodiscard]] status validate() const;
+  /// max_k weight_bytes[k]: the per-GPU memory this model takes in a group (compat memory rule).
+  std::int64_t max_weight_bytes() const;
+  /// sum_k stage_latency[b][k]
+  double total_latency(std::size_t b = 0) const;
+};
+
+class profile_db {
+public:
+  void put(profile_entry e); // replaces an existing entry of the same (model, config)
+  const profile_entry* find(const std::string& model, parallel_config c) const;
+  std::vector<parallel_config> configs(const std::string& model) const;
+  std::vector<std::string> models() const;
+  const std::map<std::pair<std::string, parallel_config>, profile_entry>& entries() const { return entries_; }
+
+  /// JSON (documented schema in the README) and msgpack (the on-disk default).
+  std::string to_json() const;
+  static result<profile_db> from_json(const std::string& text);
+  std::string to_msgpack() const;
+  static result<profile_db> from_msgpack(const std::string& bytes);
+  /// By extension: .json or .msgpack.
+  [[nodiscard]] status save(const std::string& path) const;
+  static result<profile_db> load(const std::string& path);
+
+private:
+  std::map<std::pair<std::string, parallel_config>, profile_entry> entries_;
+};
+
+} // namespace sy::policies
