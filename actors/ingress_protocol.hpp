@@ -1,0 +1,111 @@
+#pragma once
+// The client protocol of the msgpack ingress: length-prefixed frames over TCP, each a msgpack map.
+//
+//   frame    = length (4 bytes, big-endian, counts the body only) + body (a msgpack map)
+//   request  = {"id": uint, "model": str, "tokens": [int...], "slo_ms": number (optional)}
+//   response = {"id": uint, "status": str, "reason": str, "output": {"data": bin, "dtype": str,
+//               "shape": [int...]}, "timings": {name: ms...}, "group": int, "batch_size": int}
+//
+// status is one of ok | rejected | deadline_exceeded | failed | invalid (invalid: the request itself is
+// malformed: bad frame, bad msgpack, missing key, too many tokens; nothing was scheduled). The README
+// ("Ingress protocol") documents the schema; scripts/client.py is the reference client.
+//
+// Pure functions and one value type (frame_decoder); no I/O, no actors. Any thread may use them; a
+// frame_decoder belongs to the one connection (and thread) that feeds it.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "messages/result.hpp"
+
+namespace sy::actors {
+
+/// Bounds on what one client may send and on how much the ingress holds at once.
+struct ingress_limits {
+  std::size_t max_frame_bytes = 1 << 20; // body bytes of one frame
+  std::size_t max_tokens = 4096;         // tokens in one request
+  std::size_t max_in_flight = 4096;      // accepted but unanswered requests, all connections together
+};
+
+/// A decoded client request (before the model name is resolved).
+struct wire_request {
+  std::uint64_t id = 0;
+  std::string model;
+  std::vector<std::int32_t> tokens;
+  double slo_ms = 0; // 0: the model's default SLO
+};
+
+/// A tensor as it travels: raw bytes + dtype + shape.
+struct wire_output {
+  std::string data;
+  std::string dtype;
+  std::vector<std::int64_t> shape;
+};
+
+/// The one terminal answer to a request.
+struct wire_response {
+  std::uint64_t id = 0;
+  std::string status; // ok | rejected | deadline_exceeded | failed | invalid
+  std::string reason; // empty when ok
+  wire_output output;
+  std::vector<std::pair<std::string, double>> timings; // milliseconds, e.g. {"total_ms", 1.2}
+  int group = -1;
+  int batch_size = 0;
+};
+
+inline wire_response make_wire_error(std::uint64_t id, std::string status, std::string reason) {
+  wire_response r;
+  r.id = id;
+  r.status = std::move(status);
+  r.reason = std::move(reason);
+  return r;
+}
+
+/// A request that could not be decoded: the error and the id, when the body still named one (else 0).
+struct decode_failure {
+  std::uint64_t id = 0;
+  std::string reason;
+};
+
+/// Decodes one frame body. Never throws; every failure names the key, what was expected and what was
+/// found.
+result<wire_request> decode_request(std::string_view body, const ingress_limits& limits,
+                                    std::uint64_t* id_seen = nullptr);
+
+/// Appends a whole frame (length prefix + body) for a response / request to out.
+void encode_response(const wire_response& r, std::vector<char>& out);
+void encode_request(const wire_request& r, std::vector<char>& out);
+
+/// Decodes a response body (used by the replay driver and the benchmarks).
+result<wire_response> decode_response(std::string_view body);
+
+/// Splits a byte stream into frame bodies. Feed it whatever arrived, then take frames until none is left.
+/// A frame whose announced length exceeds the limit is reported once (as an oversized event) and its body
+/// is skipped, so the connection stays usable.
+class frame_decoder {
+public:
+  explicit frame_decoder(std::size_t max_frame_bytes) : max_(max_frame_bytes) {}
+
+  struct event {
+    enum kind_t { none, frame, oversized } kind = none;
+    std::string_view body;  // kind == frame: valid until the next feed()/next()
+    std::size_t length = 0; // kind == oversized: the announced length
+  };
+
+  void feed(const char* data, std::size_t n);
+  /// The next complete frame, or an oversized notice, or none (need more bytes).
+  event next();
+  /// Bytes buffered but not yet returned (for bounded-memory checks).
+  std::size_t buffered() const { return buf_.size() - pos_; }
+
+private:
+  std::size_t max_;
+  std::vector<char> buf_;
+  std::size_t pos_ = 0;
+  std::size_t skip_ = 0; // bytes of an oversized body still to drop
+};
+
+} // namespace sy::actors
