@@ -178,7 +178,7 @@ void encode_response(const wire_response& r, std::vector<char>& out) {
     pk.pack_double(ms);
   }
   pack_str(pk, "group");
-  pk.pack_int(r.group);
+  pack_str(pk, r.group);
   pack_str(pk, "batch_size");
   pk.pack_int(r.batch_size);
   write_frame_length(out, at);
@@ -227,8 +227,8 @@ result<wire_response> decode_response(std::string_view body) {
       r.status.assign(v.via.str.ptr, v.via.str.size);
     } else if (key == "reason" && v.type == msgpack::type::STR) {
       r.reason.assign(v.via.str.ptr, v.via.str.size);
-    } else if (key == "group" && as_number(v, num)) {
-      r.group = static_cast<int>(num);
+    } else if (key == "group" && v.type == msgpack::type::STR) {
+      r.group.assign(v.via.str.ptr, v.via.str.size);
     } else if (key == "batch_size" && as_number(v, num)) {
       r.batch_size = static_cast<int>(num);
     } else if (key == "timings" && v.type == msgpack::type::MAP) {

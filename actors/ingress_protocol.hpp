@@ -4,7 +4,7 @@
 //   frame    = length (4 bytes, big-endian, counts the body only) + body (a msgpack map)
 //   request  = {"id": uint, "model": str, "tokens": [int...], "slo_ms": number (optional)}
 //   response = {"id": uint, "status": str, "reason": str, "output": {"data": bin, "dtype": str,
-//               "shape": [int...]}, "timings": {name: ms...}, "group": int, "batch_size": int}
+//               "shape": [int...]}, "timings": {name: ms...}, "group": str, "batch_size": int}
 //
 // status is one of ok | rejected | deadline_exceeded | failed | invalid (invalid: the request itself is
 // malformed: bad frame, bad msgpack, missing key, too many tokens; nothing was scheduled). The README
@@ -52,7 +52,7 @@ struct wire_response {
   std::string reason; // empty when ok
   wire_output output;
   std::vector<std::pair<std::string, double>> timings; // milliseconds, e.g. {"total_ms", 1.2}
-  int group = -1;
+  std::string group; // the serving group, empty when none
   int batch_size = 0;
 };
 

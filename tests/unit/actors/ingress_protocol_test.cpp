@@ -53,7 +53,7 @@ TEST_CASE("a response survives encode and decode including output bytes and timi
   r.output.dtype = "float32";
   r.output.shape = {1, 1};
   r.timings = {{"total_ms", 1.5}, {"load_wait_ms", 0.25}};
-  r.group = 2;
+  r.group = "decoders";
   r.batch_size = 4;
   std::vector<char> frame;
   encode_response(r, frame);
@@ -65,7 +65,7 @@ TEST_CASE("a response survives encode and decode including output bytes and timi
   CHECK(got->output.dtype == "float32");
   CHECK(got->output.shape == std::vector<std::int64_t>{1, 1});
   CHECK(got->timings == r.timings);
-  CHECK(got->group == 2);
+  CHECK(got->group == "decoders");
   CHECK(got->batch_size == 4);
 }
 

@@ -1,0 +1,257 @@
+#include "actors/ingress.hpp"
+
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <fmt/format.h>
+
+#include "messages/logging.hpp"
+#include "messages/type_ids.hpp"
+
+namespace sy::actors {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// A bounded label for a free-text reason: its leading words, up to the first detail (quote, colon, digit).
+std::string reason_class(const std::string& reason) {
+  std::string out;
+  for (char c : reason) {
+    if (c == ':' || c == '\'' || c == '"' || c == '(' || (c >= '0' && c <= '9') || out.size() >= 40)
+      break;
+    out.push_back(c);
+  }
+  while (!out.empty() && out.back() == ' ')
+    out.pop_back();
+  return out.empty() ? "other" : out;
+}
+
+double ms_between(messages::time_point from, messages::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+struct conn_state {
+  explicit conn_state(std::size_t max) : dec(max) {}
+  frame_decoder dec;
+};
+
+struct ingress_state {
+  std::shared_ptr<ingress_context> ctx;
+  std::unordered_map<caf::io::connection_handle, std::unique_ptr<conn_state>> conns;
+  caf::io::accept_handle acceptor;
+  bool listening = false;
+  bool draining = false;
+  std::int64_t pending = 0;
+  std::vector<caf::response_promise> drain_waiters;
+  static inline const char* name = "sy.ingress";
+};
+
+using ingress_broker_ptr = caf::stateful_actor<ingress_state, caf::io::broker>*;
+
+void write_answer(ingress_broker_ptr self, caf::io::connection_handle hdl, const wire_response& r) {
+  if (self->state.conns.count(hdl) == 0)
+    return; // the client left; the answer has nowhere to go
+  encode_response(r, self->wr_buf(hdl));
+  self->flush(hdl);
+}
+
+void answered(ingress_broker_ptr self) {
+  auto& st = self->state;
+  st.ctx->gate->release();
+  --st.pending;
+  if (st.draining && st.pending == 0) {
+    for (auto& rp : st.drain_waiters)
+      rp.deliver(true);
+    st.drain_waiters.clear();
+  }
+}
+
+void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, std::string_view body) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  std::uint64_t id = 0;
+  auto req = decode_request(body, ctx.limits, &id);
+  if (!req) {
+    record_answer(*ctx.metrics, "msgpack", "", "invalid", req.err().message, 0);
+    write_answer(self, hdl, make_wire_error(id, "invalid", req.err().message));
+    return;
+  }
+  if (st.draining) {
+    record_answer(*ctx.metrics, "msgpack", req->model, "rejected", "draining", 0);
+    write_answer(self, hdl, make_wire_error(id, "rejected", "draining: the server is shutting down"));
+    return;
+  }
+  if (!ctx.gate->try_acquire()) {
+    auto why = fmt::format("overload: {} requests in flight (limit {})", ctx.gate->current(), ctx.gate->max());
+    record_answer(*ctx.metrics, "msgpack", req->model, "rejected", why, 0);
+    write_answer(self, hdl, make_wire_error(id, "rejected", why));
+    return;
+  }
+  ++st.pending;
+  messages::infer_request ir;
+  ir.id = request_id{ctx.next_id.fetch_add(1, std::memory_order_relaxed)};
+  ir.model = std::move(req->model);
+  ir.tokens = std::move(req->tokens);
+  if (req->slo_ms > 0)
+    ir.slo = std::chrono::microseconds(static_cast<std::int64_t>(req->slo_ms * 1e3));
+  auto t0 = clock_type::now();
+  auto model = ir.model;
+  self->request(ctx.controller, ctx.request_timeout, messages::infer_atom_v, std::move(ir))
+    .then(
+      [=](messages::infer_response& r) {
+        double held = std::chrono::duration<double>(clock_type::now() - t0).count();
+        auto w = to_wire(r, held);
+        w.id = id;
+        record_answer(*self->state.ctx->metrics, "msgpack", model, w.status, w.reason, held);
+        write_answer(self, hdl, w);
+        answered(self);
+      },
+      [=](caf::error& e) {
+        double held = std::chrono::duration<double>(clock_type::now() - t0).count();
+        auto w = make_wire_error(id, "failed", "controller: " + self->system().render(e));
+        record_answer(*self->state.ctx->metrics, "msgpack", model, w.status, w.reason, held);
+        write_answer(self, hdl, w);
+        answered(self);
+      });
+}
+
+caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_context> ctx) {
+  self->state.ctx = std::move(ctx);
+  return {
+    [=](caf::publish_atom, const std::string& bind, std::uint16_t port) -> caf::result<std::uint16_t> {
+      auto r = self->add_tcp_doorman(port, bind.c_str(), true);
+      if (!r)
+        return std::move(r.error());
+      self->state.acceptor = r->first;
+      self->state.listening = true;
+      return r->second;
+    },
+    [=](const caf::io::new_connection_msg& msg) {
+      auto& st = self->state;
+      if (st.draining) {
+        self->close(msg.handle);
+        return;
+      }
+      st.conns.emplace(msg.handle, std::make_unique<conn_state>(st.ctx->limits.max_frame_bytes));
+      st.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, 1);
+      self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
+    },
+    [=](caf::io::new_data_msg& msg) {
+      auto& st = self->state;
+      auto it = st.conns.find(msg.handle);
+      if (it == st.conns.end())
+        return;
+      auto& dec = it->second->dec;
+      dec.feed(msg.buf.data(), msg.buf.size());
+      for (auto ev = dec.next(); ev.kind != frame_decoder::event::none; ev = dec.next()) {
+        if (ev.kind == frame_decoder::event::oversized) {
+          auto why = fmt::format("frame of {} bytes exceeds the limit of {} bytes", ev.length,
+                                 st.ctx->limits.max_frame_bytes);
+          record_answer(*st.ctx->metrics, "msgpack", "", "invalid", why, 0);
+          write_answer(self, msg.handle, make_wire_error(0, "invalid", why));
+          continue;
+        }
+        handle_frame(self, msg.handle, ev.body);
+        if (self->state.conns.count(msg.handle) == 0)
+          return;
+      }
+    },
+    [=](const caf::io::connection_closed_msg& msg) {
+      if (self->state.conns.erase(msg.handle) > 0)
+        self->state.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, -1);
+    },
+    [=](const caf::io::acceptor_closed_msg&) { self->state.listening = false; },
+    [=](messages::drain_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      st.draining = true;
+      if (st.listening) {
+        self->close(st.acceptor);
+        st.listening = false;
+      }
+      if (st.pending == 0)
+        return true;
+      auto rp = self->make_response_promise<bool>();
+      st.drain_waiters.push_back(rp);
+      return rp;
+    },
+    [=](caf::get_atom) -> std::int64_t { return self->state.pending; },
+  };
+}
+
+} // namespace
+
+void describe_ingress_metrics(metrics_registry& m) {
+  m.describe_counter("sy_ingress_requests_total", "Requests answered by the ingress, by protocol, model and status");
+  m.describe_histogram("sy_ingress_latency_seconds", "Time the ingress held an ok request (receive to answer)",
+                       metrics_registry::default_latency_buckets());
+  m.describe_counter("sy_ingress_rejected_total", "Requests not served, by status and reason class");
+  m.describe_gauge("sy_ingress_connections", "Open client connections");
+}
+
+void record_answer(metrics_registry& m, const std::string& protocol, const std::string& model,
+                   const std::string& status, const std::string& reason, double latency_s) {
+  m.counter_add("sy_ingress_requests_total", {{"protocol", protocol}, {"model", model}, {"status", status}});
+  if (status == "ok")
+    m.histogram_observe("sy_ingress_latency_seconds", {{"model", model}}, latency_s);
+  else
+    m.counter_add("sy_ingress_rejected_total", {{"status", status}, {"reason", reason_class(reason)}});
+}
+
+wire_response to_wire(const messages::infer_response& r, double ingress_s) {
+  wire_response w;
+  w.id = r.id.value;
+  w.status = messages::to_string(r.status);
+  w.reason = r.reason;
+  w.output.data.assign(r.output.bytes.begin(), r.output.bytes.end());
+  w.output.dtype = messages::to_string(r.output.type);
+  w.output.shape = r.output.shape;
+  const auto& t = r.timings;
+  const messages::time_point none{};
+  if (t.arrival != none) {
+    if (t.dispatch != none)
+      w.timings.emplace_back("dispatch_ms", ms_between(t.arrival, t.dispatch));
+    if (t.start != none)
+      w.timings.emplace_back("start_ms", ms_between(t.arrival, t.start));
+    if (t.finish != none)
+      w.timings.emplace_back("finish_ms", ms_between(t.arrival, t.finish));
+  }
+  w.timings.emplace_back("load_wait_ms", std::chrono::duration<double, std::milli>(t.load_wait).count());
+  w.timings.emplace_back("ingress_ms", ingress_s * 1e3);
+  w.group = t.group;
+  w.batch_size = t.batch_size;
+  return w;
+}
+
+result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_system& sys,
+                                                                   std::shared_ptr<ingress_context> ctx,
+                                                                   const std::string& bind,
+                                                                   std::uint16_t port) {
+  auto broker = sys.middleman().spawn_broker(ingress_broker, std::move(ctx));
+  caf::scoped_actor self{sys};
+  result<std::pair<caf::actor, std::uint16_t>> out = make_error("ingress", "no answer from the broker");
+  self->request(broker, std::chrono::seconds(10), caf::publish_atom::value, bind, port)
+    .receive([&](std::uint16_t bound) { out = std::make_pair(broker, bound); },
+             [&](caf::error& e) {
+               out = make_error("ingress", fmt::format("cannot listen on {}:{}: {}", bind, port, sys.render(e)));
+               self->send_exit(broker, caf::exit_reason::user_shutdown);
+             });
+  return out;
+}
+
+bool drain_ingress(caf::actor_system& sys, const caf::actor& ingress, std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{sys};
+  bool ok = false;
+  self->request(ingress, timeout, messages::drain_atom_v)
+    .receive([&](bool done) { ok = done; }, [&](caf::error&) { ok = false; });
+  self->send_exit(ingress, caf::exit_reason::user_shutdown);
+  return ok;
+}
+
+} // namespace sy::actors

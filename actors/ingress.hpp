@@ -1,0 +1,78 @@
+#pragma once
+// The msgpack ingress (DESIGN.md §1): a CAF broker that accepts TCP clients, splits their byte streams into
+// length-prefixed msgpack frames (actors/ingress_protocol.hpp), forwards each request to the controller and
+// writes back its one terminal answer. It owns the client connections and the in-flight bound; it never
+// schedules.
+//
+// Threads: the broker runs on the middleman's I/O thread and never blocks. start_msgpack_ingress() and
+// drain_ingress() block their caller (use them from main or a test, never from an actor).
+//
+// Lifecycle:  listening --drain--> draining (acceptor closed, new frames answered `rejected: draining`,
+//             in-flight requests still answered) --in flight == 0--> drained (drain answers) --exit--> gone
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/ingress_protocol.hpp"
+#include "actors/metrics.hpp"
+#include "messages/controller.hpp"
+#include "messages/result.hpp"
+
+namespace sy::actors {
+
+/// Bounds the requests accepted but not yet answered, across the msgpack and HTTP ingress. Thread-safe.
+class inflight_gate {
+public:
+  explicit inflight_gate(std::int64_t max) : max_(max) {}
+  bool try_acquire() {
+    if (n_.fetch_add(1, std::memory_order_relaxed) >= max_) {
+      n_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+  void release() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  std::int64_t current() const { return n_.load(std::memory_order_relaxed); }
+  std::int64_t max() const { return max_; }
+
+private:
+  std::atomic<std::int64_t> n_{0};
+  std::int64_t max_;
+};
+
+/// What the ingress endpoints share: the controller, limits, the gate and the metrics.
+struct ingress_context {
+  messages::controller_actor controller;
+  ingress_limits limits;
+  std::chrono::milliseconds request_timeout{30000}; // how long the ingress waits for the controller
+  std::shared_ptr<inflight_gate> gate;
+  std::shared_ptr<metrics_registry> metrics;
+  std::atomic<std::uint64_t> next_id{1}; // ids the controller sees (clients' ids may collide)
+};
+
+/// Declares the ingress metric families (requests, latency, rejections, connections) in `m`.
+void describe_ingress_metrics(metrics_registry& m);
+
+/// Records one answered request in the metrics (protocol "msgpack" or "http").
+void record_answer(metrics_registry& m, const std::string& protocol, const std::string& model,
+                   const std::string& status, const std::string& reason, double latency_s);
+
+/// The wire answer for a controller response; `ingress_s` is the time the ingress held the request.
+wire_response to_wire(const messages::infer_response& r, double ingress_s);
+
+/// Spawns the broker and binds it to bind:port (0: any free port). Returns the broker and the bound port.
+result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_system& sys,
+                                                                   std::shared_ptr<ingress_context> ctx,
+                                                                   const std::string& bind,
+                                                                   std::uint16_t port);
+
+/// Stops accepting, answers everything in flight, then stops the broker. Blocks up to `timeout`; returns
+/// false if requests were still in flight then.
+bool drain_ingress(caf::actor_system& sys, const caf::actor& ingress, std::chrono::milliseconds timeout);
+
+} // namespace sy::actors
