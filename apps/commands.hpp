@@ -2,6 +2,7 @@
 // The subcommands of the `switchyard` executable. main.cpp (the only file that includes CLI11, which is
 // slow to compile) parses the command line into these option structs and calls run_*; each run_* returns
 // the process exit code and logs its own errors.
+#include <cstdint>
 #include <string>
 
 namespace sy::apps {
@@ -15,5 +16,32 @@ struct check_config_options {
   bool print = false;      // print the normalized config as YAML
 };
 int run_check_config(const check_config_options&);
+
+/// switchyard up [-c FILE]: the controller, the local node and the ingress, until SIGINT/SIGTERM.
+struct up_options {
+  std::string config_path; // empty: the embedded default
+  bool any_ports = false;  // bind every listener to a free port (printed in the log)
+  int max_in_flight = 0;   // > 0: overrides ingress.max_in_flight
+};
+int run_up(const up_options&);
+
+/// switchyard replay: a trace open-loop through the msgpack ingress; per-request CSV, summary, plots.
+struct replay_options {
+  std::string target;      // host:port of a running ingress; empty: serve -c (or the embedded default) here
+  std::string config_path; // the deployment (model names; served in-process without --target)
+  std::string trace_path;  // empty: a synthetic trace (rate, cv, duration, seed, tokens)
+  std::string format = "csv"; // csv | azure2019 | azure2021 | azure-llm
+  std::string models;      // comma-separated model names (default: the config's models)
+  double rate = 20, cv = 1, duration_s = 10;
+  std::uint64_t seed = 1;
+  int tokens = 16;
+  double time_scale = 1;
+  int connections = 4;
+  double answer_timeout_s = 60;
+  double warmup_s = 0;
+  std::string records_path, summary_path, plots_dir;
+  bool no_progress = false;
+};
+int run_replay(const replay_options&);
 
 } // namespace sy::apps

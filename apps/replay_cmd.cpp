@@ -1,0 +1,183 @@
+// switchyard replay: replays a trace open-loop through the msgpack ingress of a running cluster
+// (--target host:port) or of a cluster it starts itself (-c config, or the embedded default), then writes
+// the per-request CSV, the summary JSON and plots (README "Replay", "Outputs").
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "apps/commands.hpp"
+#include "apps/replay/driver.hpp"
+#include "apps/replay/outputs.hpp"
+#include "apps/serve.hpp"
+#include "config/cluster_config.hpp"
+#include "messages/logging.hpp"
+#include "sim/workload.hpp"
+
+namespace sy::apps {
+namespace {
+
+std::vector<std::string> split_names(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+result<sim::trace> load_trace(const replay_options& o, const std::vector<std::string>& models,
+                              int max_seq) {
+  if (o.trace_path.empty()) {
+    sim::synth_options s;
+    s.models = models;
+    s.total_rate = o.rate;
+    s.cv = o.cv;
+    s.duration_s = o.duration_s;
+    s.seed = o.seed;
+    s.input_tokens = o.tokens;
+    return sim::synthesize(s);
+  }
+  auto text = sim::read_text_file(o.trace_path);
+  if (!text)
+    return text.err();
+  if (o.format == "csv")
+    return sim::parse_csv(*text, o.trace_path, o.models.empty() ? std::vector<std::string>{} : models);
+  if (o.format == "azure2019") {
+    sim::azure2019_options a;
+    a.models = models;
+    a.seed = o.seed;
+    a.input_tokens = o.tokens;
+    return sim::parse_azure_functions_2019(*text, o.trace_path, a);
+  }
+  if (o.format == "azure2021") {
+    sim::azure2021_options a;
+    a.models = models;
+    a.seed = o.seed;
+    a.input_tokens = o.tokens;
+    return sim::parse_azure_functions_2021(*text, o.trace_path, a);
+  }
+  if (o.format == "azure-llm") {
+    sim::azure_llm_options a;
+    a.models = models;
+    a.seed = o.seed;
+    a.max_seq = max_seq;
+    return sim::parse_azure_llm(*text, o.trace_path, a);
+  }
+  return make_error("replay", fmt::format("--format: expected csv, azure2019, azure2021 or azure-llm, found '{}'",
+                                          o.format));
+}
+
+std::string scripts_dir() {
+  if (const char* env = std::getenv("SWITCHYARD_SCRIPTS"))
+    return env;
+  return SY_SOURCE_DIR "/scripts";
+}
+
+} // namespace
+
+int run_replay(const replay_options& o) {
+  auto log = logger("replay");
+  // The deployment: for model names (and, without --target, to serve).
+  const config::cluster_config* cfg = &config::embedded_default();
+  std::unique_ptr<config::cluster_config> loaded;
+  if (!o.config_path.empty()) {
+    auto c = config::load_config(o.config_path);
+    if (!c) {
+      log->error("{}", c.err().message);
+      return 2;
+    }
+    loaded = std::make_unique<config::cluster_config>(std::move(*c));
+    cfg = loaded.get();
+  }
+  std::vector<std::string> models = split_names(o.models);
+  int max_seq = 1 << 30;
+  for (const auto& m : cfg->models)
+    max_seq = std::min(max_seq, static_cast<int>(m.spec.max_seq));
+  if (models.empty())
+    for (const auto& m : cfg->models)
+      models.push_back(m.name);
+  auto tr = load_trace(o, models, max_seq);
+  if (!tr) {
+    log->error("{}", tr.err().message);
+    return 2;
+  }
+  if (o.time_scale <= 0) {
+    log->error("--time-scale: expected a positive number, found {}", o.time_scale);
+    return 2;
+  }
+  log->info("trace: {} requests over {:.2f} s, {} models", tr->requests.size(),
+            tr->requests.empty() ? 0.0 : tr->requests.back().arrival_s, tr->models.size());
+
+  driver::driver_options d;
+  d.time_scale = o.time_scale;
+  d.connections = o.connections;
+  d.answer_timeout = std::chrono::milliseconds(static_cast<long>(o.answer_timeout_s * 1e3));
+  d.progress = !o.no_progress && ::isatty(2);
+  std::unique_ptr<local_service> service;
+  if (!o.target.empty()) {
+    auto colon = o.target.rfind(':');
+    if (colon == std::string::npos) {
+      log->error("--target: expected host:port, found '{}'", o.target);
+      return 2;
+    }
+    d.host = o.target.substr(0, colon);
+    d.port = static_cast<std::uint16_t>(std::atoi(o.target.c_str() + colon + 1));
+  } else {
+    serve_overrides ov;
+    ov.any_ports = true;
+    auto s = start_local_service(*cfg, ov);
+    if (!s) {
+      log->error("{}", s.err().to_string());
+      return 1;
+    }
+    service = std::move(*s);
+    d.host = "127.0.0.1";
+    d.port = service->ports().msgpack;
+    log->info("embedded cluster '{}' ({}) listening on 127.0.0.1:{}", cfg->source, service->backend(), d.port);
+  }
+  auto res = driver::run_open_loop(*tr, d);
+  if (service && !service->drain_and_stop(std::chrono::seconds(30)))
+    log->warn("the embedded cluster still had requests in flight when it stopped");
+  if (!res) {
+    log->error("{}", res.err().to_string());
+    return 1;
+  }
+  auto summary = driver::summarize(*res, tr->models, o.warmup_s);
+  std::fputs(driver::summary_text(summary).c_str(), stdout);
+  int rc = 0;
+  if (!o.records_path.empty())
+    if (auto st = driver::write_text(o.records_path, driver::records_csv(res->records)); !st) {
+      log->error("{}", st.err().message);
+      rc = 1;
+    }
+  if (!o.summary_path.empty())
+    if (auto st = driver::write_text(o.summary_path, driver::summary_json(summary)); !st) {
+      log->error("{}", st.err().message);
+      rc = 1;
+    }
+  if (!o.plots_dir.empty()) {
+    std::string csv = o.records_path;
+    if (csv.empty()) {
+      csv = o.plots_dir + "/records.csv";
+      std::system(fmt::format("mkdir -p '{}'", o.plots_dir).c_str());
+      (void)driver::write_text(csv, driver::records_csv(res->records));
+    }
+    auto cmd = fmt::format("/usr/bin/python3 '{}/plot_replay.py' '{}' '{}' >&2", scripts_dir(), csv, o.plots_dir);
+    if (std::system(cmd.c_str()) != 0) {
+      log->error("plotting failed: {}", cmd);
+      rc = 1;
+    }
+  }
+  if (summary.unanswered > 0 || summary.duplicates > 0 || summary.unknown_ids > 0) {
+    log->error("{} requests unanswered, {} duplicate answers, {} answers with unknown ids", summary.unanswered,
+               summary.duplicates, summary.unknown_ids);
+    rc = 1;
+  }
+  return rc;
+}
+
+} // namespace sy::apps

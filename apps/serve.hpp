@@ -1,0 +1,42 @@
+#pragma once
+// local_service: one process serving a cluster config: the actor system, the cluster (controller + local
+// node, from the runtime's start_cluster), the msgpack ingress, the HTTP ingress and the metrics endpoint.
+// Used by `switchyard up` (until a signal) and by `switchyard replay -c` and the benchmarks (in-process).
+//
+// Ownership: the caller owns the local_service; start/drain/stop from one thread (main), never an actor.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/cluster_config.hpp"
+#include "messages/result.hpp"
+
+namespace sy::apps {
+
+struct serve_ports {
+  std::uint16_t msgpack = 0;
+  std::uint16_t http = 0;
+  std::uint16_t metrics = 0;
+};
+
+class local_service {
+public:
+  virtual ~local_service() = default;
+  virtual serve_ports ports() const = 0;
+  virtual std::string backend() const = 0; // e.g. "cpu (4 devices)"
+  /// Stops accepting, answers everything in flight (ingress, then controller), stops the cluster.
+  /// Returns false when something was still in flight after `timeout`.
+  virtual bool drain_and_stop(std::chrono::milliseconds timeout) = 0;
+};
+
+struct serve_overrides {
+  bool any_ports = false; // bind every listener to port 0 (tests, replay -c, benchmarks)
+  int max_in_flight = 0;  // > 0: overrides ingress.max_in_flight
+};
+
+/// Starts everything `cfg` describes in this process; blocks until the cluster is ready and listening.
+result<std::unique_ptr<local_service>> start_local_service(const config::cluster_config& cfg,
+                                                           const serve_overrides& o = {});
+
+} // namespace sy::apps

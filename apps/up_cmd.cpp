@@ -1,0 +1,63 @@
+// switchyard up: serves a deployment until SIGINT/SIGTERM, then stops accepting, answers everything in
+// flight and exits 0.
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+
+#include "apps/commands.hpp"
+#include "apps/serve.hpp"
+#include "config/cluster_config.hpp"
+#include "messages/logging.hpp"
+
+namespace sy::apps {
+
+int run_up(const up_options& o) {
+  auto log = logger("up");
+  // Block the stop signals in every thread (the actor system's threads inherit the mask), then wait for
+  // them synchronously on this one: no work inside a signal handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const config::cluster_config* cfg = &config::embedded_default();
+  std::unique_ptr<config::cluster_config> loaded;
+  if (!o.config_path.empty()) {
+    auto c = config::load_config(o.config_path);
+    if (!c) {
+      log->error("{}", c.err().message);
+      return 2;
+    }
+    loaded = std::make_unique<config::cluster_config>(std::move(*c));
+    cfg = loaded.get();
+  } else {
+    log->info("no config given: serving the embedded default (configs/local.yaml)");
+  }
+  serve_overrides ov;
+  ov.any_ports = o.any_ports;
+  ov.max_in_flight = o.max_in_flight;
+  auto service = start_local_service(*cfg, ov);
+  if (!service) {
+    log->error("{}", service.err().to_string());
+    return 1;
+  }
+  auto ports = (*service)->ports();
+  log->info("backend: {}", (*service)->backend());
+  log->info("msgpack ingress on {}:{}", cfg->ingress.bind, ports.msgpack);
+  log->info("HTTP ingress on http://{}:{}/v2/", cfg->ingress.bind, ports.http);
+  log->info("metrics on http://{}:{}/metrics", cfg->metrics.bind, ports.metrics);
+  // One machine-readable line for scripts and tests.
+  std::printf("ready msgpack=%u http=%u metrics=%u\n", ports.msgpack, ports.http, ports.metrics);
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log->info("{}: draining (no new connections; answering everything in flight)",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+  bool clean = (*service)->drain_and_stop(std::chrono::seconds(60));
+  service->reset();
+  log->info(clean ? "stopped: every request answered" : "stopped with requests still in flight");
+  return clean ? 0 : 1;
+}
+
+} // namespace sy::apps

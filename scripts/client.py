@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""switchyard msgpack ingress client: the reference for non-C++ users (README "Ingress protocol").
+
+Frames: 4-byte big-endian body length + a msgpack map.
+  request  {"id": uint, "model": str, "tokens": [int, ...], "slo_ms": number (optional)}
+  response {"id", "status", "reason", "output": {"data": bytes, "dtype": str, "shape": [int]},
+            "timings": {name: ms}, "group": str, "batch_size": int}
+
+Usage:
+  scripts/client.py --target 127.0.0.1:7400 --model tiny-gpt --tokens 1 2 3 [--slo-ms 100] [-n 10]
+As a library:
+  with Client("127.0.0.1", 7400) as c:
+      c.send(1, "tiny-gpt", [1, 2, 3]); print(c.recv())
+Needs Debian's python3-msgpack (run it with /usr/bin/python3).
+"""
+import argparse
+import socket
+import struct
+import sys
+import time
+
+import msgpack
+
+
+class Client:
+    def __init__(self, host, port, timeout=60.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, body: bytes):
+        """Sends one frame with the given body (any bytes: used by tests for malformed input)."""
+        self.sock.sendall(struct.pack(">I", len(body)) + body)
+
+    def send(self, rid, model, tokens, slo_ms=None):
+        req = {"id": rid, "model": model, "tokens": list(tokens)}
+        if slo_ms is not None:
+            req["slo_ms"] = slo_ms
+        self.send_raw(msgpack.packb(req, use_bin_type=True))
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by the server")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        """Reads one response frame and returns it as a dict."""
+        (n,) = struct.unpack(">I", self._read(4))
+        return msgpack.unpackb(self._read(n), raw=False)
+
+    def infer(self, rid, model, tokens, slo_ms=None):
+        self.send(rid, model, tokens, slo_ms)
+        return self.recv()
+
+
+def decode_output(resp):
+    """The output as a list of floats (dtype f32), else the raw bytes."""
+    out = resp.get("output") or {}
+    data = out.get("data") or b""
+    if out.get("dtype") == "f32":
+        return list(struct.unpack("<%df" % (len(data) // 4), data))
+    return data
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--target", default="127.0.0.1:7400", help="host:port of the msgpack ingress")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--tokens", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--slo-ms", type=float, default=None)
+    ap.add_argument("-n", type=int, default=1, help="requests to send (pipelined on one connection)")
+    a = ap.parse_args()
+    host, port = a.target.rsplit(":", 1)
+    with Client(host, int(port)) as c:
+        t0 = time.monotonic()
+        for i in range(a.n):
+            c.send(i, a.model, a.tokens, a.slo_ms)
+        for _ in range(a.n):
+            r = c.recv()
+            out = decode_output(r)
+            head = out[:4] if isinstance(out, list) else out[:16]
+            print("id=%d status=%s reason=%r shape=%s output[:4]=%s timings=%s" % (
+                r["id"], r["status"], r["reason"], r["output"]["shape"], head, r.get("timings")))
+        print("%d answers in %.3f s" % (a.n, time.monotonic() - t0), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+// The msgpack ingress broker over real loopback sockets, against a stand-in controller
+// (echo_controller.hpp). No sleeps: every wait is a blocking read with a 10 s socket timeout.
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <msgpack.hpp>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include "actors/ingress.hpp"
+#include "echo_controller.hpp"
+
+using namespace sy;
+using namespace sy::actors;
+
+namespace {
+
+struct client {
+  int fd = -1;
+  frame_decoder dec{1 << 24};
+  explicit client(std::uint16_t port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~client() { ::close(fd); }
+  void send_bytes(const std::vector<char>& b) { REQUIRE(::send(fd, b.data(), b.size(), MSG_NOSIGNAL) == ssize_t(b.size())); }
+  void send(const wire_request& r) {
+    std::vector<char> f;
+    encode_request(r, f);
+    send_bytes(f);
+  }
+  void send_body(const std::string& body) {
+    std::vector<char> f(4);
+    auto n = static_cast<std::uint32_t>(body.size());
+    f[0] = char(n >> 24), f[1] = char(n >> 16), f[2] = char(n >> 8), f[3] = char(n);
+    f.insert(f.end(), body.begin(), body.end());
+    send_bytes(f);
+  }
+  wire_response recv() {
+    char buf[4096];
+    for (;;) {
+      auto ev = dec.next();
+      if (ev.kind == frame_decoder::event::frame) {
+        auto r = decode_response(ev.body);
+        REQUIRE(r.ok());
+        return *r;
+      }
+      auto k = ::recv(fd, buf, sizeof buf, 0);
+      REQUIRE(k > 0); // fails on timeout or close instead of hanging
+      dec.feed(buf, static_cast<std::size_t>(k));
+    }
+  }
+};
+
+caf::actor_system_config& make_config(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  cfg.load<caf::id_block::sy>();
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  return cfg;
+}
+
+struct fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{make_config(cfg)};
+  messages::controller_actor controller = sys.spawn(test::echo_controller);
+  std::shared_ptr<ingress_context> ctx = std::make_shared<ingress_context>();
+  caf::actor ingress;
+  std::uint16_t port = 0;
+
+  void start(ingress_limits lim = {}) {
+    ctx->controller = controller;
+    ctx->limits = lim;
+    ctx->gate = std::make_shared<inflight_gate>(static_cast<std::int64_t>(lim.max_in_flight));
+    ctx->metrics = std::make_shared<metrics_registry>();
+    describe_ingress_metrics(*ctx->metrics);
+    auto r = start_msgpack_ingress(sys, ctx, "127.0.0.1", 0);
+    REQUIRE(r.ok());
+    ingress = r->first;
+    port = r->second;
+    REQUIRE(port != 0);
+  }
+  void release_held() {
+    caf::scoped_actor self{sys};
+    self->request(controller, caf::infinite, messages::drain_atom_v).receive([](messages::ack&) {},
+                                                                            [](caf::error&) { FAIL(); });
+  }
+  ~fixture() {
+    caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(controller, caf::exit_reason::user_shutdown);
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "a request through the ingress gets its own id and the controller's output") {
+  start();
+  client c(port);
+  c.send(wire_request{77, "echo", {3, 4}, 0});
+  auto r = c.recv();
+  CHECK(r.id == 77);
+  CHECK(r.status == "ok");
+  CHECK(r.output.dtype == "f32");
+  CHECK(r.output.shape == std::vector<std::int64_t>{2});
+  REQUIRE(r.output.data.size() == 8);
+  float v[2];
+  std::memcpy(v, r.output.data.data(), 8);
+  CHECK(v[0] == 3);
+  CHECK(v[1] == 4);
+  CHECK(r.group == "g0");
+  CHECK(ctx->metrics->value("sy_ingress_requests_total", {{"protocol", "msgpack"}, {"model", "echo"}, {"status", "ok"}}) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "two clients that use the same ids each get their own answers") {
+  start();
+  client a(port), b(port);
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    a.send(wire_request{i, "echo", {1}, 0});
+    b.send(wire_request{i, "echo", {2}, 0});
+  }
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    auto ra = a.recv(), rb = b.recv();
+    CHECK(ra.id == i);
+    CHECK(rb.id == i);
+    float va, vb;
+    std::memcpy(&va, ra.output.data.data(), 4);
+    std::memcpy(&vb, rb.output.data.data(), 4);
+    CHECK(va == 1);
+    CHECK(vb == 2);
+  }
+}
+
+TEST_CASE_METHOD(fixture, "a malformed frame gets an invalid answer and the connection keeps working") {
+  start();
+  client c(port);
+  c.send_body(std::string("\xc1 not msgpack", 13));
+  auto bad = c.recv();
+  CHECK(bad.status == "invalid");
+  CHECK(bad.reason.find("malformed msgpack") != std::string::npos);
+  c.send(wire_request{5, "echo", {1}, 0});
+  auto good = c.recv();
+  CHECK(good.id == 5);
+  CHECK(good.status == "ok");
+}
+
+TEST_CASE_METHOD(fixture, "an oversized frame is answered, skipped, and the next request is served") {
+  ingress_limits lim;
+  lim.max_frame_bytes = 256;
+  start(lim);
+  client c(port);
+  c.send(wire_request{1, "echo", std::vector<std::int32_t>(200, 100000), 0});
+  c.send(wire_request{2, "echo", {9}, 0});
+  auto big = c.recv();
+  CHECK(big.status == "invalid");
+  CHECK(big.reason.find("exceeds the limit of 256 bytes") != std::string::npos);
+  auto next = c.recv();
+  CHECK(next.id == 2);
+  CHECK(next.status == "ok");
+}
+
+TEST_CASE_METHOD(fixture, "too many tokens and an unknown model get precise answers") {
+  ingress_limits lim;
+  lim.max_tokens = 4;
+  start(lim);
+  client c(port);
+  c.send(wire_request{1, "echo", {1, 2, 3, 4, 5}, 0});
+  c.send(wire_request{2, "nope", {1}, 0});
+  auto many = c.recv();
+  CHECK(many.id == 1);
+  CHECK(many.status == "invalid");
+  CHECK(many.reason.find("limit of 4") != std::string::npos);
+  auto unknown = c.recv();
+  CHECK(unknown.id == 2);
+  CHECK(unknown.status == "rejected");
+  CHECK(unknown.reason == "unknown model 'nope'");
+}
+
+TEST_CASE_METHOD(fixture, "beyond the in-flight bound requests are rejected as overload, never dropped") {
+  ingress_limits lim;
+  lim.max_in_flight = 2;
+  start(lim);
+  client c(port);
+  c.send(wire_request{1, "slow", {1}, 0});
+  c.send(wire_request{2, "slow", {1}, 0});
+  c.send(wire_request{3, "echo", {1}, 0});
+  auto third = c.recv(); // the only one answered while the two slow ones are held
+  CHECK(third.id == 3);
+  CHECK(third.status == "rejected");
+  CHECK(third.reason.rfind("overload", 0) == 0);
+  release_held();
+  std::set<std::uint64_t> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto r = c.recv();
+    CHECK(r.status == "ok");
+    ids.insert(r.id);
+  }
+  CHECK(ids == std::set<std::uint64_t>{1, 2});
+  CHECK(ctx->gate->current() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "draining rejects new requests and answers the ones in flight before it completes") {
+  start();
+  client c(port);
+  c.send(wire_request{1, "slow", {1}, 0});
+  caf::scoped_actor self{sys};
+  // Wait until the broker holds the slow request.
+  for (int i = 0; i < 1000; ++i) {
+    std::int64_t pending = 0;
+    self->request(ingress, caf::infinite, caf::get_atom::value).receive([&](std::int64_t n) { pending = n; },
+                                                                       [](caf::error&) {});
+    if (pending == 1)
+      break;
+    std::this_thread::yield();
+  }
+  bool drained = false;
+  auto drain = self->request(ingress, caf::infinite, messages::drain_atom_v);
+  // Messages from one sender arrive in order: once get_atom is answered, the drain was seen.
+  self->request(ingress, caf::infinite, caf::get_atom::value).receive([](std::int64_t) {}, [](caf::error&) {});
+  c.send(wire_request{2, "echo", {1}, 0});
+  auto late = c.recv();
+  CHECK(late.id == 2);
+  CHECK(late.status == "rejected");
+  CHECK(late.reason.rfind("draining", 0) == 0);
+  release_held();
+  auto held = c.recv();
+  CHECK(held.id == 1);
+  CHECK(held.status == "ok");
+  drain.receive([&](bool ok) { drained = ok; }, [](caf::error&) {});
+  CHECK(drained);
+}
