@@ -250,7 +250,6 @@ bool drain_ingress(caf::actor_system& sys, const caf::actor& ingress, std::chron
   bool ok = false;
   self->request(ingress, timeout, messages::drain_atom_v)
     .receive([&](bool done) { ok = done; }, [&](caf::error&) { ok = false; });
-  self->send_exit(ingress, caf::exit_reason::user_shutdown);
   return ok;
 }
 

@@ -71,8 +71,9 @@ result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_sy
                                                                    const std::string& bind,
                                                                    std::uint16_t port);
 
-/// Stops accepting, answers everything in flight, then stops the broker. Blocks up to `timeout`; returns
-/// false if requests were still in flight then.
+/// Stops accepting and answers everything in flight; blocks up to `timeout`; returns false if requests were
+/// still in flight then. The broker stays up (answering late frames `rejected: draining`) until the caller
+/// sends it an exit message (caf::anon_send_exit) once the rest of the service has stopped.
 bool drain_ingress(caf::actor_system& sys, const caf::actor& ingress, std::chrono::milliseconds timeout);
 
 } // namespace sy::actors

@@ -1,0 +1,132 @@
+#include "apps/serve.hpp"
+
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <fmt/format.h>
+
+#include "actors/cluster.hpp"
+#include "actors/ingress.hpp"
+#include "actors/ingress_http.hpp"
+#include "messages/logging.hpp"
+#include "messages/type_ids.hpp"
+
+namespace sy::apps {
+namespace {
+
+class service_impl final : public local_service {
+public:
+  service_impl() {
+    cfg_.load<caf::io::middleman>();
+    cfg_.load<caf::id_block::sy>();
+    cfg_.set("logger.verbosity", caf::atom("quiet"));
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+  }
+
+  ~service_impl() override { drain_and_stop(std::chrono::seconds(30)); }
+
+  status start(const config::cluster_config& cfg, const serve_overrides& o) {
+    auto cluster = actors::start_cluster(*sys_, cfg);
+    if (!cluster)
+      return cluster.err();
+    controller_ = *cluster;
+    ctx_ = std::make_shared<actors::ingress_context>();
+    ctx_->controller = controller_;
+    ctx_->limits.max_in_flight = static_cast<std::size_t>(o.max_in_flight > 0 ? o.max_in_flight
+                                                                             : cfg.ingress.max_in_flight);
+    int max_seq = 0;
+    for (const auto& m : cfg.models)
+      max_seq = std::max(max_seq, m.spec.max_seq);
+    ctx_->limits.max_tokens = static_cast<std::size_t>(cfg.ingress.max_input_tokens > 0 ? cfg.ingress.max_input_tokens
+                                                                                         : std::max(1, max_seq));
+    ctx_->limits.max_frame_bytes = std::max<std::size_t>(1 << 16, ctx_->limits.max_tokens * 8 + 4096);
+    // The controller answers every request by its deadline; this bound only catches a lost controller.
+    ctx_->request_timeout = cfg.runtime.request_timeout * 2 + std::chrono::seconds(5);
+    ctx_->gate = std::make_shared<actors::inflight_gate>(static_cast<std::int64_t>(ctx_->limits.max_in_flight));
+    ctx_->metrics = std::make_shared<actors::metrics_registry>();
+    actors::describe_ingress_metrics(*ctx_->metrics);
+
+    auto port_of = [&](std::uint16_t p) { return o.any_ports ? std::uint16_t{0} : p; };
+    auto mp = actors::start_msgpack_ingress(*sys_, ctx_, cfg.ingress.bind, port_of(cfg.ingress.msgpack_port));
+    if (!mp)
+      return mp.err();
+    ingress_ = mp->first;
+    ports_.msgpack = mp->second;
+    http_ = std::make_unique<actors::http_ingress>(*sys_, ctx_);
+    auto hp = http_->start(cfg.ingress.bind, port_of(cfg.ingress.http_port));
+    if (!hp)
+      return hp.err();
+    ports_.http = *hp;
+    if (!o.any_ports && cfg.metrics.port == cfg.ingress.http_port && cfg.metrics.bind == cfg.ingress.bind) {
+      ports_.metrics = ports_.http;
+    } else {
+      metrics_http_ = std::make_unique<actors::http_ingress>(*sys_, ctx_, true);
+      auto mport = metrics_http_->start(cfg.metrics.bind, port_of(cfg.metrics.port));
+      if (!mport)
+        return mport.err();
+      ports_.metrics = *mport;
+    }
+    int devices = cfg.device_count();
+    backend_ = fmt::format("{} node(s), {} device(s), {} model(s)", cfg.nodes.size(), devices, cfg.models.size());
+    return {};
+  }
+
+  serve_ports ports() const override { return ports_; }
+  std::string backend() const override { return backend_; }
+
+  bool drain_and_stop(std::chrono::milliseconds timeout) override {
+    if (stopped_)
+      return clean_;
+    stopped_ = true;
+    clean_ = true;
+    // 1. Stop accepting on every endpoint; answer everything the ingress holds.
+    std::thread http_stop([this] {
+      if (http_)
+        http_->stop();
+    });
+    if (ingress_)
+      clean_ = actors::drain_ingress(*sys_, ingress_, timeout) && clean_;
+    http_stop.join();
+    // 2. The controller: drain (anything still queued inside), then stop nodes, groups, stages, gpus.
+    if (controller_) {
+      caf::scoped_actor self{*sys_};
+      self->request(controller_, timeout, messages::drain_atom_v)
+        .receive([&](messages::ack& a) { clean_ = a.ok && clean_; }, [&](caf::error&) { clean_ = false; });
+      self->request(controller_, timeout, messages::stop_atom_v)
+        .receive([](messages::ack&) {}, [&](caf::error&) {});
+    }
+    if (metrics_http_)
+      metrics_http_->stop();
+    if (ingress_)
+      caf::anon_send_exit(ingress_, caf::exit_reason::user_shutdown);
+    return clean_;
+  }
+
+private:
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  messages::controller_actor controller_;
+  std::shared_ptr<actors::ingress_context> ctx_;
+  caf::actor ingress_;
+  std::unique_ptr<actors::http_ingress> http_, metrics_http_;
+  serve_ports ports_;
+  std::string backend_;
+  bool stopped_ = false;
+  bool clean_ = true;
+};
+
+} // namespace
+
+result<std::unique_ptr<local_service>> start_local_service(const config::cluster_config& cfg,
+                                                           const serve_overrides& o) {
+  auto s = std::make_unique<service_impl>();
+  if (auto st = s->start(cfg, o); !st)
+    return st.err();
+  return std::unique_ptr<local_service>(std::move(s));
+}
+
+} // namespace sy::apps
