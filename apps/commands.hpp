@@ -44,4 +44,14 @@ struct replay_options {
 };
 int run_replay(const replay_options&);
 
+/// switchyard bench control-plane: sustained req/s and added latency of the control path (free stages).
+struct bench_control_plane_options {
+  int pipeline = 2;      // stages of the null model (1, 2 or 4)
+  int max_batch = 1;     // > 1: greedy batching up to this size
+  int connections = 2;
+  int window = 64;       // outstanding requests per connection
+  double duration_s = 5;
+};
+int run_bench_control_plane(const bench_control_plane_options&);
+
 } // namespace sy::apps

@@ -27,6 +27,50 @@ int main(int argc, char** argv) {
   check->add_flag("--print", check_opts.print, "print the normalized config as YAML");
   check->callback([&] { rc = run_check_config(check_opts); });
 
+  up_options up_opts;
+  auto* up = app.add_subcommand("up", "serve a deployment: controller, local node, msgpack + HTTP ingress");
+  up->add_option("-c,--config", up_opts.config_path, "deployment YAML (default: the embedded default)");
+  up->add_flag("--any-ports", up_opts.any_ports, "bind every listener to a free port (logged)");
+  up->add_option("--max-in-flight", up_opts.max_in_flight, "override ingress.max_in_flight");
+  up->callback([&] { rc = run_up(up_opts); });
+
+  replay_options rp;
+  auto* replay = app.add_subcommand("replay", "replay a trace open-loop and report SLO attainment and latency");
+  replay->add_option("--target", rp.target, "host:port of a running msgpack ingress (default: serve -c here)");
+  replay->add_option("-c,--config", rp.config_path, "deployment YAML (default: the embedded default)");
+  replay->add_option("--trace", rp.trace_path, "trace file (default: a synthetic trace)");
+  replay->add_option("--format", rp.format, "csv|azure2019|azure2021|azure-llm")->capture_default_str();
+  replay->add_option("--models", rp.models, "comma-separated model names (default: the config's)");
+  replay->add_option("--rate", rp.rate, "synthetic: requests/s over all models")->capture_default_str();
+  replay->add_option("--cv", rp.cv, "synthetic: CV of inter-arrival gaps")->capture_default_str();
+  replay->add_option("--duration", rp.duration_s, "synthetic: seconds")->capture_default_str();
+  replay->add_option("--seed", rp.seed, "seed of generated or assigned traces")->capture_default_str();
+  replay->add_option("--tokens", rp.tokens, "input tokens per request (synthetic, Azure Functions)")
+    ->capture_default_str();
+  replay->add_option("--time-scale", rp.time_scale, "arrival / factor (> 1 compresses time)")->capture_default_str();
+  replay->add_option("--connections", rp.connections, "TCP connections to the ingress")->capture_default_str();
+  replay->add_option("--answer-timeout", rp.answer_timeout_s, "seconds to wait for answers after the last send")
+    ->capture_default_str();
+  replay->add_option("--warmup", rp.warmup_s, "seconds trimmed from each end in the summary (sim compat: 10)")
+    ->capture_default_str();
+  replay->add_option("--records", rp.records_path, "per-request CSV output");
+  replay->add_option("--summary", rp.summary_path, "summary JSON output");
+  replay->add_option("--plots", rp.plots_dir, "directory for latency CDF and attainment PNGs");
+  replay->add_flag("--no-progress", rp.no_progress, "no progress bar even on a terminal");
+  replay->callback([&] { rc = run_replay(rp); });
+
+  auto* bench = app.add_subcommand("bench", "benchmarks");
+  bench_control_plane_options bcp;
+  auto* bench_cp = bench->add_subcommand("control-plane", "req/s and latency through ingress -> controller -> "
+                                                          "group -> stages with stages that cost nothing");
+  bench_cp->add_option("--pipeline", bcp.pipeline, "stages (1, 2, 4)")->capture_default_str();
+  bench_cp->add_option("--max-batch", bcp.max_batch, "greedy batching up to this size (1: none)")
+    ->capture_default_str();
+  bench_cp->add_option("--connections", bcp.connections, "client connections")->capture_default_str();
+  bench_cp->add_option("--window", bcp.window, "outstanding requests per connection")->capture_default_str();
+  bench_cp->add_option("--duration", bcp.duration_s, "seconds measured")->capture_default_str();
+  bench_cp->callback([&] { rc = run_bench_control_plane(bcp); });
+
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))
       throw CLI::ValidationError("--log-level", "unknown level '" + log_level + "'");

@@ -1,0 +1,131 @@
+#include "apps/replay/load.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "actors/ingress_protocol.hpp"
+#include "apps/replay/driver.hpp"
+
+namespace sy::driver {
+
+double load_result::quantile(double q) const {
+  if (latency_s.empty())
+    return 0;
+  return latency_s[std::min(latency_s.size() - 1, static_cast<std::size_t>(q * static_cast<double>(latency_s.size())))];
+}
+
+result<load_result> run_closed_loop(const load_options& o) {
+  using clock_type = std::chrono::steady_clock;
+  if (o.models.empty())
+    return make_error("bench", "no model to send requests to");
+  std::vector<int> fds;
+  for (int c = 0; c < std::max(1, o.connections); ++c) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(o.port);
+    if (::inet_pton(AF_INET, o.host.c_str(), &a.sin_addr) != 1 ||
+        ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      auto why = std::strerror(errno);
+      ::close(fd);
+      for (int f : fds)
+        ::close(f);
+      return make_error("net", fmt::format("cannot connect to {}:{}: {}", o.host, o.port, why));
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    timeval tv{30, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    fds.push_back(fd);
+  }
+  const auto t0 = clock_type::now();
+  const auto rec_from = t0 + o.warmup;
+  const auto stop_at = rec_from + o.duration;
+  std::mutex mu;
+  load_result out;
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  for (std::size_t c = 0; c < fds.size(); ++c) {
+    threads.emplace_back([&, c] {
+      int fd = fds[c];
+      std::unordered_map<std::uint64_t, clock_type::time_point> sent_at;
+      std::vector<double> lat;
+      std::map<std::string, long> statuses;
+      long answered = 0;
+      std::uint64_t next = 0;
+      std::vector<char> frame;
+      auto send_one = [&](std::uint64_t id) {
+        actors::wire_request w;
+        w.id = id;
+        w.model = o.models[(id + c) % o.models.size()];
+        w.tokens = request_tokens(o.tokens, id);
+        frame.clear();
+        actors::encode_request(w, frame);
+        sent_at[id] = clock_type::now();
+        return ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
+      };
+      long outstanding = 0;
+      for (; next < static_cast<std::uint64_t>(o.window); ++next, ++outstanding)
+        if (!send_one(next))
+          return void(failed = true);
+      actors::frame_decoder dec(1 << 26);
+      std::vector<char> buf(1 << 16);
+      while (outstanding > 0) {
+        auto k = ::recv(fd, buf.data(), buf.size(), 0);
+        if (k <= 0)
+          return void(failed = true);
+        dec.feed(buf.data(), static_cast<std::size_t>(k));
+        for (auto ev = dec.next(); ev.kind == actors::frame_decoder::event::frame; ev = dec.next()) {
+          auto now = clock_type::now();
+          auto r = actors::decode_response(ev.body);
+          --outstanding;
+          if (!r)
+            continue;
+          auto it = sent_at.find(r->id);
+          if (it == sent_at.end())
+            continue; // an answer without a request (id 0 of an invalid frame): not ours to count
+          if (now >= rec_from && now < stop_at) {
+            ++answered;
+            ++statuses[r->status];
+            if (r->status == "ok")
+              lat.push_back(std::chrono::duration<double>(now - it->second).count());
+          }
+          sent_at.erase(it);
+          if (now < stop_at) {
+            if (!send_one(next++))
+              return void(failed = true);
+            ++outstanding;
+          }
+        }
+      }
+      std::lock_guard<std::mutex> g(mu);
+      out.answered += answered;
+      for (auto& [k, v] : statuses)
+        out.by_status[k] += v;
+      out.latency_s.insert(out.latency_s.end(), lat.begin(), lat.end());
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  for (int f : fds)
+    ::close(f);
+  if (failed)
+    return make_error("net", "a benchmark connection failed (closed or timed out)");
+  out.seconds = std::chrono::duration<double>(o.duration).count();
+  std::sort(out.latency_s.begin(), out.latency_s.end());
+  return out;
+}
+
+} // namespace sy::driver
