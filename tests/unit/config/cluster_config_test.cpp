@@ -204,3 +204,16 @@ TEST_CASE("to_yaml of a config parses back to the same normalized config", "[con
     CHECK(again->placement.groups.size() == c->placement.groups.size());
   }
 }
+
+TEST_CASE("policy parameters print so that they parse back to the same type and value", "[config]") {
+  CHECK(to_string(param_value{0.1}) == "0.1");
+  CHECK(to_string(param_value{2.0}) == "2.0");
+  CHECK(to_string(param_value{std::int64_t{2}}) == "2");
+  CHECK(to_string(param_value{true}) == "true");
+  auto r = parse_config(std::string{minimal} + "policies: {eviction: {name: demand-aware, alpha: 2.0, k: 3}}\n");
+  REQUIRE(r.ok());
+  auto again = parse_config(to_yaml(*r));
+  REQUIRE(again.ok());
+  CHECK(std::get<double>(again->policies.eviction.params.at("alpha")) == 2.0);
+  CHECK(std::get<std::int64_t>(again->policies.eviction.params.at("k")) == 3);
+}
