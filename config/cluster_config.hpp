@@ -89,7 +89,7 @@ struct group_config {
 
 enum class placement_mode : std::uint8_t {
   explicit_groups, // `placement: {groups: [...]}`
-  policy,          // `placement: {policy: round-robin, ...params}`: computed at start-up by that policy
+  policy,          // `placement: {policy: mp-round-robin, ...params}`: computed at start-up by that policy
   plan_file,       // `placement: {plan: path}`: written by `switchyard plan`
 };
 std::string_view to_string(placement_mode m) noexcept;
@@ -123,8 +123,13 @@ struct policies_config {
 };
 
 /// The policy names config accepts per kind ("placement", "admission", "dispatch", "batching",
-/// "eviction"); empty for an unknown kind. Kept here until the policy registry exists.
+/// "eviction"); empty for an unknown kind. Kept here until the policy registries exist (placement: the names
+/// of policies/placement/registry.cpp; "sr-replace-<seconds>" stands for any name with that prefix).
 const std::vector<std::string>& known_policy_names(std::string_view kind);
+/// The registry name for a name written in a config: itself, or for placement the target of an alias
+/// (round-robin -> mp-round-robin, selective-replication -> sr-greedy, model-parallel|alpaserve ->
+/// mp-search); empty when unknown.
+std::string canonical_policy_name(std::string_view kind, std::string_view name);
 
 // --- endpoints and runtime ------------------------------------------------------------------------------
 

@@ -86,7 +86,7 @@ TEST_CASE("a minimal config gets every documented default", "[config]") {
   CHECK(m.weights.seed == 0);
   CHECK_FALSE(m.slo.has_value());
   CHECK(c.placement.mode == placement_mode::policy);
-  CHECK(c.placement.policy.name == "round-robin");
+  CHECK(c.placement.policy.name == "mp-round-robin");
   CHECK(c.policies.admission.name == "slo");
   CHECK(c.policies.dispatch.name == "earliest-free");
   CHECK(c.policies.batching.name == "none");
@@ -161,7 +161,7 @@ TEST_CASE("placement may name a policy with parameters or a plan file", "[config
   auto pol = parse_config(std::string{minimal} + "placement: {policy: selective-replication, group_size: 2}\n");
   REQUIRE(pol.ok());
   CHECK(pol->placement.mode == placement_mode::policy);
-  CHECK(pol->placement.policy.name == "selective-replication");
+  CHECK(pol->placement.policy.name == "sr-greedy"); // the alias is normalized to the registry's name
   CHECK(std::get<std::int64_t>(pol->placement.policy.params.at("group_size")) == 2);
   auto plan = parse_config(std::string{minimal} + "placement: {plan: plans/p.json}\n", "x.yaml", "/etc/sy");
   REQUIRE(plan.ok());
@@ -216,4 +216,19 @@ TEST_CASE("policy parameters print so that they parse back to the same type and 
   REQUIRE(again.ok());
   CHECK(std::get<double>(again->policies.eviction.params.at("alpha")) == 2.0);
   CHECK(std::get<std::int64_t>(again->policies.eviction.params.at("k")) == 3);
+}
+
+TEST_CASE("placement policy names follow the placement registry, its parameterised names and aliases",
+          "[config]") {
+  CHECK(canonical_policy_name("placement", "mp-search") == "mp-search");
+  CHECK(canonical_policy_name("placement", "round-robin") == "mp-round-robin");
+  CHECK(canonical_policy_name("placement", "sr-replace-60") == "sr-replace-60");
+  CHECK(canonical_policy_name("placement", "mp-greedy-4") == "mp-greedy-4");
+  CHECK(canonical_policy_name("placement", "sr-replace-").empty());
+  CHECK(canonical_policy_name("placement", "clockwork").empty());
+  CHECK(canonical_policy_name("batching", "greedy") == "greedy");
+  CHECK(canonical_policy_name("batching", "round-robin").empty());
+  auto r = parse_config(std::string{minimal} + "placement: {policy: sr-replace-30}\n");
+  REQUIRE(r.ok());
+  CHECK(r->placement.policy.name == "sr-replace-30");
 }

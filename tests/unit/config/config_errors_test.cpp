@@ -128,8 +128,9 @@ TEST_CASE("an unknown policy name lists the registry's names for that kind", "[c
              "found \"greedyy\" (did you mean \"greedy\"?)");
   auto adm = error_of(nodes + models + "policies: {admission: fifo}\n");
   CHECK(contains(adm, "policies.admission: expected a admission policy (one of: slo, none), found \"fifo\""));
-  auto pl = error_of(nodes + models + "placement: {policy: alpaserve}\n");
-  CHECK(contains(pl, "placement.policy: expected a placement policy (one of: round-robin,"));
+  auto pl = error_of(nodes + models + "placement: {policy: mp-serch}\n");
+  CHECK(contains(pl, "placement.policy: expected a placement policy (one of: mp-search, mp-search-sep,"));
+  CHECK(contains(pl, "found \"mp-serch\" (did you mean \"mp-search\"?)"));
   for (const char* kind : {"placement", "admission", "dispatch", "batching", "eviction"})
     CHECK_FALSE(known_policy_names(kind).empty());
   CHECK(known_policy_names("gardening").empty());
