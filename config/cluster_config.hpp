@@ -180,6 +180,9 @@ struct cluster_config {
   const device_config& device(device_ref d) const { return nodes[d.node].devices[d.device]; }
 };
 
+/// How the runtime shares one loaded config between actors (never modified after loading).
+using cluster_config_ptr = std::shared_ptr<const cluster_config>;
+
 /// Reads, normalizes and validates a file. Relative paths inside resolve against the file's folder.
 result<cluster_config> load_config(const std::string& path);
 /// The same from text; `source_name` appears in messages; relative paths resolve against `base_dir`.

@@ -181,7 +181,8 @@ param_value scalar_param(const YAML::Node& n) {
 policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string& path, const std::string& kind,
                           const std::string& name_key) {
   const auto& known = known_policy_names(kind);
-  std::string what = "a " + kind + " policy (one of: " + join(known) + ")";
+  std::string article = kind.find_first_of("aeiou") == 0 ? "an " : "a ";
+  std::string what = article + kind + " policy (one of: " + join(known) + ")";
   policy_config out;
   // NB: never assign to a YAML::Node variable: operator= rebinds the node it refers to, inside the tree.
   if (n.IsMap())

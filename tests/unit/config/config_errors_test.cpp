@@ -127,7 +127,7 @@ TEST_CASE("an unknown policy name lists the registry's names for that kind", "[c
   CHECK(e == "cluster.yaml:9:20: policies.batching.name: expected a batching policy (one of: none, greedy), "
              "found \"greedyy\" (did you mean \"greedy\"?)");
   auto adm = error_of(nodes + models + "policies: {admission: fifo}\n");
-  CHECK(contains(adm, "policies.admission: expected a admission policy (one of: slo, none), found \"fifo\""));
+  CHECK(contains(adm, "policies.admission: expected an admission policy (one of: slo, none), found \"fifo\""));
   auto pl = error_of(nodes + models + "placement: {policy: mp-serch}\n");
   CHECK(contains(pl, "placement.policy: expected a placement policy (one of: mp-search, mp-search-sep,"));
   CHECK(contains(pl, "found \"mp-serch\" (did you mean \"mp-search\"?)"));
