@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -231,4 +232,18 @@ TEST_CASE("placement policy names follow the placement registry, its parameteris
   auto r = parse_config(std::string{minimal} + "placement: {policy: sr-replace-30}\n");
   REQUIRE(r.ok());
   CHECK(r->placement.policy.name == "sr-replace-30");
+}
+
+TEST_CASE("every example in configs/ is a valid deployment", "[config]") {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("configs")) {
+    if (entry.path().extension() != ".yaml")
+      continue;
+    INFO(entry.path().string());
+    auto r = load_config(entry.path().string());
+    if (!r.ok())
+      FAIL(r.err().message);
+    ++n;
+  }
+  CHECK(n >= 4); // local, reference, two-node, alpaserve-8gpu
 }
