@@ -21,6 +21,12 @@ int main(int argc, char** argv) {
     rc = run_presets(presets_opts);
   });
 
+  check_config_options check_opts;
+  auto* check = app.add_subcommand("check-config", "validate a deployment file and print it normalized");
+  check->add_option("-c,--config", check_opts.config_path, "deployment YAML (default: the embedded default)");
+  check->add_flag("--print", check_opts.print, "print the normalized config as YAML");
+  check->callback([&] { rc = run_check_config(check_opts); });
+
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))
       throw CLI::ValidationError("--log-level", "unknown level '" + log_level + "'");
