@@ -2,6 +2,7 @@
 #include "config/cluster_config.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace sy::config {
 
@@ -75,8 +76,13 @@ std::string to_string(const param_value& v) {
     std::string operator()(std::int64_t i) const { return std::to_string(i); }
     std::string operator()(double d) const {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", d);
-      return buf;
+      std::snprintf(buf, sizeof buf, "%.15g", d); // shortest text that reads back to the same double
+      if (std::strtod(buf, nullptr) != d)
+        std::snprintf(buf, sizeof buf, "%.17g", d);
+      std::string s = buf;
+      if (s.find_first_of(".eEn") == std::string::npos)
+        s += ".0"; // stays a number, not an integer, when parsed back
+      return s;
     }
     std::string operator()(const std::string& s) const { return s; }
   };

@@ -89,7 +89,7 @@ struct group_config {
 
 enum class placement_mode : std::uint8_t {
   explicit_groups, // `placement: {groups: [...]}`
-  policy,          // `placement: {policy: round-robin, ...params}`: computed at start-up by that policy
+  policy,          // `placement: {policy: mp-round-robin, ...params}`: computed at start-up by that policy
   plan_file,       // `placement: {plan: path}`: written by `switchyard plan`
 };
 std::string_view to_string(placement_mode m) noexcept;
@@ -123,8 +123,13 @@ struct policies_config {
 };
 
 /// The policy names config accepts per kind ("placement", "admission", "dispatch", "batching",
-/// "eviction"); empty for an unknown kind. Kept here until the policy registry exists.
+/// "eviction"); empty for an unknown kind. Kept here until the policy registries exist (placement: the names
+/// of policies/placement/registry.cpp; "sr-replace-<seconds>" stands for any name with that prefix).
 const std::vector<std::string>& known_policy_names(std::string_view kind);
+/// The registry name for a name written in a config: itself, or for placement the target of an alias
+/// (round-robin -> mp-round-robin, selective-replication -> sr-greedy, model-parallel|alpaserve ->
+/// mp-search); empty when unknown.
+std::string canonical_policy_name(std::string_view kind, std::string_view name);
 
 // --- endpoints and runtime ------------------------------------------------------------------------------
 
@@ -174,6 +179,9 @@ struct cluster_config {
   device_ref device_at(int global) const;                      // inverse of global_index
   const device_config& device(device_ref d) const { return nodes[d.node].devices[d.device]; }
 };
+
+/// How the runtime shares one loaded config between actors (never modified after loading).
+using cluster_config_ptr = std::shared_ptr<const cluster_config>;
 
 /// Reads, normalizes and validates a file. Relative paths inside resolve against the file's folder.
 result<cluster_config> load_config(const std::string& path);

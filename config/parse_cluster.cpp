@@ -15,7 +15,9 @@ using namespace internal;
 
 const std::vector<std::string>& known_policy_names(std::string_view kind) {
   static const std::map<std::string, std::vector<std::string>, std::less<>> names = {
-    {"placement", {"round-robin", "selective-replication", "model-parallel", "clockwork++", "swap-aware"}},
+    // policies/placement/registry.cpp (sim helper); "<...>" marks a parameter inside the name
+    {"placement", {"mp-search", "mp-search-sep", "sr-greedy", "mp-round-robin", "swap-aware",
+                   "sr-replace-<seconds>", "mp-greedy-<k>"}},
     {"admission", {"slo", "none"}},
     {"dispatch", {"earliest-free", "shortest-queue"}},
     {"batching", {"none", "greedy"}},
@@ -24,6 +26,23 @@ const std::vector<std::string>& known_policy_names(std::string_view kind) {
   static const std::vector<std::string> none;
   auto it = names.find(kind);
   return it == names.end() ? none : it->second;
+}
+
+std::string canonical_policy_name(std::string_view kind, std::string_view name) {
+  static const std::map<std::string, std::string, std::less<>> placement_aliases = {
+    {"round-robin", "mp-round-robin"}, {"selective-replication", "sr-greedy"}, {"model-parallel", "mp-search"},
+    {"alpaserve", "mp-search"}};
+  if (kind == "placement")
+    if (auto it = placement_aliases.find(name); it != placement_aliases.end())
+      return it->second;
+  for (const auto& known : known_policy_names(kind)) {
+    if (known == name)
+      return known;
+    auto open = known.find('<');
+    if (open != std::string::npos && name.size() > open && name.compare(0, open, known, 0, open) == 0)
+      return std::string{name};
+  }
+  return {};
 }
 
 namespace internal {
@@ -162,7 +181,8 @@ param_value scalar_param(const YAML::Node& n) {
 policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string& path, const std::string& kind,
                           const std::string& name_key) {
   const auto& known = known_policy_names(kind);
-  std::string what = "a " + kind + " policy (one of: " + join(known) + ")";
+  std::string article = kind.find_first_of("aeiou") == 0 ? "an " : "a ";
+  std::string what = article + kind + " policy (one of: " + join(known) + ")";
   policy_config out;
   // NB: never assign to a YAML::Node variable: operator= rebinds the node it refers to, inside the tree.
   if (n.IsMap())
@@ -180,11 +200,13 @@ policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string
   }
   std::string name_path = n.IsMap() ? at(path, name_key) : path;
   out.name = r.as_string(name_node, name_path, what);
-  if (std::find(known.begin(), known.end(), out.name) == known.end()) {
+  std::string canonical = canonical_policy_name(kind, out.name);
+  if (canonical.empty()) {
     std::string hint = nearest(out.name, known);
     r.fail(name_node, name_path, what,
            quote(out.name) + (hint.empty() ? "" : " (did you mean " + quote(hint) + "?)"));
   }
+  out.name = canonical;
   return out;
 }
 

@@ -177,7 +177,7 @@ group_config read_group(yaml_reader& r, const YAML::Node& n, const std::string& 
 placement_config read_placement(yaml_reader& r, const YAML::Node& n, const std::string& path,
                                 const cluster_config& c) {
   placement_config out;
-  out.policy.name = "round-robin";
+  out.policy.name = "mp-round-robin";
   if (!yaml_reader::present(n))
     return out;
   const std::string what = "a placement ({groups: [...]}, {policy: name, parameters...} or {plan: file})";

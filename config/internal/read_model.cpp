@@ -5,7 +5,16 @@
 namespace sy::config::internal {
 
 namespace {
-constexpr std::int64_t max_dim = 1 << 30;
+// Upper bounds keep every size computation of gpu::model_spec far from int64 overflow
+// (12 * hidden^2 * layers and vocab * hidden stay below 1e16).
+std::int64_t max_dim(const char* key) {
+  std::string k = key;
+  if (k == "layers" || k == "heads")
+    return 4096;
+  if (k == "hidden" || k == "ffn")
+    return 1 << 18;
+  return 1 << 24; // vocab, max_seq
+}
 
 int read_dim(yaml_reader& r, const YAML::Node& m, const std::string& path, const char* key, bool required,
              int fallback) {
@@ -15,7 +24,8 @@ int read_dim(yaml_reader& r, const YAML::Node& m, const std::string& path, const
       r.fail(n.IsDefined() ? n : m, at(path, key), "a positive integer (no preset given)", yaml_reader::describe(n));
     return fallback;
   }
-  return static_cast<int>(r.as_int(n, at(path, key), 1, max_dim, "a positive integer"));
+  return static_cast<int>(
+    r.as_int(n, at(path, key), 1, max_dim(key), "a positive integer up to " + std::to_string(max_dim(key))));
 }
 } // namespace
 

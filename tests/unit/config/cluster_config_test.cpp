@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -86,7 +87,7 @@ TEST_CASE("a minimal config gets every documented default", "[config]") {
   CHECK(m.weights.seed == 0);
   CHECK_FALSE(m.slo.has_value());
   CHECK(c.placement.mode == placement_mode::policy);
-  CHECK(c.placement.policy.name == "round-robin");
+  CHECK(c.placement.policy.name == "mp-round-robin");
   CHECK(c.policies.admission.name == "slo");
   CHECK(c.policies.dispatch.name == "earliest-free");
   CHECK(c.policies.batching.name == "none");
@@ -161,7 +162,7 @@ TEST_CASE("placement may name a policy with parameters or a plan file", "[config
   auto pol = parse_config(std::string{minimal} + "placement: {policy: selective-replication, group_size: 2}\n");
   REQUIRE(pol.ok());
   CHECK(pol->placement.mode == placement_mode::policy);
-  CHECK(pol->placement.policy.name == "selective-replication");
+  CHECK(pol->placement.policy.name == "sr-greedy"); // the alias is normalized to the registry's name
   CHECK(std::get<std::int64_t>(pol->placement.policy.params.at("group_size")) == 2);
   auto plan = parse_config(std::string{minimal} + "placement: {plan: plans/p.json}\n", "x.yaml", "/etc/sy");
   REQUIRE(plan.ok());
@@ -203,4 +204,46 @@ TEST_CASE("to_yaml of a config parses back to the same normalized config", "[con
     CHECK(again->models.size() == c->models.size());
     CHECK(again->placement.groups.size() == c->placement.groups.size());
   }
+}
+
+TEST_CASE("policy parameters print so that they parse back to the same type and value", "[config]") {
+  CHECK(to_string(param_value{0.1}) == "0.1");
+  CHECK(to_string(param_value{2.0}) == "2.0");
+  CHECK(to_string(param_value{std::int64_t{2}}) == "2");
+  CHECK(to_string(param_value{true}) == "true");
+  auto r = parse_config(std::string{minimal} + "policies: {eviction: {name: demand-aware, alpha: 2.0, k: 3}}\n");
+  REQUIRE(r.ok());
+  auto again = parse_config(to_yaml(*r));
+  REQUIRE(again.ok());
+  CHECK(std::get<double>(again->policies.eviction.params.at("alpha")) == 2.0);
+  CHECK(std::get<std::int64_t>(again->policies.eviction.params.at("k")) == 3);
+}
+
+TEST_CASE("placement policy names follow the placement registry, its parameterised names and aliases",
+          "[config]") {
+  CHECK(canonical_policy_name("placement", "mp-search") == "mp-search");
+  CHECK(canonical_policy_name("placement", "round-robin") == "mp-round-robin");
+  CHECK(canonical_policy_name("placement", "sr-replace-60") == "sr-replace-60");
+  CHECK(canonical_policy_name("placement", "mp-greedy-4") == "mp-greedy-4");
+  CHECK(canonical_policy_name("placement", "sr-replace-").empty());
+  CHECK(canonical_policy_name("placement", "clockwork").empty());
+  CHECK(canonical_policy_name("batching", "greedy") == "greedy");
+  CHECK(canonical_policy_name("batching", "round-robin").empty());
+  auto r = parse_config(std::string{minimal} + "placement: {policy: sr-replace-30}\n");
+  REQUIRE(r.ok());
+  CHECK(r->placement.policy.name == "sr-replace-30");
+}
+
+TEST_CASE("every example in configs/ is a valid deployment", "[config]") {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("configs")) {
+    if (entry.path().extension() != ".yaml")
+      continue;
+    INFO(entry.path().string());
+    auto r = load_config(entry.path().string());
+    if (!r.ok())
+      FAIL(r.err().message);
+    ++n;
+  }
+  CHECK(n >= 4); // local, reference, two-node, alpaserve-8gpu
 }

@@ -52,7 +52,7 @@ TEST_CASE("a value of the wrong type names what was expected and what was found"
   INFO(e);
   CHECK(e == "cluster.yaml:6:41: models[0].slo_ms: expected a positive number, found \"fast\"");
   auto list = error_of(nodes + "models:\n  - {name: a, preset: tiny-gpt, layers: [1, 2]}\n");
-  CHECK(contains(list, "models[0].layers: expected a positive integer, found a list"));
+  CHECK(contains(list, "models[0].layers: expected a positive integer up to 4096, found a list"));
   auto top = error_of("nodes: 3\nmodels: []\n");
   CHECK(starts_with(top, "cluster.yaml:1:8: nodes: expected a list of nodes, found \"3\""));
 }
@@ -127,9 +127,10 @@ TEST_CASE("an unknown policy name lists the registry's names for that kind", "[c
   CHECK(e == "cluster.yaml:9:20: policies.batching.name: expected a batching policy (one of: none, greedy), "
              "found \"greedyy\" (did you mean \"greedy\"?)");
   auto adm = error_of(nodes + models + "policies: {admission: fifo}\n");
-  CHECK(contains(adm, "policies.admission: expected a admission policy (one of: slo, none), found \"fifo\""));
-  auto pl = error_of(nodes + models + "placement: {policy: alpaserve}\n");
-  CHECK(contains(pl, "placement.policy: expected a placement policy (one of: round-robin,"));
+  CHECK(contains(adm, "policies.admission: expected an admission policy (one of: slo, none), found \"fifo\""));
+  auto pl = error_of(nodes + models + "placement: {policy: mp-serch}\n");
+  CHECK(contains(pl, "placement.policy: expected a placement policy (one of: mp-search, mp-search-sep,"));
+  CHECK(contains(pl, "found \"mp-serch\" (did you mean \"mp-search\"?)"));
   for (const char* kind : {"placement", "admission", "dispatch", "batching", "eviction"})
     CHECK_FALSE(known_policy_names(kind).empty());
   CHECK(known_policy_names("gardening").empty());
@@ -171,4 +172,60 @@ TEST_CASE("runtime timeouts must be positive and the node timeout longer than a 
   CHECK(contains(e, "runtime.node_timeout_ms: expected a timeout longer than runtime.heartbeat_interval_ms (500)"));
   auto z = error_of(nodes + models + "runtime: {request_timeout_ms: 0}\n");
   CHECK(contains(z, "runtime.request_timeout_ms: expected a positive integer (milliseconds), found \"0\""));
+}
+
+TEST_CASE("a key given twice in one mapping is rejected", "[config][errors]") {
+  auto e = error_of(nodes + models + "ingress: {http_port: 8000, http_port: 8001}\n");
+  INFO(e);
+  CHECK(starts_with(e, "cluster.yaml:8:28: ingress.http_port: expected each key once, found \"http_port\" again"));
+}
+
+TEST_CASE("model dimensions are bounded so that size computations cannot overflow", "[config][errors]") {
+  auto e = error_of(nodes + "models:\n  - {name: a, preset: tiny-gpt, hidden: 100000000}\n");
+  CHECK(contains(e, "models[0].hidden: expected a positive integer up to 262144, found \"100000000\""));
+}
+
+TEST_CASE("random corruptions of a valid config never crash and always give a located message",
+          "[config][errors]") {
+  // A deterministic mutation fuzzer: flip, delete and insert characters of configs/local.yaml's text.
+  const std::string base{embedded_default_text()};
+  const std::string alphabet = " :-[]{},#\"'\n0123456789abcxyzMiB*&!|>";
+  std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  int failures = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::string text = base;
+    int edits = 1 + static_cast<int>(next() % 4);
+    for (int k = 0; k < edits; ++k) {
+      std::size_t pos = next() % text.size();
+      char c = alphabet[next() % alphabet.size()];
+      switch (next() % 3) {
+        case 0: text[pos] = c; break;
+        case 1: text.erase(pos, 1 + next() % 8); break;
+        default: text.insert(pos, 1, c); break;
+      }
+    }
+    auto r = parse_config(text, "fuzz.yaml");
+    if (r.ok())
+      continue;
+    ++failures;
+    const std::string& m = r.err().message;
+    // fuzz.yaml:<line>:<column>: <path>: expected ..., found ...
+    std::size_t a = m.find(':'), b = m.find(':', a + 1), c = m.find(':', b + 1);
+    INFO(text);
+    INFO(m);
+    REQUIRE(m.compare(0, 9, "fuzz.yaml") == 0);
+    REQUIRE(b != std::string::npos);
+    REQUIRE(c != std::string::npos);
+    CHECK(std::stoi(m.substr(a + 1, b - a - 1)) >= 1);
+    CHECK(std::stoi(m.substr(b + 1, c - b - 1)) >= 1);
+    CHECK(contains(m, "expected "));
+    CHECK(contains(m, ", found "));
+  }
+  CHECK(failures > 100); // the mutations did break most files
 }

@@ -120,3 +120,25 @@ TEST_CASE("placement takes exactly one of groups, policy and plan", "[config][pl
   REQUIRE_FALSE(none.ok());
   CHECK(contains(none.err().message, "found none"));
 }
+
+TEST_CASE("with several nodes a group needs a node for plain indices, and one kind of device", "[config][placement]") {
+  const std::string two = R"(
+nodes:
+  - {name: x, devices: {kind: cpu, count: 2, memory: 256MiB}}
+  - {name: y, devices: {kind: cuda, count: 2, memory: 256MiB}}
+models: [{name: a, preset: tiny-gpt}]
+placement:
+  groups:
+)";
+  auto plain = parse_config(two + "    - {devices: [0, 1], pipeline: 2, models: [a]}\n", "cluster.yaml");
+  REQUIRE_FALSE(plain.ok());
+  CHECK(plain.err().message == "cluster.yaml:8:18: placement.groups[0].devices[0]: expected \"node:index\" or a "
+                               "group `node` (the cluster has several nodes: x, y), found \"0\"");
+  auto mixed = parse_config(two + "    - {devices: [\"x:0\", \"y:0\"], pipeline: 2, models: [a]}\n", "cluster.yaml");
+  REQUIRE_FALSE(mixed.ok());
+  CHECK(contains(mixed.err().message, "placement.groups[0].devices[1]: expected devices of one kind in a group (cpu), "
+                                      "found \"y:0\" of kind cuda"));
+  auto ok = parse_config(two + "    - {node: y, devices: [1, 0], tensor: 2, models: [a]}\n");
+  REQUIRE(ok.ok());
+  CHECK(ok->global_index(ok->placement.groups[0].devices[0]) == 3);
+}

@@ -1,0 +1,143 @@
+#pragma once
+// The control-plane payloads of the controller's client interface (messages/interfaces.hpp): model
+// load/unload, model listing with residency, health, the metrics snapshot. Plain aggregates, serializable;
+// any thread.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "messages/infer.hpp"
+
+namespace sy::messages {
+
+/// The answer of a control command: ok, or why not.
+struct ack {
+  bool ok = true;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ack& x) {
+  return f(x.ok, x.reason);
+}
+
+/// load/unload: `group` empty = every group that hosts the model in the placement.
+struct model_command {
+  std::string model;
+  std::string group;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_command& x) {
+  return f(x.model, x.group);
+}
+
+enum class residency : std::uint8_t { evicted, loading, resident, unloading };
+
+inline const char* to_string(residency r) noexcept {
+  switch (r) {
+    case residency::evicted: return "evicted";
+    case residency::loading: return "loading";
+    case residency::resident: return "resident";
+    case residency::unloading: return "unloading";
+  }
+  return "?";
+}
+
+/// One replica of a model: the group hosting it and whether its weights are on the group's devices.
+struct replica_info {
+  std::string group;
+  residency state = residency::evicted;
+  std::int64_t bytes_per_device = 0; // largest shard of the model on one device of the group
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_info& x) {
+  return f(x.group, x.state, x.bytes_per_device);
+}
+
+struct model_info {
+  std::string name;
+  std::vector<replica_info> replicas;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_info& x) {
+  return f(x.name, x.replicas);
+}
+
+struct health_report {
+  bool ready = false;    // every node registered and every group wired
+  bool draining = false; // drain requested: new requests are rejected
+  std::int32_t nodes = 0;
+  std::int32_t nodes_expected = 0;
+  std::int32_t groups = 0;
+  std::int32_t devices = 0;
+  std::int64_t in_flight = 0;
+  std::vector<std::string> problems; // e.g. "node n1 down"
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, health_report& x) {
+  return f(x.ready, x.draining, x.nodes, x.nodes_expected, x.groups, x.devices, x.in_flight, x.problems);
+}
+
+/// A cumulative latency histogram (Prometheus style): counts[i] = observations <= bounds[i] (seconds),
+/// counts.back() = all (+Inf).
+struct latency_histogram {
+  std::vector<double> bounds; // seconds, ascending
+  std::vector<std::uint64_t> counts; // bounds.size() + 1
+  double sum = 0;             // seconds
+  std::uint64_t count = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, latency_histogram& x) {
+  return f(x.bounds, x.counts, x.sum, x.count);
+}
+
+/// Terminal answers of one model, by status.
+struct request_counts {
+  std::uint64_t ok = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t deadline_exceeded = 0;
+  std::uint64_t failed = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_counts& x) {
+  return f(x.ok, x.rejected, x.deadline_exceeded, x.failed);
+}
+
+/// Swaps of one device since start.
+struct swap_stats {
+  std::uint64_t loads = 0;
+  std::uint64_t evictions = 0;
+  std::int64_t bytes = 0; // host -> device
+  double seconds = 0;     // sum of load durations
+  std::int64_t used_bytes = 0;   // resident shards now
+  std::int64_t budget_bytes = 0; // weight budget of the device
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, swap_stats& x) {
+  return f(x.loads, x.evictions, x.bytes, x.seconds, x.used_bytes, x.budget_bytes);
+}
+
+struct metrics_snapshot {
+  std::map<std::string, request_counts> requests;     // by model
+  std::map<std::string, latency_histogram> latency;   // by model, arrival -> answer, ok requests
+  std::map<std::string, std::int64_t> queue_depth;    // by "group/model": queued, not yet batched
+  std::map<std::string, swap_stats> swaps;            // by device name "node/ordinal"
+  std::map<std::string, std::vector<std::string>> resident; // by group: resident models
+  std::map<std::string, std::uint64_t> rejected_by_reason;
+  std::int64_t in_flight = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
+  return f(x.requests, x.latency, x.queue_depth, x.swaps, x.resident, x.rejected_by_reason, x.in_flight);
+}
+
+} // namespace sy::messages

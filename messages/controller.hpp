@@ -1,0 +1,37 @@
+#pragma once
+// controller_actor: the client interface of the cluster, what ingress, `switchyard up` and `replay` talk to
+// (DESIGN.md §1). One controller per cluster; its handle may be used from any actor or scoped_actor, in any
+// process (all payloads are serializable). The controller never answers an infer with an error: every
+// request gets exactly one infer_response (ok, rejected, deadline_exceeded or failed).
+//
+// Lifecycle:  starting --(all nodes registered, groups wired)--> ready --drain--> draining --stop--> stopped
+// Requests that arrive before ready or while draining are answered `rejected` ("not ready" / "draining").
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/control.hpp"
+#include "messages/infer.hpp"
+
+namespace sy::messages {
+
+using controller_actor = caf::typed_actor<
+  // One inference. The answer arrives when the output is ready or the request ends otherwise.
+  caf::replies_to<infer_atom, infer_request>::with<infer_response>,
+  // Load a model's weights onto its group(s) (cmd.group empty: every group hosting it), evicting others if
+  // needed. Answers once resident. Concurrent loads of one model load it once.
+  caf::replies_to<load_atom, model_command>::with<ack>,
+  // Evict a model from its group(s). Answers once its shards are freed, after its in-flight requests
+  // completed. A later request for it loads it again (swap-in).
+  caf::replies_to<unload_atom, model_command>::with<ack>,
+  // Every configured model with its replicas and their residency.
+  caf::replies_to<list_atom>::with<std::vector<model_info>>,
+  caf::replies_to<health_atom>::with<health_report>,
+  caf::replies_to<metrics_atom>::with<metrics_snapshot>,
+  // Reject new requests from now on; answers once every accepted request has been answered.
+  caf::replies_to<drain_atom>::with<ack>,
+  // Drain, then stop every node, gpu, stage and group actor; answers when they are gone. The controller
+  // quits after answering.
+  caf::replies_to<stop_atom>::with<ack>>;
+
+} // namespace sy::messages

@@ -1,0 +1,132 @@
+#pragma once
+// The runtime-internal typed actor interfaces (DESIGN.md §1). One comment line per signature. Actors depend
+// on these, never on each other's headers. Client code uses messages/controller.hpp instead.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/control.hpp"
+#include "messages/controller.hpp"
+#include "messages/pipeline.hpp"
+
+namespace sy::messages {
+
+/// What a stage accepts from its predecessor (the group for stage 0, stage s-1 otherwise).
+using stage_input_actor = caf::typed_actor<
+  caf::reacts_to<batch_entry>,  // run this stage's layers, hand on / answer
+  caf::reacts_to<load_entry>,   // forward, then copy this stage's shard
+  caf::reacts_to<evict_entry>>; // forward, then free this stage's shard after its last use
+
+/// What a stage reports to its group.
+using group_events_actor = caf::typed_actor<caf::reacts_to<stage_event>>;
+
+/// stage: one per (group, stage index); owns its devices' executor.
+using stage_actor = stage_input_actor::extend<
+  caf::reacts_to<attach_atom, stage_input_actor, group_events_actor>, // next stage (invalid: last), group
+  caf::reacts_to<completion_atom, std::uint64_t, std::string>,        // engine callback: token, error
+  caf::replies_to<stop_atom>::with<ack>>;                             // drain streams and quit
+
+/// Swap accounting of one device, reported by stages to the device's gpu actor.
+struct swap_record {
+  std::string model;
+  bool load = true;       // false: eviction
+  std::int64_t bytes = 0; // shard bytes on this device
+  duration elapsed{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, swap_record& x) {
+  return f(x.model, x.load, x.bytes, x.elapsed);
+}
+
+/// gpu: one per device: budget, resident shards (bytes), swap statistics.
+using gpu_actor = caf::typed_actor<
+  caf::reacts_to<swap_atom, swap_record>,            // a load / eviction of a shard completed
+  caf::reacts_to<acquire_atom, std::string>,         // a batch of the model started on this device
+  caf::reacts_to<release_atom, std::string>,         // ... and completed
+  caf::replies_to<status_atom>::with<swap_stats>,    // statistics and memory use
+  caf::reacts_to<stop_atom>>;
+
+/// What a node spawns for one stage of a group.
+struct stage_spec {
+  std::string group;
+  std::int32_t stage = 0;
+  std::int32_t stages = 1;
+  std::vector<std::int32_t> devices; // positions in the node's device list, one per tensor rank
+  std::vector<std::int32_t> models;  // positions in cluster_config::models
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stage_spec& x) {
+  return f(x.group, x.stage, x.stages, x.devices, x.models);
+}
+
+/// node: one per process/machine: its devices (backend), gpu actors and stages.
+using node_actor = caf::typed_actor<
+  caf::replies_to<spawn_stage_atom, stage_spec>::with<stage_actor>, // build shards, spawn the stage
+  caf::replies_to<stop_atom>::with<ack>>;                           // stop stages and gpu actors
+
+struct node_registration {
+  std::string node; // config name
+  node_actor handle;
+  std::vector<gpu_actor> gpus; // one per device, config order
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_registration& x) {
+  return f(x.node, x.handle, x.gpus);
+}
+
+/// A model_group's state as the controller's admission and dispatch see it (pushed after changes).
+struct group_report {
+  std::string group;
+  std::map<std::string, residency> models;
+  std::map<std::string, std::int64_t> queued;
+  std::map<std::string, double> latency_s; // measured pipeline latency per model (EWMA, batch of 1)
+  std::int64_t in_pipeline = 0;            // batches in flight
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_report& x) {
+  return f(x.group, x.models, x.queued, x.latency_s, x.in_pipeline);
+}
+
+/// model_group: one per group of devices with one (tp, pp).
+using model_group_actor = group_events_actor::extend<
+  caf::reacts_to<attach_atom, std::vector<stage_actor>>,    // the stages, index order; starts the group
+  caf::reacts_to<enqueue_atom, queued_request>,             // queue a request (answers via its requester)
+  caf::reacts_to<cancel_atom, request_id>,                  // drop it if still queued
+  caf::replies_to<load_atom, std::string>::with<ack>,       // make the model resident (once)
+  caf::replies_to<unload_atom, std::string>::with<ack>,     // evict after its in-flight work
+  caf::reacts_to<tick_atom>,                                // own batching timer
+  caf::replies_to<stop_atom>::with<ack>>;                   // fail queued requests, stop stages, quit
+
+/// A request actor's final report to the controller.
+struct request_record {
+  request_id id;
+  std::string model;
+  request_status status = request_status::failed;
+  std::string reason;
+  duration latency{0}; // arrival -> answer
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_record& x) {
+  return f(x.id, x.model, x.status, x.reason, x.latency);
+}
+
+/// The controller with its internal interface (nodes, groups, requests report to it).
+using controller_full_actor = controller_actor::extend<
+  caf::reacts_to<register_atom, node_registration>, // a node joined
+  caf::reacts_to<done_atom, request_record>,        // a request actor answered
+  caf::reacts_to<report_atom, group_report>,        // a group's state changed
+  caf::reacts_to<ready_atom, std::string, ack>>;    // a group finished wiring (+ preloads)
+
+/// Registers the internal payloads and handles (messages/type_ids.cpp calls it).
+void add_internal_message_types(caf::actor_system_config& cfg);
+
+} // namespace sy::messages

@@ -1,0 +1,116 @@
+#pragma once
+// Runtime-internal payloads: what flows between controller, request, model_group, stage, gpu and node actors
+// (DESIGN.md §1-2). Serializable (nodes may live in other processes); tensors as bytes + dtype + shape.
+// Internal: ingress and apps use messages/controller.hpp only.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/infer.hpp"
+
+namespace sy::messages {
+
+/// The terminal outcome of one request, sent by the pipeline (last stage / group) to its request actor.
+struct request_outcome {
+  request_id id;
+  request_status status = request_status::failed;
+  std::string reason;
+  tensor output;
+  time_point start{};
+  time_point finish{};
+  std::int32_t batch_size = 0;
+  duration load_wait{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_outcome& x) {
+  return f(x.id, x.status, x.reason, x.output, x.start, x.finish, x.batch_size, x.load_wait);
+}
+
+/// request actor: holds the response promise of one infer and its deadline; answers exactly once.
+using request_actor = caf::typed_actor<
+  // from the controller (delegated infer): starts the deadline timer, enqueues at the group
+  caf::replies_to<infer_atom, infer_request>::with<infer_response>,
+  // from the pipeline: the terminal outcome (ignored after the answer)
+  caf::reacts_to<outcome_atom, request_outcome>,
+  // own deadline timer
+  caf::reacts_to<timeout_atom>>;
+
+/// A request waiting in a model_group queue.
+struct queued_request {
+  request_id id;
+  std::string model;
+  std::vector<std::int32_t> tokens;
+  time_point arrival{};
+  time_point deadline{};
+  request_actor requester;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queued_request& x) {
+  return f(x.id, x.model, x.tokens, x.arrival, x.deadline, x.requester);
+}
+
+/// batch entry: stage s runs its layers on `input` and hands the output to stage s+1; the last stage
+/// answers the requesters (one output row each).
+struct batch_entry {
+  std::uint64_t batch_id = 0;
+  std::string model;
+  std::int32_t batch = 0; // sequences
+  std::int32_t seq = 0;   // tokens per sequence (shorter requests are padded by repeating their last token)
+  tensor input;           // stage 0: i32 tokens [batch, seq]; later: the previous stage's activations
+  std::vector<request_id> ids;
+  std::vector<request_actor> requesters;
+  time_point start{};     // stage 0 began
+  duration load_wait{0};  // time stage 0 waited for the model's load
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_entry& x) {
+  return f(x.batch_id, x.model, x.batch, x.seq, x.input, x.ids, x.requesters, x.start, x.load_wait);
+}
+
+/// load entry: each stage forwards it first, then copies its own shard; batches behind it wait for it.
+struct load_entry {
+  std::uint64_t load_id = 0;
+  std::string model;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, load_entry& x) {
+  return f(x.load_id, x.model);
+}
+
+/// evict entry: each stage frees its shard once the model's in-flight batches on it completed.
+struct evict_entry {
+  std::uint64_t evict_id = 0;
+  std::string model;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, evict_entry& x) {
+  return f(x.evict_id, x.model);
+}
+
+enum class stage_event_kind : std::uint8_t { batch_done, batch_failed, load_done, load_failed, evict_done };
+
+/// What a stage tells its group: completion of an entry on that stage, with the measured duration.
+struct stage_event {
+  stage_event_kind kind = stage_event_kind::batch_done;
+  std::int32_t stage = 0;
+  std::uint64_t entry_id = 0; // batch_id / load_id / evict_id
+  std::string model;
+  std::int32_t batch = 0;
+  duration elapsed{0};
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stage_event& x) {
+  return f(x.kind, x.stage, x.entry_id, x.model, x.batch, x.elapsed, x.error);
+}
+
+} // namespace sy::messages

@@ -1,0 +1,24 @@
+#include "messages/type_ids.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include "messages/controller.hpp"
+#include "messages/interfaces.hpp"
+
+namespace sy::messages {
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<tensor>("sy.tensor");
+  cfg.add_message_type<infer_request>("sy.infer_request");
+  cfg.add_message_type<infer_response>("sy.infer_response");
+  cfg.add_message_type<request_timings>("sy.request_timings");
+  cfg.add_message_type<ack>("sy.ack");
+  cfg.add_message_type<model_command>("sy.model_command");
+  cfg.add_message_type<model_info>("sy.model_info");
+  cfg.add_message_type<health_report>("sy.health_report");
+  cfg.add_message_type<metrics_snapshot>("sy.metrics_snapshot");
+  cfg.add_message_type<controller_actor>("sy.controller_actor");
+  add_internal_message_types(cfg);
+}
+
+} // namespace sy::messages
