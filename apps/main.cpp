@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   check->add_flag("--print", check_opts.print, "print the normalized config as YAML");
   check->callback([&] { rc = run_check_config(check_opts); });
 
+#ifdef SY_WITH_RUNTIME // up, replay, bench: need the runtime (apps/CMakeLists.txt)
   up_options up_opts;
   auto* up = app.add_subcommand("up", "serve a deployment: controller, local node, msgpack + HTTP ingress");
   up->add_option("-c,--config", up_opts.config_path, "deployment YAML (default: the embedded default)");
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   bench_cp->add_option("--window", bcp.window, "outstanding requests per connection")->capture_default_str();
   bench_cp->add_option("--duration", bcp.duration_s, "seconds measured")->capture_default_str();
   bench_cp->callback([&] { rc = run_bench_control_plane(bcp); });
+#endif
 
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))

@@ -22,7 +22,7 @@ class service_impl final : public local_service {
 public:
   service_impl() {
     cfg_.load<caf::io::middleman>();
-    cfg_.load<caf::id_block::sy>();
+    messages::add_message_types(cfg_);
     cfg_.set("logger.verbosity", caf::atom("quiet"));
     sys_ = std::make_unique<caf::actor_system>(cfg_);
   }
@@ -33,7 +33,8 @@ public:
     auto cluster = actors::start_cluster(*sys_, cfg);
     if (!cluster)
       return cluster.err();
-    controller_ = *cluster;
+    cluster_ = *cluster;
+    controller_ = cluster_.controller;
     ctx_ = std::make_shared<actors::ingress_context>();
     ctx_->controller = controller_;
     ctx_->limits.max_in_flight = static_cast<std::size_t>(o.max_in_flight > 0 ? o.max_in_flight
@@ -91,13 +92,12 @@ public:
     if (ingress_)
       clean_ = actors::drain_ingress(*sys_, ingress_, timeout) && clean_;
     http_stop.join();
-    // 2. The controller: drain (anything still queued inside), then stop nodes, groups, stages, gpus.
+    // 2. The cluster: drain (anything still queued inside), then stop nodes, groups, stages, gpus.
     if (controller_) {
-      caf::scoped_actor self{*sys_};
-      self->request(controller_, timeout, messages::drain_atom_v)
-        .receive([&](messages::ack& a) { clean_ = a.ok && clean_; }, [&](caf::error&) { clean_ = false; });
-      self->request(controller_, timeout, messages::stop_atom_v)
-        .receive([](messages::ack&) {}, [&](caf::error&) {});
+      if (auto st = actors::stop_cluster(*sys_, cluster_, timeout); !st) {
+        logger("up")->warn("stopping the cluster: {}", st.err().to_string());
+        clean_ = false;
+      }
     }
     if (metrics_http_)
       metrics_http_->stop();
@@ -109,6 +109,7 @@ public:
 private:
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
+  actors::cluster_handle cluster_;
   messages::controller_actor controller_;
   std::shared_ptr<actors::ingress_context> ctx_;
   caf::actor ingress_;

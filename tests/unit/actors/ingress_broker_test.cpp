@@ -69,7 +69,7 @@ struct client {
 
 caf::actor_system_config& make_config(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
-  cfg.load<caf::id_block::sy>();
+  sy::messages::add_message_types(cfg);
   cfg.set("logger.verbosity", caf::atom("quiet"));
   return cfg;
 }
