@@ -54,4 +54,12 @@ struct bench_control_plane_options {
 };
 int run_bench_control_plane(const bench_control_plane_options&);
 
+/// switchyard bench swap: two models that cannot both be resident, alternating; pipeline degree 1, 2, 4.
+struct bench_swap_options {
+  int layers = 8;
+  int hidden = 512;
+  int requests = 20; // per pipeline degree
+};
+int run_bench_swap(const bench_swap_options&);
+
 } // namespace sy::apps

@@ -256,6 +256,61 @@ def scenario_bad_trace():
         check(rc == 2 and "missing.csv" in err, "missing trace named: %s" % err)
 
 
+SWAP_CONFIG = """nodes:
+  - name: local
+    address: 127.0.0.1:0
+    devices: {kind: cpu, count: 4, memory: %(budget)d}
+models:
+  - {name: swap-a, arch: decoder, layers: 8, hidden: 512, heads: 8, ffn: 2048, vocab: 1024, max_seq: 64, weights: {seed: 1}}
+  - {name: swap-b, arch: decoder, layers: 8, hidden: 512, heads: 8, ffn: 2048, vocab: 1024, max_seq: 64, weights: {seed: 2}}
+placement:
+  groups:
+    - {name: g0, devices: [0, 1, 2, 3], tensor: 1, pipeline: 4, models: [swap-a, swap-b]}
+policies: {admission: none, batching: none}
+ingress: {bind: 127.0.0.1, msgpack_port: 0, http_port: 0}
+metrics: {bind: 127.0.0.1, port: 0}
+controller: {address: 127.0.0.1:0}
+"""
+
+
+def swap_seconds(s):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.ports["metrics"], timeout=60) as m:
+        total = 0.0
+        for line in m.read().decode().splitlines():
+            if line.startswith("sy_swap_seconds_total{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+
+def scenario_swap_overlap():
+    """Pipeline degree 4, two models that cannot both be resident: a request that swaps its model in is
+    answered well before the sum of the four stages' load times (the stages load in parallel)."""
+    layer = 12 * 512 * 512 + 13 * 512  # params of one layer (approximate, biases and norms included)
+    stage0 = (1024 * 512 + 64 * 512 + 2 * layer + 1024 * 512) * 4
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "swap.yaml")
+        with open(cfg, "w") as f:
+            f.write(SWAP_CONFIG % {"budget": stage0 * 3 // 2 + (8 << 20)})
+        with Server("-c", cfg) as s:
+            with s.client() as c:
+                ratios = []
+                for i in range(6):
+                    model = ["swap-a", "swap-b"][i % 2]
+                    before = swap_seconds(s)
+                    t0 = time.monotonic()
+                    r = c.infer(i, model, [1, 2, 3, 4])
+                    rtt = time.monotonic() - t0
+                    loaded = swap_seconds(s) - before
+                    check(r["status"] == "ok", "request %d: %r" % (i, r))
+                    if i >= 2:
+                        check(loaded > 0, "request %d swapped its model in (swap seconds grew)" % i)
+                        ratios.append(rtt / loaded)
+                print("swap overlap: response time / sum of stage load times = %s" %
+                      ", ".join("%.2f" % x for x in ratios))
+                check(max(ratios) < 0.75, "loads overlap across stages (every ratio < 0.75)")
+            check(s.stop() == 0, "exit 0")
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
 
