@@ -52,6 +52,7 @@ int run_bench_control_plane(const bench_control_plane_options& o) {
   }
   serve_overrides ov;
   ov.any_ports = true;
+  ov.echo_controller = o.ingress_only;
   auto service = start_local_service(*cfg, ov);
   if (!service) {
     log->error("{}", service.err().to_string());
@@ -73,8 +74,8 @@ int run_bench_control_plane(const bench_control_plane_options& o) {
   std::string statuses;
   for (const auto& [k, v] : r->by_status)
     statuses += fmt::format(" {}={}", k, v);
-  std::printf("bench control-plane: pipeline %d, batching %s, %d connections x %d outstanding, %.1f s\n",
-              o.pipeline, o.max_batch > 1 ? fmt::format("greedy<= {}", o.max_batch).c_str() : "none",
+  std::printf("bench control-plane%s: pipeline %d, batching %s, %d connections x %d outstanding, %.1f s\n",
+              o.ingress_only ? " (ingress only: echo controller)" : "", o.pipeline, o.max_batch > 1 ? fmt::format("greedy<= {}", o.max_batch).c_str() : "none",
               o.connections, o.window, r->seconds);
   std::printf("  throughput  %.0f req/s (answers:%s)\n", r->rate(), statuses.c_str());
   std::printf("  round trip  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  (ok answers, closed loop: includes queueing "

@@ -51,6 +51,7 @@ struct bench_control_plane_options {
   int connections = 2;
   int window = 64;       // outstanding requests per connection
   double duration_s = 5;
+  bool ingress_only = false; // an echo controller instead of the cluster: the ingress's own ceiling
 };
 int run_bench_control_plane(const bench_control_plane_options&);
 

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   bench_cp->add_option("--connections", bcp.connections, "client connections")->capture_default_str();
   bench_cp->add_option("--window", bcp.window, "outstanding requests per connection")->capture_default_str();
   bench_cp->add_option("--duration", bcp.duration_s, "seconds measured")->capture_default_str();
+  bench_cp->add_flag("--ingress-only", bcp.ingress_only, "answer from an echo controller (the ingress alone)");
   bench_cp->callback([&] { rc = run_bench_control_plane(bcp); });
   bench_swap_options bsw;
   auto* bench_sw = bench->add_subcommand("swap", "alternating requests to two models that cannot both be "

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "actors/cluster.hpp"
+#include "actors/echo_controller.hpp"
 #include "actors/ingress.hpp"
 #include "actors/ingress_http.hpp"
 #include "messages/logging.hpp"
@@ -30,11 +31,19 @@ public:
   ~service_impl() override { drain_and_stop(std::chrono::seconds(30)); }
 
   status start(const config::cluster_config& cfg, const serve_overrides& o) {
-    auto cluster = actors::start_cluster(*sys_, cfg);
-    if (!cluster)
-      return cluster.err();
-    cluster_ = *cluster;
-    controller_ = cluster_.controller;
+    if (o.echo_controller) {
+      std::vector<std::string> names;
+      for (const auto& m : cfg.models)
+        names.push_back(m.name);
+      controller_ = actors::spawn_echo_controller(*sys_, names);
+      echo_ = true;
+    } else {
+      auto cluster = actors::start_cluster(*sys_, cfg);
+      if (!cluster)
+        return cluster.err();
+      cluster_ = *cluster;
+      controller_ = cluster_.controller;
+    }
     ctx_ = std::make_shared<actors::ingress_context>();
     ctx_->controller = controller_;
     ctx_->limits.max_in_flight = static_cast<std::size_t>(o.max_in_flight > 0 ? o.max_in_flight
@@ -93,7 +102,9 @@ public:
       clean_ = actors::drain_ingress(*sys_, ingress_, timeout) && clean_;
     http_stop.join();
     // 2. The cluster: drain (anything still queued inside), then stop nodes, groups, stages, gpus.
-    if (controller_) {
+    if (echo_) {
+      caf::anon_send_exit(controller_, caf::exit_reason::user_shutdown);
+    } else if (controller_) {
       if (auto st = actors::stop_cluster(*sys_, cluster_, timeout); !st) {
         logger("up")->warn("stopping the cluster: {}", st.err().to_string());
         clean_ = false;
@@ -116,6 +127,7 @@ private:
   std::unique_ptr<actors::http_ingress> http_, metrics_http_;
   serve_ports ports_;
   std::string backend_;
+  bool echo_ = false;
   bool stopped_ = false;
   bool clean_ = true;
 };

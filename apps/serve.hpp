@@ -33,6 +33,7 @@ public:
 struct serve_overrides {
   bool any_ports = false; // bind every listener to port 0 (tests, replay -c, benchmarks)
   int max_in_flight = 0;  // > 0: overrides ingress.max_in_flight
+  bool echo_controller = false; // serve with actors/echo_controller (no models run): the ingress alone
 };
 
 /// Starts everything `cfg` describes in this process; blocks until the cluster is ready and listening.

@@ -17,7 +17,8 @@
 #include <thread>
 
 #include "actors/ingress.hpp"
-#include "echo_controller.hpp"
+#include "actors/echo_controller.hpp"
+#include "messages/type_ids.hpp"
 
 using namespace sy;
 using namespace sy::actors;
@@ -77,7 +78,7 @@ caf::actor_system_config& make_config(caf::actor_system_config& cfg) {
 struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{make_config(cfg)};
-  messages::controller_actor controller = sys.spawn(test::echo_controller);
+  messages::controller_actor controller = spawn_echo_controller(sys, {"echo", "slow"});
   std::shared_ptr<ingress_context> ctx = std::make_shared<ingress_context>();
   caf::actor ingress;
   std::uint16_t port = 0;
@@ -121,7 +122,7 @@ TEST_CASE_METHOD(fixture, "a request through the ingress gets its own id and the
   std::memcpy(v, r.output.data.data(), 8);
   CHECK(v[0] == 3);
   CHECK(v[1] == 4);
-  CHECK(r.group == "g0");
+  CHECK(r.group == "echo");
   CHECK(ctx->metrics->value("sy_ingress_requests_total", {{"protocol", "msgpack"}, {"model", "echo"}, {"status", "ok"}}) == 1);
 }
 
