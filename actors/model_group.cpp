@@ -200,6 +200,9 @@ void pump(self_ptr self) {
   auto& st = self->state;
   if (st.stages.empty())
     return;
+  for (auto& [name, m] : st.models)
+    if (!m.queue.empty() && m.state == residency::evicted)
+      ensure_resident(self, name); // its batches follow the load entry at once
   int limit = st.init.max_in_flight > 0 ? st.init.max_in_flight : static_cast<int>(st.stages.size()) + 1;
   while (st.in_flight < limit) {
     const std::string* pick = nullptr;
@@ -214,8 +217,6 @@ void pump(self_ptr self) {
       break;
   }
   for (auto& [name, m] : st.models) {
-    if (!m.queue.empty() && m.state == residency::evicted)
-      ensure_resident(self, name);
     if (m.unload_requested && m.queue.empty()
         && (m.state == residency::resident || m.state == residency::loading) && m.pending_loads == 0)
       start_evict(self, name);

@@ -1,5 +1,5 @@
 // stage actor: one per (group, stage index). Executes batch, load and evict entries in arrival order per
-// model (DESIGN.md §2): a load or evict is forwarded to the next stage first, then applied here; a batch of
+// model (DESIGN.md §2): a load is handed to the next stage as soon as it starts here, then copied here; a batch of
 // a model that is still loading waits here for the load (no controller round trip); an evict waits for the
 // model's in-flight batches on this stage; a load waits for evictions in progress (memory). Device work
 // completes through the backend's callback, posted back as a completion message. Never blocks.
@@ -76,7 +76,14 @@ stage_backend::done_fn completion(self_ptr self, std::uint64_t token) {
   return [handle, token](std::string error) { caf::anon_send(handle, completion_atom_v, token, std::move(error)); };
 }
 
-/// Starts `e` if its model's state allows it; false: it must wait.
+template <class Entry>
+void forward_entry(self_ptr self, const Entry& e) {
+  if (self->state.next)
+    self->send(self->state.next, e);
+}
+
+/// Starts `e` if its model's state allows it; false: it must wait. Load and evict entries are handed to
+/// the next stage when they start here, which keeps every model's entries in order along the pipeline.
 bool try_start(self_ptr self, entry& e) {
   auto& st = self->state;
   auto& slot = st.models[model_of(e)];
@@ -106,12 +113,13 @@ bool try_start(self_ptr self, entry& e) {
     return true;
   }
   if (auto* l = std::get_if<load_entry>(&e)) {
+    if (slot.state == shard_state::evicting || st.evicting > 0)
+      return false;
+    forward_entry(self, *l); // the next stage starts its copy while this one copies
     if (slot.state == shard_state::resident || slot.state == shard_state::loading) {
       report(self, {stage_event_kind::load_done, 0, l->load_id, l->model, 0, duration{0}, {}});
       return true;
     }
-    if (slot.state == shard_state::evicting || st.evicting > 0)
-      return false;
     auto token = st.next_token++;
     auto res = st.backend->load(l->model, completion(self, token));
     if (!res) {
@@ -123,12 +131,15 @@ bool try_start(self_ptr self, entry& e) {
     return true;
   }
   auto& ev = std::get<evict_entry>(e);
+  if (slot.state == shard_state::loading || slot.state == shard_state::evicting
+      || (slot.state == shard_state::resident && slot.in_flight > 0))
+    return false;
+  // every earlier batch of the model has left this stage: the next stage sees the evict after them
+  forward_entry(self, ev);
   if (slot.state == shard_state::absent) {
     report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, duration{0}, {}});
     return true;
   }
-  if (slot.state != shard_state::resident || slot.in_flight > 0)
-    return false;
   auto token = st.next_token++;
   auto res = st.backend->evict(ev.model, completion(self, token));
   if (!res) {
@@ -227,16 +238,8 @@ stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shar
   self->state.gpus = std::move(gpus);
   return {
     [=](batch_entry& b) { accept(self, std::move(b)); },
-    [=](load_entry& l) {
-      if (self->state.next)
-        self->send(self->state.next, l);
-      accept(self, std::move(l));
-    },
-    [=](evict_entry& e) {
-      if (self->state.next)
-        self->send(self->state.next, e);
-      accept(self, std::move(e));
-    },
+    [=](load_entry& l) { accept(self, std::move(l)); },
+    [=](evict_entry& e) { accept(self, std::move(e)); },
     [=](attach_atom, stage_input_actor next, group_events_actor group) {
       self->state.next = std::move(next);
       self->state.group = std::move(group);

@@ -75,6 +75,7 @@ public:
       ops.erase(it);
       if (o.kind == "forward" && error.empty())
         compute(o);
+      ++completed[o.kind];
       o.done(error);
       return true;
     }
@@ -82,6 +83,7 @@ public:
   }
 
   std::deque<op> ops;
+  std::map<std::string, int> completed; // by kind
 
 private:
   void compute(op& o) {
