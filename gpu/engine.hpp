@@ -36,6 +36,10 @@ namespace sy::gpu {
 enum class residency : std::uint8_t { host, loading, resident, evicting };
 std::string_view to_string(residency r) noexcept;
 
+/// The dtype a model computes in (and its shards are stored in) on device `d`: spec.type where the device
+/// supports it, else f32 (the cpu backend). Build host shards with this type.
+dtype compute_type(const model_spec& spec, const device& d) noexcept;
+
 /// One forward pass of a batch of `batch` sequences of `seq` tokens each through this stage's layers.
 /// All pointers are HOST memory (pinned for copy overlap on CUDA) owned by the caller, valid until done.
 struct forward_request {

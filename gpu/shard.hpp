@@ -8,8 +8,8 @@
 //   attn.out.weight  row split: the rows of its heads                              [h/tp, h]
 //   ffn.in.weight/bias column split                                                [h, f/tp], [f/tp]
 //   ffn.out.weight   row split                                                     [f/tp, h]
-//   attn.out.bias, ffn.out.bias: replicated; every rank adds it once, after the all-reduce that follows
-//   the row-split GEMM (so the sum holds the bias exactly once)
+//   attn.out.bias, ffn.out.bias: replicated; only rank 0 adds it (in its GEMM epilogue), so that the
+//   all-reduce that follows the row-split GEMM sums it exactly once
 //   layer norms, embeddings: replicated on every rank.
 //   head/pooler: column split over ranks in contiguous ranges [out_begin, out_end) (vocab need not divide);
 //   each rank computes its slice of the output.

@@ -87,12 +87,13 @@ struct group_report {
   std::map<std::string, residency> models;
   std::map<std::string, std::int64_t> queued;
   std::map<std::string, double> latency_s; // measured pipeline latency per model (EWMA, batch of 1)
+  std::map<std::string, double> load_s;    // measured load time per model (EWMA)
   std::int64_t in_pipeline = 0;            // batches in flight
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_report& x) {
-  return f(x.group, x.models, x.queued, x.latency_s, x.in_pipeline);
+  return f(x.group, x.models, x.queued, x.latency_s, x.load_s, x.in_pipeline);
 }
 
 /// model_group: one per group of devices with one (tp, pp).

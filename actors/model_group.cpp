@@ -1,0 +1,390 @@
+// model_group actor: one per group of devices with one (tp, pp). Keeps a queue per hosted model, forms
+// batches through the batching policy, keeps at most max_in_flight batches in the pipeline, and manages
+// residency: a request for a model that is not resident starts a load entry through the stages (evicting
+// through the eviction policy when the budget requires it) and its batches are sent right behind the load.
+//
+// Per model: evicted --load entry--> loading --all stages done--> resident --evict entry--> evicted
+// (the accounting frees a model's bytes when its evict entry is sent; each stage frees its shard after the
+// model's last in-flight batch there, and a later load on that stage waits for the free).
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/spawn.hpp"
+
+namespace sy::actors {
+
+namespace {
+
+using namespace messages;
+
+struct model_entry {
+  std::int64_t bytes = 0;
+  residency state = residency::evicted;
+  int pending_loads = 0;  // stages that have not finished the current load
+  int pending_evicts = 0; // stage acknowledgements of evictions outstanding
+  std::uint64_t load_id = 0;
+  time_point load_started{};
+  std::deque<queued_request> queue;
+  std::uint64_t last_used = 0;
+  int in_pipeline = 0;
+  bool pinned = false;           // an explicit load waits for it
+  bool unload_requested = false; // evict once its queue is empty
+  double demand = 0;             // recency-weighted request count
+  std::vector<double> latency_s; // EWMA per batch size - 1 (0: unknown)
+  double load_s = 0;
+  std::vector<caf::typed_response_promise<ack>> load_waiters, unload_waiters;
+};
+
+struct group_state {
+  model_group_init init;
+  std::vector<stage_actor> stages;
+  std::map<std::string, model_entry> models;
+  std::int64_t used = 0; // bytes per device of loading + resident models
+  int in_flight = 0;
+  std::uint64_t next_id = 1;
+  std::uint64_t use_clock = 0;
+  std::set<std::string> preloading;
+  bool ready_sent = false;
+};
+
+using self_ptr = model_group_actor::stateful_pointer<group_state>;
+
+void answer(self_ptr self, const queued_request& q, request_status s, std::string why) {
+  auto now = self->clock().now();
+  self->send(q.requester, outcome_atom_v, request_outcome{q.id, s, std::move(why), {}, {}, now, 0, duration{0}});
+}
+
+void report(self_ptr self) {
+  auto& st = self->state;
+  if (!st.init.controller)
+    return;
+  group_report r;
+  r.group = st.init.name;
+  r.in_pipeline = st.in_flight;
+  for (auto& [name, m] : st.models) {
+    r.models[name] = m.state;
+    r.queued[name] = static_cast<std::int64_t>(m.queue.size()) + m.in_pipeline;
+    if (!m.latency_s.empty() && m.latency_s[0] > 0)
+      r.latency_s[name] = m.latency_s[0];
+    if (m.load_s > 0)
+      r.load_s[name] = m.load_s;
+  }
+  self->send(st.init.controller, report_atom_v, std::move(r));
+}
+
+void maybe_ready(self_ptr self) {
+  auto& st = self->state;
+  if (st.ready_sent || !st.preloading.empty() || st.stages.empty())
+    return;
+  st.ready_sent = true;
+  if (st.init.controller)
+    self->send(st.init.controller, ready_atom_v, st.init.name, ack{});
+}
+
+void start_evict(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto& m = st.models[name];
+  m.state = residency::evicted;
+  m.unload_requested = false;
+  st.used -= m.bytes;
+  m.pending_evicts += static_cast<int>(st.stages.size());
+  self->send(st.stages.front(), evict_entry{st.next_id++, name});
+}
+
+void start_load(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto& m = st.models[name];
+  m.state = residency::loading;
+  st.used += m.bytes;
+  m.pending_loads = static_cast<int>(st.stages.size());
+  m.load_id = st.next_id++;
+  m.load_started = self->clock().now();
+  self->send(st.stages.front(), load_entry{m.load_id, name});
+}
+
+/// Starts loading `name` (evicting through the policy if needed). False: it does not fit now.
+bool ensure_resident(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto& m = st.models[name];
+  if (m.state == residency::loading || m.state == residency::resident)
+    return true;
+  if (st.stages.empty() || m.bytes > st.init.budget_bytes)
+    return false;
+  policies::eviction_view v;
+  v.needed_bytes = m.bytes;
+  v.free_bytes = st.init.budget_bytes - st.used;
+  for (auto& [other, o] : st.models)
+    if (o.state == residency::resident || o.state == residency::loading)
+      v.resident.push_back({other, o.bytes, o.last_used, static_cast<std::int64_t>(o.queue.size()),
+                            o.pinned || o.state == residency::loading, o.demand});
+  auto d = st.init.eviction(v);
+  if (!d.possible)
+    return false;
+  for (auto& victim : d.victims)
+    start_evict(self, victim);
+  start_load(self, name);
+  return true;
+}
+
+std::vector<std::chrono::nanoseconds> latency_table(const model_entry& m) {
+  std::vector<std::chrono::nanoseconds> out;
+  for (double s : m.latency_s) {
+    if (s <= 0)
+      break;
+    out.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(s)));
+  }
+  return out;
+}
+
+/// Forms one batch of `name` and sends it to stage 0. False: nothing to send.
+bool send_batch(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto& m = st.models[name];
+  auto now = self->clock().now();
+  // candidates: queued requests with the head's length (no padding inside a batch)
+  auto len = m.queue.front().tokens.size();
+  std::vector<std::size_t> idx;
+  policies::batching_view v;
+  v.latency = latency_table(m);
+  for (std::size_t i = 0; i < m.queue.size(); ++i)
+    if (m.queue[i].tokens.size() == len) {
+      idx.push_back(i);
+      v.time_left.push_back(m.queue[i].deadline - now);
+    }
+  auto d = st.init.batching(v);
+  std::set<std::size_t> expired;
+  for (auto e : d.expired)
+    expired.insert(idx[e]);
+  batch_entry b;
+  b.batch_id = st.next_id++;
+  b.model = name;
+  b.seq = static_cast<std::int32_t>(len);
+  b.input.type = element_type::i32;
+  std::set<std::size_t> taken;
+  for (std::size_t k = 0; k < idx.size() && taken.size() < d.take; ++k)
+    if (!expired.count(idx[k]))
+      taken.insert(idx[k]);
+  for (auto i : taken) {
+    auto& q = m.queue[i];
+    b.ids.push_back(q.id);
+    b.requesters.push_back(q.requester);
+    auto* p = reinterpret_cast<const char*>(q.tokens.data());
+    b.input.bytes.insert(b.input.bytes.end(), p, p + q.tokens.size() * sizeof(std::int32_t));
+  }
+  std::deque<queued_request> rest;
+  for (std::size_t i = 0; i < m.queue.size(); ++i) {
+    if (expired.count(i))
+      answer(self, m.queue[i], request_status::deadline_exceeded, "cannot finish before its deadline");
+    else if (!taken.count(i))
+      rest.push_back(std::move(m.queue[i]));
+  }
+  m.queue = std::move(rest);
+  if (b.ids.empty())
+    return !expired.empty();
+  b.batch = static_cast<std::int32_t>(b.ids.size());
+  b.input.shape = {b.batch, b.seq};
+  m.last_used = ++st.use_clock;
+  ++m.in_pipeline;
+  ++st.in_flight;
+  self->send(st.stages.front(), std::move(b));
+  return true;
+}
+
+void pump(self_ptr self) {
+  auto& st = self->state;
+  if (st.stages.empty())
+    return;
+  for (auto& [name, m] : st.models)
+    if (!m.queue.empty() && m.state == residency::evicted)
+      ensure_resident(self, name); // its batches follow the load entry at once
+  int limit = st.init.max_in_flight > 0 ? st.init.max_in_flight : static_cast<int>(st.stages.size()) + 1;
+  while (st.in_flight < limit) {
+    const std::string* pick = nullptr;
+    time_point oldest = time_point::max();
+    for (auto& [name, m] : st.models)
+      if (!m.queue.empty() && (m.state == residency::loading || m.state == residency::resident)
+          && m.queue.front().arrival < oldest) {
+        oldest = m.queue.front().arrival;
+        pick = &name;
+      }
+    if (!pick || !send_batch(self, *pick))
+      break;
+  }
+  for (auto& [name, m] : st.models) {
+    if (m.unload_requested && m.queue.empty()
+        && (m.state == residency::resident || m.state == residency::loading) && m.pending_loads == 0)
+      start_evict(self, name);
+    if (m.state == residency::evicted && m.pending_evicts == 0)
+      for (auto& w : std::exchange(m.unload_waiters, {}))
+        w.deliver(ack{});
+  }
+}
+
+double ewma(double old, double sample) {
+  return old <= 0 ? sample : 0.8 * old + 0.2 * sample;
+}
+
+void on_event(self_ptr self, stage_event& e) {
+  auto& st = self->state;
+  auto it = st.models.find(e.model);
+  if (it == st.models.end())
+    return;
+  auto& m = it->second;
+  auto secs = std::chrono::duration<double>(e.elapsed).count();
+  switch (e.kind) {
+    case stage_event_kind::load_done:
+      if (e.entry_id == m.load_id && m.state == residency::loading && --m.pending_loads == 0) {
+        m.state = residency::resident;
+        m.load_s = ewma(m.load_s, std::chrono::duration<double>(self->clock().now() - m.load_started).count());
+        m.pinned = false;
+        for (auto& w : std::exchange(m.load_waiters, {}))
+          w.deliver(ack{});
+        st.preloading.erase(e.model);
+      }
+      break;
+    case stage_event_kind::load_failed:
+      if (e.entry_id == m.load_id && m.state == residency::loading) {
+        m.state = residency::evicted;
+        m.pending_loads = 0;
+        st.used -= m.bytes;
+        m.pinned = false;
+        for (auto& w : std::exchange(m.load_waiters, {}))
+          w.deliver(ack{false, "load failed: " + e.error});
+        for (auto& q : std::exchange(m.queue, {}))
+          answer(self, q, request_status::failed, "load of " + e.model + " failed: " + e.error);
+        st.preloading.erase(e.model);
+      }
+      break;
+    case stage_event_kind::evict_done:
+      --m.pending_evicts;
+      break;
+    case stage_event_kind::batch_done:
+    case stage_event_kind::batch_failed:
+      --m.in_pipeline;
+      --st.in_flight;
+      if (e.kind == stage_event_kind::batch_done && e.batch > 0) {
+        if (m.latency_s.size() < static_cast<std::size_t>(e.batch))
+          m.latency_s.resize(static_cast<std::size_t>(e.batch), 0.0);
+        auto& slot = m.latency_s[static_cast<std::size_t>(e.batch) - 1];
+        slot = ewma(slot, secs);
+      }
+      break;
+  }
+  pump(self);
+  maybe_ready(self);
+  report(self);
+}
+
+model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) {
+  for (auto& [name, bytes] : init.models)
+    self->state.models[name].bytes = bytes;
+  self->state.init = std::move(init);
+  return {
+    [=](stage_event& e) { on_event(self, e); },
+    [=](attach_atom, std::vector<stage_actor>& stages) {
+      auto& st = self->state;
+      st.stages = std::move(stages);
+      for (std::size_t s = 0; s < st.stages.size(); ++s)
+        self->send(st.stages[s], attach_atom_v,
+                   s + 1 < st.stages.size() ? stage_input_actor{st.stages[s + 1]} : stage_input_actor{},
+                   group_events_actor{self});
+      for (auto& name : st.init.preload) {
+        auto it = st.models.find(name);
+        if (it != st.models.end() && it->second.state == residency::evicted
+            && st.used + it->second.bytes <= st.init.budget_bytes) {
+          st.preloading.insert(name);
+          start_load(self, name);
+        }
+      }
+      pump(self);
+      maybe_ready(self);
+      report(self);
+    },
+    [=](enqueue_atom, queued_request& q) {
+      auto it = self->state.models.find(q.model);
+      if (it == self->state.models.end()) {
+        answer(self, q, request_status::rejected, "model " + q.model + " is not hosted by group " + self->state.init.name);
+        return;
+      }
+      for (auto& [name, m] : self->state.models)
+        m.demand *= 0.99;
+      it->second.demand += 1;
+      if (it->second.bytes > self->state.init.budget_bytes) {
+        answer(self, q, request_status::failed, "model " + q.model + " does not fit the devices of group " + self->state.init.name);
+        return;
+      }
+      it->second.queue.push_back(std::move(q));
+      pump(self);
+      report(self);
+    },
+    [=](cancel_atom, request_id id) {
+      auto sender = self->current_sender();
+      for (auto& [name, m] : self->state.models)
+        m.queue.erase(std::remove_if(m.queue.begin(), m.queue.end(),
+                                     [&](const queued_request& q) {
+                                       return q.id == id && caf::actor_cast<caf::strong_actor_ptr>(q.requester) == sender;
+                                     }),
+                      m.queue.end());
+    },
+    [=](load_atom, std::string& name) -> caf::result<ack> {
+      auto it = self->state.models.find(name);
+      if (it == self->state.models.end())
+        return ack{false, "model " + name + " is not hosted by group " + self->state.init.name};
+      auto& m = it->second;
+      if (m.state == residency::resident)
+        return ack{};
+      m.pinned = true;
+      if (!ensure_resident(self, name)) {
+        m.pinned = false;
+        return ack{false, "model " + name + " does not fit group " + self->state.init.name + " now"};
+      }
+      auto p = self->make_response_promise<ack>();
+      m.load_waiters.push_back(p);
+      report(self);
+      return p;
+    },
+    [=](unload_atom, std::string& name) -> caf::result<ack> {
+      auto it = self->state.models.find(name);
+      if (it == self->state.models.end())
+        return ack{false, "model " + name + " is not hosted by group " + self->state.init.name};
+      auto& m = it->second;
+      if (m.state == residency::evicted && m.pending_evicts == 0)
+        return ack{};
+      auto p = self->make_response_promise<ack>();
+      m.unload_waiters.push_back(p);
+      m.unload_requested = m.state != residency::evicted;
+      pump(self);
+      report(self);
+      return p;
+    },
+    [=](tick_atom) { pump(self); },
+    [=](stop_atom) -> ack {
+      for (auto& [name, m] : self->state.models) {
+        for (auto& q : std::exchange(m.queue, {}))
+          answer(self, q, request_status::failed, "group " + self->state.init.name + " stopped");
+        for (auto& w : std::exchange(m.load_waiters, {}))
+          w.deliver(ack{false, "group stopped"});
+        for (auto& w : std::exchange(m.unload_waiters, {}))
+          w.deliver(ack{false, "group stopped"});
+      }
+      for (auto& s : self->state.stages)
+        caf::anon_send(s, stop_atom_v);
+      self->quit();
+      return {};
+    },
+  };
+}
+
+} // namespace
+
+model_group_actor spawn_model_group(caf::actor_system& sys, model_group_init init) {
+  return sys.spawn(group_fn, std::move(init));
+}
+
+} // namespace sy::actors

@@ -1,0 +1,38 @@
+#pragma once
+// stage_backend: what a stage actor needs from its devices (one pipeline stage of one group, all its tensor
+// ranks): shard loads, evictions and forward passes, each asynchronous with a completion callback. The
+// production implementation wraps gpu::stage_executor (actors/engine_stage_backend.cpp); actor tests drive
+// their own implementation to complete work deterministically.
+//
+// Threads: the stage actor calls every function from its own context (one at a time). `done` may run on
+// any thread (a device thread); it must only post a message. Errors returned directly mean nothing was
+// enqueued and `done` is never called.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "messages/result.hpp"
+#include "messages/tensor.hpp"
+
+namespace sy::actors {
+
+class stage_backend {
+public:
+  /// Completion: empty string on success, else the reason.
+  using done_fn = std::function<void(std::string error)>;
+  virtual ~stage_backend() = default;
+
+  /// Device bytes of this stage's shard of `model` on each of its devices (0: unknown model).
+  virtual std::int64_t shard_bytes(const std::string& model) const = 0;
+  /// Copies this stage's shard onto its devices.
+  virtual status load(const std::string& model, done_fn done) = 0;
+  /// Frees the shard (the stage calls it only after the model's last forward on this stage completed).
+  virtual status evict(const std::string& model, done_fn done) = 0;
+  /// Runs this stage's layers on `input` (stage 0: i32 tokens [batch, seq]; else the previous output) and
+  /// writes `*output` before `done` (last stage: f32 [batch, out_dim]).
+  virtual status forward(const std::string& model, const messages::tensor& input, int batch, int seq,
+                         std::shared_ptr<messages::tensor> output, done_fn done) = 0;
+};
+
+} // namespace sy::actors

@@ -1,0 +1,47 @@
+#include "policies/eviction/eviction.hpp"
+
+#include <algorithm>
+
+namespace sy::policies {
+
+namespace {
+
+template <class Less>
+eviction_decision pick(const eviction_view& v, Less less) {
+  eviction_decision d;
+  std::int64_t free = v.free_bytes;
+  if (free >= v.needed_bytes)
+    return d;
+  std::vector<const eviction_candidate*> order;
+  for (const auto& c : v.resident)
+    if (c.queued == 0 && !c.pinned)
+      order.push_back(&c);
+  std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return less(*a, *b); });
+  for (auto* c : order) {
+    d.victims.push_back(c->model);
+    free += c->bytes;
+    if (free >= v.needed_bytes)
+      return d;
+  }
+  d.possible = false;
+  d.victims.clear();
+  return d;
+}
+
+} // namespace
+
+eviction_decision lru_eviction_policy::operator()(const eviction_view& v) const {
+  return pick(v, [](const eviction_candidate& a, const eviction_candidate& b) {
+    return a.last_used != b.last_used ? a.last_used < b.last_used : a.model < b.model;
+  });
+}
+
+eviction_decision demand_aware_eviction_policy::operator()(const eviction_view& v) const {
+  return pick(v, [](const eviction_candidate& a, const eviction_candidate& b) {
+    if (a.rate != b.rate)
+      return a.rate < b.rate;
+    return a.last_used != b.last_used ? a.last_used < b.last_used : a.model < b.model;
+  });
+}
+
+} // namespace sy::policies

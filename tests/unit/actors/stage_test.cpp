@@ -1,0 +1,165 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "actor_fixture.hpp"
+
+using namespace sy;
+using namespace sy::messages;
+using sy::test::manual_backend;
+
+namespace {
+
+struct pipeline3 : test::fixture {
+  std::vector<std::shared_ptr<manual_backend>> backends;
+  std::vector<stage_actor> stages;
+  std::shared_ptr<test::inbox> group_box = std::make_shared<test::inbox>();
+  std::shared_ptr<test::inbox> req_box = std::make_shared<test::inbox>();
+  request_actor requester;
+
+  gpu_actor gpu;
+
+  explicit pipeline3(int n = 3, bool with_gpu = false) {
+    std::vector<gpu_actor> gpus;
+    if (with_gpu) {
+      gpu = actors::spawn_gpu(sys, "n0/0", 1000);
+      gpus.push_back(gpu);
+    }
+    auto group = test::spawn_group_probe(sys, group_box);
+    requester = test::spawn_request_probe(sys, req_box);
+    for (int s = 0; s < n; ++s) {
+      backends.push_back(std::make_shared<manual_backend>(s, 100));
+      stages.push_back(actors::spawn_stage(sys, s, backends.back(), gpus));
+    }
+    for (int s = 0; s < n; ++s)
+      self->send(stages[s], attach_atom_v, s + 1 < n ? stage_input_actor{stages[s + 1]} : stage_input_actor{},
+                 group);
+    run();
+  }
+  ~pipeline3() {
+    for (auto& s : stages)
+      caf::anon_send(s, stop_atom_v);
+    run();
+  }
+};
+
+float value(const tensor& t) {
+  auto v = t.to_f32();
+  return v.empty() ? -1 : v[0];
+}
+
+} // namespace
+
+TEST_CASE("a load entry and a batch behind it flow through a 3-stage pipeline and answer every request") {
+  pipeline3 p;
+  p.self->send(p.stages[0], load_entry{1, "m"});
+  p.self->send(p.stages[0], test::make_batch(7, "m", {7, 8}, {p.requester, p.requester}));
+  p.run();
+  // every stage copies its shard; the batch waits at stage 0 for the load
+  for (auto& b : p.backends)
+    CHECK(b->pending("load") == 1);
+  CHECK(p.backends[0]->pending("forward") == 0);
+  REQUIRE(p.backends[0]->complete("load"));
+  p.run();
+  REQUIRE(p.backends[0]->pending("forward") == 1);
+  REQUIRE(p.backends[0]->complete("forward"));
+  p.run();
+  // stage 1 has not finished its load: the activations wait there
+  CHECK(p.backends[1]->pending("forward") == 0);
+  REQUIRE(p.backends[1]->complete("load"));
+  REQUIRE(p.backends[2]->complete("load"));
+  p.run();
+  REQUIRE(p.backends[1]->complete("forward"));
+  p.run();
+  REQUIRE(p.backends[2]->complete("forward"));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 2);
+  CHECK(p.req_box->outcomes[0].status == request_status::ok);
+  CHECK(value(p.req_box->outcomes[0].output) == 7123.0f);
+  CHECK(value(p.req_box->outcomes[1].output) == 8123.0f);
+  CHECK(p.req_box->outcomes[0].batch_size == 2);
+  CHECK(p.group_box->count(stage_event_kind::load_done) == 3);
+  CHECK(p.group_box->count(stage_event_kind::batch_done) == 1);
+}
+
+TEST_CASE("a batch of a model that was never loaded fails with a reason instead of hanging") {
+  pipeline3 p{2};
+  p.self->send(p.stages[0], test::make_batch(1, "ghost", {1}, {p.requester}));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 1);
+  CHECK(p.req_box->outcomes[0].status == request_status::failed);
+  CHECK(p.req_box->outcomes[0].reason.find("not resident") != std::string::npos);
+  CHECK(p.group_box->count(stage_event_kind::batch_failed) == 1);
+}
+
+TEST_CASE("an eviction waits for the model's in-flight batch and the gpu actor sees load and eviction") {
+  pipeline3 p{1, true};
+  p.self->send(p.stages[0], load_entry{1, "m"});
+  p.run();
+  REQUIRE(p.backends[0]->complete("load"));
+  p.run();
+  p.self->send(p.stages[0], test::make_batch(2, "m", {3}, {p.requester}));
+  p.self->send(p.stages[0], evict_entry{3, "m"});
+  p.run();
+  CHECK(p.backends[0]->pending("forward") == 1);
+  CHECK(p.backends[0]->pending("evict") == 0); // still in use
+  REQUIRE(p.backends[0]->complete("forward"));
+  p.run();
+  CHECK(p.backends[0]->pending("evict") == 1);
+  REQUIRE(p.req_box->outcomes.size() == 1);
+  CHECK(p.req_box->outcomes[0].status == request_status::ok);
+  REQUIRE(p.backends[0]->complete("evict"));
+  p.run();
+  CHECK(p.group_box->count(stage_event_kind::evict_done) == 1);
+  // a load after the eviction starts only once the eviction has completed
+  p.self->send(p.stages[0], evict_entry{4, "m"}); // already absent: acknowledged at once
+  p.run();
+  CHECK(p.group_box->count(stage_event_kind::evict_done) == 2);
+  auto h = p.self->request(p.gpu, caf::infinite, status_atom_v);
+  p.run();
+  swap_stats stats;
+  h.receive([&](swap_stats& s) { stats = s; }, [&](caf::error&) { FAIL("no gpu status"); });
+  CHECK(stats.loads == 1);
+  CHECK(stats.evictions == 1);
+  CHECK(stats.bytes == 100);
+  CHECK(stats.used_bytes == 0);
+  CHECK(stats.budget_bytes == 1000);
+}
+
+TEST_CASE("a load waits for an eviction in progress on the same stage") {
+  pipeline3 p{1};
+  p.self->send(p.stages[0], load_entry{1, "a"});
+  p.run();
+  REQUIRE(p.backends[0]->complete("load"));
+  p.run();
+  p.self->send(p.stages[0], evict_entry{2, "a"});
+  p.self->send(p.stages[0], load_entry{3, "b"});
+  p.run();
+  CHECK(p.backends[0]->pending("evict") == 1);
+  CHECK(p.backends[0]->pending("load") == 0);
+  REQUIRE(p.backends[0]->complete("evict"));
+  p.run();
+  CHECK(p.backends[0]->pending("load") == 1);
+  CHECK(p.backends[0]->ops.front().model == "b");
+}
+
+TEST_CASE("a failed forward fails every request of the batch exactly once") {
+  pipeline3 p{2};
+  p.self->send(p.stages[0], load_entry{1, "m"});
+  p.run();
+  REQUIRE(p.backends[0]->complete("load"));
+  REQUIRE(p.backends[1]->complete("load"));
+  p.run();
+  p.self->send(p.stages[0], test::make_batch(2, "m", {1, 2, 3}, {p.requester, p.requester, p.requester}));
+  p.run();
+  REQUIRE(p.backends[0]->complete("forward"));
+  p.run();
+  REQUIRE(p.backends[1]->complete("forward", "device lost"));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 3);
+  for (auto& o : p.req_box->outcomes) {
+    CHECK(o.status == request_status::failed);
+    CHECK(o.reason == "device lost");
+  }
+  CHECK(p.group_box->count(stage_event_kind::batch_failed) == 1);
+}
