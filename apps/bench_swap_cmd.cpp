@@ -2,7 +2,9 @@
 // alternating between them (one outstanding), so that every request swaps its model in. For pipeline degree
 // 1, 2 and 4: mean response time, mean load wait reported by the server, and the swap seconds the devices
 // spent (sum over devices, from the metrics snapshot). With loads pipelined (Computron), a request's
-// response time is close to one stage's load time, not the sum over stages.
+// response time is close to one stage's load time, not the sum over stages. The sequential baseline (loads
+// not pipelined: stage after stage) costs at least the sum of the stages' load times, reported per request
+// as `sum stage loads` (the growth of the devices' swap seconds): resp/sum < 1 is the overlap won.
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -56,7 +58,8 @@ int run_bench_swap(const bench_swap_options& o) {
   auto log = logger("bench");
   std::printf("bench swap: 2 decoders (%d layers, hidden %d) alternating, one outstanding, %d requests per "
               "degree\n", o.layers, o.hidden, o.requests);
-  std::printf("%8s %14s %16s %18s\n", "pipeline", "mean resp ms", "mean load wait ms", "p50 resp ms");
+  std::printf("%8s %13s %13s %17s %21s %9s\n", "pipeline", "mean resp ms", "p50 resp ms", "mean load wait ms",
+              "sum stage loads ms", "resp/sum");
   for (int p : {1, 2, 4}) {
     auto cfg = config::parse_config(swap_config(p, o.layers, o.hidden), "<bench swap>");
     if (!cfg) {
@@ -77,10 +80,19 @@ int run_bench_swap(const bench_swap_options& o) {
     driver::driver_options d;
     d.port = (*service)->ports().msgpack;
     d.connections = 1;
-    std::vector<double> resp, wait;
+    std::vector<double> resp, wait, loads;
+    auto swap_seconds = [&] {
+      double total = 0;
+      if (auto snap = (*service)->snapshot())
+        for (const auto& [dev, st] : snap->swaps)
+          total += st.seconds;
+      return total;
+    };
     for (int i = 0; i < o.requests; ++i) {
       t.requests = {sim::trace_request{0, i % 2, 8, 0}};
+      double before = swap_seconds();
       auto r = driver::run_open_loop(t, d);
+      double loaded = swap_seconds() - before;
       if (!r || r->records[0].status != "ok") {
         log->error("pipeline {}: request {}: {}", p, i, r ? r->records[0].reason : r.err().to_string());
         return 1;
@@ -88,18 +100,20 @@ int run_bench_swap(const bench_swap_options& o) {
       if (i >= 2) { // the first two load into empty devices
         resp.push_back(r->records[0].finish - r->records[0].arrival);
         wait.push_back(r->records[0].load_wait);
+        loads.push_back(loaded);
       }
     }
     (*service)->drain_and_stop(std::chrono::seconds(30));
-    double mr = 0, mw = 0;
-    for (double v : resp)
-      mr += v;
-    for (double v : wait)
-      mw += v;
-    mr /= std::max<std::size_t>(1, resp.size());
-    mw /= std::max<std::size_t>(1, wait.size());
+    auto mean = [](const std::vector<double>& v) {
+      double m = 0;
+      for (double x : v)
+        m += x;
+      return v.empty() ? 0.0 : m / static_cast<double>(v.size());
+    };
+    double mr = mean(resp), mw = mean(wait), ml = mean(loads);
     std::sort(resp.begin(), resp.end());
-    std::printf("%8d %14.2f %16.2f %18.2f\n", p, mr * 1e3, mw * 1e3, resp.empty() ? 0 : resp[resp.size() / 2] * 1e3);
+    std::printf("%8d %13.2f %13.2f %17.2f %21.2f %9.2f\n", p, mr * 1e3,
+                resp.empty() ? 0 : resp[resp.size() / 2] * 1e3, mw * 1e3, ml * 1e3, ml > 0 ? mr / ml : 0.0);
   }
   return 0;
 }

@@ -88,6 +88,15 @@ public:
   serve_ports ports() const override { return ports_; }
   std::string backend() const override { return backend_; }
 
+  result<messages::metrics_snapshot> snapshot() override {
+    result<messages::metrics_snapshot> out = make_error("cluster", "no controller");
+    caf::scoped_actor self{*sys_};
+    self->request(controller_, std::chrono::seconds(5), messages::metrics_atom_v)
+      .receive([&](messages::metrics_snapshot& s) { out = std::move(s); },
+               [&](caf::error& e) { out = make_error("cluster", sys_->render(e)); });
+    return out;
+  }
+
   bool drain_and_stop(std::chrono::milliseconds timeout) override {
     if (stopped_)
       return clean_;

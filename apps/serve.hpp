@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/cluster_config.hpp"
+#include "messages/control.hpp"
 #include "messages/result.hpp"
 
 namespace sy::apps {
@@ -25,6 +26,8 @@ public:
   virtual ~local_service() = default;
   virtual serve_ports ports() const = 0;
   virtual std::string backend() const = 0; // e.g. "cpu (4 devices)"
+  /// The controller's metrics snapshot (blocks the caller up to 5 s).
+  virtual result<messages::metrics_snapshot> snapshot() = 0;
   /// Stops accepting, answers everything in flight (ingress, then controller), stops the cluster.
   /// Returns false when something was still in flight after `timeout`.
   virtual bool drain_and_stop(std::chrono::milliseconds timeout) = 0;
