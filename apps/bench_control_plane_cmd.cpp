@@ -1,5 +1,5 @@
 // switchyard bench control-plane: the cost of the control path. A model whose stages cost (almost) nothing
-// (1 layer, hidden 8, vocab 8, 1 token) is served in-process; a closed-loop client keeps `window` requests
+// (1 layer, hidden 8, vocab 128, 1 token) is served in-process; a closed-loop client keeps `window` requests
 // outstanding on each connection through ingress -> controller -> group -> stages -> answer and reports the
 // sustained rate and the round-trip latency (which, with free stages, is the added latency of the path).
 #include <cstdio>
@@ -22,7 +22,7 @@ std::string control_plane_config(int pipeline, int max_batch) {
     address: 127.0.0.1:0
     devices: {{kind: cpu, count: {}, memory: 64MiB}}
 models:
-  - {{name: null-model, arch: decoder, layers: {}, hidden: 8, heads: 1, ffn: 8, vocab: 8, max_seq: 8,
+  - {{name: null-model, arch: decoder, layers: {}, hidden: 8, heads: 1, ffn: 8, vocab: 128, max_seq: 8,
      weights: {{seed: 1}}}}
 placement:
   groups:
