@@ -1,0 +1,37 @@
+#include "actors/internal/controller_state.hpp"
+
+namespace sy::actors::internal {
+
+const std::vector<double>& latency_bounds() {
+  static const std::vector<double> b = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return b;
+}
+
+void record(controller_state& st, const std::string& model, messages::request_status s, const std::string& reason,
+            double seconds) {
+  auto& c = st.counts[model];
+  switch (s) {
+    case messages::request_status::ok: ++c.ok; break;
+    case messages::request_status::rejected:
+      ++c.rejected;
+      ++st.rejected_by_reason[reason];
+      break;
+    case messages::request_status::deadline_exceeded: ++c.deadline_exceeded; break;
+    case messages::request_status::failed: ++c.failed; break;
+  }
+  if (s != messages::request_status::ok)
+    return;
+  auto& h = st.latency[model];
+  if (h.bounds.empty()) {
+    h.bounds = latency_bounds();
+    h.counts.assign(h.bounds.size() + 1, 0);
+  }
+  for (std::size_t i = 0; i < h.bounds.size(); ++i)
+    if (seconds <= h.bounds[i])
+      ++h.counts[i];
+  ++h.counts.back();
+  h.sum += seconds;
+  ++h.count;
+}
+
+} // namespace sy::actors::internal

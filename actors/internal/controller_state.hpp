@@ -1,0 +1,62 @@
+#pragma once
+// The controller's state (actors/controller.cpp): cluster view, groups, in-flight requests, metrics.
+// Owned by the controller actor; only its handlers touch it.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/internal/group_plan.hpp"
+#include "messages/interfaces.hpp"
+#include "policies/runtime_registry.hpp"
+
+namespace sy::actors::internal {
+
+struct group_slot {
+  planned_group plan;
+  messages::model_group_actor actor;
+  messages::group_report report; // latest, plus optimistic updates at dispatch
+  std::vector<messages::stage_actor> stages;
+  int stages_pending = 0;
+  bool ready = false;
+};
+
+struct in_flight_request {
+  std::string model;
+  std::size_t group = 0;
+  messages::request_actor who;
+};
+
+struct controller_state {
+  std::shared_ptr<const config::cluster_config> cfg;
+  policies::admission_fn admission;
+  policies::dispatch_fn dispatch;
+  policies::batching_fn batching;
+  policies::eviction_fn eviction;
+  std::map<std::string, messages::node_registration> nodes;
+  std::vector<group_slot> groups;
+  bool wiring = false;
+  bool ready = false;
+  bool draining = false;
+  bool stopping = false;
+  std::vector<std::string> problems;
+  std::map<caf::actor_addr, in_flight_request> in_flight;
+  std::vector<caf::typed_response_promise<messages::ack>> drain_waiters;
+  std::vector<caf::typed_response_promise<messages::ack>> stop_waiters;
+  // metrics
+  std::map<std::string, messages::request_counts> counts;
+  std::map<std::string, messages::latency_histogram> latency;
+  std::map<std::string, std::uint64_t> rejected_by_reason;
+};
+
+/// Histogram bounds (seconds) of every latency histogram.
+const std::vector<double>& latency_bounds();
+
+/// Records one terminal answer in the metrics.
+void record(controller_state& st, const std::string& model, messages::request_status s, const std::string& reason,
+            double seconds);
+
+} // namespace sy::actors::internal

@@ -1,0 +1,85 @@
+#include "actors/internal/engine_stage_backend.hpp"
+
+namespace sy::actors::internal {
+
+namespace {
+
+messages::element_type to_element(gpu::dtype t) {
+  switch (t) {
+    case gpu::dtype::f16: return messages::element_type::f16;
+    case gpu::dtype::bf16: return messages::element_type::bf16;
+    default: return messages::element_type::f32;
+  }
+}
+
+} // namespace
+
+status engine_stage_backend::add_model(const std::string& name, model_id id,
+                                       std::vector<std::shared_ptr<const gpu::host_shard>> shards) {
+  if (shards.empty())
+    return make_error("cluster", "model " + name + ": no shards");
+  auto plan = shards.front()->plan;
+  if (auto st = exec_->add_model(id, std::move(shards)); !st)
+    return st;
+  models_[name] = model_slot{id, std::move(plan)};
+  return {};
+}
+
+const engine_stage_backend::model_slot* engine_stage_backend::find(const std::string& model) const {
+  auto it = models_.find(model);
+  return it == models_.end() ? nullptr : &it->second;
+}
+
+std::int64_t engine_stage_backend::shard_bytes(const std::string& model) const {
+  auto* m = find(model);
+  if (!m)
+    return 0;
+  auto b = exec_->shard_bytes(m->id);
+  return b ? static_cast<std::int64_t>(*b) : 0;
+}
+
+status engine_stage_backend::load(const std::string& model, done_fn done) {
+  auto* m = find(model);
+  if (!m)
+    return make_error("cluster", "unknown model " + model + " on this stage");
+  return exec_->load(m->id, [done] { done({}); });
+}
+
+status engine_stage_backend::evict(const std::string& model, done_fn done) {
+  auto* m = find(model);
+  if (!m)
+    return make_error("cluster", "unknown model " + model + " on this stage");
+  return exec_->evict(m->id, [done] { done({}); });
+}
+
+status engine_stage_backend::forward(const std::string& model, const messages::tensor& input, int batch, int seq,
+                                     std::shared_ptr<messages::tensor> output, done_fn done) {
+  auto* m = find(model);
+  if (!m)
+    return make_error("cluster", "unknown model " + model + " on this stage");
+  const auto& plan = m->plan;
+  auto in = std::make_shared<messages::tensor>(input); // must outlive the device work
+  gpu::forward_request req;
+  req.batch = batch;
+  req.seq = seq;
+  if (plan.has_embeddings) {
+    if (input.type != messages::element_type::i32
+        || input.bytes.size() != static_cast<std::size_t>(batch) * static_cast<std::size_t>(seq) * sizeof(std::int32_t))
+      return make_error("input", "expected " + std::to_string(batch * seq) + " i32 tokens");
+    req.tokens = reinterpret_cast<const std::int32_t*>(in->bytes.data());
+  } else {
+    req.input = in->bytes.data();
+  }
+  if (plan.has_head) {
+    output->type = messages::element_type::f32;
+    output->shape = {batch, plan.out_dim};
+  } else {
+    output->type = to_element(exec_->activation_type(m->id));
+    output->shape = {static_cast<std::int64_t>(batch) * seq, plan.spec.hidden};
+  }
+  output->bytes.resize(static_cast<std::size_t>(output->elements()) * messages::element_size(output->type));
+  req.output = output->bytes.data();
+  return exec_->forward(m->id, req, [in, output, done] { done({}); });
+}
+
+} // namespace sy::actors::internal
