@@ -50,6 +50,8 @@ struct ingress_state {
   bool draining = false;
   std::int64_t pending = 0;
   std::vector<caf::response_promise> drain_waiters;
+  clock_type::time_point last_frame{}; // frames still arriving while draining postpone "drained"
+  bool tick_scheduled = false;
   static inline const char* name = "sy.ingress";
 };
 
@@ -62,15 +64,30 @@ void write_answer(ingress_broker_ptr self, caf::io::connection_handle hdl, const
   self->flush(hdl);
 }
 
+// While draining: drained once nothing is in flight and no frame arrived for `drain_quiet` (frames a client
+// sent before the signal may still sit in the socket; they get answers too, `rejected: draining`).
+constexpr auto drain_quiet = std::chrono::milliseconds(100);
+
+void check_drained(ingress_broker_ptr self) {
+  auto& st = self->state;
+  if (!st.draining || st.pending > 0 || st.drain_waiters.empty())
+    return;
+  auto quiet_since = clock_type::now() - st.last_frame;
+  if (quiet_since >= drain_quiet) {
+    for (auto& rp : st.drain_waiters)
+      rp.deliver(true);
+    st.drain_waiters.clear();
+  } else if (!st.tick_scheduled) {
+    st.tick_scheduled = true;
+    self->delayed_send(self, drain_quiet - quiet_since, messages::tick_atom_v);
+  }
+}
+
 void answered(ingress_broker_ptr self) {
   auto& st = self->state;
   st.ctx->gate->release();
   --st.pending;
-  if (st.draining && st.pending == 0) {
-    for (auto& rp : st.drain_waiters)
-      rp.deliver(true);
-    st.drain_waiters.clear();
-  }
+  check_drained(self);
 }
 
 void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, std::string_view body) {
@@ -148,6 +165,7 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
       auto it = st.conns.find(msg.handle);
       if (it == st.conns.end())
         return;
+      st.last_frame = clock_type::now();
       auto& dec = it->second->dec;
       dec.feed(msg.buf.data(), msg.buf.size());
       for (auto ev = dec.next(); ev.kind != frame_decoder::event::none; ev = dec.next()) {
@@ -175,11 +193,14 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
         self->close(st.acceptor);
         st.listening = false;
       }
-      if (st.pending == 0)
-        return true;
       auto rp = self->make_response_promise<bool>();
       st.drain_waiters.push_back(rp);
+      check_drained(self);
       return rp;
+    },
+    [=](messages::tick_atom) {
+      self->state.tick_scheduled = false;
+      check_drained(self);
     },
     [=](caf::get_atom) -> std::int64_t { return self->state.pending; },
   };
