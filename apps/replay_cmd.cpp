@@ -2,6 +2,7 @@
 // (--target host:port) or of a cluster it starts itself (-c config, or the embedded default), then writes
 // the per-request CSV, the summary JSON and plots (README "Replay", "Outputs").
 #include <cstdio>
+#include <filesystem>
 #include <cstdlib>
 #include <sstream>
 #include <unistd.h>
@@ -69,6 +70,14 @@ result<sim::trace> load_trace(const replay_options& o, const std::vector<std::st
   }
   return make_error("replay", fmt::format("--format: expected csv, azure2019, azure2021 or azure-llm, found '{}'",
                                           o.format));
+}
+
+// Creates the folder a output file goes into (replay writes into fresh result folders).
+void make_parent(const std::string& path) {
+  auto parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty())
+    std::filesystem::create_directories(parent, ec);
 }
 
 std::string scripts_dir() {
@@ -149,6 +158,11 @@ int run_replay(const replay_options& o) {
   auto summary = driver::summarize(*res, tr->models, o.warmup_s);
   std::fputs(driver::summary_text(summary).c_str(), stdout);
   int rc = 0;
+  for (const auto& p : {o.records_path, o.summary_path})
+    if (!p.empty())
+      make_parent(p);
+  if (!o.plots_dir.empty())
+    make_parent(o.plots_dir + "/x");
   if (!o.records_path.empty())
     if (auto st = driver::write_text(o.records_path, driver::records_csv(res->records)); !st) {
       log->error("{}", st.err().message);
@@ -163,7 +177,6 @@ int run_replay(const replay_options& o) {
     std::string csv = o.records_path;
     if (csv.empty()) {
       csv = o.plots_dir + "/records.csv";
-      std::system(fmt::format("mkdir -p '{}'", o.plots_dir).c_str());
       (void)driver::write_text(csv, driver::records_csv(res->records));
     }
     auto cmd = fmt::format("/usr/bin/python3 '{}/plot_replay.py' '{}' '{}' >&2", scripts_dir(), csv, o.plots_dir);
