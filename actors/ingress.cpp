@@ -189,6 +189,7 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
     [=](messages::drain_atom) -> caf::result<bool> {
       auto& st = self->state;
       st.draining = true;
+      st.last_frame = clock_type::now(); // frames already sent may not have been read yet: wait for quiet
       if (st.listening) {
         self->close(st.acceptor);
         st.listening = false;
