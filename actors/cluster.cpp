@@ -2,6 +2,7 @@
 #include "actors/cluster.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/io/middleman.hpp>
@@ -9,6 +10,7 @@
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
+#include "messages/type_ids.hpp"
 
 namespace sy::actors {
 
@@ -43,6 +45,17 @@ result<health_report> ask_health(caf::scoped_actor& self, const controller_actor
 }
 
 } // namespace
+
+void prepare_actor_system_config(caf::actor_system_config& sys_cfg, const config::cluster_config& cfg,
+                                 bool networked) {
+  messages::add_message_types(sys_cfg);
+  if (!networked)
+    return;
+  sys_cfg.load<caf::io::middleman>();
+  sys_cfg.set("middleman.heartbeat-interval", caf::timespan{cfg.runtime.heartbeat_interval});
+  sys_cfg.set("middleman.connection-timeout", caf::timespan{cfg.runtime.node_timeout});
+  sys_cfg.set("middleman.app-identifiers", std::vector<std::string>{"switchyard-0.1"});
+}
 
 result<cluster_handle> start_cluster(caf::actor_system& sys, const config::cluster_config& cfg,
                                      const start_options& opts) {

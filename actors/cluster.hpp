@@ -41,6 +41,12 @@ struct cluster_handle {
   std::uint16_t port = 0;                // where the controller is published (start_options::publish)
 };
 
+/// Prepares an actor system config for a switchyard process of this deployment: registers the message types,
+/// loads the middleman when `networked`, sets the same heartbeat interval and connection timeout (from
+/// cfg.runtime) on every node, and a protocol identifier so that incompatible builds refuse to connect.
+void prepare_actor_system_config(caf::actor_system_config& sys_cfg, const config::cluster_config& cfg,
+                                 bool networked);
+
 /// Spawns the controller and the local node actors for `cfg`, waits until the controller reports ready.
 /// Errors (category "cluster"): a node that fails to start its devices, a model whose shards do not fit
 /// a group's budget, ready_timeout passed.

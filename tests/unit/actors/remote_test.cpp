@@ -26,12 +26,11 @@ using namespace std::chrono_literals;
 namespace {
 
 struct net_config : caf::actor_system_config {
-  net_config() {
+  explicit net_config(const config::cluster_config& c) {
     set("scheduler.max-threads", 2);
     set("logger.console-verbosity", caf::atom("quiet"));
     set("logger.file-verbosity", caf::atom("quiet"));
-    load<caf::io::middleman>();
-    messages::add_message_types(*this);
+    actors::prepare_actor_system_config(*this, c, true);
   }
 };
 
@@ -65,8 +64,8 @@ controller:
   address: 127.0.0.1:)" + std::to_string(port) + "\n";
   auto conf = config::parse_config(yaml, "two-node-test.yaml");
   REQUIRE(conf);
-  net_config cfg_a;
-  net_config cfg_b;
+  net_config cfg_a{*conf};
+  net_config cfg_b{*conf};
   caf::actor_system sys_a{cfg_a};
   caf::actor_system sys_b{cfg_b};
   actors::start_options opts;
