@@ -2,12 +2,15 @@
 #include "actors/cluster.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/io/middleman.hpp>
 
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
+#include "messages/type_ids.hpp"
 
 namespace sy::actors {
 
@@ -20,6 +23,19 @@ caf::behavior keeper(caf::event_based_actor*, std::vector<node_actor>) {
   return {[](stop_atom) {}};
 }
 
+result<std::uint16_t> publish_controller(caf::actor_system& sys, const controller_full_actor& c,
+                                         const config::cluster_config& cfg) {
+  if (!sys.has_middleman())
+    return make_error("cluster", "publishing the controller needs the middleman (caf::io) loaded");
+  const auto& host = cfg.controller.host;
+  auto port = sys.middleman().publish(c, cfg.controller.port, host.empty() ? nullptr : host.c_str(), true);
+  if (!port)
+    return make_error("cluster", "cannot publish the controller at " + cfg.controller.address() + ": "
+                                   + sys.render(port.error()));
+  logger("controller")->info("controller published at {}:{}", host, *port);
+  return *port;
+}
+
 result<health_report> ask_health(caf::scoped_actor& self, const controller_actor& c) {
   result<health_report> out = make_error("cluster", "no answer");
   self->request(c, std::chrono::seconds(5), health_atom_v)
@@ -29,6 +45,17 @@ result<health_report> ask_health(caf::scoped_actor& self, const controller_actor
 }
 
 } // namespace
+
+void prepare_actor_system_config(caf::actor_system_config& sys_cfg, const config::cluster_config& cfg,
+                                 bool networked) {
+  messages::add_message_types(sys_cfg);
+  if (!networked)
+    return;
+  sys_cfg.load<caf::io::middleman>();
+  sys_cfg.set("middleman.heartbeat-interval", caf::timespan{cfg.runtime.heartbeat_interval});
+  sys_cfg.set("middleman.connection-timeout", caf::timespan{cfg.runtime.node_timeout});
+  sys_cfg.set("middleman.app-identifiers", std::vector<std::string>{"switchyard-0.1"});
+}
 
 result<cluster_handle> start_cluster(caf::actor_system& sys, const config::cluster_config& cfg,
                                      const start_options& opts) {
@@ -49,7 +76,16 @@ result<cluster_handle> start_cluster(caf::actor_system& sys, const config::clust
     }
     nodes.push_back(*n);
   }
-  cluster_handle h{controller_actor{*ctrl}, sys.spawn(keeper, nodes)};
+  cluster_handle h{controller_actor{*ctrl}, sys.spawn(keeper, nodes), 0};
+  if (opts.publish) {
+    auto port = publish_controller(sys, *ctrl, cfg);
+    if (!port) {
+      auto st = stop_cluster(sys, h, std::chrono::milliseconds(5000));
+      (void)st;
+      return port.err();
+    }
+    h.port = *port;
+  }
   caf::scoped_actor self{sys};
   auto until = std::chrono::steady_clock::now() + opts.ready_timeout;
   health_report last;
@@ -71,6 +107,33 @@ result<cluster_handle> start_cluster(caf::actor_system& sys, const config::clust
   auto st = stop_cluster(sys, h, std::chrono::milliseconds(5000));
   (void)st;
   return make_error("cluster", why);
+}
+
+result<caf::actor> join_cluster(caf::actor_system& sys, const config::cluster_config& cfg, const std::string& node,
+                                const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
+  int index = -1;
+  for (std::size_t i = 0; i < cfg.nodes.size(); ++i)
+    if (cfg.nodes[i].name == node)
+      index = static_cast<int>(i);
+  if (index < 0)
+    return make_error("cluster", "node " + node + " is not in " + cfg.source);
+  if (!sys.has_middleman())
+    return make_error("cluster", "joining a cluster needs the middleman (caf::io) loaded");
+  auto until = std::chrono::steady_clock::now() + timeout;
+  caf::scoped_actor self{sys};
+  for (;;) {
+    auto ctrl = sys.middleman().remote_actor<controller_full_actor>(host, port);
+    if (ctrl) {
+      auto n = spawn_node(sys, std::make_shared<const config::cluster_config>(cfg), index, *ctrl);
+      if (!n)
+        return n.err();
+      return caf::actor_cast<caf::actor>(*n);
+    }
+    if (std::chrono::steady_clock::now() >= until)
+      return make_error("cluster", "cannot reach the controller at " + host + ":" + std::to_string(port) + ": "
+                                     + sys.render(ctrl.error()));
+    self->receive([](caf::unit_t) {}, caf::after(std::chrono::milliseconds(50)) >> [] {}); // retry pause
+  }
 }
 
 status stop_cluster(caf::actor_system& sys, cluster_handle& h, std::chrono::milliseconds timeout) {

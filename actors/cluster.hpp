@@ -7,6 +7,7 @@
 // Ownership: the cluster's actors live in the actor system; cluster_handle keeps them referenced. Stop with
 // stop_cluster() before the actor system is destroyed.
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,18 +30,35 @@ struct start_options {
   std::chrono::milliseconds ready_timeout{30000};
   /// Load each group's models at start, in placement order, while they fit its devices' budgets.
   bool preload = true;
+  /// Publish the controller at cfg.controller (host, port; port 0: any free port) so that nodes in other
+  /// processes can join (join_cluster). Needs the middleman loaded in the actor system.
+  bool publish = false;
 };
 
 struct cluster_handle {
   messages::controller_actor controller; // the client interface; valid until stop_cluster
   caf::actor keep_alive;                 // internal: keeps the node actors referenced
+  std::uint16_t port = 0;                // where the controller is published (start_options::publish)
 };
+
+/// Prepares an actor system config for a switchyard process of this deployment: registers the message types,
+/// loads the middleman when `networked`, sets the same heartbeat interval and connection timeout (from
+/// cfg.runtime) on every node, and a protocol identifier so that incompatible builds refuse to connect.
+void prepare_actor_system_config(caf::actor_system_config& sys_cfg, const config::cluster_config& cfg,
+                                 bool networked);
 
 /// Spawns the controller and the local node actors for `cfg`, waits until the controller reports ready.
 /// Errors (category "cluster"): a node that fails to start its devices, a model whose shards do not fit
 /// a group's budget, ready_timeout passed.
 result<cluster_handle> start_cluster(caf::actor_system& sys, const config::cluster_config& cfg,
                                      const start_options& opts = {});
+
+/// Runs config node `node` in this process (`switchyard node --join`): connects to the controller published
+/// at host:port (retrying until `timeout`), opens the node's devices and registers. The returned handle keeps
+/// the node alive; the controller stops it (stop_cluster). Needs the middleman loaded in the actor system.
+result<caf::actor> join_cluster(caf::actor_system& sys, const config::cluster_config& cfg,
+                                          const std::string& node, const std::string& host, std::uint16_t port,
+                                          std::chrono::milliseconds timeout = std::chrono::milliseconds{30000});
 
 /// Drains (every accepted request answered), stops all actors of the cluster and waits for them.
 [[nodiscard]] status stop_cluster(caf::actor_system& sys, cluster_handle& h,

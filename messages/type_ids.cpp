@@ -14,7 +14,11 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<request_timings>("sy.request_timings");
   cfg.add_message_type<ack>("sy.ack");
   cfg.add_message_type<model_command>("sy.model_command");
-  cfg.add_message_type<model_info>("sy.model_info");
+  cfg.add_message_type<model_info>("sy.model_info"); // also std::vector<model_info>
+  cfg.add_message_type<replica_info>("sy.replica_info");
+  cfg.add_message_type<swap_stats>("sy.swap_stats");
+  cfg.add_message_type<request_counts>("sy.request_counts");
+  cfg.add_message_type<latency_histogram>("sy.latency_histogram");
   cfg.add_message_type<health_report>("sy.health_report");
   cfg.add_message_type<metrics_snapshot>("sy.metrics_snapshot");
   cfg.add_message_type<controller_actor>("sy.controller_actor");
