@@ -22,6 +22,7 @@ struct up_options {
   std::string config_path; // empty: the embedded default
   bool any_ports = false;  // bind every listener to a free port (printed in the log)
   int max_in_flight = 0;   // > 0: overrides ingress.max_in_flight
+  std::string node;        // the config node run here (multi-node configs; default: the first)
 };
 int run_up(const up_options&);
 

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   up->add_option("-c,--config", up_opts.config_path, "deployment YAML (default: the embedded default)");
   up->add_flag("--any-ports", up_opts.any_ports, "bind every listener to a free port (logged)");
   up->add_option("--max-in-flight", up_opts.max_in_flight, "override ingress.max_in_flight");
+  up->add_option("--node", up_opts.node, "multi-node configs: the node run in this process (default: the first)");
   up->callback([&] { rc = run_up(up_opts); });
 
   replay_options rp;

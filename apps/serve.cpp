@@ -14,16 +14,14 @@
 #include "actors/ingress.hpp"
 #include "actors/ingress_http.hpp"
 #include "messages/logging.hpp"
-#include "messages/type_ids.hpp"
 
 namespace sy::apps {
 namespace {
 
 class service_impl final : public local_service {
 public:
-  service_impl() {
-    cfg_.load<caf::io::middleman>();
-    messages::add_message_types(cfg_);
+  explicit service_impl(const config::cluster_config& cfg) {
+    actors::prepare_actor_system_config(cfg_, cfg, true); // the ingress broker needs the middleman
     cfg_.set("logger.verbosity", caf::atom("quiet"));
     sys_ = std::make_unique<caf::actor_system>(cfg_);
   }
@@ -38,11 +36,15 @@ public:
       controller_ = actors::spawn_echo_controller(*sys_, names);
       echo_ = true;
     } else {
-      auto cluster = actors::start_cluster(*sys_, cfg);
+      actors::start_options so;
+      so.local_nodes = o.local_nodes;
+      so.publish = o.publish;
+      auto cluster = actors::start_cluster(*sys_, cfg, so);
       if (!cluster)
         return cluster.err();
       cluster_ = *cluster;
       controller_ = cluster_.controller;
+      ports_.controller = cluster_.port;
     }
     ctx_ = std::make_shared<actors::ingress_context>();
     ctx_->controller = controller_;
@@ -80,8 +82,13 @@ public:
         return mport.err();
       ports_.metrics = *mport;
     }
-    int devices = cfg.device_count();
-    backend_ = fmt::format("{} node(s), {} device(s), {} model(s)", cfg.nodes.size(), devices, cfg.models.size());
+    int cpu = 0, cuda = 0;
+    for (const auto& n : cfg.nodes)
+      for (const auto& d : n.devices)
+        ++(d.kind == config::device_kind::cpu ? cpu : cuda);
+    backend_ = fmt::format("{}{} node(s), {} cpu + {} cuda device(s), {} model(s)",
+                           o.echo_controller ? "echo controller (no models run), " : "", cfg.nodes.size(), cpu,
+                           cuda, cfg.models.size());
     return {};
   }
 
@@ -145,7 +152,7 @@ private:
 
 result<std::unique_ptr<local_service>> start_local_service(const config::cluster_config& cfg,
                                                            const serve_overrides& o) {
-  auto s = std::make_unique<service_impl>();
+  auto s = std::make_unique<service_impl>(cfg);
   if (auto st = s->start(cfg, o); !st)
     return st.err();
   return std::unique_ptr<local_service>(std::move(s));

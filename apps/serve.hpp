@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/cluster_config.hpp"
 #include "messages/control.hpp"
@@ -16,6 +17,7 @@
 namespace sy::apps {
 
 struct serve_ports {
+  std::uint16_t controller = 0; // 0: not published
   std::uint16_t msgpack = 0;
   std::uint16_t http = 0;
   std::uint16_t metrics = 0;
@@ -37,6 +39,8 @@ struct serve_overrides {
   bool any_ports = false; // bind every listener to port 0 (tests, replay -c, benchmarks)
   int max_in_flight = 0;  // > 0: overrides ingress.max_in_flight
   bool echo_controller = false; // serve with actors/echo_controller (no models run): the ingress alone
+  std::vector<std::string> local_nodes; // config nodes run in this process; empty: all of them
+  bool publish = false;  // publish the controller at cfg.controller for `switchyard node --join`
 };
 
 /// Starts everything `cfg` describes in this process; blocks until the cluster is ready and listening.
