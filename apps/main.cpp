@@ -27,7 +27,6 @@ int main(int argc, char** argv) {
   check->add_flag("--print", check_opts.print, "print the normalized config as YAML");
   check->callback([&] { rc = run_check_config(check_opts); });
 
-#ifdef SY_WITH_RUNTIME // up, replay, bench: need the runtime (apps/CMakeLists.txt)
   up_options up_opts;
   auto* up = app.add_subcommand("up", "serve a deployment: controller, local node, msgpack + HTTP ingress");
   up->add_option("-c,--config", up_opts.config_path, "deployment YAML (default: the embedded default)");
@@ -80,7 +79,6 @@ int main(int argc, char** argv) {
   bench_sw->add_option("--hidden", bsw.hidden, "hidden size")->capture_default_str();
   bench_sw->add_option("--requests", bsw.requests, "requests per pipeline degree")->capture_default_str();
   bench_sw->callback([&] { rc = run_bench_swap(bsw); });
-#endif
 
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))
