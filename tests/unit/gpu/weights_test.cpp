@@ -96,8 +96,11 @@ TEST_CASE("f16 and bf16 conversions round to nearest and keep special values", "
 
 TEST_CASE("a truncated file is an error, not a crash", "[gpu][weights]") {
   CHECK(has(error_of("abc"), "truncated file: 3 bytes"));
+}
+
+TEST_CASE("data offsets beyond the data section are an error", "[gpu][weights]") {
   CHECK(has(error_of(file_bytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", floats({1, 2}))),
-            "out of range"));
+            "data_offsets [0, 16) out of range: the data section has 8 bytes"));
 }
 
 TEST_CASE("a header length beyond the file is an error", "[gpu][weights]") {
