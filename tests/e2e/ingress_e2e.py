@@ -242,6 +242,19 @@ def scenario_replay():
             check(rc == 0, "replay --target: rc %d\n%s" % (rc, err))
             s = json.load(open(summ))
             check(s["overall"]["requests"] == 40 and s["unanswered"] == 0, "40 requests answered: %r" % s)
+            # An Azure LLM inference trace (prof's parser), time-compressed 4x, spread over the models.
+            llm = os.path.join(d, "llm.csv")
+            with open(llm, "w") as f:
+                f.write("TIMESTAMP,ContextTokens,GeneratedTokens\n")
+                for i in range(24):
+                    f.write("%.3f,%d,10\n" % (100 + i * 0.1, 5 + 37 * i))
+            rc, out, err = run(["replay", "--target", "127.0.0.1:%d" % srv.ports["msgpack"], "--trace", llm,
+                                "--format", "azure-llm", "--time-scale", "4", "--summary", summ, "--no-progress"])
+            check(rc == 0, "replay azure-llm: rc %d\n%s" % (rc, err))
+            s = json.load(open(summ))
+            check(s["overall"]["requests"] == 24 and s["unanswered"] == 0, "24 requests answered: %r" % s)
+            check(len([m for m in s["models"] if m["requests"] > 0]) > 1, "spread over several models")
+            check(s["wall_s"] < 2.3 / 4 + 1.5, "time-scaled: %.2f s for a 2.3 s trace at 4x" % s["wall_s"])
             check(srv.stop() == 0, "exit 0")
 
 
