@@ -38,7 +38,7 @@ int run_up(const up_options& o) {
   ov.any_ports = o.any_ports;
   ov.max_in_flight = o.max_in_flight;
   if (cfg->nodes.size() > 1) {
-    // The other nodes join from their own machines: `switchyard node --join <controller address>`.
+    // The other nodes join from their own processes (actors::join_cluster at the controller's address).
     std::string local = o.node.empty() ? cfg->nodes.front().name : o.node;
     if (!cfg->find_node(local)) {
       log->error("--node: no node '{}' in {}", local, cfg->source);
@@ -58,8 +58,7 @@ int run_up(const up_options& o) {
   auto ports = (*service)->ports();
   log->info("backend: {}", (*service)->backend());
   if (ports.controller != 0)
-    log->info("controller published on {}:{} (other nodes: switchyard node --join {}:{})", cfg->controller.host,
-              ports.controller, cfg->controller.host, ports.controller);
+    log->info("controller published on {}:{} for the other nodes to join", cfg->controller.host, ports.controller);
   log->info("msgpack ingress on {}:{}", cfg->ingress.bind, ports.msgpack);
   log->info("HTTP ingress on http://{}:{}/v2/", cfg->ingress.bind, ports.http);
   log->info("metrics on http://{}:{}/metrics", cfg->metrics.bind, ports.metrics);
