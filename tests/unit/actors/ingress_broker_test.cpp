@@ -18,6 +18,7 @@
 
 #include "actors/ingress.hpp"
 #include "actors/echo_controller.hpp"
+#include "apps/replay/driver.hpp"
 #include "messages/type_ids.hpp"
 
 using namespace sy;
@@ -242,4 +243,26 @@ TEST_CASE_METHOD(fixture, "draining rejects new requests and answers the ones in
   CHECK(held.status == "ok");
   drain.receive([&](bool ok) { drained = ok; }, [](caf::error&) {});
   CHECK(drained);
+}
+
+TEST_CASE_METHOD(fixture, "the replay driver sends a trace open-loop and records every answer exactly once") {
+  start();
+  sy::sim::trace t;
+  t.models = {"echo", "nope"};
+  for (int i = 0; i < 50; ++i)
+    t.requests.push_back(sy::sim::trace_request{i * 0.001, i % 5 == 0 ? 1 : 0, 3, 0});
+  sy::driver::driver_options o;
+  o.port = port;
+  o.connections = 3;
+  auto r = sy::driver::run_open_loop(t, o);
+  REQUIRE(r.ok());
+  CHECK(r->unanswered == 0);
+  CHECK(r->duplicates == 0);
+  CHECK(r->unknown_ids == 0);
+  REQUIRE(r->records.size() == 50);
+  for (std::size_t i = 0; i < 50; ++i) {
+    CHECK(r->records[i].answers == 1);
+    CHECK(r->records[i].status == (i % 5 == 0 ? "rejected" : "ok"));
+    CHECK(r->records[i].finish >= r->records[i].arrival);
+  }
 }
