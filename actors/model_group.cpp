@@ -220,7 +220,7 @@ void pump(self_ptr self) {
     if (m.unload_requested && m.queue.empty()
         && (m.state == residency::resident || m.state == residency::loading) && m.pending_loads == 0)
       start_evict(self, name);
-    if (m.state == residency::evicted && m.pending_evicts == 0)
+    if (!m.unload_requested && m.pending_evicts == 0) // evicted (maybe reloaded by demand since)
       for (auto& w : std::exchange(m.unload_waiters, {}))
         w.deliver(ack{});
   }

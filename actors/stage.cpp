@@ -1,7 +1,8 @@
 // stage actor: one per (group, stage index). Executes batch, load and evict entries in arrival order per
 // model (DESIGN.md §2): a load is handed to the next stage as soon as it starts here, then copied here; a batch of
 // a model that is still loading waits here for the load (no controller round trip); an evict waits for the
-// model's in-flight batches on this stage; a load waits for evictions in progress (memory). Device work
+// model's in-flight batches on this stage; a load waits for every earlier eviction on this stage (memory,
+// including evictions still waiting for their model's in-flight batches). Device work
 // completes through the backend's callback, posted back as a completion message. Never blocks.
 //
 // Per model: absent --load--> loading --done--> resident --evict (0 in flight)--> evicting --done--> absent
@@ -46,7 +47,7 @@ struct stage_state {
   std::map<std::string, model_slot> models;
   std::map<std::uint64_t, pending_op> pending;
   std::uint64_t next_token = 1;
-  int evicting = 0;
+  int evicting = 0; // evict entries accepted here and not finished (waiting or on the device)
   bool stopping = false;
 };
 
@@ -137,17 +138,18 @@ bool try_start(self_ptr self, entry& e) {
   // every earlier batch of the model has left this stage: the next stage sees the evict after them
   forward_entry(self, ev);
   if (slot.state == shard_state::absent) {
+    --st.evicting;
     report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, duration{0}, {}});
     return true;
   }
   auto token = st.next_token++;
   auto res = st.backend->evict(ev.model, completion(self, token));
   if (!res) {
+    --st.evicting;
     report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, duration{0}, res.err().to_string()});
     return true;
   }
   slot.state = shard_state::evicting;
-  ++st.evicting;
   st.pending.emplace(token, pending_op{std::move(e), nullptr, now});
   return true;
 }
@@ -160,6 +162,8 @@ void drain_waiting(self_ptr self) {
 }
 
 void accept(self_ptr self, entry e) {
+  if (std::holds_alternative<evict_entry>(e))
+    ++self->state.evicting; // later loads wait until this eviction has freed its memory
   auto& slot = self->state.models[model_of(e)];
   if (slot.waiting.empty() && try_start(self, e))
     return;

@@ -187,3 +187,21 @@ TEST_CASE("every request of a burst over two swapping models is answered exactly
   CHECK(by_status[request_status::ok] + by_status[request_status::deadline_exceeded] == n);
   CHECK(g.backends[0]->completed["evict"] >= 1); // the models swapped
 }
+
+TEST_CASE("an unload completes even when a new request reloads the model before the eviction finished") {
+  group_rig g{1, 1000, {{"m", 100}}, "none", {"m"}};
+  g.pump_all();
+  g.self->send(g.group, unload_atom_v, std::string{"m"});
+  g.run();
+  REQUIRE(g.backends[0]->pending("evict") == 1);
+  g.submit(1, "m", 3, 1000ms); // arrives while the shard is being freed
+  g.run();
+  g.pump_all();
+  auto acks = g.collect<ack>();
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].ok);
+  auto r = g.collect<infer_response>();
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].status == request_status::ok);
+  CHECK(g.backends[0]->completed["load"] == 2);
+}

@@ -163,3 +163,23 @@ TEST_CASE("a failed forward fails every request of the batch exactly once") {
   }
   CHECK(p.group_box->count(stage_event_kind::batch_failed) == 1);
 }
+
+TEST_CASE("a load waits for an earlier eviction that still waits for the victim's in-flight batch") {
+  pipeline3 p{1};
+  p.self->send(p.stages[0], load_entry{1, "a"});
+  p.run();
+  REQUIRE(p.backends[0]->complete("load"));
+  p.run();
+  p.self->send(p.stages[0], test::make_batch(2, "a", {5}, {p.requester}));
+  p.self->send(p.stages[0], evict_entry{3, "a"});
+  p.self->send(p.stages[0], load_entry{4, "b"});
+  p.run();
+  CHECK(p.backends[0]->pending("load") == 0); // a's memory is not free yet
+  REQUIRE(p.backends[0]->complete("forward"));
+  p.run();
+  REQUIRE(p.backends[0]->complete("evict"));
+  p.run();
+  REQUIRE(p.backends[0]->pending("load") == 1);
+  CHECK(p.backends[0]->ops.front().model == "b");
+  CHECK(p.req_box->outcomes.size() == 1);
+}
