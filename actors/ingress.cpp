@@ -58,10 +58,21 @@ struct ingress_state {
 using ingress_broker_ptr = caf::stateful_actor<ingress_state, caf::io::broker>*;
 
 void write_answer(ingress_broker_ptr self, caf::io::connection_handle hdl, const wire_response& r) {
-  if (self->state.conns.count(hdl) == 0)
+  auto& st = self->state;
+  if (st.conns.count(hdl) == 0)
     return; // the client left; the answer has nowhere to go
   encode_response(r, self->wr_buf(hdl));
   self->flush(hdl);
+  // While the socket is blocked, flushed answers stay in the broker's buffer: a client that sends without
+  // reading would grow it without bound.
+  if (auto backlog = self->wr_buf(hdl).size(); backlog > st.ctx->limits.max_write_backlog) {
+    logger("ingress")->warn("closing a client that does not read its answers ({} bytes queued, limit {})",
+                            backlog, st.ctx->limits.max_write_backlog);
+    st.conns.erase(hdl);
+    st.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, -1);
+    st.ctx->metrics->counter_add("sy_ingress_closed_slow_readers_total", {});
+    self->close(hdl);
+  }
 }
 
 // While draining: drained once nothing is in flight and no frame arrived for `drain_quiet` (frames a client
@@ -174,6 +185,8 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
                                  st.ctx->limits.max_frame_bytes);
           record_answer(*st.ctx->metrics, "msgpack", "", "invalid", why, 0);
           write_answer(self, msg.handle, make_wire_error(0, "invalid", why));
+          if (st.conns.count(msg.handle) == 0)
+            return; // closed (slow reader): its decoder is gone
           continue;
         }
         handle_frame(self, msg.handle, ev.body);

@@ -28,6 +28,8 @@ struct ingress_limits {
   std::size_t max_frame_bytes = 1 << 20; // body bytes of one frame
   std::size_t max_tokens = 4096;         // tokens in one request
   std::size_t max_in_flight = 4096;      // accepted but unanswered requests, all connections together
+  std::size_t max_write_backlog = 16 << 20; // answer bytes queued for a client that does not read them;
+                                            // beyond: the connection is closed (memory stays bounded)
 };
 
 /// A decoded client request (before the model name is resolved).

@@ -38,6 +38,7 @@ struct client {
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
     timeval tv{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   ~client() { ::close(fd); }
   void send_bytes(const std::vector<char>& b) { REQUIRE(::send(fd, b.data(), b.size(), MSG_NOSIGNAL) == ssize_t(b.size())); }
@@ -265,4 +266,36 @@ TEST_CASE_METHOD(fixture, "the replay driver sends a trace open-loop and records
     CHECK(r->records[i].status == (i % 5 == 0 ? "rejected" : "ok"));
     CHECK(r->records[i].finish >= r->records[i].arrival);
   }
+}
+
+TEST_CASE_METHOD(fixture, "a client that never reads its answers is closed once their backlog passes the limit") {
+  ingress_limits lim;
+  lim.max_write_backlog = 64 * 1024;
+  start(lim);
+  client c(port);
+  // Each answer carries 4 KiB of output; the socket buffers fill, then the broker's backlog grows.
+  std::vector<char> burst;
+  for (std::uint64_t i = 0; i < 4000; ++i)
+    encode_request(wire_request{i, "echo", std::vector<std::int32_t>(1024, 1), 0}, burst);
+  // Send without reading (the send may fail once the server has closed the connection).
+  std::size_t sent = 0;
+  while (sent < burst.size()) {
+    auto k = ::send(c.fd, burst.data() + sent, burst.size() - sent, MSG_NOSIGNAL);
+    if (k <= 0)
+      break;
+    sent += static_cast<std::size_t>(k);
+  }
+  // Now read: the connection must end (EOF or reset) after fewer answers than were sent, not time out.
+  char buf[65536];
+  std::size_t got = 0;
+  ssize_t k = 0;
+  for (int i = 0; i < 100000; ++i) {
+    k = ::recv(c.fd, buf, sizeof buf, 0);
+    if (k <= 0)
+      break;
+    got += static_cast<std::size_t>(k);
+  }
+  CHECK((k == 0 || errno == ECONNRESET));
+  CHECK(got < 4000u * 4096u);
+  CHECK(ctx->metrics->value("sy_ingress_closed_slow_readers_total", {}) == 1);
 }
