@@ -1,0 +1,134 @@
+#include "apps/model_arg.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sys/stat.h>
+
+#include <yaml-cpp/yaml.h>
+
+namespace sy::apps {
+
+namespace {
+bool ends_with(const std::string& s, const std::string& x) {
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+bool is_file(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+} // namespace
+
+result<gpu::model_spec> load_model_arg(const std::string& arg) {
+  if (!ends_with(arg, ".yaml") && !ends_with(arg, ".yml") && !is_file(arg))
+    return gpu::preset(arg);
+  YAML::Node doc;
+  try {
+    doc = YAML::LoadFile(arg);
+  } catch (const YAML::BadFile&) {
+    return make_error("spec", arg + ": cannot open: " + std::strerror(errno));
+  } catch (const YAML::Exception& e) {
+    return make_error("spec", arg + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                                ": " + e.msg);
+  }
+  if (!doc.IsMap())
+    return make_error("spec", arg + ": expected a mapping of model spec fields");
+  gpu::model_spec s;
+  s.name = arg;
+  auto where = [&](const YAML::Node& n, const std::string& key) {
+    return arg + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) + ": key '" +
+           key + "'";
+  };
+  int ffn = 0;
+  for (const auto& kv : doc) {
+    std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    try {
+      if (key == "name") {
+        s.name = v.as<std::string>();
+      } else if (key == "arch") {
+        auto a = gpu::parse_arch(v.as<std::string>());
+        if (!a)
+          return make_error("spec", where(v, key) + ": " + a.err().message);
+        s.kind = *a;
+      } else if (key == "dtype") {
+        auto t = gpu::parse_dtype(v.as<std::string>());
+        if (!t)
+          return make_error("spec", where(v, key) + ": " + t.err().message);
+        s.type = *t;
+      } else if (key == "layers") {
+        s.layers = v.as<int>();
+      } else if (key == "hidden") {
+        s.hidden = v.as<int>();
+      } else if (key == "heads") {
+        s.heads = v.as<int>();
+      } else if (key == "ffn") {
+        ffn = v.as<int>();
+      } else if (key == "vocab") {
+        s.vocab = v.as<int>();
+      } else if (key == "max_seq") {
+        s.max_seq = v.as<int>();
+      } else {
+        return make_error("spec", where(kv.first, key) + ": unknown key, expected one of name, arch, layers, "
+                                                         "hidden, heads, ffn, vocab, max_seq, dtype");
+      }
+    } catch (const YAML::Exception&) {
+      return make_error("spec", where(v, key) + ": expected " +
+                                  (key == "name" || key == "arch" || key == "dtype" ? "a string" : "an integer") +
+                                  ", found '" + (v.IsScalar() ? v.Scalar() : std::string{"a non-scalar"}) + "'");
+    }
+  }
+  s.ffn = ffn ? ffn : 4 * s.hidden;
+  if (auto st = s.validate(); !st)
+    return make_error("spec", arg + ": " + st.err().message);
+  return s;
+}
+
+result<std::vector<std::int32_t>> parse_tokens(const std::string& text) {
+  std::vector<std::int32_t> r;
+  std::size_t pos = 0;
+  int index = 0;
+  while (pos <= text.size()) {
+    auto comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    char* end = nullptr;
+    errno = 0;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || errno == ERANGE || v < 0 || v > INT32_MAX)
+      return make_error("args", "--tokens: element " + std::to_string(index) + " '" + item +
+                                  "' is not a non-negative integer");
+    r.push_back(static_cast<std::int32_t>(v));
+    ++index;
+    if (comma == std::string::npos)
+      break;
+    pos = comma + 1;
+  }
+  return r;
+}
+
+status write_npy(const std::string& path, const std::vector<float>& data, const std::vector<std::size_t>& shape) {
+  std::string dims;
+  for (auto d : shape)
+    dims += std::to_string(d) + ", ";
+  if (shape.size() > 1)
+    dims.erase(dims.size() - 2); // "(2, 3)" but "(5,)"
+  else
+    dims.pop_back();
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  std::size_t total = 10 + header.size() + 1;
+  header += std::string((64 - total % 64) % 64, ' ') + "\n";
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  if (!out)
+    return make_error("output", path + ": cannot open for writing: " + std::strerror(errno));
+  out.write("\x93NUMPY\x01\x00", 8);
+  unsigned short len = static_cast<unsigned short>(header.size());
+  char l[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  out.write(l, 2);
+  out << header;
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+  if (!out)
+    return make_error("output", path + ": write failed");
+  return {};
+}
+
+} // namespace sy::apps

@@ -1,0 +1,19 @@
+#pragma once
+// The cpu backend's kernels: fp32 reference-quality implementations of gpu/ops.hpp, run synchronously on
+// the calling thread (a device's stream worker). GEMMs go to OpenBLAS (cblas_sgemm). Parameters were
+// checked (params.check()) and have type f32.
+#include "gpu/ops.hpp"
+
+namespace sy::gpu::cpu {
+
+void run_gemm(const gemm_params& p);
+void run_embedding(const embedding_params& p);
+void run_layer_norm(const layer_norm_params& p);
+void run_bias_act(const bias_act_params& p);
+void run_add(const add_params& p);
+void run_attention(const attention_params& p);
+
+/// x[r*ld + c] = act(x[r*ld + c] + bias[c]) (bias may be null).
+void bias_act_rows(float* x, const float* bias, int rows, int cols, int ld, activation act);
+
+} // namespace sy::gpu::cpu

@@ -1,0 +1,329 @@
+#include "gpu/engine.hpp"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include "gpu/internal/stage_model.hpp"
+#include "messages/logging.hpp"
+
+namespace sy::gpu {
+
+std::string_view to_string(residency r) noexcept {
+  switch (r) {
+    case residency::host: return "host";
+    case residency::loading: return "loading";
+    case residency::resident: return "resident";
+    case residency::evicting: return "evicting";
+  }
+  return "?";
+}
+
+dtype compute_type(const model_spec& spec, const device& d) noexcept {
+  return d.supports(spec.type) ? spec.type : dtype::f32;
+}
+
+namespace {
+constexpr std::size_t load_chunk = std::size_t{4} << 20; // bytes per host->device copy of a shard load
+
+std::string mname(model_id id) {
+  return "model " + std::to_string(id.value);
+}
+
+/// Calls `done` once `n` parts have reported (from any thread).
+std::function<void()> countdown(int n, std::function<void()> done) {
+  auto left = std::make_shared<std::atomic<int>>(n);
+  return [left, done = std::move(done)] {
+    if (left->fetch_sub(1) == 1 && done)
+      done();
+  };
+}
+} // namespace
+
+struct stage_executor::impl {
+  explicit impl(backend& be) : b(be) {}
+  backend& b;
+  std::vector<device*> devs;
+  std::vector<std::unique_ptr<communicator>> comms;
+  mutable std::mutex mutex; // guards models' state (completions run on backend threads)
+  std::map<model_id, internal::stage_model> models;
+
+  internal::stage_model* find(model_id id) {
+    auto it = models.find(id);
+    return it == models.end() ? nullptr : &it->second;
+  }
+};
+
+stage_executor::stage_executor(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+stage_executor::~stage_executor() {
+  for (auto* d : impl_->devs) {
+    (void)d->synchronize(d->copy_stream());
+    (void)d->synchronize(d->compute_stream());
+  }
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  for (auto& [id, m] : impl_->models) {
+    for (std::size_t r = 0; r < m.weights.size(); ++r) {
+      impl_->devs[r]->free(m.weights[r]);
+    }
+    for (std::size_t r = 0; r < m.loaded.size(); ++r)
+      impl_->devs[r]->destroy_event(m.loaded[r]);
+  }
+}
+
+result<std::unique_ptr<stage_executor>> stage_executor::create(backend& b, const std::vector<int>& devices) {
+  auto comms = b.make_communicators(devices);
+  if (!comms)
+    return comms.err();
+  auto p = std::make_unique<impl>(b);
+  p->comms = std::move(*comms);
+  for (int i : devices)
+    p->devs.push_back(&b.dev(i));
+  return std::unique_ptr<stage_executor>{new stage_executor(std::move(p))};
+}
+
+int stage_executor::tp() const noexcept {
+  return static_cast<int>(impl_->devs.size());
+}
+
+device& stage_executor::rank_device(int rank) const {
+  return *impl_->devs.at(static_cast<std::size_t>(rank));
+}
+
+status stage_executor::add_model(model_id id, std::vector<std::shared_ptr<const host_shard>> shards) {
+  if (static_cast<int>(shards.size()) != tp())
+    return make_error("engine", mname(id) + ": " + std::to_string(shards.size()) + " shards for a stage of " +
+                                  std::to_string(tp()) + " ranks");
+  internal::stage_model m;
+  for (int r = 0; r < tp(); ++r) {
+    const auto& s = shards[static_cast<std::size_t>(r)];
+    if (!s)
+      return make_error("engine", mname(id) + ": null shard for rank " + std::to_string(r));
+    const auto& p = s->plan;
+    const auto& p0 = shards[0]->plan;
+    if (p.rank != r || p.layout.tp != tp() || p.stage != p0.stage || p.spec.name != p0.spec.name ||
+        p.layout.stage_bounds != p0.layout.stage_bounds)
+      return make_error("engine", mname(id) + ": shard " + std::to_string(r) + " is (stage " +
+                                    std::to_string(p.stage) + ", rank " + std::to_string(p.rank) + " of tp " +
+                                    std::to_string(p.layout.tp) + "), expected rank " + std::to_string(r) +
+                                    " of tp " + std::to_string(tp()) + " of the same model and stage");
+    dtype want = compute_type(p.spec, *impl_->devs[static_cast<std::size_t>(r)]);
+    if (p.type != want)
+      return make_error("engine", mname(id) + ": shard stored as " + std::string{to_string(p.type)} + " but " +
+                                    impl_->devs[static_cast<std::size_t>(r)]->name() + " computes it in " +
+                                    std::string{to_string(want)});
+    auto offs = internal::resolve_offsets(p);
+    if (!offs)
+      return offs.err();
+    m.offsets.push_back(std::move(*offs));
+    m.type = p.type;
+  }
+  m.shards = std::move(shards);
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  if (impl_->models.count(id))
+    return make_error("engine", mname(id) + " is already registered on this stage");
+  impl_->models.emplace(id, std::move(m));
+  return {};
+}
+
+status stage_executor::remove_model(model_id id) {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  if (m->state != residency::host)
+    return make_error("engine", mname(id) + " cannot be removed while " + std::string{to_string(m->state)});
+  impl_->models.erase(id);
+  return {};
+}
+
+bool stage_executor::has_model(model_id id) const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  return impl_->models.count(id) > 0;
+}
+
+result<residency> stage_executor::state(model_id id) const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto it = impl_->models.find(id);
+  if (it == impl_->models.end())
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  return it->second.state;
+}
+
+result<std::size_t> stage_executor::shard_bytes(model_id id) const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto it = impl_->models.find(id);
+  if (it == impl_->models.end())
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  std::size_t mx = 0;
+  for (const auto& s : it->second.shards)
+    mx = std::max(mx, s->plan.bytes);
+  return mx;
+}
+
+result<std::size_t> stage_executor::workspace_bytes(model_id id, int batch, int seq) const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto it = impl_->models.find(id);
+  if (it == impl_->models.end())
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  return internal::plan_workspace(it->second.shards[0]->plan, it->second.type, batch, seq).total;
+}
+
+dtype stage_executor::activation_type(model_id id) const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto it = impl_->models.find(id);
+  return it == impl_->models.end() ? dtype::f32 : it->second.type;
+}
+
+status stage_executor::load(model_id id, std::function<void()> done) {
+  std::unique_lock<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  if (m->state != residency::host)
+    return make_error("engine", mname(id) + ": load requested while " + std::string{to_string(m->state)});
+  std::vector<device_buffer> bufs;
+  for (int r = 0; r < tp(); ++r) {
+    auto* d = impl_->devs[static_cast<std::size_t>(r)];
+    auto buf = d->allocate(m->shards[static_cast<std::size_t>(r)]->plan.bytes);
+    if (!buf) {
+      for (std::size_t i = 0; i < bufs.size(); ++i)
+        impl_->devs[i]->free(bufs[i]);
+      return make_error(buf.err().category, mname(id) + ": loading the shard failed: " + buf.err().message);
+    }
+    bufs.push_back(*buf);
+  }
+  if (m->loaded.empty())
+    for (int r = 0; r < tp(); ++r) {
+      auto ev = impl_->devs[static_cast<std::size_t>(r)]->create_event();
+      if (!ev) {
+        for (std::size_t i = 0; i < bufs.size(); ++i)
+          impl_->devs[i]->free(bufs[i]);
+        return ev.err();
+      }
+      m->loaded.push_back(*ev);
+    }
+  m->weights = bufs;
+  m->state = residency::loading;
+  auto gen = ++m->generation;
+  auto finish = countdown(tp(), [this, id, gen, done = std::move(done)] {
+    {
+      std::lock_guard<std::mutex> l{impl_->mutex};
+      auto* mm = impl_->find(id);
+      if (mm && mm->generation == gen && mm->state == residency::loading)
+        mm->state = residency::resident;
+    }
+    if (done)
+      done();
+  });
+  for (int r = 0; r < tp(); ++r) {
+    auto* d = impl_->devs[static_cast<std::size_t>(r)];
+    const auto& shard = *m->shards[static_cast<std::size_t>(r)];
+    auto s = d->copy_stream();
+    for (std::size_t off = 0; off < shard.plan.bytes; off += load_chunk) {
+      std::size_t n = std::min(load_chunk, shard.plan.bytes - off);
+      if (auto st = d->copy_to_device(bufs[static_cast<std::size_t>(r)].as<std::byte>() + off,
+                                      shard.data.data() + off, n, s);
+          !st)
+        return st; // cannot happen with valid handles; the device reports it
+    }
+    if (auto st = d->record(m->loaded[static_cast<std::size_t>(r)], s); !st)
+      return st;
+    if (auto st = d->on_complete(s, finish); !st)
+      return st;
+  }
+  return {};
+}
+
+status stage_executor::evict(model_id id, std::function<void()> done) {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  if (m->state != residency::loading && m->state != residency::resident)
+    return make_error("engine", mname(id) + ": evict requested while " + std::string{to_string(m->state)});
+  m->state = residency::evicting;
+  auto gen = ++m->generation;
+  auto finish = countdown(tp(), [this, id, gen, done = std::move(done)] {
+    {
+      std::lock_guard<std::mutex> l{impl_->mutex};
+      auto* mm = impl_->find(id);
+      if (mm && mm->generation == gen && mm->state == residency::evicting) {
+        mm->state = residency::host;
+        mm->weights.clear();
+      }
+    }
+    if (done)
+      done();
+  });
+  for (int r = 0; r < tp(); ++r) {
+    auto* d = impl_->devs[static_cast<std::size_t>(r)];
+    auto s = d->compute_stream();
+    // After the load's copies (if still running) and every forward enqueued so far on the compute stream.
+    if (auto st = d->wait(s, m->loaded[static_cast<std::size_t>(r)]); !st)
+      return st;
+    if (auto st = d->free_after(m->weights[static_cast<std::size_t>(r)], s); !st)
+      return st;
+    if (auto st = d->on_complete(s, finish); !st)
+      return st;
+  }
+  return {};
+}
+
+status stage_executor::forward(model_id id, const forward_request& req, std::function<void()> done) {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  if (m->state != residency::loading && m->state != residency::resident)
+    return make_error("engine", mname(id) + ": forward while " + std::string{to_string(m->state)} +
+                                  " (load it first)");
+  const auto& plan = m->shards[0]->plan;
+  if (req.batch <= 0 || req.seq <= 0 || req.seq > plan.spec.max_seq)
+    return make_error("engine", mname(id) + ": batch " + std::to_string(req.batch) + " x seq " +
+                                  std::to_string(req.seq) + ": both must be positive and seq <= max_seq " +
+                                  std::to_string(plan.spec.max_seq));
+  if (!req.output)
+    return make_error("engine", mname(id) + ": forward without an output buffer");
+  if (plan.has_embeddings) {
+    if (!req.tokens)
+      return make_error("engine", mname(id) + ": the first stage needs token ids");
+    for (int i = 0; i < req.batch * req.seq; ++i)
+      if (req.tokens[i] < 0 || req.tokens[i] >= plan.spec.vocab)
+        return make_error("engine", mname(id) + ": token " + std::to_string(req.tokens[i]) + " at position " +
+                                      std::to_string(i) + " is outside the vocabulary [0, " +
+                                      std::to_string(plan.spec.vocab) + ")");
+  } else if (!req.input) {
+    return make_error("engine", mname(id) + ": stage " + std::to_string(plan.stage) + " needs input activations");
+  }
+  std::vector<device_buffer> ws;
+  for (int r = 0; r < tp(); ++r) {
+    auto* d = impl_->devs[static_cast<std::size_t>(r)];
+    auto bytes = internal::plan_workspace(m->shards[static_cast<std::size_t>(r)]->plan, m->type, req.batch, req.seq);
+    auto buf = d->allocate(bytes.total);
+    if (!buf) {
+      for (std::size_t i = 0; i < ws.size(); ++i)
+        impl_->devs[i]->free(ws[i]);
+      return make_error(buf.err().category, mname(id) + ": forward workspace: " + buf.err().message);
+    }
+    ws.push_back(*buf);
+  }
+  auto finish = countdown(tp(), std::move(done));
+  for (int r = 0; r < tp(); ++r) {
+    auto* d = impl_->devs[static_cast<std::size_t>(r)];
+    auto s = d->compute_stream();
+    auto st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], req,
+                                        ws[static_cast<std::size_t>(r)]);
+    if (!st) {
+      // Host-side checks passed above, so this is a backend/invariant failure: the ranks' streams may now
+      // disagree; report it loudly.
+      logger("engine")->error("{}: enqueueing the forward on rank {} failed: {}", mname(id), r, st.err().to_string());
+      return st;
+    }
+    (void)d->free_after(ws[static_cast<std::size_t>(r)], s);
+    (void)d->on_complete(s, finish);
+  }
+  return {};
+}
+
+} // namespace sy::gpu

@@ -1,0 +1,96 @@
+#pragma once
+// stage_executor: one pipeline stage of a model group: its tp ranks (one device each, with a communicator
+// among them) and the shards of every model the group hosts for this stage. It enqueues shard loads,
+// evictions and forward passes on the devices' streams and reports completion by callback; it never blocks.
+//
+// Per model and stage, the residency state machine (all ranks move together):
+//
+//        load()                 (copies done)                 evict()
+//  host ───────▶ loading ───────────────────────▶ resident ─────────────▶ evicting ──(last use done)──▶ host
+//                   │ evict()                                                ▲
+//                   └────────────────────────────────────────────────────────┘
+//
+// - load: allocates the shard's device memory on each rank (fails with category "memory", state unchanged,
+//   when it does not fit the budget), copies the pinned host shard in chunks on the copy stream and records
+//   an event. done() runs when every rank's copy has completed.
+// - forward: allowed in `loading` and `resident`; the compute stream waits on the load event ON THE DEVICE
+//   (never on the host), so a batch can be queued right behind its load.
+// - evict: the device memory is freed stream-ordered after every forward enqueued before the evict (and the
+//   load itself) has completed; done() runs then. Forwards enqueued after evict() are rejected.
+//
+// Threads: the public functions are called by ONE owner thread (the stage actor); they are not reentrant.
+// `done` callbacks run on a backend thread: post a message and return, never block, never call back into
+// the executor. The executor must outlive the work it enqueued (the destructor drains the streams).
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "gpu/backend.hpp"
+#include "gpu/shard.hpp"
+#include "messages/ids.hpp"
+
+namespace sy::gpu {
+
+enum class residency : std::uint8_t { host, loading, resident, evicting };
+std::string_view to_string(residency r) noexcept;
+
+/// The dtype a model computes in (and its shards are stored in) on device `d`: spec.type where the device
+/// supports it, else f32 (the cpu backend). Build host shards with this type.
+dtype compute_type(const model_spec& spec, const device& d) noexcept;
+
+/// One forward pass of a batch of `batch` sequences of `seq` tokens each through this stage's layers.
+/// All pointers are HOST memory (pinned for copy overlap on CUDA) owned by the caller, valid until done.
+struct forward_request {
+  int batch = 0, seq = 0;
+  /// First stage: token ids [batch * seq], each in [0, vocab).
+  const std::int32_t* tokens = nullptr;
+  /// Other stages: the previous stage's output [batch * seq, hidden] in activation_type().
+  const void* input = nullptr;
+  /// Last stage: [batch, out_dim] f32 (decoder: logits of the last token; encoder: pooled first token).
+  /// Other stages: [batch * seq, hidden] in activation_type().
+  void* output = nullptr;
+};
+
+class stage_executor {
+public:
+  /// A stage over devices[r] of `b` for tp rank r (distinct device indices).
+  static result<std::unique_ptr<stage_executor>> create(backend& b, const std::vector<int>& devices);
+  ~stage_executor();
+  stage_executor(const stage_executor&) = delete;
+  stage_executor& operator=(const stage_executor&) = delete;
+
+  int tp() const noexcept;
+  device& rank_device(int rank) const;
+
+  /// Registers a model's shards for this stage, one per rank in rank order (plans must agree on model,
+  /// stage and layout, and layout.tp == tp()). Nothing is copied. Error if the id is already registered.
+  status add_model(model_id id, std::vector<std::shared_ptr<const host_shard>> shards);
+  /// Unregisters a model in state `host`.
+  status remove_model(model_id id);
+  bool has_model(model_id id) const;
+  /// Current state (an evict/load completing on a backend thread moves it; reading is thread-safe).
+  result<residency> state(model_id id) const;
+  /// Device bytes a resident shard of this model takes on each rank.
+  result<std::size_t> shard_bytes(model_id id) const;
+  /// Device bytes a forward of (batch, seq) needs per rank for its activations (allocated per forward).
+  result<std::size_t> workspace_bytes(model_id id, int batch, int seq) const;
+  /// Element type of the inter-stage activations on the host (cpu: f32).
+  dtype activation_type(model_id id) const;
+
+  /// host -> loading. See the state machine above.
+  status load(model_id id, std::function<void()> done);
+  /// loading|resident -> evicting -> host.
+  status evict(model_id id, std::function<void()> done);
+  /// Enqueues this stage's part of a forward pass. Errors (nothing enqueued): unknown model, not loaded or
+  /// being evicted, bad shapes (batch, seq > max_seq), token out of range, workspace over budget.
+  status forward(model_id id, const forward_request& request, std::function<void()> done);
+
+private:
+  struct impl;
+  explicit stage_executor(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace sy::gpu

@@ -1,0 +1,45 @@
+#pragma once
+// Private to stage_executor (gpu/engine.cpp): one model's state on one stage, and the enqueueing of its
+// forward pass on one rank (gpu/internal/forward.cpp).
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "gpu/engine.hpp"
+
+namespace sy::gpu::internal {
+
+/// Byte offsets, within the shard buffer, of one layer's tensors.
+struct layer_offsets {
+  std::size_t ln1_w, ln1_b, qkv_w, qkv_b, out_w, out_b, ln2_w, ln2_b, in_w, in_b, fout_w, fout_b;
+};
+
+/// Byte offsets of everything a shard holds (absent parts unset).
+struct shard_offsets {
+  std::size_t tok_emb = 0, pos_emb = 0, lnf_w = 0, lnf_b = 0, head_w = 0, head_b = 0;
+  std::vector<layer_offsets> layers; // first_layer .. end_layer-1
+};
+result<shard_offsets> resolve_offsets(const shard_plan& plan);
+
+/// The per-forward device workspace of one rank, carved out of one allocation.
+struct workspace_layout {
+  std::size_t x, ln, qkv, attn, tmp, ffn, tokens, head, head_f32, total;
+};
+workspace_layout plan_workspace(const shard_plan& plan, dtype type, int batch, int seq);
+
+struct stage_model {
+  std::vector<std::shared_ptr<const host_shard>> shards; // per rank
+  std::vector<shard_offsets> offsets;                    // per rank
+  dtype type = dtype::f32;
+  residency state = residency::host;
+  std::uint64_t generation = 0;       // bumped by every load/evict, so stale completions are ignored
+  std::vector<device_buffer> weights; // per rank, while loading/resident/evicting
+  std::vector<event> loaded;          // per rank, recorded on the copy stream after the load copies
+};
+
+/// Enqueues rank `rank`'s part of a forward pass on its compute stream (after waiting for the load event).
+/// `ws` is the rank's workspace (plan_workspace bytes).
+status enqueue_forward(const stage_model& m, int rank, device& dev, communicator& comm, const forward_request& r,
+                       device_buffer ws);
+
+} // namespace sy::gpu::internal

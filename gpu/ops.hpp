@@ -1,0 +1,115 @@
+#pragma once
+// The transformer ops of the device interface (gpu/device.hpp), one documented params struct per op
+// (STYLE.md, TensorRT-LLM style). Every pointer in a params struct is DEVICE memory of the device the op is
+// enqueued on (on the cpu backend that is ordinary host memory owned by that device's allocator), and it
+// must stay allocated until the op has completed on its stream. Layouts are row-major; "stride" fields count
+// ELEMENTS between the starts of consecutive rows (0 = densely packed, i.e. the row length).
+//
+// Every struct has check(): it validates sizes and non-null pointers on the host; a device's enqueue
+// function calls it and returns its error without enqueuing anything. Plain value types, any thread.
+#include <cstddef>
+#include <cstdint>
+
+#include "gpu/model_spec.hpp"
+#include "messages/result.hpp"
+
+namespace sy::gpu {
+
+/// Element-wise activation applied after a bias (fused epilogue).
+enum class activation : std::uint8_t { none, gelu_tanh, tanh };
+
+/// C = alpha * op(A) * op(B) + beta * C, then C[i, :] += bias, then C = act(C). Row-major.
+/// op(A) is [m, k]: A is [m, k] with lda >= k, or, with trans_a, [k, m] with lda >= m. Likewise op(B) is
+/// [k, n]: B is [k, n] (ldb >= n) or, with trans_b, [n, k] (ldb >= k). C is [m, n], ldc >= n.
+/// A, B, C (and bias) have element type `type`; accumulation is always fp32.
+struct gemm_params {
+  const void* a = nullptr;
+  const void* b = nullptr;
+  void* c = nullptr;
+  const void* bias = nullptr;  // optional, [n]
+  int m = 0, n = 0, k = 0;
+  int lda = 0, ldb = 0, ldc = 0; // 0 = packed
+  bool trans_a = false, trans_b = false;
+  float alpha = 1.0f, beta = 0.0f;
+  activation act = activation::none;
+  dtype type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
+/// out[b*seq + t, :] = tok_emb[tokens[b*seq + t], :] + pos_emb[t, :] for b < batch, t < seq.
+/// tokens are int32 in device memory; the caller validated them (0 <= token < vocab) on the host.
+struct embedding_params {
+  const std::int32_t* tokens = nullptr; // [batch * seq]
+  const void* tok_emb = nullptr;        // [vocab, hidden]
+  const void* pos_emb = nullptr;        // [max_seq, hidden]
+  void* out = nullptr;                  // [batch * seq, hidden]
+  int batch = 0, seq = 0, hidden = 0, vocab = 0, max_seq = 0;
+  dtype type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
+/// out[r, :] = (in[r, :] - mean) / sqrt(var + eps) * gamma + beta for r < rows. in and out may alias when
+/// the strides are equal. Strides allow gathering rows (e.g. the last token of each sequence).
+struct layer_norm_params {
+  const void* in = nullptr;    // rows x cols, row r starts at r * in_stride
+  void* out = nullptr;         // rows x cols, row r starts at r * out_stride
+  const void* gamma = nullptr; // [cols]
+  const void* beta = nullptr;  // [cols]
+  int rows = 0, cols = 0;
+  int in_stride = 0, out_stride = 0; // 0 = cols
+  float eps = 1e-5f;
+  dtype type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
+/// In place: x[r, c] = act(x[r, c] + bias[c]) for r < rows, c < cols (bias optional). The tanh of the
+/// encoder pooler and the GELU of the FFN when not fused into the GEMM.
+struct bias_act_params {
+  void* x = nullptr;           // [rows, cols], packed
+  const void* bias = nullptr;  // optional, [cols]
+  int rows = 0, cols = 0;
+  activation act = activation::none;
+  dtype type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
+/// out[i] = a[i] + b[i] for i < count (the residual add). out may alias a or b.
+struct add_params {
+  void* out = nullptr;
+  const void* a = nullptr;
+  const void* b = nullptr;
+  std::size_t count = 0;
+  dtype type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
+/// Scaled dot-product attention for `heads` heads of size head_dim, batch sequences of seq tokens each.
+/// Token t of sequence b is row b*seq + t of q, k, v and out; head h occupies columns
+/// [h*head_dim, (h+1)*head_dim) of each row. out = softmax(scale * Q K^T [+ causal mask]) V per (b, h).
+/// causal: token t attends to tokens 0..t (decoder); otherwise to all seq tokens (encoder). Softmax in fp32.
+/// Any scratch memory is the backend's own (not counted against the budget).
+struct attention_params {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* out = nullptr;
+  int batch = 0, seq = 0, heads = 0, head_dim = 0;
+  int q_stride = 0, k_stride = 0, v_stride = 0, out_stride = 0; // 0 = heads * head_dim
+  bool causal = true;
+  float scale = 0.0f; // 0 = 1/sqrt(head_dim)
+  dtype type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
+/// dst[i] = convert(src[i]) for i < count (f32 <-> f16 <-> bf16). The cpu backend supports f32 -> f32 only
+/// (a copy) and returns an error for the others.
+struct convert_params {
+  const void* src = nullptr;
+  void* dst = nullptr;
+  std::size_t count = 0;
+  dtype src_type = dtype::f32;
+  dtype dst_type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
+} // namespace sy::gpu

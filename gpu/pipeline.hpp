@@ -1,0 +1,46 @@
+#pragma once
+// pipeline: a whole model, sharded by a parallel_layout over consecutive devices of one backend (stage s,
+// rank r on device first_device + s * tp + r), run synchronously. For the command-line tools, the tests
+// and the benchmark, NOT for actors (it blocks the calling thread). Activations pass from stage to stage
+// through host memory. One thread uses a pipeline at a time.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gpu/engine.hpp"
+#include "gpu/weights.hpp"
+
+namespace sy::gpu {
+
+class pipeline {
+public:
+  /// Builds the host shards of every (stage, rank) and a stage_executor per stage. Needs
+  /// layout.stages() * layout.tp devices from first_device on.
+  static result<std::unique_ptr<pipeline>> create(backend& b, const model_spec& spec,
+                                                  const parallel_layout& layout, const weight_set& weights,
+                                                  int first_device = 0);
+  ~pipeline();
+
+  /// Loads every shard and waits.
+  status load();
+  /// Evicts every shard and waits.
+  status evict();
+  /// One forward pass of `batch` sequences of tokens.size()/batch tokens each; waits. Returns
+  /// [batch, out_dim] f32 row-major.
+  result<std::vector<float>> run(const std::vector<std::int32_t>& tokens, int batch);
+
+  int out_dim() const noexcept;
+  const model_spec& spec() const noexcept;
+  stage_executor& stage(int s);
+  /// Seconds of the last load() (host->device copies of all shards, all stages in parallel).
+  double last_load_seconds() const noexcept;
+  /// Total bytes of all shards.
+  std::size_t shard_bytes() const noexcept;
+
+private:
+  struct impl;
+  explicit pipeline(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace sy::gpu

@@ -1,0 +1,220 @@
+// safetensors read/write (declared in gpu/weights.hpp). Format: 8-byte little-endian header length N, N
+// bytes of JSON {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+// "__metadata__": {...}}, then the data; offsets are relative to the start of the data.
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "gpu/internal/json.hpp"
+#include "gpu/weights.hpp"
+
+namespace sy::gpu {
+
+namespace {
+
+constexpr std::uint64_t max_header = 100u * 1024 * 1024;
+
+std::string st_name(dtype t) {
+  switch (t) {
+    case dtype::f32: return "F32";
+    case dtype::f16: return "F16";
+    case dtype::bf16: return "BF16";
+  }
+  return "?";
+}
+
+error werr(const std::string& origin, const std::string& msg) {
+  return make_error("weights", origin + ": " + msg);
+}
+
+struct entry {
+  std::string name;
+  dtype type;
+  std::vector<std::int64_t> shape;
+  std::uint64_t begin, end;
+};
+
+} // namespace
+
+status write_safetensors(const std::string& path, const weight_set& w, dtype type) {
+  json::value header;
+  header.kind = json::value::type::object;
+  json::value meta;
+  meta.kind = json::value::type::object;
+  meta.members.emplace_back("format", json::value::make_string("pt"));
+  meta.members.emplace_back("switchyard", json::value::make_string("1"));
+  header.members.emplace_back("__metadata__", meta);
+  std::uint64_t offset = 0;
+  std::size_t esize = dtype_size(type);
+  for (const auto& [name, t] : w.tensors) {
+    json::value e;
+    e.kind = json::value::type::object;
+    e.members.emplace_back("dtype", json::value::make_string(st_name(type)));
+    json::value shape;
+    shape.kind = json::value::type::array;
+    for (auto d : t.shape)
+      shape.items.push_back(json::value::make_int(d));
+    e.members.emplace_back("shape", shape);
+    json::value offs;
+    offs.kind = json::value::type::array;
+    std::uint64_t bytes = t.values.size() * esize;
+    offs.items.push_back(json::value::make_int(static_cast<std::int64_t>(offset)));
+    offs.items.push_back(json::value::make_int(static_cast<std::int64_t>(offset + bytes)));
+    e.members.emplace_back("data_offsets", offs);
+    header.members.emplace_back(name, e);
+    offset += bytes;
+  }
+  std::string text = json::write(header);
+  while (text.size() % 8 != 0)
+    text += ' ';
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  if (!out)
+    return werr(path, "cannot open for writing: " + std::string{std::strerror(errno)});
+  unsigned char len[8];
+  std::uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i)
+    len[i] = static_cast<unsigned char>(n >> (8 * i));
+  out.write(reinterpret_cast<const char*>(len), 8);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  std::vector<char> buf;
+  for (const auto& [name, t] : w.tensors) {
+    buf.resize(t.values.size() * esize);
+    if (type == dtype::f32) {
+      std::memcpy(buf.data(), t.values.data(), buf.size()); // little-endian host (x86-64, aarch64)
+    } else {
+      for (std::size_t i = 0; i < t.values.size(); ++i) {
+        std::uint16_t h = type == dtype::f16 ? f32_to_f16(t.values[i]) : f32_to_bf16(t.values[i]);
+        std::memcpy(buf.data() + 2 * i, &h, 2);
+      }
+    }
+    out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+  }
+  out.flush();
+  if (!out)
+    return werr(path, "write failed: " + std::string{std::strerror(errno)});
+  return {};
+}
+
+result<weight_set> parse_safetensors(const std::string& bytes, const std::string& origin) {
+  if (bytes.size() < 8)
+    return werr(origin, "truncated file: " + std::to_string(bytes.size()) +
+                          " bytes, need at least 8 for the header length");
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i)
+    n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  if (n > max_header)
+    return werr(origin, "header length " + std::to_string(n) + " exceeds the 100 MiB limit (not a safetensors file?)");
+  if (n > bytes.size() - 8)
+    return werr(origin, "truncated file: header length " + std::to_string(n) + " but only " +
+                          std::to_string(bytes.size() - 8) + " bytes follow the length field");
+  auto doc = json::parse(bytes.substr(8, n));
+  if (!doc)
+    return werr(origin, "header: " + doc.err().message);
+  if (doc->kind != json::value::type::object)
+    return werr(origin, "header: expected a JSON object, found " + json::type_name(doc->kind));
+  std::uint64_t data_size = bytes.size() - 8 - n;
+  std::vector<entry> entries;
+  for (const auto& [name, v] : doc->members) {
+    if (name == "__metadata__")
+      continue;
+    std::string where = "tensor '" + name + "': ";
+    if (v.kind != json::value::type::object)
+      return werr(origin, where + "expected an object, found " + json::type_name(v.kind));
+    const json::value* dt = v.find("dtype");
+    const json::value* sh = v.find("shape");
+    const json::value* of = v.find("data_offsets");
+    if (!dt || !sh || !of)
+      return werr(origin, where + "missing key '" + std::string{!dt ? "dtype" : !sh ? "shape" : "data_offsets"} + "'");
+    if (dt->kind != json::value::type::string)
+      return werr(origin, where + "dtype: expected a string, found " + json::type_name(dt->kind));
+    entry e;
+    e.name = name;
+    if (dt->text == "F32")
+      e.type = dtype::f32;
+    else if (dt->text == "F16")
+      e.type = dtype::f16;
+    else if (dt->text == "BF16")
+      e.type = dtype::bf16;
+    else
+      return werr(origin, where + "unsupported dtype '" + dt->text + "', expected F32, F16 or BF16");
+    if (sh->kind != json::value::type::array)
+      return werr(origin, where + "shape: expected an array, found " + json::type_name(sh->kind));
+    std::uint64_t elements = 1;
+    for (const auto& d : sh->items) {
+      auto x = d.as_int64();
+      if (!x || *x < 0 || *x > (std::int64_t{1} << 40))
+        return werr(origin, where + "shape: expected non-negative integers, found " + json::write(d));
+      e.shape.push_back(*x);
+      elements *= static_cast<std::uint64_t>(*x);
+      if (elements > (std::uint64_t{1} << 40))
+        return werr(origin, where + "shape: too many elements");
+    }
+    if (of->kind != json::value::type::array || of->items.size() != 2)
+      return werr(origin, where + "data_offsets: expected an array [begin, end], found " + json::write(*of));
+    auto b = of->items[0].as_int64(), en = of->items[1].as_int64();
+    if (!b || !en || *b < 0 || *en < *b)
+      return werr(origin, where + "data_offsets: expected integers 0 <= begin <= end, found " + json::write(*of));
+    e.begin = static_cast<std::uint64_t>(*b);
+    e.end = static_cast<std::uint64_t>(*en);
+    if (e.end > data_size)
+      return werr(origin, where + "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                            ") out of range: the data section has " + std::to_string(data_size) +
+                            " bytes (truncated file?)");
+    std::uint64_t need = elements * dtype_size(e.type);
+    if (e.end - e.begin != need)
+      return werr(origin, where + "data_offsets span " + std::to_string(e.end - e.begin) + " bytes but shape " +
+                            "and dtype need " + std::to_string(need));
+    entries.push_back(std::move(e));
+  }
+  std::vector<const entry*> sorted;
+  for (const auto& e : entries)
+    sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
+  for (std::size_t i = 1; i < sorted.size(); ++i)
+    if (sorted[i]->begin < sorted[i - 1]->end)
+      return werr(origin, "tensors '" + sorted[i - 1]->name + "' and '" + sorted[i]->name +
+                            "' have overlapping data_offsets");
+  weight_set w;
+  const char* data = bytes.data() + 8 + n;
+  for (const auto& e : entries) {
+    host_tensor t;
+    t.shape = e.shape;
+    std::size_t count = (e.end - e.begin) / dtype_size(e.type);
+    t.values.resize(count);
+    const char* src = data + e.begin;
+    if (e.type == dtype::f32) {
+      std::memcpy(t.values.data(), src, count * 4);
+    } else {
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        t.values[i] = e.type == dtype::f16 ? f16_to_f32(h) : bf16_to_f32(h);
+      }
+    }
+    w.tensors.emplace(e.name, std::move(t));
+  }
+  return w;
+}
+
+result<weight_set> read_safetensors(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return werr(path, "cannot open: " + std::string{std::strerror(errno)});
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad())
+    return werr(path, "read failed");
+  return parse_safetensors(ss.str(), path);
+}
+
+result<weight_set> load_weights(const std::string& path, const model_spec& spec) {
+  auto w = read_safetensors(path);
+  if (!w)
+    return w;
+  if (auto st = check_weights(spec, *w); !st)
+    return werr(path, st.err().message);
+  return w;
+}
+
+} // namespace sy::gpu
