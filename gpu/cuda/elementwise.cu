@@ -38,21 +38,32 @@ __device__ __forceinline__ float gelu_tanh(float x) {
 
 template <class T, activation Act>
 __global__ void __launch_bounds__(kThreads)
-  bias_act_kernel(const T* __restrict__ in, const T* __restrict__ bias, T* out, long long rows, int cols) {
+  bias_act_kernel(const T* in, const T* __restrict__ bias, T* out, long long rows, int cols, long long ld) {
   // `in` and `out` may alias: each element is read once and written once by the same thread, so no
-  // __restrict__ on out.
+  // __restrict__ on them.
   const long long n = rows * cols;
-  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+  for (long long e = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; e < n;
+       e += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long r = e / cols;
+    const int c = static_cast<int>(e - r * cols);
+    const long long i = r * ld + c;
     float v = to_f32(in[i]);
     if (bias != nullptr)
-      v += to_f32(bias[i % cols]);
+      v += to_f32(bias[c]);
     if constexpr (Act == activation::gelu_tanh)
       v = gelu_tanh(v);
     else if constexpr (Act == activation::tanh)
       v = tanhf(v);
     out[i] = from_f32<T>(v);
   }
+}
+
+template <class S, class D>
+__global__ void __launch_bounds__(kThreads)
+  convert_kernel(const S* __restrict__ src, D* __restrict__ dst, long long n) {
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x)
+    dst[i] = from_f32<D>(to_f32(src[i]));
 }
 
 template <class T>
@@ -92,15 +103,16 @@ cudaError_t invoke_bias_act(const bias_act_params& p, cudaStream_t stream) {
     const auto* bias = static_cast<const T*>(p.bias);
     auto* out = static_cast<T*>(p.out);
     const unsigned grid = internal::grid_for(p.rows * p.cols, kThreads);
+    const long long ld = p.ld != 0 ? p.ld : p.cols;
     switch (p.act) {
       case activation::none:
-        bias_act_kernel<T, activation::none><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols);
+        bias_act_kernel<T, activation::none><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols, ld);
         break;
       case activation::gelu_tanh:
-        bias_act_kernel<T, activation::gelu_tanh><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols);
+        bias_act_kernel<T, activation::gelu_tanh><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols, ld);
         break;
       case activation::tanh:
-        bias_act_kernel<T, activation::tanh><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols);
+        bias_act_kernel<T, activation::tanh><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols, ld);
         break;
     }
     return cudaGetLastError();
@@ -131,6 +143,26 @@ cudaError_t invoke_residual_add(const residual_add_params& p, cudaStream_t strea
       static_cast<const T*>(p.a), static_cast<const T*>(p.b), static_cast<const T*>(p.bias),
       static_cast<T*>(p.out), p.rows, p.cols);
     return cudaGetLastError();
+  });
+}
+
+cudaError_t invoke_convert(const convert_params& p, cudaStream_t stream) {
+  if (!p.check())
+    return cudaErrorInvalidValue;
+  if (p.src_type == p.dst_type) {
+    if (p.src == p.dst)
+      return cudaSuccess;
+    return cudaMemcpyAsync(p.dst, p.src, static_cast<std::size_t>(p.count) * dtype_size(p.src_type),
+                           cudaMemcpyDeviceToDevice, stream);
+  }
+  return internal::dispatch(p.src_type, [&](auto src_tag) {
+    using S = typename decltype(src_tag)::type;
+    return internal::dispatch(p.dst_type, [&](auto dst_tag) {
+      using D = typename decltype(dst_tag)::type;
+      convert_kernel<S, D><<<internal::grid_for(p.count, kThreads), kThreads, 0, stream>>>(
+        static_cast<const S*>(p.src), static_cast<D*>(p.dst), p.count);
+      return cudaGetLastError();
+    });
   });
 }
 

@@ -21,6 +21,7 @@
 #include <cuda_runtime_api.h>
 
 #include "gpu/model_spec.hpp"
+#include "gpu/ops.hpp"
 
 namespace sy::gpu::cuda {
 
@@ -56,20 +57,17 @@ struct layer_norm_params {
 };
 [[nodiscard]] cudaError_t invoke_layer_norm(const layer_norm_params& p, cudaStream_t stream);
 
-enum class activation : std::uint8_t {
-  none,      // out = in + bias
-  gelu_tanh, // out = gelu(in + bias), tanh approximation
-  tanh,      // out = tanh(in + bias) (BERT pooler)
-};
+// activation: sy::gpu::activation (gpu/ops.hpp): none, gelu_tanh (tanh approximation), tanh.
 
 /// out[r, c] = act(in[r, c] + bias[c]); bias may be null (then act(in)). `out` may alias `in`.
 struct bias_act_params {
   dtype type = dtype::f16;
-  const void* in = nullptr;   // [rows, cols]
+  const void* in = nullptr;   // [rows] x ld, first cols of each row used
   const void* bias = nullptr; // [cols] or null
-  void* out = nullptr;        // [rows, cols]
+  void* out = nullptr;        // [rows] x ld
   std::int64_t rows = 0;
   int cols = 0;
+  std::int64_t ld = 0; // elements between rows of in and out; 0 means cols
   activation act = activation::none;
   [[nodiscard]] status check() const;
 };
@@ -93,6 +91,17 @@ struct residual_add_params {
   [[nodiscard]] status check() const;
 };
 [[nodiscard]] cudaError_t invoke_residual_add(const residual_add_params& p, cudaStream_t stream);
+
+/// dst[i] = src[i] converted between f32, f16 and bf16 (round to nearest even), i < count.
+struct convert_params {
+  dtype src_type = dtype::f32;
+  dtype dst_type = dtype::f16;
+  const void* src = nullptr; // [count]
+  void* dst = nullptr;       // [count], must not overlap src unless the types are equal and dst == src
+  std::int64_t count = 0;
+  [[nodiscard]] status check() const;
+};
+[[nodiscard]] cudaError_t invoke_convert(const convert_params& p, cudaStream_t stream);
 
 /// Multi-head softmax attention, out = softmax(q k^T * scale + mask) v, per (batch, head), fp32 softmax.
 /// Element (b, s, h, d) of q is at q[(b*seq + s)*q_stride + h*head_dim + d], likewise for k, v, out: with

@@ -85,8 +85,25 @@ status bias_act_params::check() const {
     return field_error(k, "rows", "positive", rows);
   if (cols <= 0)
     return field_error(k, "cols", "positive", cols);
+  if (ld != 0 && ld < cols)
+    return field_error(k, "ld", "0 or at least cols", ld);
   if (act != activation::none && act != activation::gelu_tanh && act != activation::tanh)
     return field_error(k, "act", "none, gelu_tanh or tanh", static_cast<long long>(act));
+  return {};
+}
+
+status convert_params::check() const {
+  constexpr const char* k = "convert";
+  if (!valid_type(src_type))
+    return type_error(k, src_type);
+  if (!valid_type(dst_type))
+    return type_error(k, dst_type);
+  if (src == nullptr)
+    return null_error(k, "src");
+  if (dst == nullptr)
+    return null_error(k, "dst");
+  if (count <= 0)
+    return field_error(k, "count", "positive", count);
   return {};
 }
 
