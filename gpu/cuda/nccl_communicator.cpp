@@ -23,6 +23,34 @@ ncclDataType_t nccl_type(dtype t) {
   return ncclFloat32;
 }
 
+// Stream memory operations from the driver, looked up through the runtime (cudaGetDriverEntryPointByVersion),
+// so that libsy_cuda.so does not link libcuda.so.1 and loads (and reports "no GPU") where no driver exists.
+using wait_value_fn = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+using write_value_fn = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+
+struct driver_fns {
+  wait_value_fn wait = nullptr;
+  write_value_fn write = nullptr;
+};
+
+result<driver_fns> load_driver_fns() {
+  driver_fns f;
+  void* p = nullptr;
+  cudaDriverEntryPointQueryResult q{};
+  if (auto e = cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &p, 12000, cudaEnableDefault, &q);
+      e != cudaSuccess || q != cudaDriverEntryPointSuccess || p == nullptr)
+    return make_error("cuda", "the CUDA driver has no cuStreamWaitValue32 (needed by the tensor-parallel "
+                              "communicator)");
+  f.wait = reinterpret_cast<wait_value_fn>(p);
+  p = nullptr;
+  if (auto e = cudaGetDriverEntryPointByVersion("cuStreamWriteValue32", &p, 12000, cudaEnableDefault, &q);
+      e != cudaSuccess || q != cudaDriverEntryPointSuccess || p == nullptr)
+    return make_error("cuda", "the CUDA driver has no cuStreamWriteValue32 (needed by the tensor-parallel "
+                              "communicator)");
+  f.write = reinterpret_cast<write_value_fn>(p);
+  return f;
+}
+
 struct posted_op {
   void* data = nullptr;
   std::size_t count = 0;
@@ -37,6 +65,7 @@ struct group_state {
   std::vector<cudaStream_t> nccl_streams;
   std::uint32_t* flags = nullptr;        // pinned, mapped host memory, one per rank
   std::vector<CUdeviceptr> flag_dev;     // device addresses of flags[r]
+  driver_fns drv;
   std::mutex mutex;
   std::condition_variable cv;
   std::vector<std::deque<posted_op>> queues;
@@ -114,7 +143,7 @@ struct group_state {
       cudaSetDevice(devs[r]->index());
       // Release the waiting compute stream even if NCCL failed, so that nothing hangs; the failure is
       // reported through the devices' health (sticky CUDA error) or the log of the caller.
-      cuStreamWriteValue32(reinterpret_cast<CUstream>(nccl_streams[r]), flag_dev[r], ops[r].seq,
+      drv.write(reinterpret_cast<CUstream>(nccl_streams[r]), flag_dev[r], ops[r].seq,
                            CU_STREAM_WRITE_VALUE_DEFAULT);
       cudaEventDestroy(ops[r].ready);
     }
@@ -150,7 +179,7 @@ public:
     }
     std::lock_guard<std::mutex> lock{g_->mutex};
     const std::uint32_t seq = ++g_->posted[static_cast<std::size_t>(rank_)];
-    if (auto r = cuStreamWaitValue32(reinterpret_cast<CUstream>(*cs), g_->flag_dev[static_cast<std::size_t>(rank_)],
+    if (auto r = g_->drv.wait(reinterpret_cast<CUstream>(*cs), g_->flag_dev[static_cast<std::size_t>(rank_)],
                                      seq, CU_STREAM_WAIT_VALUE_GEQ);
         r != CUDA_SUCCESS) {
       --g_->posted[static_cast<std::size_t>(rank_)];
@@ -176,6 +205,10 @@ result<std::vector<std::unique_ptr<communicator>>> make_nccl_communicators(std::
   g->queues.resize(devs.size());
   g->posted.assign(devs.size(), 0);
   if (n > 1) {
+    auto drv = load_driver_fns();
+    if (!drv)
+      return drv.err();
+    g->drv = *drv;
     // Waits use CU_STREAM_WAIT_VALUE_GEQ on 32-bit values: supported on every device of compute
     // capability >= 7.0 with a current driver (sm_90 here).
     if (auto e = cudaHostAlloc(reinterpret_cast<void**>(&g->flags), sizeof(std::uint32_t) * devs.size(),
