@@ -37,14 +37,22 @@ result<std::unique_ptr<cuda_device>> cuda_device::open(int ordinal, std::size_t 
   SY_CUDA_TRY("cudaDeviceGetDefaultMemPool", cudaDeviceGetDefaultMemPool(&pool, ordinal));
   std::uint64_t keep = UINT64_MAX;
   SY_CUDA_TRY("cudaMemPoolSetAttribute", cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  // allocate() synchronises its own (empty) allocation stream; with internal dependencies the pool could
+  // make that stream wait for another stream's pending free, and allocate() would then block the host
+  // until the GPU catches up. Without them, memory is reused once its free has completed, or mapped anew.
+  int no = 0;
+  SY_CUDA_TRY("cudaMemPoolSetAttribute",
+              cudaMemPoolSetAttribute(pool, cudaMemPoolReuseAllowInternalDependencies, &no));
   for (int i = 0; i < 2; ++i) {
     cudaStream_t s = nullptr;
     SY_CUDA_TRY("cudaStreamCreateWithFlags", cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     d->streams_.push_back(s);
   }
   SY_CUDA_TRY("cudaStreamCreateWithFlags", cudaStreamCreateWithFlags(&d->alloc_stream_, cudaStreamNonBlocking));
-  if (auto s = cublasCreate(&d->cublas_); s != CUBLAS_STATUS_SUCCESS)
-    return make_error("cuda", d->name_ + ": cublasCreate: " + cublas_status_name(s));
+  // cuBLAS works (fails otherwise) only with a device: create the compute stream's handle now, so that a
+  // broken cuBLAS is reported at open time rather than at the first GEMM.
+  if (auto h = d->cublas_for(0); !h)
+    return h.err();
   return d;
 }
 
@@ -61,8 +69,9 @@ cuda_device::~cuda_device() {
     cudaFree(p);
   for (auto& [id, e] : events_)
     cudaEventDestroy(e);
-  if (cublas_)
-    cublasDestroy(cublas_);
+  for (auto h : cublas_)
+    if (h)
+      cublasDestroy(h);
   for (auto s : streams_)
     cudaStreamDestroy(s);
   if (alloc_stream_)
@@ -94,6 +103,21 @@ result<cudaStream_t> cuda_device::native(stream s) const {
   if (s.value >= streams_.size())
     return make_error("device", name_ + ": unknown stream " + std::to_string(s.value));
   return streams_[s.value];
+}
+
+result<cublasHandle_t> cuda_device::cublas_for(std::uint32_t stream_index) {
+  // Caller holds ops_mutex_ (or is open(), before the device is shared).
+  if (cublas_.size() <= stream_index)
+    cublas_.resize(stream_index + 1, nullptr);
+  if (cublas_[stream_index] == nullptr) {
+    if (auto st = enter(); !st)
+      return st.err();
+    cublasHandle_t h = nullptr;
+    if (auto s = cublasCreate(&h); s != CUBLAS_STATUS_SUCCESS)
+      return make_error("cuda", name_ + ": cublasCreate: " + cublas_status_name(s));
+    cublas_[stream_index] = h;
+  }
+  return cublas_[stream_index];
 }
 
 // --- memory ---------------------------------------------------------------------------------------------
@@ -314,7 +338,12 @@ status cuda_device::health() const {
   }
   // A sticky device error (e.g. an illegal address in a kernel) is reported by every later call.
   cudaSetDevice(ordinal_);
-  if (auto e = cudaPeekAtLastError(); e != cudaSuccess && e != cudaErrorNotReady) {
+  cudaStream_t s = nullptr;
+  {
+    std::lock_guard<std::mutex> g{mutex_};
+    s = streams_.front();
+  }
+  if (auto e = cudaStreamQuery(s); e != cudaSuccess && e != cudaErrorNotReady) {
     fail(cuda_error(name_, e).message);
     return cuda_error(name_, e);
   }

@@ -2,7 +2,7 @@
 // cuda_device: the CUDA backend's device (gpu/device.hpp) on one GPU. Private to libsy_cuda.so.
 //
 // Owns: a compute and a copy stream (non-blocking) plus any created streams; its events; one cuBLAS handle
-// (serialised by ops_mutex_); every device buffer it allocated (cudaMallocAsync from the device's default
+// per stream that ran a GEMM (a handle's workspace must not be shared by concurrently running streams); every device buffer it allocated (cudaMallocAsync from the device's default
 // memory pool, release threshold "keep", so frees are stream-ordered and never synchronise the device).
 // Memory is counted against a budget on the host: allocate() fails with "memory" before calling CUDA when
 // used + bytes > budget. free_after() releases the memory with cudaFreeAsync on the stream and stops counting
@@ -84,6 +84,8 @@ public:
 private:
   cuda_device(int ordinal, std::string name, std::size_t budget);
   status launched(const char* op, cudaError_t e);
+  /// The cuBLAS handle of a stream, created on first use. Caller holds ops_mutex_.
+  result<cublasHandle_t> cublas_for(std::uint32_t stream_index);
   void fail(const std::string& message) const;
 
   int ordinal_;
@@ -97,8 +99,8 @@ private:
   std::unordered_map<void*, std::size_t> allocations_;
   cudaStream_t alloc_stream_ = nullptr; // allocations and immediate frees
   mutable std::string error_;           // first asynchronous failure (sticky)
-  std::mutex ops_mutex_;                // serialises the cuBLAS handle
-  cublasHandle_t cublas_ = nullptr;
+  std::mutex ops_mutex_;                // guards cublas_ (and serialises cuBLAS calls)
+  std::vector<cublasHandle_t> cublas_;  // one per stream (index = stream handle), created on first GEMM
 };
 
 } // namespace sy::gpu::cuda

@@ -72,7 +72,10 @@ status cuda_device::gemm(const gemm_params& p, stream s) {
     return st;
   SY_ENTER(s, cs);
   std::lock_guard<std::mutex> g{ops_mutex_};
-  auto st = invoke_gemm(cublas_, p, *cs);
+  auto h = cublas_for(s.value);
+  if (!h)
+    return h.err();
+  auto st = invoke_gemm(*h, p, *cs);
   if (!st && st.err().category == "cuda")
     fail(name_ + ": " + st.err().message);
   return st;

@@ -81,6 +81,11 @@ struct group_state {
     cv.notify_all();
     if (issuer.joinable())
       issuer.join();
+    // Collectives posted by some ranks but never by all (a caller bug) would leave their streams waiting
+    // forever: release them (their reductions did not happen).
+    if (flags)
+      for (std::size_t r = 0; r < devs.size(); ++r)
+        reinterpret_cast<volatile std::uint32_t*>(flags)[r] = posted[r];
     for (std::size_t r = 0; r < devs.size(); ++r) {
       cudaSetDevice(devs[r]->index());
       if (r < nccl_streams.size() && nccl_streams[r]) {
