@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The repeatable recipe for the GPU checks: build here (nvcc, no GPU needed), run on a GPU machine that has
-# a CUDA driver but none of our Debian libraries.
+# a CUDA driver but none of our Debian libraries. Takes about 3 minutes on the GPU machine.
 #
 #   scripts/gpu_check.sh prepare   # on the build machine: build build-gpu/ with CUDA, stage the binaries in
 #                                  # build-gpu/stage/, put their Debian runtime libraries in .devlibs/lib/
@@ -23,9 +23,10 @@ LIBS=.devlibs/lib
 prepare() {
   set -e
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSWITCHYARD_ENABLE_CUDA=ON
-  cmake --build "$BUILD" -j "${JOBS:-2}" --target switchyard sy_cuda sy_cuda_kernels_test sy_cuda_engine_test
+  cmake --build "$BUILD" -j "${JOBS:-2}" --target switchyard sy_cuda sy_cuda_kernels_test sy_cuda_engine_test sy_cuda_bench
   rm -rf "$STAGE" && mkdir -p "$STAGE/bin" "$STAGE/lib"
   cp "$BUILD/apps/switchyard" "$BUILD"/tests/sy_cuda_*_test "$STAGE/bin/"
+  cp "$BUILD/gpu/cuda/sy_cuda_bench" "$STAGE/bin/"
   cp "$BUILD/gpu/cuda/libsy_cuda.so" "$STAGE/lib/"
 
   # Runtime libraries that are neither glibc (the GPU machine has its own) nor CUDA (it has the toolkit).
@@ -75,6 +76,8 @@ run() {
         fails=$((fails + 1))
     done
   done
+  echo "=== sy_cuda_bench (per-op timings)"
+  "$STAGE/bin/sy_cuda_bench" 20 || fails=$((fails + 1))
   echo "=== bench engine"
   if "$sy" bench engine --help 2>/dev/null | grep -q -- '--backend'; then
     "$sy" bench engine --backend cuda --no-torch || fails=$((fails + 1))
