@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The repeatable recipe for the GPU checks: build here (nvcc, no GPU needed), run on a GPU machine that has
-# a CUDA driver but none of our Debian libraries. Takes about 3 minutes on the GPU machine.
+# a CUDA driver but none of our Debian libraries.
 #
 #   scripts/gpu_check.sh prepare   # on the build machine: build build-gpu/ with CUDA, stage the binaries in
 #                                  # build-gpu/stage/, put their Debian runtime libraries in .devlibs/lib/
