@@ -1,0 +1,123 @@
+// The compat kernel (ALGORITHMS.md §2): the hot loop of the placement search. Keep it allocation-free.
+#include <algorithm>
+
+#include "sim/internal/compiled.hpp"
+
+namespace sy::sim::internal {
+
+namespace {
+
+template <bool Rec, bool SingleStage>
+void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
+            double* clocks, counts& out, request_record* rec) {
+  const double* arrival = t.arrival.data();
+  const std::int32_t* model = t.model.data();
+  const float* slo = t.slo.data();
+  const std::int32_t* rep_begin = c.rep_begin.data();
+  const replica* reps = c.reps.data();
+  const float* lat = c.lat.data();
+  long* model_requests = out.model_requests.data();
+  long* model_good = out.model_good.data();
+  long* group_requests = out.group_requests.data();
+  long good = 0;
+  double latency_sum = 0;
+  double tmp[max_stages];
+
+  for (std::size_t i = begin; i < end; ++i) {
+    const double t0 = arrival[i];
+    const std::int32_t m = model[i];
+    if (m < 0) {
+      if constexpr (Rec)
+        rec[i - begin] = request_record{t0, t0, t0, t0, request_status::failed, -1, 0, 0};
+      continue;
+    }
+    ++model_requests[m];
+    const std::int32_t rb = rep_begin[m], re = rep_begin[m + 1];
+    if (rb == re) {
+      if constexpr (Rec)
+        rec[i - begin] = request_record{t0, t0, t0, t0, request_status::failed, -1, 0, 0};
+      continue;
+    }
+    // Earliest free last stage; strict '<' keeps the lowest group on ties (replicas are in group order).
+    std::int32_t best = rb;
+    if constexpr (SingleStage) {
+      double best_clock = clocks[reps[rb].base];
+      for (std::int32_t r = rb + 1; r < re; ++r) {
+        const double cl = clocks[reps[r].base];
+        if (cl < best_clock) {
+          best_clock = cl;
+          best = r;
+        }
+      }
+      const replica& rp = reps[best];
+      const double start = std::max(t0, best_clock);
+      const double done = start + static_cast<double>(lat[rp.lat]);
+      const double finish = done + overhead;
+      ++group_requests[rp.group];
+      if (finish - t0 <= static_cast<double>(slo[i])) {
+        clocks[rp.base] = done;
+        ++model_good[m];
+        ++good;
+        latency_sum += finish - t0;
+        if constexpr (Rec)
+          rec[i - begin] = request_record{t0, t0, start, finish, request_status::ok, rp.group, 1, 0};
+      } else if constexpr (Rec) {
+        rec[i - begin] = request_record{t0, t0, t0, t0, request_status::rejected, rp.group, 1, 0};
+      }
+    } else {
+      double best_clock = clocks[reps[rb].base + reps[rb].pp - 1];
+      for (std::int32_t r = rb + 1; r < re; ++r) {
+        const double cl = clocks[reps[r].base + reps[r].pp - 1];
+        if (cl < best_clock) {
+          best_clock = cl;
+          best = r;
+        }
+      }
+      const replica& rp = reps[best];
+      double* gc = clocks + rp.base;
+      const float* l = lat + rp.lat;
+      double x = t0;
+      for (std::int32_t k = 0; k < rp.pp; ++k) {
+        x = std::max(x, gc[k]) + static_cast<double>(l[k]);
+        tmp[k] = x;
+      }
+      const double finish = x + overhead;
+      ++group_requests[rp.group];
+      if (finish - t0 <= static_cast<double>(slo[i])) {
+        if constexpr (Rec)
+          rec[i - begin] =
+              request_record{t0, t0, std::max(t0, gc[0]), finish, request_status::ok, rp.group, 1, 0};
+        for (std::int32_t k = 0; k < rp.pp; ++k)
+          gc[k] = tmp[k];
+        ++model_good[m];
+        ++good;
+        latency_sum += finish - t0;
+      } else if constexpr (Rec) {
+        rec[i - begin] = request_record{t0, t0, t0, t0, request_status::rejected, rp.group, 1, 0};
+      }
+    }
+  }
+  out.good += good;
+  out.latency_sum += latency_sum;
+}
+
+} // namespace
+
+void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
+                std::vector<double>& scratch, counts& out, request_record* rec) {
+  scratch.assign(static_cast<std::size_t>(c.total_stages) + 1, 0.0);
+  double* clocks = scratch.data();
+  if (c.max_pp == 1) {
+    if (rec)
+      kernel<true, true>(c, t, begin, end, overhead, clocks, out, rec);
+    else
+      kernel<false, true>(c, t, begin, end, overhead, clocks, out, rec);
+  } else {
+    if (rec)
+      kernel<true, false>(c, t, begin, end, overhead, clocks, out, rec);
+    else
+      kernel<false, false>(c, t, begin, end, overhead, clocks, out, rec);
+  }
+}
+
+} // namespace sy::sim::internal
