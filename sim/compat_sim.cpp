@@ -10,11 +10,10 @@ namespace {
 template <bool Rec, bool SingleStage>
 void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
             double* clocks, counts& out, request_record* rec) {
-  const double* arrival = t.arrival.data();
-  const std::int32_t* model = t.model.data();
-  const float* slo = t.slo.data();
+  const prepared_trace::packed* rows = t.rows.data();
   const std::int32_t* rep_begin = c.rep_begin.data();
   const replica* reps = c.reps.data();
+  const std::int32_t* last = c.rep_last.data();
   const float* lat = c.lat.data();
   long* model_requests = out.model_requests.data();
   long* model_good = out.model_good.data();
@@ -24,8 +23,8 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
   double tmp[max_stages];
 
   for (std::size_t i = begin; i < end; ++i) {
-    const double t0 = arrival[i];
-    const std::int32_t m = model[i];
+    const double t0 = rows[i].arrival;
+    const std::int32_t m = rows[i].model;
     if (m < 0) {
       if constexpr (Rec)
         rec[i - begin] = request_record{t0, t0, t0, t0, request_status::failed, -1, 0, 0};
@@ -38,23 +37,23 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
         rec[i - begin] = request_record{t0, t0, t0, t0, request_status::failed, -1, 0, 0};
       continue;
     }
-    // Earliest free last stage; strict '<' keeps the lowest group on ties (replicas are in group order).
-    std::int32_t best = rb;
+    // Earliest free last stage; ties keep the lowest group (replicas are in group order).
+    std::int32_t best;
     if constexpr (SingleStage) {
-      double best_clock = clocks[reps[rb].base];
+      best = rb;
+      double best_clock = clocks[last[rb]];
       for (std::int32_t r = rb + 1; r < re; ++r) {
-        const double cl = clocks[reps[r].base];
-        if (cl < best_clock) {
-          best_clock = cl;
-          best = r;
-        }
+        const double cl = clocks[last[r]];
+        const bool lt = cl < best_clock; // strict: the lowest group wins ties
+        best = lt ? r : best;
+        best_clock = lt ? cl : best_clock;
       }
       const replica& rp = reps[best];
       const double start = std::max(t0, best_clock);
       const double done = start + static_cast<double>(lat[rp.lat]);
       const double finish = done + overhead;
       ++group_requests[rp.group];
-      if (finish - t0 <= static_cast<double>(slo[i])) {
+      if (finish - t0 <= static_cast<double>(rows[i].slo)) {
         clocks[rp.base] = done;
         ++model_good[m];
         ++good;
@@ -65,13 +64,13 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
         rec[i - begin] = request_record{t0, t0, t0, t0, request_status::rejected, rp.group, 1, 0};
       }
     } else {
-      double best_clock = clocks[reps[rb].base + reps[rb].pp - 1];
+      best = rb;
+      double best_clock = clocks[last[rb]];
       for (std::int32_t r = rb + 1; r < re; ++r) {
-        const double cl = clocks[reps[r].base + reps[r].pp - 1];
-        if (cl < best_clock) {
-          best_clock = cl;
-          best = r;
-        }
+        const double cl = clocks[last[r]];
+        const bool lt = cl < best_clock; // strict: the lowest group wins ties
+        best = lt ? r : best;
+        best_clock = lt ? cl : best_clock;
       }
       const replica& rp = reps[best];
       double* gc = clocks + rp.base;
@@ -83,7 +82,7 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
       }
       const double finish = x + overhead;
       ++group_requests[rp.group];
-      if (finish - t0 <= static_cast<double>(slo[i])) {
+      if (finish - t0 <= static_cast<double>(rows[i].slo)) {
         if constexpr (Rec)
           rec[i - begin] =
               request_record{t0, t0, std::max(t0, gc[0]), finish, request_status::ok, rp.group, 1, 0};

@@ -65,14 +65,21 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
     p.model[i] = m;
     p.slo[i] = r.slo_s > 0 ? static_cast<float>(r.slo_s) : model_slo[static_cast<std::size_t>(m)];
   }
+  p.rows.resize(n);
+  for (std::size_t i = 0; i < n; ++i)
+    p.rows[i] = prepared_trace::packed{p.arrival[i], p.model[i], p.slo[i]};
   return p;
 }
 
 prepared_trace restrict_models(const prepared_trace& t, const std::vector<char>& keep) {
   prepared_trace r = t;
-  for (auto& m : r.model)
+  for (std::size_t i = 0; i < r.model.size(); ++i) {
+    auto& m = r.model[i];
     if (m >= 0 && (static_cast<std::size_t>(m) >= keep.size() || !keep[static_cast<std::size_t>(m)]))
       m = -1;
+    if (i < r.rows.size())
+      r.rows[i].model = m;
+  }
   return r;
 }
 
@@ -144,6 +151,7 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
       rep.lat = lat_off;
       rep.model = static_cast<std::int32_t>(m);
       lat_off += rep.pp;
+      c.rep_last.push_back(rep.base + rep.pp - 1);
     }
   }
   c.lat.assign(static_cast<std::size_t>(lat_off), static_cast<float>(policies::compat_inf));

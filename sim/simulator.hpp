@@ -59,9 +59,15 @@ struct request_record {
 /// The trace in the simulator's layout. model[i] indexes the profile table; -1: a request the simulation
 /// ignores (it counts in `requests`, never as good; used to restrict the search to a subset of models).
 struct prepared_trace {
+  struct packed {
+    double arrival;
+    std::int32_t model;
+    float slo;
+  };
   std::vector<double> arrival;
   std::vector<std::int32_t> model;
   std::vector<float> slo; // float32, compat
+  std::vector<packed> rows; // the same three columns interleaved (the compat kernel's single stream)
   int num_models = 0;
 };
 
