@@ -17,7 +17,8 @@ struct latency_summary {
   long ok = 0, rejected = 0, failed = 0;
   double attainment = 0;       // ok / requests
   double goodput_rps = 0;      // ok / (last arrival - first arrival) of the trimmed requests
-  double mean_latency_s = 0;   // compat: dropped requests count as 0
+  double mean_latency_s = 0;   // compat overall number: dropped requests count as 0
+  double mean_served_latency_s = 0; // of ok requests (AlpaServe's per-model latency_mean)
   double p50_s = 0, p90_s = 0, p99_s = 0; // of ok requests
   double mean_load_wait_s = 0; // of ok requests
 };

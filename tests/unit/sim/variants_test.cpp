@@ -142,6 +142,7 @@ TEST_CASE("the summary trims int(10 / span * N) requests from each end and count
   REQUIRE(s.overall.attainment == Approx(static_cast<double>(ok) / 80));
   REQUIRE(s.overall.mean_latency_s == Approx(0.5 * static_cast<double>(ok) / 80));
   REQUIRE(s.overall.p99_s == Approx(0.5));
+  REQUIRE(s.overall.mean_served_latency_s == Approx(0.5));
   REQUIRE(s.models[0].s.requests == 40);
   REQUIRE(s.models[1].s.ok == 40); // odd arrivals are never multiples of 4
   auto json = sim::to_json(s);
