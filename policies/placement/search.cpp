@@ -322,11 +322,18 @@ result<placement_schedule> swap_aware_policy::operator()(const placement_problem
     return st.err();
   if (!(pb.swap_overcommit >= 1))
     return make_error("placement", "swap overcommit: expected >= 1, found " + std::to_string(pb.swap_overcommit));
-  auto r = best_of(pb, mp_search_candidates(pb.num_devices, pb.devices_per_node), all_models(*pb.profiles), {},
-                   evaluator_kind::swapping, pb.mem_budget * pb.swap_overcommit, true);
+  const auto candidates = mp_search_candidates(pb.num_devices, pb.devices_per_node);
+  auto r = best_of(pb, candidates, all_models(*pb.profiles), {}, evaluator_kind::swapping,
+                   pb.mem_budget * pb.swap_overcommit, true);
   if (!r)
     return r.err();
-  return single(std::move(r->p));
+  // The compat mp-search result, scored by the swapping simulator too: keep whichever is better.
+  auto plain = best_of(pb, candidates, all_models(*pb.profiles), {}, evaluator_kind::compat, pb.mem_budget, false);
+  if (!plain)
+    return plain.err();
+  auto ev = pb.make_evaluator(0, all_requests, {}, evaluator_kind::swapping);
+  const double plain_score = ev->evaluate(plain->p).score(plain->p.replicas());
+  return single(plain_score > r->score ? std::move(plain->p) : std::move(r->p));
 }
 
 } // namespace sy::policies
