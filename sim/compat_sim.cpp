@@ -1,5 +1,6 @@
 // The compat kernel (ALGORITHMS.md §2): the hot loop of the placement search. Keep it allocation-free.
 #include <algorithm>
+#include <type_traits>
 
 #include "sim/internal/compiled.hpp"
 
@@ -7,7 +8,8 @@ namespace sy::sim::internal {
 
 namespace {
 
-template <bool Rec, bool SingleStage>
+// PP: the pipeline degree of every group when uniform (1, 2, 4, 8: loops unrolled), 0: mixed degrees.
+template <bool Rec, int PP>
 void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
             double* clocks, counts& out, request_record* rec) {
   const prepared_trace::packed* rows = t.rows.data();
@@ -39,7 +41,7 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
     }
     // Earliest free last stage; ties keep the lowest group (replicas are in group order).
     std::int32_t best;
-    if constexpr (SingleStage) {
+    if constexpr (PP == 1) {
       best = rb;
       double best_clock = clocks[last[rb]];
       for (std::int32_t r = rb + 1; r < re; ++r) {
@@ -75,8 +77,9 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
       const replica& rp = reps[best];
       double* gc = clocks + rp.base;
       const float* l = lat + rp.lat;
+      const std::int32_t pp = PP > 0 ? PP : rp.pp;
       double x = t0;
-      for (std::int32_t k = 0; k < rp.pp; ++k) {
+      for (std::int32_t k = 0; k < pp; ++k) {
         x = std::max(x, gc[k]) + static_cast<double>(l[k]);
         tmp[k] = x;
       }
@@ -86,7 +89,7 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
         if constexpr (Rec)
           rec[i - begin] =
               request_record{t0, t0, std::max(t0, gc[0]), finish, request_status::ok, rp.group, 1, 0};
-        for (std::int32_t k = 0; k < rp.pp; ++k)
+        for (std::int32_t k = 0; k < pp; ++k)
           gc[k] = tmp[k];
         ++model_good[m];
         ++good;
@@ -106,16 +109,33 @@ void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, s
                 std::vector<double>& scratch, counts& out, request_record* rec) {
   scratch.assign(static_cast<std::size_t>(c.total_stages) + 1, 0.0);
   double* clocks = scratch.data();
-  if (c.max_pp == 1) {
+  int uniform = c.group_pp.empty() ? 1 : c.group_pp.front();
+  for (auto pp : c.group_pp)
+    if (pp != uniform)
+      uniform = 0;
+  auto go = [&](auto pp_tag) {
+    constexpr int P = decltype(pp_tag)::value;
     if (rec)
-      kernel<true, true>(c, t, begin, end, overhead, clocks, out, rec);
+      kernel<true, P>(c, t, begin, end, overhead, clocks, out, rec);
     else
-      kernel<false, true>(c, t, begin, end, overhead, clocks, out, rec);
-  } else {
-    if (rec)
-      kernel<true, false>(c, t, begin, end, overhead, clocks, out, rec);
-    else
-      kernel<false, false>(c, t, begin, end, overhead, clocks, out, rec);
+      kernel<false, P>(c, t, begin, end, overhead, clocks, out, rec);
+  };
+  switch (c.max_pp == 1 ? 1 : uniform) {
+  case 1:
+    go(std::integral_constant<int, 1>{});
+    break;
+  case 2:
+    go(std::integral_constant<int, 2>{});
+    break;
+  case 4:
+    go(std::integral_constant<int, 4>{});
+    break;
+  case 8:
+    go(std::integral_constant<int, 8>{});
+    break;
+  default:
+    go(std::integral_constant<int, 0>{});
+    break;
   }
 }
 
