@@ -13,7 +13,8 @@ int run_presets(const presets_options&);
 
 /// `switchyard profile`: writes a profile database (analytic cost model; --measure: the real engine).
 struct profile_options {
-  std::vector<std::string> models;   // preset names
+  std::string config_path;           // -c: profile the models of this deployment (inline specs too)
+  std::vector<std::string> models;   // preset names (added to the config's models)
   std::string hardware = "V100-16GB";
   std::string output = "profile.msgpack"; // .msgpack or .json
   int seq_len = 2048;
@@ -49,5 +50,11 @@ struct trace_options {
   double slice_start = 0, slice_end = 0; // slice_end > slice_start: keep [start, end)
 };
 int run_trace(const trace_options&);
+/// switchyard check-config [-c FILE] [--print]: validate a deployment file (default: the embedded one).
+struct check_config_options {
+  std::string config_path; // empty: the embedded default (configs/local.yaml)
+  bool print = false;      // print the normalized config as YAML
+};
+int run_check_config(const check_config_options&);
 
 } // namespace sy::apps

@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
 
   profile_options profile_opts;
   auto* profile = app.add_subcommand("profile", "write a profile database (analytic cost model of a named GPU)");
-  profile->add_option("--models", profile_opts.models, "model presets, comma-separated")->delimiter(',')->required();
+  profile->add_option("-c,--config", profile_opts.config_path, "deployment YAML whose models to profile");
+  profile->add_option("--models", profile_opts.models, "model presets, comma-separated")->delimiter(',');
   profile->add_option("--hardware", profile_opts.hardware, "V100-16GB | A100-40GB | H100-80GB")->capture_default_str();
   profile->add_option("-o,--output", profile_opts.output, "output file, .msgpack or .json")->capture_default_str();
   profile->add_option("--seq", profile_opts.seq_len, "input tokens per request profiled")->capture_default_str();
@@ -72,6 +73,11 @@ int main(int argc, char** argv) {
     trace_opts.mode = "convert";
     rc = run_trace(trace_opts);
   });
+  check_config_options check_opts;
+  auto* check = app.add_subcommand("check-config", "validate a deployment file and print it normalized");
+  check->add_option("-c,--config", check_opts.config_path, "deployment YAML (default: the embedded default)");
+  check->add_flag("--print", check_opts.print, "print the normalized config as YAML");
+  check->callback([&] { rc = run_check_config(check_opts); });
 
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "apps/commands.hpp"
+#include "config/cluster_config.hpp"
 #include "gpu/model_spec.hpp"
 #include "messages/logging.hpp"
 #include "policies/cost_model.hpp"
@@ -37,11 +38,20 @@ result<std::vector<policies::parallel_config>> parse_configs(const std::vector<s
 
 int run_profile(const profile_options& o) {
   auto log = logger("profile");
-  if (o.models.empty()) {
-    log->error("no models: pass --models m1,m2 (presets: switchyard presets)");
+  std::vector<gpu::model_spec> specs;
+  if (!o.config_path.empty()) {
+    auto cfg = config::load_config(o.config_path);
+    if (!cfg) {
+      log->error("{}", cfg.err().message);
+      return 2;
+    }
+    for (const auto& m : cfg->models)
+      specs.push_back(m.spec);
+  }
+  if (o.models.empty() && specs.empty()) {
+    log->error("no models: pass -c cluster.yaml or --models m1,m2 (presets: switchyard presets)");
     return 2;
   }
-  std::vector<gpu::model_spec> specs;
   for (const auto& name : o.models) {
     auto s = gpu::preset(name);
     if (!s) {
