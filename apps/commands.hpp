@@ -23,6 +23,8 @@ struct profile_options {
   std::string calibrate;             // measured profile db to fit the efficiency factors to
   bool measure = false;              // measure the real engine (hook, see profile_cmd.cpp)
   bool print = false;                // print a latency table
+  bool plan = false;                 // print each config's stage boundaries and the ILP's layer sharding
+  double ilp_time_limit = 10;        // seconds per intra-op ILP
 };
 int run_profile(const profile_options&);
 

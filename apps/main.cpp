@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   profile->add_option("--calibrate", profile_opts.calibrate, "measured profile db to fit the cost model to");
   profile->add_flag("--measure", profile_opts.measure, "measure the real engine instead of the cost model");
   profile->add_flag("--print", profile_opts.print, "print a latency table");
+  profile->add_flag("--plan", profile_opts.plan, "print stage boundaries and the intra-op ILP's sharding");
+  profile->add_option("--ilp-time-limit", profile_opts.ilp_time_limit, "seconds per intra-op ILP")->capture_default_str();
   profile->callback([&] { rc = run_profile(profile_opts); });
 
   trace_options trace_opts;

@@ -6,6 +6,7 @@
 #include "gpu/model_spec.hpp"
 #include "messages/logging.hpp"
 #include "policies/cost_model.hpp"
+#include "policies/parallel/plan.hpp"
 
 namespace sy::apps {
 
@@ -108,6 +109,26 @@ int run_profile(const profile_options& o) {
                   e.total_latency(0), e.total_latency(4), static_cast<double>(e.max_weight_bytes()) / (1 << 30),
                   load);
     }
+  }
+  if (o.plan) {
+    policies::parallel::ilp_options ilp;
+    ilp.time_limit_s = o.ilp_time_limit;
+    for (const auto& m : specs)
+      for (const auto& c : db->configs(m.name)) {
+        auto p = policies::parallel::plan_model(m, c, cm, ilp);
+        if (!p) {
+          log->warn("{}", p.err().to_string());
+          continue;
+        }
+        std::string bounds, shard;
+        for (int b : p->stages.boundaries)
+          bounds += (bounds.empty() ? "" : ",") + std::to_string(b);
+        for (const auto& n : p->layer_sharding.names)
+          if (n.rfind("input:", 0) != 0)
+            shard += " " + n;
+        std::printf("%s op %d pp %d: stages [%s]; layer %.3g s (ILP) / %.3g s (model);%s\n", m.name.c_str(), c.op,
+                    c.pp, bounds.c_str(), p->ilp_layer_seconds, p->model_layer_seconds, shard.c_str());
+      }
   }
   if (auto st = db->save(o.output); !st) {
     log->error("{}", st.err().to_string());
