@@ -88,8 +88,8 @@ int run_profile(const profile_options& o) {
     }
     const auto& h = fitted->hardware();
     log->info("calibrated on {}: flops_eff {:.3f}, mem_eff {:.3f}, link_eff {:.3f}, pcie_eff {:.3f}, "
-              "layer overhead {:.3g} s; rms relative error {:.3f} -> {:.3f}",
-              o.calibrate, h.flops_eff, h.mem_eff, h.link_eff, h.pcie_eff, h.layer_overhead_s,
+              "overhead {:.3g} s per layer, {:.3g} s per stage; rms relative error {:.3f} -> {:.3f}",
+              o.calibrate, h.flops_eff, h.mem_eff, h.link_eff, h.pcie_eff, h.layer_overhead_s, h.stage_overhead_s,
               cm.rms_relative_error(*measured, specs), fitted->rms_relative_error(*measured, specs));
     cm = *fitted;
   }

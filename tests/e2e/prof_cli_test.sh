@@ -35,6 +35,16 @@ trace)
   test $rc -ne 0 || fail "bad line accepted"
   grep -q "bad.csv:3: input_tokens: expected a positive integer, found 'ten'" "$dir/err" || fail "no located error"
   ;;
+alpaserve)
+  # AlpaServe's pickled profiling database -> our JSON -> loaded (validated) by --calibrate
+  src=$(dirname "$0")/../..
+  /usr/bin/python3 "$src/tests/e2e/alpaserve_profile_fixture.py" "$dir/ap.pkl" || fail "fixture"
+  /usr/bin/python3 "$src/scripts/alpaserve_profile_to_json.py" "$dir/ap.pkl" "$dir/ap.json" --pcie-gbps 12.8 \
+    >"$dir/out" || fail "converter"
+  grep -q '^2 entries' "$dir/out" || fail "expected 2 entries (dp=2 dropped): $(cat "$dir/out")"
+  "$sy" profile --models bert-1.3b --calibrate "$dir/ap.json" -o "$dir/fit.json" 2>"$dir/log" || fail "load: $(cat "$dir/log")"
+  grep -q 'rms relative error' "$dir/log" || fail "no calibration summary"
+  ;;
 *) fail "unknown mode $2" ;;
 esac
 echo ok
