@@ -40,7 +40,7 @@ struct trace_options {
   int tokens = 128;
   // convert
   std::string format = "csv";        // csv | azure2019 | azure2021 | azure-llm
-  std::string input;
+  std::vector<std::string> inputs;   // several: merged; azure-llm with one file per model: file i -> model i
   double rate_scale = 1, cv_scale = 1; // azure2019 / azure2021 --fit-gamma
   int start_minute = 0, minutes = 1440;
   bool fit_gamma = false;

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   });
   auto* convert = trace->add_subcommand("convert", "convert csv / azure2019 / azure2021 / azure-llm");
   common(convert);
-  convert->add_option("-i,--input", trace_opts.input, "input trace file")->required();
+  convert->add_option("-i,--input", trace_opts.inputs, "input trace file(s); repeat to merge")->required();
   convert->add_option("--format", trace_opts.format, "csv | azure2019 | azure2021 | azure-llm")->capture_default_str();
   convert->add_option("--rate-scale", trace_opts.rate_scale, "azure: rate multiplier of the Gamma processes");
   convert->add_option("--cv-scale", trace_opts.cv_scale, "azure: CV (2019) or CV multiplier (2021 fit)");
