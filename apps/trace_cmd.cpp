@@ -80,6 +80,10 @@ result<sim::trace> make_trace(const trace_options& o) {
 
 int run_trace(const trace_options& o) {
   auto log = logger("trace");
+  if (!(o.time_scale > 0) || !(o.thin > 0)) {
+    log->error("workload: --time-scale and --thin must be > 0, found {} and {}", o.time_scale, o.thin);
+    return 2;
+  }
   auto t = make_trace(o);
   if (!t) {
     log->error("{}", t.err().to_string());
