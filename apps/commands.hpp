@@ -2,11 +2,61 @@
 // The subcommands of the `switchyard` executable. main.cpp (the only file that includes CLI11, which is
 // slow to compile) parses the command line into these option structs and calls run_*; each run_* returns
 // the process exit code and logs its own errors.
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sy::apps {
 
 struct presets_options {};
 int run_presets(const presets_options&);
+
+/// `switchyard profile`: writes a profile database (analytic cost model; --measure: the real engine).
+struct profile_options {
+  std::string config_path;           // -c: profile the models of this deployment (inline specs too)
+  std::vector<std::string> models;   // preset names (added to the config's models)
+  std::string hardware = "V100-16GB";
+  std::string output = "profile.msgpack"; // .msgpack or .json
+  int seq_len = 2048;
+  double memory_gib = 0;             // per-GPU weight budget; 0: the device's memory
+  std::vector<std::string> configs;  // "OPxPP" (e.g. 2x4); empty: every default config
+  std::string calibrate;             // measured profile db to fit the efficiency factors to
+  bool measure = false;              // measure the real engine (hook, see profile_cmd.cpp)
+  bool print = false;                // print a latency table
+  bool plan = false;                 // print each config's stage boundaries and the ILP's layer sharding
+  double ilp_time_limit = 10;        // seconds per intra-op ILP
+};
+int run_profile(const profile_options&);
+
+/// `switchyard trace synth|convert`: generate or convert a workload trace to the native CSV.
+struct trace_options {
+  std::string mode;                  // "synth" | "convert"
+  std::vector<std::string> models;
+  std::string output = "trace.csv";
+  std::uint64_t seed = 1;
+  // synth
+  double rate = 10, cv = 1, duration = 60;
+  bool uniform = false;
+  int tokens = 128;
+  // convert
+  std::string format = "csv";        // csv | azure2019 | azure2021 | azure-llm
+  std::vector<std::string> inputs;   // several: merged; azure-llm with one file per model: file i -> model i
+  double rate_scale = 1, cv_scale = 1; // azure2019 / azure2021 --fit-gamma
+  int start_minute = 0, minutes = 1440;
+  bool fit_gamma = false;
+  double interval = 60;
+  int max_seq = 2048;
+  // transforms applied to the result (both modes)
+  double time_scale = 1;             // arrival / factor
+  double thin = 1;                   // rate scale by thinning / replication
+  double slice_start = 0, slice_end = 0; // slice_end > slice_start: keep [start, end)
+};
+int run_trace(const trace_options&);
+/// switchyard check-config [-c FILE] [--print]: validate a deployment file (default: the embedded one).
+struct check_config_options {
+  std::string config_path; // empty: the embedded default (configs/local.yaml)
+  bool print = false;      // print the normalized config as YAML
+};
+int run_check_config(const check_config_options&);
 
 } // namespace sy::apps

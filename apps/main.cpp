@@ -21,6 +21,66 @@ int main(int argc, char** argv) {
     rc = run_presets(presets_opts);
   });
 
+  profile_options profile_opts;
+  auto* profile = app.add_subcommand("profile", "write a profile database (analytic cost model of a named GPU)");
+  profile->add_option("-c,--config", profile_opts.config_path, "deployment YAML whose models to profile");
+  profile->add_option("--models", profile_opts.models, "model presets, comma-separated")->delimiter(',');
+  profile->add_option("--hardware", profile_opts.hardware, "V100-16GB | A100-40GB | H100-80GB")->capture_default_str();
+  profile->add_option("-o,--output", profile_opts.output, "output file, .msgpack or .json")->capture_default_str();
+  profile->add_option("--seq", profile_opts.seq_len, "input tokens per request profiled")->capture_default_str();
+  profile->add_option("--memory-gib", profile_opts.memory_gib, "per-GPU weight budget (0: device memory)");
+  profile->add_option("--configs", profile_opts.configs, "OPxPP list (default: all)")->delimiter(',');
+  profile->add_option("--calibrate", profile_opts.calibrate, "measured profile db to fit the cost model to");
+  profile->add_flag("--measure", profile_opts.measure, "measure the real engine instead of the cost model");
+  profile->add_flag("--print", profile_opts.print, "print a latency table");
+  profile->add_flag("--plan", profile_opts.plan, "print stage boundaries and the intra-op ILP's sharding");
+  profile->add_option("--ilp-time-limit", profile_opts.ilp_time_limit, "seconds per intra-op ILP")->capture_default_str();
+  profile->callback([&] { rc = run_profile(profile_opts); });
+
+  trace_options trace_opts;
+  auto* trace = app.add_subcommand("trace", "generate or convert a workload trace (native CSV)");
+  trace->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("--models", trace_opts.models, "model names, comma-separated")->delimiter(',');
+    c->add_option("-o,--output", trace_opts.output, "output CSV")->capture_default_str();
+    c->add_option("--seed", trace_opts.seed, "random seed")->capture_default_str();
+    c->add_option("--tokens", trace_opts.tokens, "input tokens per request")->capture_default_str();
+    c->add_option("--time-scale", trace_opts.time_scale, "divide arrival times by this factor");
+    c->add_option("--thin", trace_opts.thin, "rate scale by thinning (<1) or replication (>1)");
+    c->add_option("--slice-start", trace_opts.slice_start, "keep arrivals >= this (s)");
+    c->add_option("--slice-end", trace_opts.slice_end, "keep arrivals < this (s)");
+    c->add_flag("--uniform", trace_opts.uniform, "uniform popularity instead of the power law");
+  };
+  auto* synth = trace->add_subcommand("synth", "Gamma-process trace with power-law popularity");
+  common(synth);
+  synth->add_option("--rate", trace_opts.rate, "total requests/s")->capture_default_str();
+  synth->add_option("--cv", trace_opts.cv, "coefficient of variation of the gaps")->capture_default_str();
+  synth->add_option("--duration", trace_opts.duration, "seconds")->capture_default_str();
+  synth->callback([&] {
+    trace_opts.mode = "synth";
+    rc = run_trace(trace_opts);
+  });
+  auto* convert = trace->add_subcommand("convert", "convert csv / azure2019 / azure2021 / azure-llm");
+  common(convert);
+  convert->add_option("-i,--input", trace_opts.inputs, "input trace file(s); repeat to merge")->required();
+  convert->add_option("--format", trace_opts.format, "csv | azure2019 | azure2021 | azure-llm")->capture_default_str();
+  convert->add_option("--rate-scale", trace_opts.rate_scale, "azure: rate multiplier of the Gamma processes");
+  convert->add_option("--cv-scale", trace_opts.cv_scale, "azure: CV (2019) or CV multiplier (2021 fit)");
+  convert->add_option("--start-minute", trace_opts.start_minute, "azure2019: first minute of the window");
+  convert->add_option("--minutes", trace_opts.minutes, "azure2019: window length in minutes");
+  convert->add_flag("--fit-gamma", trace_opts.fit_gamma, "azure2021: per-interval Gamma fit instead of raw");
+  convert->add_option("--interval", trace_opts.interval, "azure2021: Gamma-fit interval (s)");
+  convert->add_option("--max-seq", trace_opts.max_seq, "azure-llm: clip input tokens to this");
+  convert->callback([&] {
+    trace_opts.mode = "convert";
+    rc = run_trace(trace_opts);
+  });
+  check_config_options check_opts;
+  auto* check = app.add_subcommand("check-config", "validate a deployment file and print it normalized");
+  check->add_option("-c,--config", check_opts.config_path, "deployment YAML (default: the embedded default)");
+  check->add_flag("--print", check_opts.print, "print the normalized config as YAML");
+  check->callback([&] { rc = run_check_config(check_opts); });
+
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))
       throw CLI::ValidationError("--log-level", "unknown level '" + log_level + "'");

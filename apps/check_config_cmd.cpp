@@ -1,0 +1,34 @@
+// switchyard check-config: load, normalize and validate a deployment file; print a summary (and, with
+// --print, the normalized YAML) or the precise error (exit code 2).
+#include <cstdio>
+
+#include "apps/commands.hpp"
+#include "config/cluster_config.hpp"
+
+namespace sy::apps {
+
+int run_check_config(const check_config_options& opts) {
+  const bool embedded = opts.config_path.empty();
+  auto r = embedded ? result<config::cluster_config>{config::embedded_default()} : config::load_config(opts.config_path);
+  if (!r.ok()) {
+    std::fprintf(stderr, "%s\n", r.err().message.c_str());
+    return 2;
+  }
+  const auto& c = *r;
+  if (opts.print) {
+    std::fputs(config::to_yaml(c).c_str(), stdout);
+    return 0;
+  }
+  std::printf("%s: ok: %zu node(s), %d device(s), %zu model(s), placement %s", c.source.c_str(), c.nodes.size(),
+              c.device_count(), c.models.size(), std::string{to_string(c.placement.mode)}.c_str());
+  if (c.placement.mode == config::placement_mode::explicit_groups)
+    std::printf(" (%zu group(s))", c.placement.groups.size());
+  else if (c.placement.mode == config::placement_mode::policy)
+    std::printf(" (%s)", c.placement.policy.name.c_str());
+  else
+    std::printf(" (%s)", c.placement.plan_path.c_str());
+  std::printf("\n");
+  return 0;
+}
+
+} // namespace sy::apps

@@ -1,0 +1,197 @@
+#pragma once
+// cluster_config: the immutable description of one deployment, read from one YAML file
+// (configs/reference.yaml documents every key with its default).
+//
+// Pipeline: parse (yaml-cpp, nodes keep line/column) -> normalize (defaults, sizes to bytes, presets expanded
+// into gpu::model_spec) -> validate -> cluster_config. Once returned, a cluster_config is never modified:
+// consumers hold it by const reference (or std::shared_ptr<const cluster_config>) and may read it from any
+// thread. The loaders are pure functions (no global state except the embedded default, built once,
+// thread-safe) and may be called from any thread.
+//
+// Errors (result<T>::err(), category "config") always read
+//   <file>:<line>:<column>: <key path>: expected <what>, found <what>
+// e.g. `cluster.yaml:14:7: models[2].slo_ms: expected a positive number, found "fast"`.
+//
+// Indexing conventions used by every consumer:
+//   - nodes[i].devices[j]: a device is identified by (node position i, device position j); its `ordinal`
+//     is the number the YAML uses for it (the CUDA device ordinal, or the cpu worker number).
+//   - global device index: devices numbered in node order, then device order (cluster_config::global_index);
+//     policies::group_placement::devices uses these.
+//   - group_config::devices[s * op + r] is the device of pipeline stage s, tensor rank r.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "gpu/model_spec.hpp"
+#include "messages/result.hpp"
+
+namespace sy::config {
+
+// --- nodes and devices --------------------------------------------------------------------------------
+
+enum class device_kind : std::uint8_t { cpu, cuda };
+std::string_view to_string(device_kind k) noexcept;
+
+struct device_config {
+  device_kind kind = device_kind::cpu;
+  int ordinal = 0;               // unique per node; YAML `index`, default: position in the node's list
+  std::int64_t memory_bytes = 0; // memory budget for weights + activations (> 0)
+};
+
+struct node_config {
+  std::string name;          // unique in the cluster
+  std::string host;          // from `address: host:port`
+  std::uint16_t port = 0;    // the node's CAF middleman port (0: any free port, single-process only)
+  std::vector<device_config> devices;
+  std::string address() const { return host + ":" + std::to_string(port); }
+};
+
+// --- models ---------------------------------------------------------------------------------------------
+
+struct weights_config {
+  enum class source : std::uint8_t { seed, safetensors };
+  source kind = source::seed;
+  std::uint64_t seed = 0; // kind == seed: the generator's seed
+  std::string path;       // kind == safetensors: resolved against the config file's folder
+};
+
+struct model_config {
+  std::string name;                // unique in the cluster; == spec.name
+  std::string preset;              // the preset it was expanded from, empty for an inline architecture
+  gpu::model_spec spec;            // complete (preset expanded, dtype applied), spec.validate() passes
+  weights_config weights;
+  std::optional<std::chrono::microseconds> slo; // YAML `slo_ms` (may be fractional); none: no deadline
+                                                // beyond runtime.request_timeout
+};
+
+// --- placement ------------------------------------------------------------------------------------------
+
+struct device_ref {
+  int node = 0;   // position in cluster_config::nodes
+  int device = 0; // position in nodes[node].devices
+  bool operator==(const device_ref& o) const { return node == o.node && device == o.device; }
+  bool operator<(const device_ref& o) const { return node != o.node ? node < o.node : device < o.device; }
+};
+
+struct group_config {
+  std::string name;                // unique, default "g<i>"
+  int op = 1;                      // tensor (intra-op) degree, YAML `tensor`; divides every model's heads
+  int pp = 1;                      // pipeline (inter-op) degree, YAML `pipeline`; <= every model's layers
+  std::vector<device_ref> devices; // size op * pp, [s * op + r] = stage s, tensor rank r; disjoint groups
+  std::vector<int> models;         // positions in cluster_config::models
+};
+
+enum class placement_mode : std::uint8_t {
+  explicit_groups, // `placement: {groups: [...]}`
+  policy,          // `placement: {policy: round-robin, ...params}`: computed at start-up by that policy
+  plan_file,       // `placement: {plan: path}`: written by `switchyard plan`
+};
+std::string_view to_string(placement_mode m) noexcept;
+
+// --- policies -------------------------------------------------------------------------------------------
+
+/// A policy parameter: a YAML scalar, typed by its spelling (true/false, integer, number, else string).
+using param_value = std::variant<bool, std::int64_t, double, std::string>;
+using policy_params = std::map<std::string, param_value>;
+std::string to_string(const param_value& v);
+
+/// A policy chosen by name, with free parameters (validated later by the policy registry).
+/// YAML: `batching: greedy` or `batching: {name: greedy, max_batch: 8}`.
+struct policy_config {
+  std::string name;
+  policy_params params;
+};
+
+struct placement_config {
+  placement_mode mode = placement_mode::policy;
+  std::vector<group_config> groups; // mode == explicit_groups
+  policy_config policy;             // mode == policy (name is one of known_policy_names("placement"))
+  std::string plan_path;            // mode == plan_file, resolved against the config file's folder
+};
+
+struct policies_config {
+  policy_config admission{"slo", {}};           // slo | none
+  policy_config dispatch{"earliest-free", {}};  // earliest-free | shortest-queue
+  policy_config batching{"none", {}};           // none | greedy (max_batch)
+  policy_config eviction{"lru", {}};            // lru | demand-aware | swap-cost-aware
+};
+
+/// The policy names config accepts per kind ("placement", "admission", "dispatch", "batching",
+/// "eviction"); empty for an unknown kind. Kept here until the policy registry exists.
+const std::vector<std::string>& known_policy_names(std::string_view kind);
+
+// --- endpoints and runtime ------------------------------------------------------------------------------
+
+struct ingress_config {
+  std::string bind = "127.0.0.1";   // address both listeners bind to
+  std::uint16_t msgpack_port = 7400; // msgpack over TCP (0: any free port)
+  std::uint16_t http_port = 7401;    // HTTP/JSON (0: any free port)
+  int max_in_flight = 1024;          // accepted but unanswered requests; beyond: rejected (overload)
+  int max_input_tokens = 0;          // per request; 0: each model's max_seq
+};
+
+struct metrics_config {
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 7402; // Prometheus text at GET /metrics (0: any free port)
+};
+
+struct controller_config {
+  std::string host;         // default: the first node's host
+  std::uint16_t port = 7410; // where the controller is published for `switchyard node --join`
+  std::string address() const { return host + ":" + std::to_string(port); }
+};
+
+struct runtime_config {
+  std::chrono::milliseconds request_timeout{30000}; // a request without SLO fails after this
+  std::chrono::milliseconds heartbeat_interval{500}; // CAF middleman heartbeat, same on every node
+  std::chrono::milliseconds node_timeout{5000};      // a node silent this long is down
+};
+
+// --- the whole deployment -------------------------------------------------------------------------------
+
+struct cluster_config {
+  std::string source; // file name (or source name given to parse_config) for messages
+  std::vector<node_config> nodes;
+  std::vector<model_config> models;
+  placement_config placement;
+  policies_config policies;
+  ingress_config ingress;
+  metrics_config metrics;
+  controller_config controller;
+  runtime_config runtime;
+
+  const model_config* find_model(std::string_view name) const; // nullptr if absent
+  int model_index(std::string_view name) const;                // -1 if absent
+  const node_config* find_node(std::string_view name) const;   // nullptr if absent
+  int device_count() const;                                    // all devices of all nodes
+  int global_index(device_ref d) const;                        // node order, then device order
+  device_ref device_at(int global) const;                      // inverse of global_index
+  const device_config& device(device_ref d) const { return nodes[d.node].devices[d.device]; }
+};
+
+/// Reads, normalizes and validates a file. Relative paths inside resolve against the file's folder.
+result<cluster_config> load_config(const std::string& path);
+/// The same from text; `source_name` appears in messages; relative paths resolve against `base_dir`.
+result<cluster_config> parse_config(std::string_view text, std::string_view source_name = "<string>",
+                                    std::string_view base_dir = ".");
+
+/// configs/local.yaml as compiled into the binary: its text, and the config it describes (parsed once).
+std::string_view embedded_default_text();
+const cluster_config& embedded_default();
+
+/// The normalized config as YAML (every key, sizes in bytes, presets expanded); parse_config of it gives
+/// back an equal config.
+std::string to_yaml(const cluster_config& c);
+
+/// A standalone model file (the fields of one `models:` entry, at top level) for `switchyard run-model`.
+result<model_config> load_model_spec(const std::string& path);
+result<model_config> parse_model_spec(std::string_view text, std::string_view source_name = "<string>",
+                                      std::string_view base_dir = ".");
+
+} // namespace sy::config

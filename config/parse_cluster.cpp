@@ -1,0 +1,363 @@
+// parse_config / load_config: YAML text -> cluster_config, section by section (nodes, models, placement,
+// policies, endpoints). Placement lives in read_placement.cpp, model entries in internal/read_model.cpp.
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "config/cluster_config.hpp"
+#include "config/internal/read_model.hpp"
+#include "config/internal/read_sections.hpp"
+
+namespace sy::config {
+
+using namespace internal;
+
+const std::vector<std::string>& known_policy_names(std::string_view kind) {
+  static const std::map<std::string, std::vector<std::string>, std::less<>> names = {
+    {"placement", {"round-robin", "selective-replication", "model-parallel", "clockwork++", "swap-aware"}},
+    {"admission", {"slo", "none"}},
+    {"dispatch", {"earliest-free", "shortest-queue"}},
+    {"batching", {"none", "greedy"}},
+    {"eviction", {"lru", "demand-aware", "swap-cost-aware"}},
+  };
+  static const std::vector<std::string> none;
+  auto it = names.find(kind);
+  return it == names.end() ? none : it->second;
+}
+
+namespace internal {
+
+namespace {
+
+std::string unique_note(yaml_reader& r, const std::string& first_path) {
+  int line = r.line_of(first_path);
+  return line > 0 ? " again (first at line " + std::to_string(line) + ")" : " again";
+}
+
+std::vector<device_config> read_devices(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  std::vector<device_config> out;
+  auto kind_of = [&](const YAML::Node& m, const std::string& p) {
+    YAML::Node k = r.child(m, p, "kind");
+    if (!yaml_reader::present(k))
+      return device_kind::cpu;
+    std::string s = r.as_string(k, at(p, "kind"), "cpu or cuda");
+    if (s == "cpu")
+      return device_kind::cpu;
+    if (s == "cuda" || s == "gpu")
+      return device_kind::cuda;
+    r.fail(k, at(p, "kind"), "cpu or cuda", quote(s));
+  };
+  if (n.IsMap()) {
+    r.expect_map(n, path, {"kind", "count", "memory"}, "devices ({kind, count, memory} or a list)");
+    device_config d;
+    d.kind = kind_of(n, path);
+    d.memory_bytes = r.as_size(r.require(n, path, "memory", "a memory budget per device"), at(path, "memory"));
+    auto count = r.as_int(r.require(n, path, "count", "a device count"), at(path, "count"), 1, 4096,
+                          "a device count 1..4096");
+    for (int i = 0; i < count; ++i) {
+      d.ordinal = i;
+      out.push_back(d);
+    }
+    return out;
+  }
+  r.expect_list(n, path, "devices ({kind, count, memory} or a list of {kind, index, memory})");
+  if (n.size() == 0)
+    r.fail(n, path, "at least one device", "an empty list");
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    std::string p = at(path, i);
+    r.expect_map(n[i], p, {"kind", "index", "memory"}, "a device");
+    device_config d;
+    d.kind = kind_of(n[i], p);
+    YAML::Node idx = r.child(n[i], p, "index");
+    d.ordinal = yaml_reader::present(idx)
+                  ? static_cast<int>(r.as_int(idx, at(p, "index"), 0, 4095, "a device index 0..4095"))
+                  : static_cast<int>(i);
+    d.memory_bytes = r.as_size(r.require(n[i], p, "memory", "a memory budget"), at(p, "memory"));
+    for (std::size_t j = 0; j < out.size(); ++j)
+      if (out[j].ordinal == d.ordinal)
+        r.fail(yaml_reader::present(idx) ? idx : n[i], at(p, "index"), "a device index unique on the node",
+               quote(std::to_string(d.ordinal)) + unique_note(r, at(path, j)));
+    out.push_back(d);
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<node_config> read_nodes(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  r.expect_list(n, path, "a list of nodes");
+  if (n.size() == 0)
+    r.fail(n, path, "at least one node", "an empty list");
+  std::vector<node_config> out;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    std::string p = at(path, i);
+    r.expect_map(n[i], p, {"name", "address", "devices"}, "a node");
+    node_config node;
+    YAML::Node name = r.require(n[i], p, "name", "a node name");
+    node.name = r.as_string(name, at(p, "name"), "a node name");
+    for (std::size_t j = 0; j < out.size(); ++j)
+      if (out[j].name == node.name)
+        r.fail(name, at(p, "name"), "a unique node name", quote(node.name) + unique_note(r, at(at(path, j), "name")));
+    YAML::Node addr = r.child(n[i], p, "address");
+    if (yaml_reader::present(addr)) {
+      auto [host, port] = r.as_address(addr, at(p, "address"));
+      node.host = host;
+      node.port = port;
+      for (std::size_t j = 0; j < out.size(); ++j)
+        if (port != 0 && out[j].host == host && out[j].port == port)
+          r.fail(addr, at(p, "address"), "an address unique among nodes",
+                 quote(node.address()) + unique_note(r, at(at(path, j), "address")));
+    } else {
+      node.host = "127.0.0.1";
+      node.port = 0;
+    }
+    node.devices = read_devices(r, r.require(n[i], p, "devices", "the node's devices"), at(p, "devices"));
+    out.push_back(std::move(node));
+  }
+  return out;
+}
+
+std::vector<model_config> read_models(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  r.expect_list(n, path, "a list of models");
+  if (n.size() == 0)
+    r.fail(n, path, "at least one model", "an empty list");
+  std::vector<model_config> out;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    std::string p = at(path, i);
+    model_config m = read_model(r, n[i], p);
+    for (std::size_t j = 0; j < out.size(); ++j)
+      if (out[j].name == m.name) {
+        YAML::Node name = r.child(n[i], p, "name");
+        r.fail(name.IsDefined() ? name : n[i], at(p, "name"), "a unique model name",
+               quote(m.name) + unique_note(r, at(path, j)));
+      }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+namespace {
+param_value scalar_param(const YAML::Node& n) {
+  const std::string& s = n.Scalar();
+  if (n.Tag() == "!") // quoted: always a string
+    return s;
+  if (s == "true" || s == "True" || s == "TRUE")
+    return true;
+  if (s == "false" || s == "False" || s == "FALSE")
+    return false;
+  char* end = nullptr;
+  if (!s.empty()) {
+    long long i = std::strtoll(s.c_str(), &end, 10);
+    if (end == s.c_str() + s.size())
+      return static_cast<std::int64_t>(i);
+    double d = std::strtod(s.c_str(), &end);
+    if (end == s.c_str() + s.size())
+      return d;
+  }
+  return s;
+}
+} // namespace
+
+policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string& path, const std::string& kind,
+                          const std::string& name_key) {
+  const auto& known = known_policy_names(kind);
+  std::string what = "a " + kind + " policy (one of: " + join(known) + ")";
+  policy_config out;
+  // NB: never assign to a YAML::Node variable: operator= rebinds the node it refers to, inside the tree.
+  if (n.IsMap())
+    r.expect_any_map(n, path, what + " or {" + name_key + ": ..., parameters}");
+  const YAML::Node name_node = n.IsMap() ? r.require(n, path, name_key, what) : n;
+  if (n.IsMap()) {
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string& key = it->first.Scalar();
+      if (key == name_key)
+        continue;
+      if (!it->second.IsScalar())
+        r.fail(it->second, at(path, key), "a scalar parameter value", yaml_reader::describe(it->second));
+      out.params[key] = scalar_param(it->second);
+    }
+  }
+  std::string name_path = n.IsMap() ? at(path, name_key) : path;
+  out.name = r.as_string(name_node, name_path, what);
+  if (std::find(known.begin(), known.end(), out.name) == known.end()) {
+    std::string hint = nearest(out.name, known);
+    r.fail(name_node, name_path, what,
+           quote(out.name) + (hint.empty() ? "" : " (did you mean " + quote(hint) + "?)"));
+  }
+  return out;
+}
+
+policies_config read_policies(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  policies_config out;
+  if (!yaml_reader::present(n))
+    return out;
+  r.expect_map(n, path, {"admission", "dispatch", "batching", "eviction"}, "policies");
+  auto one = [&](const char* kind, policy_config& into) {
+    YAML::Node c = r.child(n, path, kind);
+    if (yaml_reader::present(c))
+      into = read_policy(r, c, at(path, kind), kind);
+  };
+  one("admission", out.admission);
+  one("dispatch", out.dispatch);
+  one("batching", out.batching);
+  one("eviction", out.eviction);
+  return out;
+}
+
+void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
+  if (YAML::Node in = r.child(root, "", "ingress"); yaml_reader::present(in)) {
+    r.expect_map(in, "ingress", {"bind", "msgpack_port", "http_port", "max_in_flight", "max_input_tokens"},
+                 "ingress settings");
+    if (auto b = r.child(in, "ingress", "bind"); yaml_reader::present(b))
+      c.ingress.bind = r.as_string(b, "ingress.bind", "a bind address");
+    if (auto p = r.child(in, "ingress", "msgpack_port"); yaml_reader::present(p))
+      c.ingress.msgpack_port = r.as_port(p, "ingress.msgpack_port");
+    if (auto p = r.child(in, "ingress", "http_port"); yaml_reader::present(p))
+      c.ingress.http_port = r.as_port(p, "ingress.http_port");
+    if (auto m = r.child(in, "ingress", "max_in_flight"); yaml_reader::present(m))
+      c.ingress.max_in_flight = static_cast<int>(
+        r.as_int(m, "ingress.max_in_flight", 1, std::numeric_limits<int>::max(), "a positive integer"));
+    if (auto m = r.child(in, "ingress", "max_input_tokens"); yaml_reader::present(m))
+      c.ingress.max_input_tokens = static_cast<int>(r.as_int(m, "ingress.max_input_tokens", 0,
+                                                             std::numeric_limits<int>::max(),
+                                                             "a non-negative integer (0: each model's max_seq)"));
+  }
+  if (YAML::Node me = r.child(root, "", "metrics"); yaml_reader::present(me)) {
+    r.expect_map(me, "metrics", {"bind", "port"}, "metrics settings");
+    if (auto b = r.child(me, "metrics", "bind"); yaml_reader::present(b))
+      c.metrics.bind = r.as_string(b, "metrics.bind", "a bind address");
+    if (auto p = r.child(me, "metrics", "port"); yaml_reader::present(p))
+      c.metrics.port = r.as_port(p, "metrics.port");
+  }
+  c.controller.host = c.nodes.front().host;
+  if (YAML::Node co = r.child(root, "", "controller"); yaml_reader::present(co)) {
+    r.expect_map(co, "controller", {"address"}, "controller settings");
+    if (auto a = r.child(co, "controller", "address"); yaml_reader::present(a)) {
+      auto [host, port] = r.as_address(a, "controller.address");
+      c.controller.host = host;
+      c.controller.port = port;
+    }
+  }
+  if (YAML::Node rt = r.child(root, "", "runtime"); yaml_reader::present(rt)) {
+    r.expect_map(rt, "runtime", {"request_timeout_ms", "heartbeat_interval_ms", "node_timeout_ms"},
+                 "runtime settings");
+    auto ms = [&](const char* key, std::chrono::milliseconds& into) {
+      if (auto v = r.child(rt, "runtime", key); yaml_reader::present(v))
+        into = std::chrono::milliseconds{
+          r.as_int(v, at("runtime", key), 1, 365LL * 24 * 3600 * 1000, "a positive integer (milliseconds)")};
+    };
+    ms("request_timeout_ms", c.runtime.request_timeout);
+    ms("heartbeat_interval_ms", c.runtime.heartbeat_interval);
+    ms("node_timeout_ms", c.runtime.node_timeout);
+    if (c.runtime.node_timeout <= c.runtime.heartbeat_interval)
+      r.fail_at("runtime.node_timeout_ms",
+                "a timeout longer than runtime.heartbeat_interval_ms (" +
+                  std::to_string(c.runtime.heartbeat_interval.count()) + ")",
+                quote(std::to_string(c.runtime.node_timeout.count())));
+  }
+  // Listeners of this process that would collide.
+  struct listener {
+    const char* key;
+    std::string bind;
+    std::uint16_t port;
+  };
+  std::vector<listener> ls = {{"ingress.msgpack_port", c.ingress.bind, c.ingress.msgpack_port},
+                              {"ingress.http_port", c.ingress.bind, c.ingress.http_port},
+                              {"metrics.port", c.metrics.bind, c.metrics.port}};
+  for (std::size_t i = 0; i < ls.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (ls[i].port != 0 && ls[i].port == ls[j].port && ls[i].bind == ls[j].bind)
+        r.fail_at(ls[i].key, std::string{"a port different from "} + ls[j].key + " (" + std::to_string(ls[j].port) + ")",
+                  quote(std::to_string(ls[i].port)));
+}
+
+} // namespace internal
+
+namespace {
+
+std::string read_file(const std::string& path, bool& ok) {
+  std::ifstream in(path, std::ios::binary);
+  ok = static_cast<bool>(in);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string folder_of(const std::string& path) {
+  auto parent = std::filesystem::path{path}.parent_path();
+  return parent.empty() ? std::string{"."} : parent.string();
+}
+
+/// YAML::Load with syntax errors and empty documents turned into located config failures.
+YAML::Node load_root(const yaml_reader& r, std::string_view text, const std::string& what) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string{text});
+  } catch (const YAML::ParserException& e) {
+    throw config_failure{r.source() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                         std::to_string(e.mark.column + 1) + ": (yaml syntax): expected valid YAML, found " +
+                         e.msg};
+  }
+  if (!root.IsDefined() || root.IsNull())
+    throw config_failure{r.source() + ":1:1: (document): expected " + what + ", found an empty file"};
+  return root;
+}
+
+} // namespace
+
+result<cluster_config> parse_config(std::string_view text, std::string_view source_name, std::string_view base_dir) {
+  yaml_reader r{std::string{source_name}, std::string{base_dir}};
+  try {
+    const std::string what = "a deployment (a mapping with keys nodes, models, placement, policies, ingress, "
+                             "metrics, controller, runtime)";
+    YAML::Node root = load_root(r, text, what);
+    r.expect_map(root, "", {"nodes", "models", "placement", "policies", "ingress", "metrics", "controller", "runtime"},
+                 "a deployment");
+    cluster_config c;
+    c.source = std::string{source_name};
+    c.nodes = read_nodes(r, r.require(root, "", "nodes", "a list of nodes"), "nodes");
+    c.models = read_models(r, r.require(root, "", "models", "a list of models"), "models");
+    c.placement = read_placement(r, r.child(root, "", "placement"), "placement", c);
+    c.policies = read_policies(r, r.child(root, "", "policies"), "policies");
+    read_endpoints(r, root, c);
+    return c;
+  } catch (const config_failure& f) {
+    return make_error("config", f.message);
+  } catch (const YAML::Exception& e) { // defensive: any other yaml-cpp complaint, still located
+    return make_error("config", std::string{source_name} + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                  std::to_string(e.mark.column + 1) + ": (yaml): expected valid YAML, found " + e.msg);
+  }
+}
+
+result<cluster_config> load_config(const std::string& path) {
+  bool ok = false;
+  std::string text = read_file(path, ok);
+  if (!ok)
+    return make_error("config", path + ": expected a readable config file, found none (cannot open)");
+  return parse_config(text, path, folder_of(path));
+}
+
+result<model_config> parse_model_spec(std::string_view text, std::string_view source_name,
+                                      std::string_view base_dir) {
+  yaml_reader r{std::string{source_name}, std::string{base_dir}};
+  try {
+    YAML::Node root = load_root(r, text, "a model spec (name or preset, architecture, weights, dtype)");
+    return read_model(r, root, "");
+  } catch (const config_failure& f) {
+    return make_error("config", f.message);
+  } catch (const YAML::Exception& e) {
+    return make_error("config", std::string{source_name} + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                  std::to_string(e.mark.column + 1) + ": (yaml): expected valid YAML, found " + e.msg);
+  }
+}
+
+result<model_config> load_model_spec(const std::string& path) {
+  bool ok = false;
+  std::string text = read_file(path, ok);
+  if (!ok)
+    return make_error("config", path + ": expected a readable model spec file, found none (cannot open)");
+  return parse_model_spec(text, path, folder_of(path));
+}
+
+} // namespace sy::config

@@ -1,0 +1,439 @@
+#include "policies/profile.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <msgpack.hpp>
+
+#include "policies/internal/json.hpp"
+
+namespace sy::policies {
+
+using internal::json_value;
+
+// ---------------------------------------------------------------------------------------------------------
+// profile_entry
+
+namespace {
+
+std::string entry_name(const profile_entry& e) {
+  return "profile entry (model '" + e.model + "', op " + std::to_string(e.config.op) + ", pp " +
+         std::to_string(e.config.pp) + ")";
+}
+
+template <class T>
+status check_values(const profile_entry& e, const std::string& field, const std::vector<T>& v, std::size_t n,
+                    const std::string& index_prefix) {
+  if (v.size() != n)
+    return make_error("profile", entry_name(e) + ": " + field + index_prefix + " has " + std::to_string(v.size()) +
+                                     " values, expected " + std::to_string(n) + " (one per stage)");
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    double x = static_cast<double>(v[k]);
+    if (!std::isfinite(x) || x < 0) {
+      std::ostringstream os;
+      os << v[k];
+      return make_error("profile", entry_name(e) + ": " + field + index_prefix + "[" + std::to_string(k) +
+                                       "] must be a finite non-negative number, found " + os.str());
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+status profile_entry::validate() const {
+  if (model.empty())
+    return make_error("profile", "profile entry: model name is empty");
+  if (config.op < 1 || config.pp < 1)
+    return make_error("profile", entry_name(*this) + ": op and pp must be >= 1");
+  auto pp = static_cast<std::size_t>(config.pp);
+  auto nb = stage_latency.size();
+  if (nb < 1 || nb > profile_batch_sizes.size())
+    return make_error("profile", entry_name(*this) + ": stage_latency has " + std::to_string(nb) +
+                                     " rows, expected 1 to " + std::to_string(profile_batch_sizes.size()) +
+                                     " (batch sizes 1,2,4,8,16, a prefix)");
+  if (act_bytes.size() != nb)
+    return make_error("profile", entry_name(*this) + ": act_bytes has " + std::to_string(act_bytes.size()) +
+                                     " rows, expected " + std::to_string(nb) + " (as many as stage_latency)");
+  for (std::size_t b = 0; b < nb; ++b) {
+    auto idx = "[" + std::to_string(b) + "]";
+    if (auto st = check_values(*this, "stage_latency", stage_latency[b], pp, idx); !st)
+      return st;
+    if (auto st = check_values(*this, "act_bytes", act_bytes[b], pp, idx); !st)
+      return st;
+  }
+  if (auto st = check_values(*this, "weight_bytes", weight_bytes, pp, ""); !st)
+    return st;
+  return check_values(*this, "load_seconds", load_seconds, pp, "");
+}
+
+std::int64_t profile_entry::max_weight_bytes() const {
+  std::int64_t m = 0;
+  for (auto w : weight_bytes)
+    m = std::max(m, w);
+  return m;
+}
+
+double profile_entry::total_latency(std::size_t b) const {
+  if (b >= stage_latency.size())
+    return 0;
+  double s = 0;
+  for (double x : stage_latency[b])
+    s += x;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// profile_db
+
+void profile_db::put(profile_entry e) {
+  auto key = std::make_pair(e.model, e.config);
+  entries_[key] = std::move(e);
+}
+
+const profile_entry* profile_db::find(const std::string& model, parallel_config c) const {
+  auto it = entries_.find(std::make_pair(model, c));
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::vector<parallel_config> profile_db::configs(const std::string& model) const {
+  std::vector<parallel_config> r;
+  for (const auto& [key, e] : entries_)
+    if (key.first == model)
+      r.push_back(key.second);
+  return r;
+}
+
+std::vector<std::string> profile_db::models() const {
+  std::vector<std::string> r;
+  for (const auto& [key, e] : entries_)
+    if (r.empty() || r.back() != key.first)
+      r.push_back(key.first);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Serialization. Both formats carry the same document (README.md "Profile database format"):
+// {"format": "switchyard-profile", "version": 1, "batch_sizes": [1,2,4,8,16], "entries": [{...}, ...]}.
+// msgpack is decoded into a json_value first so that one decoder checks both.
+
+namespace {
+
+constexpr const char* format_tag = "switchyard-profile";
+constexpr int format_version = 1;
+
+template <class T>
+json_value to_array(const std::vector<T>& v) {
+  auto a = json_value::make_array();
+  for (const auto& x : v)
+    a.push(json_value{x});
+  return a;
+}
+
+template <class T>
+json_value to_matrix(const std::vector<std::vector<T>>& m) {
+  auto a = json_value::make_array();
+  for (const auto& row : m)
+    a.push(to_array(row));
+  return a;
+}
+
+json_value to_document(const profile_db& db) {
+  auto doc = json_value::make_object();
+  doc.set("format", format_tag).set("version", format_version);
+  auto bs = json_value::make_array();
+  for (int b : profile_batch_sizes)
+    bs.push(b);
+  doc.set("batch_sizes", std::move(bs));
+  auto entries = json_value::make_array();
+  for (const auto& [key, e] : db.entries()) {
+    auto o = json_value::make_object();
+    o.set("model", e.model).set("op", e.config.op).set("pp", e.config.pp);
+    o.set("stage_latency", to_matrix(e.stage_latency));
+    o.set("weight_bytes", to_array(e.weight_bytes));
+    o.set("act_bytes", to_matrix(e.act_bytes));
+    o.set("load_seconds", to_array(e.load_seconds));
+    entries.push(std::move(o));
+  }
+  doc.set("entries", std::move(entries));
+  return doc;
+}
+
+// Decoding with precise messages: "entry 3 (model 'x'): field 'weight_bytes'[1]: expected ..., found ...".
+struct decoder {
+  std::string where;
+
+  error fail(const std::string& what) const { return make_error("profile", where + ": " + what); }
+
+  result<const json_value*> member(const json_value& o, const std::string& key, json_value::kind k) const {
+    const auto* v = o.get(key);
+    if (!v)
+      return fail("missing field '" + key + "'");
+    if (v->type() != k)
+      return fail("field '" + key + "': expected " + kind_name(k) + ", found " + kind_name(v->type()));
+    return v;
+  }
+
+  result<int> integer(const json_value& o, const std::string& key) const {
+    auto v = member(o, key, json_value::kind::number);
+    if (!v)
+      return v.err();
+    double d = (*v)->as_number();
+    if (d != std::floor(d) || d < 1 || d > 1e6)
+      return fail("field '" + key + "': expected a positive integer, found " + internal::write_json(**v));
+    return static_cast<int>(d);
+  }
+
+  template <class T>
+  result<std::vector<T>> numbers(const json_value& a, const std::string& field) const {
+    if (!a.is_array())
+      return fail("field '" + field + "': expected array, found " + kind_name(a.type()));
+    std::vector<T> out;
+    for (std::size_t i = 0; i < a.as_array().size(); ++i) {
+      const auto& x = a.as_array()[i];
+      auto at = "field '" + field + "'[" + std::to_string(i) + "]";
+      if (!x.is_number())
+        return fail(at + ": expected number, found " + kind_name(x.type()));
+      double d = x.as_number();
+      if (!std::isfinite(d) || d < 0)
+        return fail(at + ": expected a finite non-negative number, found " + internal::write_json(x));
+      if (std::is_integral<T>::value && d != std::floor(d))
+        return fail(at + ": expected an integer byte count, found " + internal::write_json(x));
+      out.push_back(static_cast<T>(d));
+    }
+    return out;
+  }
+
+  template <class T>
+  result<std::vector<std::vector<T>>> matrix(const json_value& o, const std::string& key) const {
+    auto v = member(o, key, json_value::kind::array);
+    if (!v)
+      return v.err();
+    std::vector<std::vector<T>> out;
+    const auto& rows = (*v)->as_array();
+    for (std::size_t b = 0; b < rows.size(); ++b) {
+      auto row = numbers<T>(rows[b], key + "'[" + std::to_string(b) + "]");
+      if (!row)
+        return row.err();
+      out.push_back(std::move(*row));
+    }
+    return out;
+  }
+
+  template <class T>
+  result<std::vector<T>> vector(const json_value& o, const std::string& key) const {
+    auto v = member(o, key, json_value::kind::array);
+    if (!v)
+      return v.err();
+    return numbers<T>(**v, key);
+  }
+};
+
+result<profile_db> from_document(const json_value& doc, const std::string& source) {
+  decoder top{source};
+  if (!doc.is_object())
+    return top.fail(std::string{"expected an object at the top level, found "} + kind_name(doc.type()));
+  auto fmt = top.member(doc, "format", json_value::kind::string);
+  if (!fmt)
+    return fmt.err();
+  if ((*fmt)->as_string() != format_tag)
+    return top.fail("field 'format': expected \"" + std::string{format_tag} + "\", found \"" +
+                    (*fmt)->as_string() + "\"");
+  auto ver = top.member(doc, "version", json_value::kind::number);
+  if (!ver)
+    return ver.err();
+  if ((*ver)->as_number() != format_version)
+    return top.fail("field 'version': expected " + std::to_string(format_version) + ", found " +
+                    internal::write_json(**ver));
+  auto bs = top.vector<int>(doc, "batch_sizes");
+  if (!bs)
+    return bs.err();
+  if (*bs != std::vector<int>(profile_batch_sizes.begin(), profile_batch_sizes.end()))
+    return top.fail("field 'batch_sizes': expected [1, 2, 4, 8, 16], found " +
+                    internal::write_json(*doc.get("batch_sizes")));
+  auto entries = top.member(doc, "entries", json_value::kind::array);
+  if (!entries)
+    return entries.err();
+  profile_db db;
+  const auto& list = (*entries)->as_array();
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& o = list[i];
+    decoder d{source + ": entry " + std::to_string(i)};
+    if (!o.is_object())
+      return d.fail(std::string{"expected object, found "} + kind_name(o.type()));
+    auto model = d.member(o, "model", json_value::kind::string);
+    if (!model)
+      return model.err();
+    d.where += " (model '" + (*model)->as_string() + "')";
+    profile_entry e;
+    e.model = (*model)->as_string();
+    auto op = d.integer(o, "op");
+    if (!op)
+      return op.err();
+    auto pp = d.integer(o, "pp");
+    if (!pp)
+      return pp.err();
+    e.config = {*op, *pp};
+    auto lat = d.matrix<double>(o, "stage_latency");
+    if (!lat)
+      return lat.err();
+    e.stage_latency = std::move(*lat);
+    auto wb = d.vector<std::int64_t>(o, "weight_bytes");
+    if (!wb)
+      return wb.err();
+    e.weight_bytes = std::move(*wb);
+    auto ab = d.matrix<std::int64_t>(o, "act_bytes");
+    if (!ab)
+      return ab.err();
+    e.act_bytes = std::move(*ab);
+    auto ls = d.vector<double>(o, "load_seconds");
+    if (!ls)
+      return ls.err();
+    e.load_seconds = std::move(*ls);
+    if (auto st = e.validate(); !st)
+      return make_error("profile", source + ": entry " + std::to_string(i) + ": " + st.err().message);
+    if (db.find(e.model, e.config))
+      return d.fail("duplicate entry for this (model, op, pp)");
+    db.put(std::move(e));
+  }
+  return db;
+}
+
+// msgpack -> json_value (maps with string keys, arrays, numbers, strings, booleans, nil).
+result<json_value> from_msgpack_object(const msgpack::object& o, int depth) {
+  if (depth > 64)
+    return make_error("profile", "msgpack: nesting deeper than 64 levels");
+  switch (o.type) {
+    case msgpack::type::NIL: return json_value{};
+    case msgpack::type::BOOLEAN: return json_value{o.via.boolean};
+    case msgpack::type::POSITIVE_INTEGER: return json_value{static_cast<double>(o.via.u64)};
+    case msgpack::type::NEGATIVE_INTEGER: return json_value{static_cast<double>(o.via.i64)};
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64: return json_value{o.via.f64};
+    case msgpack::type::STR: return json_value{std::string{o.via.str.ptr, o.via.str.size}};
+    case msgpack::type::ARRAY: {
+      auto a = json_value::make_array();
+      for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
+        auto v = from_msgpack_object(o.via.array.ptr[i], depth + 1);
+        if (!v)
+          return v;
+        a.push(std::move(*v));
+      }
+      return a;
+    }
+    case msgpack::type::MAP: {
+      auto m = json_value::make_object();
+      for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
+        const auto& kv = o.via.map.ptr[i];
+        if (kv.key.type != msgpack::type::STR)
+          return make_error("profile", "msgpack: map key is not a string");
+        auto v = from_msgpack_object(kv.val, depth + 1);
+        if (!v)
+          return v;
+        m.set(std::string{kv.key.via.str.ptr, kv.key.via.str.size}, std::move(*v));
+      }
+      return m;
+    }
+    default: return make_error("profile", "msgpack: unsupported value type (bin/ext)");
+  }
+}
+
+void pack(msgpack::packer<msgpack::sbuffer>& pk, const json_value& v) {
+  switch (v.type()) {
+    case json_value::kind::null: pk.pack_nil(); break;
+    case json_value::kind::boolean: v.as_bool() ? pk.pack_true() : pk.pack_false(); break;
+    case json_value::kind::number: {
+      double d = v.as_number();
+      if (d == std::floor(d) && std::fabs(d) < 9.0e18)
+        pk.pack(static_cast<std::int64_t>(d));
+      else
+        pk.pack_double(d);
+      break;
+    }
+    case json_value::kind::string: pk.pack(v.as_string()); break;
+    case json_value::kind::array:
+      pk.pack_array(static_cast<std::uint32_t>(v.as_array().size()));
+      for (const auto& e : v.as_array())
+        pack(pk, e);
+      break;
+    case json_value::kind::object:
+      pk.pack_map(static_cast<std::uint32_t>(v.as_object().size()));
+      for (const auto& [k, e] : v.as_object()) {
+        pk.pack(k);
+        pack(pk, e);
+      }
+      break;
+  }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+} // namespace
+
+std::string profile_db::to_json() const {
+  return internal::write_json(to_document(*this), 2) + "\n";
+}
+
+result<profile_db> profile_db::from_json(const std::string& text) {
+  auto doc = internal::parse_json(text);
+  if (!doc)
+    return make_error("profile", doc.err().to_string());
+  return from_document(*doc, "profile json");
+}
+
+std::string profile_db::to_msgpack() const {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk{buf};
+  pack(pk, to_document(*this));
+  return std::string{buf.data(), buf.size()};
+}
+
+result<profile_db> profile_db::from_msgpack(const std::string& bytes) {
+  msgpack::object_handle oh;
+  try {
+    oh = msgpack::unpack(bytes.data(), bytes.size());
+  } catch (const std::exception& ex) {
+    return make_error("profile", std::string{"profile msgpack: not a valid msgpack document: "} + ex.what());
+  }
+  auto doc = from_msgpack_object(oh.get(), 0);
+  if (!doc)
+    return doc.err();
+  return from_document(*doc, "profile msgpack");
+}
+
+status profile_db::save(const std::string& path) const {
+  std::string data;
+  if (ends_with(path, ".json"))
+    data = to_json();
+  else if (ends_with(path, ".msgpack"))
+    data = to_msgpack();
+  else
+    return make_error("profile", "cannot save profile db to '" + path + "': expected a .json or .msgpack extension");
+  std::ofstream f{path, std::ios::binary};
+  if (!f)
+    return make_error("profile", "cannot open '" + path + "' for writing");
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (!f)
+    return make_error("profile", "write to '" + path + "' failed");
+  return {};
+}
+
+result<profile_db> profile_db::load(const std::string& path) {
+  bool json = ends_with(path, ".json");
+  if (!json && !ends_with(path, ".msgpack"))
+    return make_error("profile", "cannot load profile db '" + path + "': expected a .json or .msgpack extension");
+  std::ifstream f{path, std::ios::binary};
+  if (!f)
+    return make_error("profile", "cannot open profile db '" + path + "'");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  auto r = json ? from_json(ss.str()) : from_msgpack(ss.str());
+  if (!r)
+    return make_error("profile", path + ": " + r.err().message);
+  return r;
+}
+
+} // namespace sy::policies

@@ -1,0 +1,173 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <unistd.h>
+#include <fstream>
+#include <string>
+
+#include "policies/profile.hpp"
+
+using namespace sy::policies;
+
+namespace {
+profile_entry make_entry(const std::string& model, int op, int pp, double base) {
+  profile_entry e;
+  e.model = model;
+  e.config = {op, pp};
+  for (std::size_t b = 0; b < profile_batch_sizes.size(); ++b) {
+    std::vector<double> lat;
+    std::vector<std::int64_t> act;
+    for (int k = 0; k < pp; ++k) {
+      lat.push_back(base * (1 + 0.37 * b) + 0.001 * k + 1.0 / 3.0 * 1e-3);
+      act.push_back(1000 * (b + 1) + k);
+    }
+    e.stage_latency.push_back(lat);
+    e.act_bytes.push_back(act);
+  }
+  for (int k = 0; k < pp; ++k) {
+    e.weight_bytes.push_back((std::int64_t{5} << 30) + 123456789 * k);
+    e.load_seconds.push_back(0.25 + k * 0.1);
+  }
+  return e;
+}
+
+profile_db sample_db() {
+  profile_db db;
+  db.put(make_entry("bert-1.3b", 1, 1, 0.151));
+  db.put(make_entry("bert-1.3b", 2, 4, 0.05));
+  db.put(make_entry("bert-2.6b", 4, 2, 0.07));
+  return db;
+}
+
+void expect_same(const profile_db& a, const profile_db& b) {
+  REQUIRE(a.entries().size() == b.entries().size());
+  for (const auto& [key, e] : a.entries()) {
+    const auto* f = b.find(key.first, key.second);
+    REQUIRE(f != nullptr);
+    CHECK(f->stage_latency == e.stage_latency);
+    CHECK(f->weight_bytes == e.weight_bytes);
+    CHECK(f->act_bytes == e.act_bytes);
+    CHECK(f->load_seconds == e.load_seconds);
+  }
+}
+} // namespace
+
+TEST_CASE("a well-formed profile entry validates and sums its stages") {
+  auto e = make_entry("m", 2, 4, 0.1);
+  REQUIRE(e.validate().ok());
+  CHECK(e.max_weight_bytes() == (std::int64_t{5} << 30) + 3 * 123456789);
+  double sum = 0;
+  for (double x : e.stage_latency[2])
+    sum += x;
+  CHECK(e.total_latency(2) == Approx(sum));
+}
+
+TEST_CASE("profile entry validation names the model and the bad field") {
+  auto e = make_entry("bert-x", 1, 2, 0.1);
+  e.weight_bytes.pop_back();
+  auto st = e.validate();
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.err().message.find("bert-x") != std::string::npos);
+  CHECK(st.err().message.find("weight_bytes") != std::string::npos);
+
+  auto f = make_entry("bert-y", 1, 2, 0.1);
+  f.stage_latency[3][1] = -1;
+  auto st2 = f.validate();
+  REQUIRE_FALSE(st2.ok());
+  CHECK(st2.err().message.find("stage_latency[3][1]") != std::string::npos);
+}
+
+TEST_CASE("profile db put replaces, find, configs and models list what was put") {
+  auto db = sample_db();
+  CHECK(db.models() == std::vector<std::string>{"bert-1.3b", "bert-2.6b"});
+  auto cs = db.configs("bert-1.3b");
+  REQUIRE(cs.size() == 2);
+  CHECK(cs[0] == parallel_config{1, 1});
+  CHECK(cs[1] == parallel_config{2, 4});
+  CHECK(db.find("bert-2.6b", {1, 1}) == nullptr);
+  db.put(make_entry("bert-1.3b", 1, 1, 0.5));
+  CHECK(db.entries().size() == 3);
+  CHECK(db.find("bert-1.3b", {1, 1})->stage_latency[0][0] > 0.5);
+}
+
+TEST_CASE("profile db round-trips through JSON and msgpack exactly") {
+  auto db = sample_db();
+  auto j = profile_db::from_json(db.to_json());
+  REQUIRE(j.ok());
+  expect_same(db, *j);
+  auto m = profile_db::from_msgpack(db.to_msgpack());
+  REQUIRE(m.ok());
+  expect_same(db, *m);
+}
+
+TEST_CASE("profile db save and load pick the format by extension") {
+  auto db = sample_db();
+  for (std::string ext : {".json", ".msgpack"}) {
+    std::string path = "/tmp/sy_profile_test_" + std::to_string(::getpid()) + ext;
+    REQUIRE(db.save(path).ok());
+    auto back = profile_db::load(path);
+    REQUIRE(back.ok());
+    expect_same(db, *back);
+    std::remove(path.c_str());
+  }
+  CHECK_FALSE(db.save("/tmp/x.yaml").ok());
+  auto missing = profile_db::load("/nonexistent/p.json");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.err().message.find("/nonexistent/p.json") != std::string::npos);
+}
+
+TEST_CASE("bad profile JSON gets errors naming line, entry and field") {
+  auto bad_syntax = profile_db::from_json("{\n  \"format\": \"switchyard-profile\",\n  \"version\" 1}");
+  REQUIRE_FALSE(bad_syntax.ok());
+  CHECK(bad_syntax.err().message.find("line 3") != std::string::npos);
+
+  auto db = sample_db();
+  std::string text = db.to_json();
+  auto pos = text.find("\"weight_bytes\"");
+  REQUIRE(pos != std::string::npos);
+  text.replace(pos, 14, "\"weight_bytez\"");
+  auto missing = profile_db::from_json(text);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.err().message.find("entry 0") != std::string::npos);
+  CHECK(missing.err().message.find("missing field 'weight_bytes'") != std::string::npos);
+
+  std::string t2 = db.to_json();
+  auto p2 = t2.find("\"op\": 1");
+  REQUIRE(p2 != std::string::npos);
+  t2.replace(p2, 7, "\"op\": \"one\"");
+  auto wrong = profile_db::from_json(t2);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.err().message.find("field 'op': expected number, found string") != std::string::npos);
+
+  auto not_profile = profile_db::from_json("{\"format\": \"other\", \"version\": 1}");
+  REQUIRE_FALSE(not_profile.ok());
+  CHECK(not_profile.err().message.find("expected \"switchyard-profile\"") != std::string::npos);
+}
+
+TEST_CASE("truncated msgpack is an error, not a crash") {
+  auto bytes = sample_db().to_msgpack();
+  auto r = profile_db::from_msgpack(bytes.substr(0, bytes.size() / 2));
+  CHECK_FALSE(r.ok());
+}
+
+TEST_CASE("entries may hold a prefix of the batch sizes but not more rows or mismatched activations") {
+  auto e = make_entry("m", 1, 2, 0.1);
+  e.stage_latency.resize(2);
+  e.act_bytes.resize(2);
+  CHECK(e.validate().ok());
+  CHECK(e.total_latency(3) == 0);
+  profile_db db;
+  db.put(e);
+  auto back = profile_db::from_json(db.to_json());
+  REQUIRE(back.ok());
+  CHECK(back->find("m", {1, 2})->stage_latency.size() == 2);
+  e.act_bytes.resize(1);
+  CHECK_FALSE(e.validate().ok());
+  auto f = make_entry("m", 1, 2, 0.1);
+  f.stage_latency.push_back(f.stage_latency[0]);
+  f.act_bytes.push_back(f.act_bytes[0]);
+  CHECK_FALSE(f.validate().ok());
+  f.stage_latency.clear();
+  f.act_bytes.clear();
+  CHECK_FALSE(f.validate().ok());
+}
