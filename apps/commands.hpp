@@ -58,5 +58,61 @@ struct check_config_options {
   bool print = false;      // print the normalized config as YAML
 };
 int run_check_config(const check_config_options&);
+/// Where the simulator and planner get profiles and the workload (apps/sim_inputs.cpp).
+struct sim_input_options {
+  std::string profile;          // profile database (.json or .msgpack); or
+  std::string hardware;         // analytic cost model of this GPU (V100-16GB, A100-40GB, H100-80GB)
+  std::string models;           // "bert-1.3b:48,bert-6.7b:2": presets, NAME:K = K copies NAME-0..NAME-(K-1)
+  std::string trace;            // native trace CSV; without it a synthetic one:
+  double rate = 0;              // total requests/s (0: 10 per model)
+  double cv = 1;                // coefficient of variation of the gaps (Gamma process)
+  double duration_s = 60;
+  double popularity = 0.5;      // power-law exponent: rate_i ~ (i+1)^-popularity (0: uniform)
+  unsigned long seed = 0;
+  double slo_scale = 5;
+};
+
+struct simulate_options {
+  sim_input_options in;
+  std::string plan;
+  std::string mode = "compat";  // compat | batching | swapping
+  double mem_budget_gib = 13;   // swapping residency budget per GPU
+  double warmup_s = 10;
+  std::string records;          // per-request CSV
+  std::string summary;          // summary JSON
+};
+int run_simulate(const simulate_options&);
+
+struct plan_options {
+  sim_input_options in;
+  std::string policy = "mp-search";
+  int devices = 8;
+  int devices_per_node = 8;
+  double mem_budget_gib = 13;
+  int threads = 2;
+  double overcommit = 4;        // swap-aware
+  std::string output = "plan.yaml";
+};
+int run_plan(const plan_options&);
+
+struct bench_sim_options {
+  long requests = 1000000;
+  int devices = 64;
+  int models = 48;
+  int repeat = 5;
+};
+int run_bench_sim(const bench_sim_options&);
+
+struct bench_planner_options {
+  int devices = 64;
+  int models = 48;
+  double rate = 400;
+  double cv = 4;
+  double duration_s = 60;
+  double slo_scale = 5;
+  int threads = 2;
+  std::string policy = "mp-search";
+};
+int run_bench_planner(const bench_planner_options&);
 
 } // namespace sy::apps

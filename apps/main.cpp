@@ -80,6 +80,69 @@ int main(int argc, char** argv) {
   check->add_option("-c,--config", check_opts.config_path, "deployment YAML (default: the embedded default)");
   check->add_flag("--print", check_opts.print, "print the normalized config as YAML");
   check->callback([&] { rc = run_check_config(check_opts); });
+  // --- sim: simulate, plan, bench sim, bench planner ---------------------------------------------------
+  auto add_inputs = [](CLI::App* c, sim_input_options& in) {
+    c->add_option("--profile", in.profile, "profile database (.json or .msgpack)");
+    c->add_option("--hardware", in.hardware, "analytic profile of this GPU (V100-16GB, A100-40GB, H100-80GB)");
+    c->add_option("--models", in.models, "models for --hardware / synthetic traces: preset[:copies],...");
+    c->add_option("--trace", in.trace, "trace CSV (arrival_s,model,input_tokens[,slo_ms]); default synthetic");
+    c->add_option("--rate", in.rate, "synthetic: total requests/s (0: 10 per model)");
+    c->add_option("--cv", in.cv, "synthetic: coefficient of variation of inter-arrival gaps")->capture_default_str();
+    c->add_option("--duration", in.duration_s, "synthetic: seconds")->capture_default_str();
+    c->add_option("--popularity", in.popularity, "synthetic: power-law exponent of model rates")->capture_default_str();
+    c->add_option("--seed", in.seed, "synthetic: seed")->capture_default_str();
+    c->add_option("--slo-scale", in.slo_scale, "SLO = scale x single-GPU latency")->capture_default_str();
+  };
+  simulate_options simulate_opts;
+  auto* simulate = app.add_subcommand("simulate", "simulate a placement plan on a trace (fast simulator)");
+  add_inputs(simulate, simulate_opts.in);
+  simulate->add_option("--plan", simulate_opts.plan, "plan YAML (switchyard plan)")->required();
+  simulate->add_option("--mode", simulate_opts.mode, "compat|batching|swapping")->capture_default_str();
+  simulate->add_option("--mem-budget-gib", simulate_opts.mem_budget_gib, "swapping: per-GPU budget")->capture_default_str();
+  simulate->add_option("--warmup", simulate_opts.warmup_s, "seconds trimmed from each end")->capture_default_str();
+  simulate->add_option("--records", simulate_opts.records, "write per-request CSV here");
+  simulate->add_option("--summary", simulate_opts.summary, "write the summary JSON here");
+  simulate->callback([&] { rc = run_simulate(simulate_opts); });
+
+  plan_options plan_opts;
+  auto* plan = app.add_subcommand("plan", "search a placement (AlpaServe mp-search, baselines, swap-aware)");
+  add_inputs(plan, plan_opts.in);
+  plan->add_option("--policy", plan_opts.policy, "mp-search|mp-search-sep|sr-greedy|sr-replace-<s>|mp-round-robin|"
+                                                 "mp-greedy-<k>|swap-aware")->capture_default_str();
+  plan->add_option("--devices", plan_opts.devices, "number of GPUs")->capture_default_str();
+  plan->add_option("--devices-per-node", plan_opts.devices_per_node, "GPUs per node")->capture_default_str();
+  plan->add_option("--mem-budget-gib", plan_opts.mem_budget_gib, "per-GPU weight budget")->capture_default_str();
+  plan->add_option("--threads", plan_opts.threads, "parallel candidate evaluation")->capture_default_str();
+  plan->add_option("--overcommit", plan_opts.overcommit, "swap-aware: weights per group up to this x budget")
+      ->capture_default_str();
+  plan->add_option("--output,-o", plan_opts.output, "plan YAML to write")->capture_default_str();
+  plan->callback([&] { rc = run_plan(plan_opts); });
+
+  CLI::App* bench = nullptr; // shared with other helpers' bench subcommands: create it once
+  try {
+    bench = app.get_subcommand("bench");
+  } catch (const CLI::OptionNotFound&) {
+    bench = app.add_subcommand("bench", "benchmarks that print numbers");
+    bench->require_subcommand(1);
+  }
+  bench_sim_options bench_sim_opts;
+  auto* bench_sim = bench->add_subcommand("sim", "simulated requests/s of the compat simulator");
+  bench_sim->add_option("--requests", bench_sim_opts.requests)->capture_default_str();
+  bench_sim->add_option("--devices", bench_sim_opts.devices)->capture_default_str();
+  bench_sim->add_option("--models", bench_sim_opts.models)->capture_default_str();
+  bench_sim->add_option("--repeat", bench_sim_opts.repeat)->capture_default_str();
+  bench_sim->callback([&] { rc = run_bench_sim(bench_sim_opts); });
+  bench_planner_options bench_planner_opts;
+  auto* bench_planner = bench->add_subcommand("planner", "wall time of mp-search on the AlpaServe S1-like case");
+  bench_planner->add_option("--devices", bench_planner_opts.devices)->capture_default_str();
+  bench_planner->add_option("--models", bench_planner_opts.models)->capture_default_str();
+  bench_planner->add_option("--rate", bench_planner_opts.rate)->capture_default_str();
+  bench_planner->add_option("--cv", bench_planner_opts.cv)->capture_default_str();
+  bench_planner->add_option("--duration", bench_planner_opts.duration_s)->capture_default_str();
+  bench_planner->add_option("--slo-scale", bench_planner_opts.slo_scale)->capture_default_str();
+  bench_planner->add_option("--threads", bench_planner_opts.threads)->capture_default_str();
+  bench_planner->add_option("--policy", bench_planner_opts.policy)->capture_default_str();
+  bench_planner->callback([&] { rc = run_bench_planner(bench_planner_opts); });
 
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))
