@@ -12,8 +12,8 @@ from common import run_point, sweep
 POLICIES = ["mp-search", "sr-greedy", "sr-replace-20"]
 SETS = {
     # name: (models, default devices, default total rate)
-    "S1": ("bert-1.3b:48", 32, 150),
-    "S2": ("bert-6.7b:48", 64, 60),
+    "S1": ("bert-1.3b:48", 32, 250),
+    "S2": ("bert-6.7b:48", 64, 100),
 }
 
 

@@ -15,8 +15,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default="results/swapping")
     a = ap.parse_args()
-    devices, rate = 8, 10
-    counts = [20, 40, 60, 80] if not a.quick else [20, 60]
+    devices, rate = 8, 40
+    counts = [20, 40, 60, 80, 120, 160] if not a.quick else [20, 80]
     dur = 60 if not a.quick else 30
 
     def point(policy, n):
