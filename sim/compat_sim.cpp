@@ -16,7 +16,7 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
   const std::int32_t* rep_begin = c.rep_begin.data();
   const replica* reps = c.reps.data();
   const std::int32_t* last = c.rep_last.data();
-  const float* lat = c.lat.data();
+  const double* lat = c.lat.data();
   long* model_requests = out.model_requests.data();
   long* model_good = out.model_good.data();
   long* group_requests = out.group_requests.data();
@@ -76,7 +76,7 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
       }
       const replica& rp = reps[best];
       double* gc = clocks + rp.base;
-      const float* l = lat + rp.lat;
+      const double* l = lat + rp.lat;
       const std::int32_t pp = PP > 0 ? PP : rp.pp;
       double x = t0;
       for (std::int32_t k = 0; k < pp; ++k) {

@@ -154,7 +154,7 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
       c.rep_last.push_back(rep.base + rep.pp - 1);
     }
   }
-  c.lat.assign(static_cast<std::size_t>(lat_off), static_cast<float>(policies::compat_inf));
+  c.lat.assign(static_cast<std::size_t>(lat_off), static_cast<double>(static_cast<float>(policies::compat_inf)));
   if (extended) {
     c.blat.assign(static_cast<std::size_t>(lat_off) * 5, static_cast<float>(policies::compat_inf));
     c.load.assign(static_cast<std::size_t>(lat_off), 0.0);
@@ -168,7 +168,7 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
       continue; // compat: no entry -> infinite latency and memory
     const auto pp = static_cast<std::size_t>(rep.pp);
     for (std::size_t k = 0; k < pp; ++k) {
-      c.lat[static_cast<std::size_t>(rep.lat) + k] = v->stage_lat[m * pp + k];
+      c.lat[static_cast<std::size_t>(rep.lat) + k] = static_cast<double>(v->stage_lat[m * pp + k]);
       if (extended) {
         for (std::size_t b = 0; b < 5; ++b)
           c.blat[(static_cast<std::size_t>(rep.lat) + k) * 5 + b] = v->batch_lat[(m * pp + k) * 5 + b];

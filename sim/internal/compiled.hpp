@@ -29,7 +29,7 @@ struct compiled {
   std::vector<std::int32_t> rep_begin; // [m], size num_models + 1; replicas of m in ascending group order
   std::vector<replica> reps;
   std::vector<std::int32_t> rep_last;  // [rep] index of the replica group's last-stage clock (hot scan)
-  std::vector<float> lat;              // batch-1 stage latencies (penalty included)
+  std::vector<double> lat;             // batch-1 stage latencies (float32 values with the penalty, widened)
   // batching / swapping only
   std::vector<float> blat;             // [(lat + k) * 5 + b]
   std::vector<double> load;            // [lat + k]
