@@ -37,8 +37,9 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
   for (std::size_t i = 0; i < t.models.size(); ++i) {
     auto it = index.find(t.models[i]);
     if (it == index.end())
-      return make_error("sim", "trace model '" + t.models[i] + "' has no profile (expected one of the " +
-                                   std::to_string(table.num_models()) + " profiled models)");
+      return make_error("sim", "trace model '" + t.models[i] + "' is not among the " +
+                                   std::to_string(table.num_models()) +
+                                   " simulated models (the plan's models, each needing a profile)");
     map[i] = it->second;
   }
   std::vector<float> model_slo(static_cast<std::size_t>(table.num_models()));
