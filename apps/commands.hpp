@@ -4,12 +4,54 @@
 // the process exit code and logs its own errors.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sy::apps {
 
 struct presets_options {};
 int run_presets(const presets_options&);
 
+/// `switchyard profile`: writes a profile database (analytic cost model; --measure: the real engine).
+struct profile_options {
+  std::string config_path;           // -c: profile the models of this deployment (inline specs too)
+  std::vector<std::string> models;   // preset names (added to the config's models)
+  std::string hardware = "V100-16GB";
+  std::string output = "profile.msgpack"; // .msgpack or .json
+  int seq_len = 2048;
+  double memory_gib = 0;             // per-GPU weight budget; 0: the device's memory
+  std::vector<std::string> configs;  // "OPxPP" (e.g. 2x4); empty: every default config
+  std::string calibrate;             // measured profile db to fit the efficiency factors to
+  bool measure = false;              // measure the real engine (hook, see profile_cmd.cpp)
+  bool print = false;                // print a latency table
+  bool plan = false;                 // print each config's stage boundaries and the ILP's layer sharding
+  double ilp_time_limit = 10;        // seconds per intra-op ILP
+};
+int run_profile(const profile_options&);
+
+/// `switchyard trace synth|convert`: generate or convert a workload trace to the native CSV.
+struct trace_options {
+  std::string mode;                  // "synth" | "convert"
+  std::vector<std::string> models;
+  std::string output = "trace.csv";
+  std::uint64_t seed = 1;
+  // synth
+  double rate = 10, cv = 1, duration = 60;
+  bool uniform = false;
+  int tokens = 128;
+  // convert
+  std::string format = "csv";        // csv | azure2019 | azure2021 | azure-llm
+  std::vector<std::string> inputs;   // several: merged; azure-llm with one file per model: file i -> model i
+  double rate_scale = 1, cv_scale = 1; // azure2019 / azure2021 --fit-gamma
+  int start_minute = 0, minutes = 1440;
+  bool fit_gamma = false;
+  double interval = 60;
+  int max_seq = 2048;
+  // transforms applied to the result (both modes)
+  double time_scale = 1;             // arrival / factor
+  double thin = 1;                   // rate scale by thinning / replication
+  double slice_start = 0, slice_end = 0; // slice_end > slice_start: keep [start, end)
+};
+int run_trace(const trace_options&);
 /// switchyard check-config [-c FILE] [--print]: validate a deployment file (default: the embedded one).
 struct check_config_options {
   std::string config_path; // empty: the embedded default (configs/local.yaml)
@@ -96,5 +138,62 @@ struct bench_swap_options {
   int requests = 20; // per pipeline degree
 };
 int run_bench_swap(const bench_swap_options&);
+
+/// Where the simulator and planner get profiles and the workload (apps/sim_inputs.cpp).
+struct sim_input_options {
+  std::string profile;          // profile database (.json or .msgpack); or
+  std::string hardware;         // analytic cost model of this GPU (V100-16GB, A100-40GB, H100-80GB)
+  std::string models;           // "bert-1.3b:48,bert-6.7b:2": presets, NAME:K = K copies NAME-0..NAME-(K-1)
+  std::string trace;            // native trace CSV; without it a synthetic one:
+  double rate = 0;              // total requests/s (0: 10 per model)
+  double cv = 1;                // coefficient of variation of the gaps (Gamma process)
+  double duration_s = 60;
+  double popularity = 0.5;      // power-law exponent: rate_i ~ (i+1)^-popularity (0: uniform)
+  unsigned long seed = 0;
+  double slo_scale = 5;
+};
+
+struct simulate_options {
+  sim_input_options in;
+  std::string plan;
+  std::string mode = "compat";  // compat | batching | swapping
+  double mem_budget_gib = 13;   // swapping residency budget per GPU
+  double warmup_s = 10;
+  std::string records;          // per-request CSV
+  std::string summary;          // summary JSON
+};
+int run_simulate(const simulate_options&);
+
+struct plan_options {
+  sim_input_options in;
+  std::string policy = "mp-search";
+  int devices = 8;
+  int devices_per_node = 8;
+  double mem_budget_gib = 13;
+  int threads = 2;
+  double overcommit = 4;        // swap-aware
+  std::string output = "plan.yaml";
+};
+int run_plan(const plan_options&);
+
+struct bench_sim_options {
+  long requests = 1000000;
+  int devices = 64;
+  int models = 48;
+  int repeat = 5;
+};
+int run_bench_sim(const bench_sim_options&);
+
+struct bench_planner_options {
+  int devices = 64;
+  int models = 48;
+  double rate = 400;
+  double cv = 4;
+  double duration_s = 60;
+  double slo_scale = 5;
+  int threads = 2;
+  std::string policy = "mp-search";
+};
+int run_bench_planner(const bench_planner_options&);
 
 } // namespace sy::apps

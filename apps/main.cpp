@@ -21,6 +21,60 @@ int main(int argc, char** argv) {
     rc = run_presets(presets_opts);
   });
 
+  profile_options profile_opts;
+  auto* profile = app.add_subcommand("profile", "write a profile database (analytic cost model of a named GPU)");
+  profile->add_option("-c,--config", profile_opts.config_path, "deployment YAML whose models to profile");
+  profile->add_option("--models", profile_opts.models, "model presets, comma-separated")->delimiter(',');
+  profile->add_option("--hardware", profile_opts.hardware, "V100-16GB | A100-40GB | H100-80GB")->capture_default_str();
+  profile->add_option("-o,--output", profile_opts.output, "output file, .msgpack or .json")->capture_default_str();
+  profile->add_option("--seq", profile_opts.seq_len, "input tokens per request profiled")->capture_default_str();
+  profile->add_option("--memory-gib", profile_opts.memory_gib, "per-GPU weight budget (0: device memory)");
+  profile->add_option("--configs", profile_opts.configs, "OPxPP list (default: all)")->delimiter(',');
+  profile->add_option("--calibrate", profile_opts.calibrate, "measured profile db to fit the cost model to");
+  profile->add_flag("--measure", profile_opts.measure, "measure the real engine instead of the cost model");
+  profile->add_flag("--print", profile_opts.print, "print a latency table");
+  profile->add_flag("--plan", profile_opts.plan, "print stage boundaries and the intra-op ILP's sharding");
+  profile->add_option("--ilp-time-limit", profile_opts.ilp_time_limit, "seconds per intra-op ILP")->capture_default_str();
+  profile->callback([&] { rc = run_profile(profile_opts); });
+
+  trace_options trace_opts;
+  auto* trace = app.add_subcommand("trace", "generate or convert a workload trace (native CSV)");
+  trace->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("--models", trace_opts.models, "model names, comma-separated")->delimiter(',');
+    c->add_option("-o,--output", trace_opts.output, "output CSV")->capture_default_str();
+    c->add_option("--seed", trace_opts.seed, "random seed")->capture_default_str();
+    c->add_option("--tokens", trace_opts.tokens, "input tokens per request")->capture_default_str();
+    c->add_option("--time-scale", trace_opts.time_scale, "divide arrival times by this factor");
+    c->add_option("--thin", trace_opts.thin, "rate scale by thinning (<1) or replication (>1)");
+    c->add_option("--slice-start", trace_opts.slice_start, "keep arrivals >= this (s)");
+    c->add_option("--slice-end", trace_opts.slice_end, "keep arrivals < this (s)");
+    c->add_flag("--uniform", trace_opts.uniform, "uniform popularity instead of the power law");
+  };
+  auto* synth = trace->add_subcommand("synth", "Gamma-process trace with power-law popularity");
+  common(synth);
+  synth->add_option("--rate", trace_opts.rate, "total requests/s")->capture_default_str();
+  synth->add_option("--cv", trace_opts.cv, "coefficient of variation of the gaps")->capture_default_str();
+  synth->add_option("--duration", trace_opts.duration, "seconds")->capture_default_str();
+  synth->callback([&] {
+    trace_opts.mode = "synth";
+    rc = run_trace(trace_opts);
+  });
+  auto* convert = trace->add_subcommand("convert", "convert csv / azure2019 / azure2021 / azure-llm");
+  common(convert);
+  convert->add_option("-i,--input", trace_opts.inputs, "input trace file(s); repeat to merge")->required();
+  convert->add_option("--format", trace_opts.format, "csv | azure2019 | azure2021 | azure-llm")->capture_default_str();
+  convert->add_option("--rate-scale", trace_opts.rate_scale, "azure: rate multiplier of the Gamma processes");
+  convert->add_option("--cv-scale", trace_opts.cv_scale, "azure: CV (2019) or CV multiplier (2021 fit)");
+  convert->add_option("--start-minute", trace_opts.start_minute, "azure2019: first minute of the window");
+  convert->add_option("--minutes", trace_opts.minutes, "azure2019: window length in minutes");
+  convert->add_flag("--fit-gamma", trace_opts.fit_gamma, "azure2021: per-interval Gamma fit instead of raw");
+  convert->add_option("--interval", trace_opts.interval, "azure2021: Gamma-fit interval (s)");
+  convert->add_option("--max-seq", trace_opts.max_seq, "azure-llm: clip input tokens to this");
+  convert->callback([&] {
+    trace_opts.mode = "convert";
+    rc = run_trace(trace_opts);
+  });
   check_config_options check_opts;
   auto* check = app.add_subcommand("check-config", "validate a deployment file and print it normalized");
   check->add_option("-c,--config", check_opts.config_path, "deployment YAML (default: the embedded default)");
@@ -101,6 +155,44 @@ int main(int argc, char** argv) {
   replay->add_flag("--no-progress", rp.no_progress, "no progress bar even on a terminal");
   replay->callback([&] { rc = run_replay(rp); });
 
+  // --- sim: simulate, plan, bench sim, bench planner ---------------------------------------------------
+  auto add_inputs = [](CLI::App* c, sim_input_options& in) {
+    c->add_option("--profile", in.profile, "profile database (.json or .msgpack)");
+    c->add_option("--hardware", in.hardware, "analytic profile of this GPU (V100-16GB, A100-40GB, H100-80GB)");
+    c->add_option("--models", in.models, "models for --hardware / synthetic traces: preset[:copies],...");
+    c->add_option("--trace", in.trace, "trace CSV (arrival_s,model,input_tokens[,slo_ms]); default synthetic");
+    c->add_option("--rate", in.rate, "synthetic: total requests/s (0: 10 per model)");
+    c->add_option("--cv", in.cv, "synthetic: coefficient of variation of inter-arrival gaps")->capture_default_str();
+    c->add_option("--duration", in.duration_s, "synthetic: seconds")->capture_default_str();
+    c->add_option("--popularity", in.popularity, "synthetic: power-law exponent of model rates")->capture_default_str();
+    c->add_option("--seed", in.seed, "synthetic: seed")->capture_default_str();
+    c->add_option("--slo-scale", in.slo_scale, "SLO = scale x single-GPU latency")->capture_default_str();
+  };
+  simulate_options simulate_opts;
+  auto* simulate = app.add_subcommand("simulate", "simulate a placement plan on a trace (fast simulator)");
+  add_inputs(simulate, simulate_opts.in);
+  simulate->add_option("--plan", simulate_opts.plan, "plan YAML (switchyard plan)")->required();
+  simulate->add_option("--mode", simulate_opts.mode, "compat|batching|swapping")->capture_default_str();
+  simulate->add_option("--mem-budget-gib", simulate_opts.mem_budget_gib, "swapping: per-GPU budget")->capture_default_str();
+  simulate->add_option("--warmup", simulate_opts.warmup_s, "seconds trimmed from each end")->capture_default_str();
+  simulate->add_option("--records", simulate_opts.records, "write per-request CSV here");
+  simulate->add_option("--summary", simulate_opts.summary, "write the summary JSON here");
+  simulate->callback([&] { rc = run_simulate(simulate_opts); });
+
+  plan_options plan_opts;
+  auto* plan = app.add_subcommand("plan", "search a placement (AlpaServe mp-search, baselines, swap-aware)");
+  add_inputs(plan, plan_opts.in);
+  plan->add_option("--policy", plan_opts.policy, "mp-search|mp-search-sep|sr-greedy|sr-replace-<s>|mp-round-robin|"
+                                                 "mp-greedy-<k>|swap-aware")->capture_default_str();
+  plan->add_option("--devices", plan_opts.devices, "number of GPUs")->capture_default_str();
+  plan->add_option("--devices-per-node", plan_opts.devices_per_node, "GPUs per node")->capture_default_str();
+  plan->add_option("--mem-budget-gib", plan_opts.mem_budget_gib, "per-GPU weight budget")->capture_default_str();
+  plan->add_option("--threads", plan_opts.threads, "parallel candidate evaluation")->capture_default_str();
+  plan->add_option("--overcommit", plan_opts.overcommit, "swap-aware: weights per group up to this x budget")
+      ->capture_default_str();
+  plan->add_option("--output,-o", plan_opts.output, "plan YAML to write")->capture_default_str();
+  plan->callback([&] { rc = run_plan(plan_opts); });
+
   CLI::App* bench = nullptr; // shared with other helpers' bench subcommands: create it once
   try {
     bench = app.get_subcommand("bench");
@@ -126,6 +218,25 @@ int main(int argc, char** argv) {
   bench_sw->add_option("--hidden", bsw.hidden, "hidden size")->capture_default_str();
   bench_sw->add_option("--requests", bsw.requests, "requests per pipeline degree")->capture_default_str();
   bench_sw->callback([&] { rc = run_bench_swap(bsw); });
+
+  bench_sim_options bench_sim_opts;
+  auto* bench_sim = bench->add_subcommand("sim", "simulated requests/s of the compat simulator");
+  bench_sim->add_option("--requests", bench_sim_opts.requests)->capture_default_str();
+  bench_sim->add_option("--devices", bench_sim_opts.devices)->capture_default_str();
+  bench_sim->add_option("--models", bench_sim_opts.models)->capture_default_str();
+  bench_sim->add_option("--repeat", bench_sim_opts.repeat)->capture_default_str();
+  bench_sim->callback([&] { rc = run_bench_sim(bench_sim_opts); });
+  bench_planner_options bench_planner_opts;
+  auto* bench_planner = bench->add_subcommand("planner", "wall time of mp-search on the AlpaServe S1-like case");
+  bench_planner->add_option("--devices", bench_planner_opts.devices)->capture_default_str();
+  bench_planner->add_option("--models", bench_planner_opts.models)->capture_default_str();
+  bench_planner->add_option("--rate", bench_planner_opts.rate)->capture_default_str();
+  bench_planner->add_option("--cv", bench_planner_opts.cv)->capture_default_str();
+  bench_planner->add_option("--duration", bench_planner_opts.duration_s)->capture_default_str();
+  bench_planner->add_option("--slo-scale", bench_planner_opts.slo_scale)->capture_default_str();
+  bench_planner->add_option("--threads", bench_planner_opts.threads)->capture_default_str();
+  bench_planner->add_option("--policy", bench_planner_opts.policy)->capture_default_str();
+  bench_planner->callback([&] { rc = run_bench_planner(bench_planner_opts); });
 
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))

@@ -37,11 +37,12 @@ struct hardware_spec {
   std::int64_t memory_bytes = 0;
   int gpus_per_node = 8;
   // Achievable fractions of the peaks (what calibrate() fits) and a fixed per-layer overhead.
-  double flops_eff = 0.4;
+  double flops_eff = 0.5;
   double mem_eff = 0.8;
   double pcie_eff = 0.8;
   double link_eff = 0.7;
   double layer_overhead_s = 0;
+  double stage_overhead_s = 0; // fixed cost of running one stage (launch, synchronization)
 };
 
 /// V100-16GB, A100-40GB, H100-80GB (SXM parts; numbers and their sources in cost_model.cpp).
@@ -50,8 +51,8 @@ std::vector<std::string> hardware_names();
 
 struct cost_model_options {
   /// Tokens per request at which entries are profiled (clipped to the model's max_seq). AlpaServe profiles
-  /// each model at one fixed input length; 2048 puts bert-1.3b at ~0.13 s on one V100 at batch 1, the same
-  /// order as AlpaServe's measured single-GPU latencies (0.1-0.2 s); see README "Cost model".
+  /// each model at one fixed input length; 2048 puts bert-1.3b at ~0.09 s and bert-2.6b at ~0.19 s on one
+  /// V100 at batch 1, close to AlpaServe's measured 0.099 s and 0.148 s; see README "Cost model".
   int seq_len = 2048;
   /// Per-GPU bytes a stage's weights may take; 0: the device's memory. Configs that cannot fit are skipped
   /// by profile_all and reported as a "memory" error by profile.
@@ -84,7 +85,7 @@ public:
   result<profile_db> profile_all(const std::vector<gpu::model_spec>& models,
                                  const std::vector<parallel_config>& configs = default_configs()) const;
 
-  /// Fits flops_eff, mem_eff, link_eff and layer_overhead_s so that the predicted stage latencies match
+  /// Fits flops_eff, mem_eff, link_eff, layer_overhead_s and stage_overhead_s so that the predicted stage latencies match
   /// the measured entries (least squares on relative error, Levenberg-Marquardt). Entries whose model
   /// is not in `models` are ignored; no usable entry -> error. pcie_eff is fitted separately from
   /// load_seconds (closed form) when any measured load time is > 0.

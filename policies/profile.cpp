@@ -48,13 +48,14 @@ status profile_entry::validate() const {
   if (config.op < 1 || config.pp < 1)
     return make_error("profile", entry_name(*this) + ": op and pp must be >= 1");
   auto pp = static_cast<std::size_t>(config.pp);
-  auto nb = profile_batch_sizes.size();
-  if (stage_latency.size() != nb)
-    return make_error("profile", entry_name(*this) + ": stage_latency has " + std::to_string(stage_latency.size()) +
-                                     " rows, expected " + std::to_string(nb) + " (batch sizes 1,2,4,8,16)");
+  auto nb = stage_latency.size();
+  if (nb < 1 || nb > profile_batch_sizes.size())
+    return make_error("profile", entry_name(*this) + ": stage_latency has " + std::to_string(nb) +
+                                     " rows, expected 1 to " + std::to_string(profile_batch_sizes.size()) +
+                                     " (batch sizes 1,2,4,8,16, a prefix)");
   if (act_bytes.size() != nb)
     return make_error("profile", entry_name(*this) + ": act_bytes has " + std::to_string(act_bytes.size()) +
-                                     " rows, expected " + std::to_string(nb) + " (batch sizes 1,2,4,8,16)");
+                                     " rows, expected " + std::to_string(nb) + " (as many as stage_latency)");
   for (std::size_t b = 0; b < nb; ++b) {
     auto idx = "[" + std::to_string(b) + "]";
     if (auto st = check_values(*this, "stage_latency", stage_latency[b], pp, idx); !st)

@@ -30,17 +30,18 @@ struct profile_entry {
   std::string model;
   parallel_config config;
   /// stage_latency[b][k]: seconds of stage k at batch size profile_batch_sizes[b] (inter-stage transfer
-  /// folded into the receiving stage, all-reduces inside the stage).
+  /// folded into the receiving stage, all-reduces inside the stage). Rows are a prefix of the batch sizes:
+  /// at least batch 1; the cost model always writes all 5, measured/converted profiles may have fewer.
   std::vector<std::vector<double>> stage_latency;
   std::vector<std::int64_t> weight_bytes;           // [k] per GPU of stage k
-  std::vector<std::vector<std::int64_t>> act_bytes; // [b][k] per GPU
+  std::vector<std::vector<std::int64_t>> act_bytes; // [b][k] per GPU, as many rows as stage_latency
   std::vector<double> load_seconds;                 // [k] host->device copy of stage k's per-GPU shard
 
   /// Sizes consistent with config.pp, non-negative numbers; the message names the model and field.
   [[nodiscard]] status validate() const;
   /// max_k weight_bytes[k]: the per-GPU memory this model takes in a group (compat memory rule).
   std::int64_t max_weight_bytes() const;
-  /// sum_k stage_latency[b][k]
+  /// sum_k stage_latency[b][k]; 0 when batch index b was not profiled
   double total_latency(std::size_t b = 0) const;
 };
 

@@ -46,7 +46,7 @@ bool to_double(const std::string& s, double& v) {
 // Iterates over lines with 1-based numbers; skips blank lines and '#' comments.
 template <class Fn>
 status each_line(const std::string& text, Fn&& fn) {
-  std::size_t pos = 0;
+  std::size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0; // skip a UTF-8 byte-order mark
   int line_no = 0;
   while (pos < text.size()) {
     auto nl = text.find('\n', pos);

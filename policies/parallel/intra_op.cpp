@@ -22,7 +22,8 @@ status op_graph::validate() const {
     if (n.strategies.empty())
       return make_error("parallel", "op graph: node " + std::to_string(i) + " ('" + n.name + "') has no strategy");
     for (const auto& s : n.strategies)
-      if (bad_number(s.compute_s) || bad_number(s.comm_s) || bad_number(s.memory_bytes))
+      if (bad_number(s.compute_s) || bad_number(s.comm_s) || bad_number(s.memory_bytes) ||
+          bad_number(s.activation_bytes))
         return make_error("parallel", "op graph: node '" + n.name + "' strategy '" + s.name +
                                           "': costs must be finite and non-negative");
   }
@@ -31,8 +32,8 @@ status op_graph::validate() const {
     auto where = "op graph: edge " + std::to_string(k) + " (" + std::to_string(e.from) + " -> " +
                  std::to_string(e.to) + ")";
     int n = static_cast<int>(nodes.size());
-    if (e.from < 0 || e.from >= n || e.to < 0 || e.to >= n || e.from == e.to)
-      return make_error("parallel", where + ": node index out of range or a self-loop");
+    if (e.from < 0 || e.from >= n || e.to < 0 || e.to >= n || e.from >= e.to)
+      return make_error("parallel", where + ": node index out of range or not in topological order (from < to)");
     auto rows = nodes[static_cast<std::size_t>(e.from)].strategies.size();
     auto cols = nodes[static_cast<std::size_t>(e.to)].strategies.size();
     if (e.reshard_s.size() != rows)
@@ -50,16 +51,39 @@ status op_graph::validate() const {
   return {};
 }
 
+namespace {
+// last_use[i]: the highest program point at which node i's output is live (i itself when unused).
+std::vector<int> last_uses(const op_graph& g) {
+  std::vector<int> last(g.nodes.size());
+  for (std::size_t i = 0; i < last.size(); ++i)
+    last[i] = static_cast<int>(i);
+  for (const auto& e : g.edges)
+    last[static_cast<std::size_t>(e.from)] = std::max(last[static_cast<std::size_t>(e.from)], e.to);
+  return last;
+}
+} // namespace
+
 sharding_plan evaluate_choice(const op_graph& g, const std::vector<int>& choice) {
   sharding_plan p;
+  auto last = last_uses(g);
+  double weights = 0, peak = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    weights += g.nodes[i].strategies[static_cast<std::size_t>(choice[i])].memory_bytes;
+  for (std::size_t t = 0; t < g.nodes.size(); ++t) {
+    double live = 0;
+    for (std::size_t i = 0; i <= t; ++i)
+      if (last[i] >= static_cast<int>(t))
+        live += g.nodes[i].strategies[static_cast<std::size_t>(choice[i])].activation_bytes;
+    peak = std::max(peak, live);
+  }
   p.choice = choice;
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     const auto& s = g.nodes[i].strategies[static_cast<std::size_t>(choice[i])];
     p.names.push_back(g.nodes[i].name + ":" + s.name);
     p.compute_s += s.compute_s;
     p.comm_s += s.comm_s;
-    p.memory_bytes += s.memory_bytes;
   }
+  p.memory_bytes = weights + peak;
   for (const auto& e : g.edges)
     p.reshard_s += e.reshard_s[static_cast<std::size_t>(choice[static_cast<std::size_t>(e.from)])]
                               [static_cast<std::size_t>(choice[static_cast<std::size_t>(e.to)])];
@@ -137,13 +161,21 @@ result<sharding_plan> solve_intra_op(const op_graph& g, const ilp_options& o) {
       add_row(v, -inf, 0);
     }
   }
-  if (o.memory_limit > 0) {
-    CoinPackedVector v;
-    for (std::size_t i = 0; i < g.nodes.size(); ++i)
-      for (std::size_t a = 0; a < g.nodes[i].strategies.size(); ++a)
-        if (g.nodes[i].strategies[a].memory_bytes > 0)
-          v.insert(s_off[i] + static_cast<int>(a), g.nodes[i].strategies[a].memory_bytes);
-    add_row(v, -inf, o.memory_limit);
+  if (o.memory_limit > 0) { // one row per program point t
+    auto last = last_uses(g);
+    for (std::size_t t = 0; t < g.nodes.size(); ++t) {
+      CoinPackedVector v;
+      for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        bool live = i <= t && last[i] >= static_cast<int>(t);
+        for (std::size_t a = 0; a < g.nodes[i].strategies.size(); ++a) {
+          const auto& st = g.nodes[i].strategies[a];
+          double bytes = st.memory_bytes + (live ? st.activation_bytes : 0);
+          if (bytes > 0)
+            v.insert(s_off[i] + static_cast<int>(a), bytes);
+        }
+      }
+      add_row(v, -inf, o.memory_limit);
+    }
   }
   try {
     OsiClpSolverInterface lp;

@@ -5,8 +5,9 @@
 // resharding i's output layout into the input layout j's strategy needs, through product variables e_ij
 // linearized as: sum e_ij = 1, row sums <= s_i, column sums <= s_j (with binary s the only feasible e is the
 // product, so e is continuous). Objective: sum_i s_i . (compute_i + comm_i) + sum_ij e_ij . reshard_ij.
-// Optional per-device memory limit: sum_i s_i . memory_i <= limit (one program point: the whole layer's
-// weights are resident at once, which is how a serving stage holds them).
+// Optional per-device memory limit at each program point t (nodes in topological order, edges go from a
+// lower to a higher index): sum_i s_i . memory_i (weights, resident throughout, as a serving stage holds
+// them) + sum_{i live at t} s_i . activation_i <= limit, where i's output is live from i to its last consumer.
 // Pure functions; any thread (each call builds its own solver).
 #include <string>
 #include <vector>
@@ -24,7 +25,8 @@ struct sharding_strategy {
   std::string name;
   double compute_s = 0;
   double comm_s = 0;
-  double memory_bytes = 0; // per device
+  double memory_bytes = 0;     // per device: weights, resident for the whole program
+  double activation_bytes = 0; // per device: the output, live until its last consumer ran
 };
 
 struct op_node {
@@ -55,7 +57,7 @@ struct sharding_plan {
   std::vector<std::string> names;    // [node] "node:strategy"
   double objective = 0;              // seconds
   double compute_s = 0, comm_s = 0, reshard_s = 0;
-  double memory_bytes = 0;
+  double memory_bytes = 0;           // peak over program points (weights + live activations)
   bool optimal = false;              // false: stopped by the time limit with a feasible solution
 };
 
@@ -77,7 +79,7 @@ sharding_plan evaluate_choice(const op_graph& g, const std::vector<int>& choice)
 // Resharding C->R is an all-gather, R->C a local slice (free). Compute: matmul and attention FLOPs at
 // peak*flops_eff, elementwise ops at hbm*mem_eff; collectives: all-reduce alpha + beta*2(n-1)/n*bytes,
 // all-gather alpha + beta*(n-1)/n*bytes, with alpha = link latency, beta = 1/(link_bw*link_eff).
-// Memory of a strategy: its weight shard (+ bias) in the model's dtype.
+// Memory of a strategy: its weight shard (+ bias) in the model's dtype; activation: its output (1/n when split).
 op_graph transformer_layer_graph(const gpu::model_spec& m, int tokens, int degree, const hardware_spec& hw);
 
 } // namespace sy::policies::parallel

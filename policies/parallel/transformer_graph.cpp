@@ -33,8 +33,10 @@ struct builder {
 
   int add(std::string name, std::vector<strat> ss, double width) {
     op_node node{std::move(name), {}};
-    for (const auto& s : ss)
+    for (auto& s : ss) {
+      s.s.activation_bytes = T * width * ds / (s.out == layout::C ? n : 1);
       node.strategies.push_back(s.s);
+    }
     g.nodes.push_back(std::move(node));
     layouts.push_back(std::move(ss));
     out_bytes.push_back(T * width * ds);

@@ -25,6 +25,14 @@ struct placement {
   }
 };
 
+/// A placement that changes over time (Clockwork++ re-placement, `sr-replace-X`): placements[i] holds from
+/// start_times[i] on (compat window rule in sim/: a request exactly at start_times[i+1] still belongs to
+/// window i). A plain placement is a schedule with one entry and start time 0.
+struct placement_schedule {
+  std::vector<double> start_times;
+  std::vector<placement> placements;
+};
+
 /// What the placement search needs from a simulator: score a candidate on the planning workload.
 /// Implemented in sim/ (the fast simulator); policies/ never depends on sim/ (layer order).
 struct evaluation {
@@ -33,6 +41,9 @@ struct evaluation {
   std::vector<double> model_attainment; // [model]
   std::vector<long> model_requests;     // [model]
   std::vector<long> group_requests;     // [group] requests dispatched to the group, dropped ones included
+  std::vector<long> model_good;         // [model] good requests (added by sim: the greedy's compat order needs counts)
+  long requests = 0;                    // all requests of the evaluated trace (those of excluded models included)
+  long good = 0;
   double score(int replicas) const { return attainment - mean_latency / 1e4 + replicas / 1e6; }
 };
 

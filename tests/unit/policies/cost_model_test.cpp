@@ -106,3 +106,42 @@ TEST_CASE("calibration recovers a machine's efficiency from its measured entries
   CHECK(fitted->hardware().pcie_eff == Approx(0.6).epsilon(1e-6));
   CHECK_FALSE(start.calibrate(profile_db{}, ms).ok());
 }
+
+namespace {
+// A batch-1-only measured entry (other batch sizes 0 = not measured, which calibrate ignores).
+profile_entry measured_entry(const char* model, int pp, std::vector<double> lat) {
+  profile_entry e;
+  e.model = model;
+  e.config = {1, pp};
+  for (std::size_t b = 0; b < profile_batch_sizes.size(); ++b) {
+    e.stage_latency.push_back(b == 0 ? lat : std::vector<double>(static_cast<std::size_t>(pp), 0));
+    e.act_bytes.emplace_back(static_cast<std::size_t>(pp), 0);
+  }
+  e.weight_bytes.assign(static_cast<std::size_t>(pp), 0);
+  e.load_seconds.assign(static_cast<std::size_t>(pp), 0);
+  return e;
+}
+} // namespace
+
+TEST_CASE("calibrating on AlpaServe's published V100 BERT stage latencies improves the fit") {
+  // Single-V100 test profiles published with AlpaServe (alpa_serve/profiling.py, load_test_prof_result).
+  profile_db measured;
+  measured.put(measured_entry("bert-1.3b", 1, {0.099}));
+  measured.put(measured_entry("bert-1.3b", 2, {0.051, 0.052}));
+  measured.put(measured_entry("bert-1.3b", 4, {0.028, 0.027, 0.027, 0.029}));
+  measured.put(measured_entry("bert-1.3b", 8, {0.015, 0.014, 0.014, 0.014, 0.014, 0.014, 0.014, 0.016}));
+  measured.put(measured_entry("bert-2.6b", 1, {0.148}));
+  measured.put(measured_entry("bert-2.6b", 2, {0.075, 0.076}));
+  std::vector<sy::gpu::model_spec> ms = {spec("bert-1.3b"), spec("bert-2.6b")};
+  auto cm = v100();
+  double before = cm.rms_relative_error(measured, ms);
+  auto fitted = cm.calibrate(measured, ms);
+  REQUIRE(fitted.ok());
+  double after = fitted->rms_relative_error(measured, ms);
+  CHECK(after < before);
+  CHECK(after < 0.08);
+  CHECK(fitted->hardware().pcie_eff == cm.hardware().pcie_eff); // no load times measured: unchanged
+  auto e = fitted->profile(spec("bert-1.3b"), {1, 1});
+  REQUIRE(e.ok());
+  CHECK(e->total_latency(0) == Approx(0.099).epsilon(0.08));
+}

@@ -149,3 +149,25 @@ TEST_CASE("truncated msgpack is an error, not a crash") {
   auto r = profile_db::from_msgpack(bytes.substr(0, bytes.size() / 2));
   CHECK_FALSE(r.ok());
 }
+
+TEST_CASE("entries may hold a prefix of the batch sizes but not more rows or mismatched activations") {
+  auto e = make_entry("m", 1, 2, 0.1);
+  e.stage_latency.resize(2);
+  e.act_bytes.resize(2);
+  CHECK(e.validate().ok());
+  CHECK(e.total_latency(3) == 0);
+  profile_db db;
+  db.put(e);
+  auto back = profile_db::from_json(db.to_json());
+  REQUIRE(back.ok());
+  CHECK(back->find("m", {1, 2})->stage_latency.size() == 2);
+  e.act_bytes.resize(1);
+  CHECK_FALSE(e.validate().ok());
+  auto f = make_entry("m", 1, 2, 0.1);
+  f.stage_latency.push_back(f.stage_latency[0]);
+  f.act_bytes.push_back(f.act_bytes[0]);
+  CHECK_FALSE(f.validate().ok());
+  f.stage_latency.clear();
+  f.act_bytes.clear();
+  CHECK_FALSE(f.validate().ok());
+}

@@ -87,6 +87,9 @@ TEST_CASE("the native CSV parses with or without header and round-trips through 
   REQUIRE(back.ok());
   CHECK(back->requests[1].slo_s == Approx(0.25));
   CHECK(back->requests[0].input_tokens == 64);
+  auto bom = parse_csv("\xEF\xBB\xBF" "arrival_s,model,input_tokens\r\n1.5,m,3\r\n", "bom.csv");
+  REQUIRE(bom.ok());
+  CHECK(bom->requests.size() == 1);
   auto noheader = parse_csv("1,m,3\n", "x.csv", {"z", "m"});
   REQUIRE(noheader.ok());
   CHECK(noheader->requests[0].model == 1);

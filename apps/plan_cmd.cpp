@@ -1,0 +1,119 @@
+// `switchyard plan`: search a placement for a workload and write the plan YAML.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <unistd.h>
+
+#include "apps/commands.hpp"
+#include "apps/sim_inputs.hpp"
+#include "messages/logging.hpp"
+#include "policies/placement/plan_file.hpp"
+#include "policies/placement/registry.hpp"
+#include "sim/evaluator.hpp"
+#include "sim/simulator.hpp"
+
+namespace sy::apps {
+
+namespace {
+
+void print_placement(const policies::placement_schedule& s, const policies::profile_table& t) {
+  for (std::size_t w = 0; w < s.placements.size(); ++w) {
+    const auto& p = s.placements[w];
+    if (s.placements.size() > 1)
+      std::printf("window %zu from %.3f s:\n", w, s.start_times[w]);
+    for (std::size_t g = 0; g < p.groups.size(); ++g) {
+      const auto& grp = p.groups[g];
+      std::printf("  group %zu (op=%d, pp=%d) devices [", g, grp.config.op, grp.config.pp);
+      for (std::size_t i = 0; i < grp.devices.size(); ++i)
+        std::printf("%s%d", i ? " " : "", grp.devices[i]);
+      std::printf("] %zu models:", grp.models.size());
+      for (int m : grp.models)
+        std::printf(" %s", t.model_names()[static_cast<std::size_t>(m)].c_str());
+      std::printf("\n");
+    }
+  }
+}
+
+} // namespace
+
+int run_plan(const plan_options& o) {
+  auto log = logger("plan");
+  auto in = load_inputs(o.in);
+  if (!in) {
+    log->error("{}", in.err().to_string());
+    return 2;
+  }
+  auto prepared = sim::prepare(in->trace, in->table, o.in.slo_scale);
+  if (!prepared) {
+    log->error("{}", prepared.err().to_string());
+    return 2;
+  }
+  auto trace = std::make_shared<const sim::prepared_trace>(std::move(*prepared));
+  auto policy = policies::make_placement_policy(o.policy);
+  if (!policy) {
+    log->error("{}", policy.err().to_string());
+    return 2;
+  }
+  sim::sim_options sopt;
+  sopt.mem_budget_bytes = o.mem_budget_gib * policies::gib;
+  policies::placement_problem pb;
+  pb.profiles = &in->table;
+  pb.num_devices = o.devices;
+  pb.devices_per_node = o.devices_per_node;
+  pb.mem_budget = o.mem_budget_gib * policies::gib;
+  pb.arrivals = trace->arrival;
+  pb.model_rates = in->model_rates;
+  pb.make_evaluator = sim::make_evaluator_factory(in->table, trace, sopt);
+  pb.threads = o.threads;
+  pb.swap_overcommit = o.overcommit;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (tty)
+    pb.progress = [](int done, int total) {
+      const int width = 30, fill = total > 0 ? done * width / total : width;
+      std::fprintf(stderr, "\r[%.*s%*s] %d/%d", fill, "##############################", width - fill, "", done, total);
+      if (done == total)
+        std::fprintf(stderr, "\n");
+    };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto s = (*policy)(pb);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!s) {
+    log->error("{}", s.err().to_string());
+    return 1;
+  }
+  sim::simulator check(in->table, sopt);
+  auto e = check.run(*s, *trace);
+  if (!e) {
+    log->error("{}", e.err().to_string());
+    return 1;
+  }
+  std::printf("policy %s: %d devices, %d models, %zu requests, planned in %.3f s\n", o.policy.c_str(), o.devices,
+              in->table.num_models(), trace->arrival.size(), wall);
+  print_placement(*s, in->table);
+  std::printf("expected SLO attainment (planning trace, compat simulator, untrimmed): %.4f\n", e->attainment);
+  double shown = e->attainment;
+  if (o.policy == "swap-aware") {
+    sopt.mode = sim::sim_mode::swapping;
+    sim::simulator swap(in->table, sopt);
+    auto es = swap.run(*s, *trace);
+    if (es) {
+      std::printf("expected SLO attainment with swapping: %.4f\n", es->attainment);
+      shown = es->attainment;
+    }
+  }
+  policies::plan_file f;
+  f.policy = o.policy;
+  f.devices = o.devices;
+  f.mem_budget_bytes = pb.mem_budget;
+  f.expected_attainment = shown;
+  f.schedule = std::move(*s);
+  if (auto st = policies::save_plan(o.output, f); !st) {
+    log->error("{}", st.err().to_string());
+    return 1;
+  }
+  std::printf("wrote %s\n", o.output.c_str());
+  return 0;
+}
+
+} // namespace sy::apps

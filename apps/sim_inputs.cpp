@@ -1,0 +1,180 @@
+#include "apps/sim_inputs.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "gpu/model_spec.hpp"
+#include "policies/cost_model.hpp"
+#include "policies/profile.hpp"
+#include "sim/workload.hpp"
+
+namespace sy::apps {
+
+result<std::vector<std::string>> expand_models(const std::string& spec) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= spec.size()) {
+    auto end = spec.find(',', pos);
+    if (end == std::string::npos)
+      end = spec.size();
+    std::string item = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty())
+      continue;
+    auto colon = item.find(':');
+    if (colon == std::string::npos) {
+      out.push_back(item);
+      continue;
+    }
+    const std::string name = item.substr(0, colon), count = item.substr(colon + 1);
+    if (name.empty() || count.empty() || !std::all_of(count.begin(), count.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+      return make_error("cli", "--models: expected NAME or NAME:COUNT, found '" + item + "'");
+    const long k = std::stol(count);
+    if (k < 1 || k > 100000)
+      return make_error("cli", "--models: copies must be in [1, 100000], found '" + item + "'");
+    for (long i = 0; i < k; ++i)
+      out.push_back(name + "-" + std::to_string(i));
+  }
+  std::set<std::string> seen;
+  for (const auto& n : out)
+    if (!seen.insert(n).second)
+      return make_error("cli", "--models: model '" + n + "' appears twice");
+  return out;
+}
+
+result<std::string> preset_of(const std::string& model) {
+  if (gpu::preset(model).ok())
+    return model;
+  auto dash = model.rfind('-');
+  if (dash != std::string::npos && dash + 1 < model.size() &&
+      std::all_of(model.begin() + static_cast<std::ptrdiff_t>(dash) + 1, model.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+      gpu::preset(model.substr(0, dash)).ok())
+    return model.substr(0, dash);
+  return make_error("cli", "model '" + model + "' is neither a preset nor PRESET-<n> (presets: `switchyard presets`)");
+}
+
+namespace {
+
+result<std::vector<policies::profile_entry>> analytic_entries(const std::string& hw_name,
+                                                              const std::vector<std::string>& models) {
+  auto hw = policies::hardware(hw_name);
+  if (!hw)
+    return hw.err();
+  policies::cost_model cm(*hw);
+  std::map<std::string, std::vector<policies::profile_entry>> by_preset;
+  std::vector<policies::profile_entry> out;
+  for (const auto& m : models) {
+    auto p = preset_of(m);
+    if (!p)
+      return p.err();
+    auto it = by_preset.find(*p);
+    if (it == by_preset.end()) {
+      auto spec = gpu::preset(*p);
+      if (!spec)
+        return spec.err();
+      auto db = cm.profile_all({*spec});
+      if (!db)
+        return db.err();
+      std::vector<policies::profile_entry> es;
+      for (const auto& [key, e] : db->entries())
+        es.push_back(e);
+      it = by_preset.emplace(*p, std::move(es)).first;
+    }
+    for (auto e : it->second) {
+      e.model = m;
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+result<sim::trace> read_trace_file(const std::string& path) {
+  auto text = sim::read_text_file(path);
+  if (!text)
+    return text.err();
+  return sim::parse_csv(*text, path);
+}
+
+result<sim::trace> synthetic_trace(const std::vector<std::string>& models, const sim_input_options& in) {
+  sim::synth_options o;
+  o.models = models;
+  o.total_rate = in.rate > 0 ? in.rate : 10.0 * static_cast<double>(models.size());
+  o.cv = in.cv;
+  o.duration_s = in.duration_s;
+  o.seed = in.seed;
+  o.uniform = in.popularity == 0;
+  o.exponent = in.popularity;
+  return sim::synthesize(o);
+}
+
+} // namespace
+
+result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models) {
+  if (in.profile.empty() == in.hardware.empty())
+    return make_error("cli", "give exactly one of --profile FILE or --hardware GPU");
+  if (!(in.slo_scale > 0))
+    return make_error("cli", "--slo-scale: expected > 0, found " + std::to_string(in.slo_scale));
+  sim_inputs out;
+  std::vector<std::string> cli_models;
+  if (!in.models.empty()) {
+    auto m = expand_models(in.models);
+    if (!m)
+      return m.err();
+    cli_models = std::move(*m);
+  }
+  // Workload.
+  if (!in.trace.empty()) {
+    auto t = read_trace_file(in.trace);
+    if (!t)
+      return t.err();
+    out.trace = std::move(*t);
+  } else {
+    const auto& models = !cli_models.empty() ? cli_models : table_models;
+    if (models.empty())
+      return make_error("cli", "a synthetic trace needs --models (or a plan naming them)");
+    auto t = synthetic_trace(models, in);
+    if (!t)
+      return t.err();
+    out.trace = std::move(*t);
+  }
+  if (table_models.empty())
+    table_models = !cli_models.empty() ? cli_models : out.trace.models;
+  // Profiles.
+  std::vector<policies::profile_entry> entries;
+  if (!in.profile.empty()) {
+    auto db = policies::profile_db::load(in.profile);
+    if (!db)
+      return db.err();
+    for (const auto& [key, e] : db->entries())
+      entries.push_back(e);
+  } else {
+    auto es = analytic_entries(in.hardware, table_models);
+    if (!es)
+      return es.err();
+    entries = std::move(*es);
+  }
+  auto table = policies::profile_table::build(table_models, entries);
+  if (!table)
+    return table.err();
+  out.table = std::move(*table);
+  // Rates measured on the trace (mp-search-sep's shares).
+  out.model_rates.assign(table_models.size(), 0.0);
+  const auto& rq = out.trace.requests;
+  if (rq.size() > 1 && rq.back().arrival_s > rq.front().arrival_s) {
+    std::map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < table_models.size(); ++i)
+      index[table_models[i]] = i;
+    const double span = rq.back().arrival_s - rq.front().arrival_s;
+    for (const auto& r : rq) {
+      auto it = index.find(out.trace.models[static_cast<std::size_t>(r.model)]);
+      if (it != index.end())
+        out.model_rates[it->second] += 1.0 / span;
+    }
+  }
+  return out;
+}
+
+} // namespace sy::apps

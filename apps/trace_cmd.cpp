@@ -1,0 +1,114 @@
+// `switchyard trace synth|convert`: generate or convert workload traces to the native CSV.
+#include <cstdio>
+
+#include "apps/commands.hpp"
+#include "messages/logging.hpp"
+#include "sim/workload.hpp"
+
+namespace sy::apps {
+
+namespace {
+
+result<sim::trace> make_trace(const trace_options& o) {
+  if (o.mode == "synth") {
+    sim::synth_options s;
+    s.models = o.models;
+    s.total_rate = o.rate;
+    s.cv = o.cv;
+    s.duration_s = o.duration;
+    s.seed = o.seed;
+    s.uniform = o.uniform;
+    s.input_tokens = o.tokens;
+    return sim::synthesize(s);
+  }
+  if (o.inputs.empty())
+    return make_error("workload", "convert: --input FILE is required");
+  if (o.format != "csv" && o.format != "azure2019" && o.format != "azure2021" && o.format != "azure-llm")
+    return make_error("workload", "--format: expected csv, azure2019, azure2021 or azure-llm, found '" + o.format + "'");
+  // Azure LLM traces name no model: with one file per model, file i serves model i.
+  bool per_model = o.format == "azure-llm" && o.inputs.size() > 1 && o.inputs.size() == o.models.size();
+  std::vector<sim::trace> parts;
+  for (std::size_t i = 0; i < o.inputs.size(); ++i) {
+    const auto& path = o.inputs[i];
+    auto models = per_model ? std::vector<std::string>{o.models[i]} : o.models;
+    auto text = sim::read_text_file(path);
+    if (!text)
+      return text.err();
+    auto part = [&]() -> result<sim::trace> {
+      if (o.format == "csv")
+        return sim::parse_csv(*text, path, models);
+      if (o.format == "azure2019") {
+        sim::azure2019_options a;
+        a.models = models;
+        a.start_minute = o.start_minute;
+        a.minutes = o.minutes;
+        a.rate_scale = o.rate_scale;
+        a.cv_scale = o.cv_scale;
+        a.seed = o.seed;
+        a.input_tokens = o.tokens;
+        return sim::parse_azure_functions_2019(*text, path, a);
+      }
+      if (o.format == "azure2021") {
+        sim::azure2021_options a;
+        a.models = models;
+        a.fit_gamma = o.fit_gamma;
+        a.interval_s = o.interval;
+        a.rate_scale = o.rate_scale;
+        a.cv_scale = o.cv_scale;
+        a.seed = o.seed;
+        a.input_tokens = o.tokens;
+        return sim::parse_azure_functions_2021(*text, path, a);
+      }
+      if (o.format == "azure-llm") {
+        sim::azure_llm_options a;
+        a.models = models;
+        a.max_seq = o.max_seq;
+        a.uniform = o.uniform;
+        a.seed = o.seed;
+        return sim::parse_azure_llm(*text, path, a);
+      }
+      return make_error("workload", "unreachable");
+    }();
+    if (!part)
+      return part.err();
+    parts.push_back(std::move(*part));
+  }
+  return parts.size() == 1 ? parts[0] : sim::merged(parts);
+}
+
+} // namespace
+
+int run_trace(const trace_options& o) {
+  auto log = logger("trace");
+  if (!(o.time_scale > 0) || !(o.thin > 0)) {
+    log->error("workload: --time-scale and --thin must be > 0, found {} and {}", o.time_scale, o.thin);
+    return 2;
+  }
+  auto t = make_trace(o);
+  if (!t) {
+    log->error("{}", t.err().to_string());
+    return 1;
+  }
+  sim::trace out = std::move(*t);
+  if (o.slice_end > o.slice_start)
+    out = sim::sliced(out, o.slice_start, o.slice_end);
+  if (o.time_scale != 1)
+    out = sim::time_scaled(out, o.time_scale);
+  if (o.thin != 1)
+    out = sim::rate_scaled(out, o.thin, o.seed + 1);
+  if (auto st = sim::write_csv(out, o.output); !st) {
+    log->error("{}", st.err().to_string());
+    return 1;
+  }
+  std::vector<long> per_model(out.models.size(), 0);
+  for (const auto& q : out.requests)
+    per_model[static_cast<std::size_t>(q.model)]++;
+  double span = out.requests.empty() ? 0 : out.requests.back().arrival_s - out.requests.front().arrival_s;
+  std::printf("%zu requests over %.3f s (%.3f req/s) to %s\n", out.requests.size(), span,
+              span > 0 ? static_cast<double>(out.requests.size()) / span : 0.0, o.output.c_str());
+  for (std::size_t m = 0; m < out.models.size(); ++m)
+    std::printf("  %-16s %ld\n", out.models[m].c_str(), per_model[m]);
+  return 0;
+}
+
+} // namespace sy::apps

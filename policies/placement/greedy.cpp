@@ -1,0 +1,135 @@
+#include "policies/placement/greedy.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace sy::policies {
+
+namespace {
+
+double model_weight(const profile_table& t, parallel_config c, int m) {
+  const auto* v = t.view(c);
+  return v ? v->max_weight[static_cast<std::size_t>(m)] : compat_inf;
+}
+
+bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+} // namespace
+
+double group_memory(const group_placement& g, const profile_table& t) {
+  double sum = 0;
+  for (int m : g.models)
+    sum += model_weight(t, g.config, m);
+  return sum;
+}
+
+placement normalize(placement p) {
+  for (auto& g : p.groups)
+    std::sort(g.models.begin(), g.models.end());
+  std::stable_sort(p.groups.begin(), p.groups.end(),
+                   [](const group_placement& a, const group_placement& b) { return a.models < b.models; });
+  return p;
+}
+
+filled_placement greedy_fill(placement init, const std::vector<int>& models, const profile_table& t,
+                             double mem_budget, placement_evaluator& ev, bool keep_best) {
+  filled_placement best;
+  placement sol = std::move(init);
+  std::vector<int> model_order(models);
+  std::vector<double> unserved(static_cast<std::size_t>(t.num_models()), 0.0);
+  std::vector<int> group_order;
+  std::vector<double> group_mem;
+  int rounds = 0;
+  while (true) {
+    evaluation e = ev.evaluate(sol);
+    ++rounds;
+    const double score = e.score(sol.replicas());
+    if (!keep_best || rounds == 1 || score > best.score) {
+      best.p = sol;
+      best.eval = e;
+      best.score = score;
+    }
+    for (int m : models) {
+      const auto mi = static_cast<std::size_t>(m);
+      const double req = mi < e.model_requests.size() ? static_cast<double>(e.model_requests[mi]) : 0.0;
+      const double good = mi < e.model_good.size() ? static_cast<double>(e.model_good[mi]) : 0.0;
+      unserved[mi] = req * (1 - good / (req + 1e-6)); // AlpaServe: goodput = good / (requests + eps)
+    }
+    model_order = models;
+    std::stable_sort(model_order.begin(), model_order.end(), [&](int a, int b) {
+      return unserved[static_cast<std::size_t>(a)] > unserved[static_cast<std::size_t>(b)];
+    });
+    const auto ng = sol.groups.size();
+    group_order.resize(ng);
+    std::iota(group_order.begin(), group_order.end(), 0);
+    std::stable_sort(group_order.begin(), group_order.end(), [&](int a, int b) {
+      const auto ra = static_cast<std::size_t>(a) < e.group_requests.size() ? e.group_requests[static_cast<std::size_t>(a)] : 0;
+      const auto rb = static_cast<std::size_t>(b) < e.group_requests.size() ? e.group_requests[static_cast<std::size_t>(b)] : 0;
+      return ra < rb;
+    });
+    group_mem.resize(ng);
+    for (std::size_t g = 0; g < ng; ++g)
+      group_mem[g] = group_memory(sol.groups[g], t);
+    int add_g = -1, add_m = -1;
+    for (int g : group_order) {
+      const auto& grp = sol.groups[static_cast<std::size_t>(g)];
+      for (int m : model_order) {
+        if (!contains(grp.models, m) && model_weight(t, grp.config, m) + group_mem[static_cast<std::size_t>(g)] <= mem_budget) {
+          add_g = g;
+          add_m = m;
+          break;
+        }
+      }
+      if (add_g >= 0)
+        break;
+    }
+    if (add_g < 0)
+      break;
+    sol.groups[static_cast<std::size_t>(add_g)].models.push_back(add_m);
+    sol = normalize(std::move(sol));
+  }
+  best.rounds = rounds;
+  return best;
+}
+
+placement round_robin_fill(placement sol, const std::vector<int>& models, const profile_table& t, double mem_budget) {
+  const auto ng = sol.groups.size();
+  if (ng == 0)
+    return sol;
+  std::vector<double> mem(ng);
+  for (std::size_t g = 0; g < ng; ++g)
+    mem[g] = group_memory(sol.groups[g], t);
+  std::size_t g = 0;
+  bool found = true;
+  while (found) {
+    found = false;
+    for (int m : models) {
+      auto& grp = sol.groups[g];
+      const double w = model_weight(t, grp.config, m);
+      if (!contains(grp.models, m) && w + mem[g] <= mem_budget) {
+        found = true;
+        mem[g] += w;
+        grp.models.push_back(m);
+        g = (g + 1) % ng;
+      }
+    }
+  }
+  return sol;
+}
+
+void assign_devices(placement& p) {
+  std::vector<std::size_t> order(p.groups.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return p.groups[a].config.gpus() > p.groups[b].config.gpus();
+  });
+  int next = 0;
+  for (auto g : order) {
+    auto& grp = p.groups[g];
+    grp.devices.resize(static_cast<std::size_t>(grp.config.gpus()));
+    for (auto& d : grp.devices)
+      d = next++;
+  }
+}
+
+} // namespace sy::policies

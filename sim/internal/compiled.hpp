@@ -1,0 +1,63 @@
+#pragma once
+// Private to sim/: a placement flattened for the simulation kernels. Built per run (cheap: groups x models).
+#include <cstdint>
+#include <vector>
+
+#include "messages/result.hpp"
+#include "policies/placement/placement.hpp"
+#include "policies/placement/profile_table.hpp"
+#include "sim/simulator.hpp"
+
+namespace sy::sim::internal {
+
+inline constexpr int max_stages = 64;
+
+struct replica {
+  std::int32_t group;
+  std::int32_t base; // first clock of the group
+  std::int32_t pp;
+  std::int32_t lat;  // first index into compiled::lat (stage k at lat + k)
+  std::int32_t model;
+};
+
+struct compiled {
+  int num_models = 0;
+  int num_groups = 0;
+  int total_stages = 0;
+  int max_pp = 1;
+  std::vector<std::int32_t> group_pp, group_base;
+  std::vector<std::int32_t> rep_begin; // [m], size num_models + 1; replicas of m in ascending group order
+  std::vector<replica> reps;
+  std::vector<std::int32_t> rep_last;  // [rep] index of the replica group's last-stage clock (hot scan)
+  std::vector<double> lat;             // batch-1 stage latencies (float32 values with the penalty, widened)
+  // batching / swapping only
+  std::vector<float> blat;             // [(lat + k) * 5 + b]
+  std::vector<double> load;            // [lat + k]
+  std::vector<double> weight;          // [rep] max_k weight bytes
+  std::vector<std::int32_t> grep_begin; // [g], size num_groups + 1
+  std::vector<std::int32_t> greps;      // replica indices of group g, in the group's model order
+};
+
+result<compiled> compile(const policies::placement& p, const policies::profile_table& table, bool extended);
+
+struct counts {
+  std::vector<long> model_requests, model_good, group_requests;
+  long good = 0;
+  double latency_sum = 0; // good requests: finish - arrival (dropped count as 0)
+  void reset(int models, int groups) {
+    model_requests.assign(static_cast<std::size_t>(models), 0);
+    model_good.assign(static_cast<std::size_t>(models), 0);
+    group_requests.assign(static_cast<std::size_t>(groups), 0);
+    good = 0;
+    latency_sum = 0;
+  }
+};
+
+void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
+                std::vector<double>& scratch, counts& out, request_record* rec);
+void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
+                  counts& out, request_record* rec);
+void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
+                  double mem_budget, counts& out, request_record* rec);
+
+} // namespace sy::sim::internal

@@ -1,0 +1,298 @@
+#include "sim/simulator.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "sim/internal/compiled.hpp"
+
+namespace sy::sim {
+
+result<sim_mode> parse_sim_mode(const std::string& s) {
+  if (s == "compat")
+    return sim_mode::compat;
+  if (s == "batching")
+    return sim_mode::batching;
+  if (s == "swapping")
+    return sim_mode::swapping;
+  return make_error("sim", "mode: expected compat|batching|swapping, found '" + s + "'");
+}
+
+const char* to_string(request_status s) {
+  switch (s) {
+  case request_status::ok:
+    return "ok";
+  case request_status::rejected:
+    return "rejected";
+  case request_status::failed:
+    return "failed";
+  }
+  return "failed";
+}
+
+result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale) {
+  std::unordered_map<std::string, int> index;
+  for (int m = 0; m < table.num_models(); ++m)
+    index.emplace(table.model_names()[static_cast<std::size_t>(m)], m);
+  std::vector<int> map(t.models.size(), -1);
+  for (std::size_t i = 0; i < t.models.size(); ++i) {
+    auto it = index.find(t.models[i]);
+    if (it == index.end())
+      return make_error("sim", "trace model '" + t.models[i] + "' is not among the " +
+                                   std::to_string(table.num_models()) +
+                                   " simulated models (the plan's models, each needing a profile)");
+    map[i] = it->second;
+  }
+  std::vector<float> model_slo(static_cast<std::size_t>(table.num_models()));
+  for (int m = 0; m < table.num_models(); ++m)
+    model_slo[static_cast<std::size_t>(m)] = static_cast<float>(slo_scale * table.single_latency(m));
+  prepared_trace p;
+  p.num_models = table.num_models();
+  const auto n = t.requests.size();
+  p.arrival.resize(n);
+  p.model.resize(n);
+  p.slo.resize(n);
+  double last = -1e300;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& r = t.requests[i];
+    if (r.model < 0 || static_cast<std::size_t>(r.model) >= map.size())
+      return make_error("sim", "trace request " + std::to_string(i) + ": model index " + std::to_string(r.model) +
+                                   " out of range [0, " + std::to_string(map.size()) + ")");
+    if (r.arrival_s < last)
+      return make_error("sim", "trace request " + std::to_string(i) + ": arrivals must be sorted (" +
+                                   std::to_string(r.arrival_s) + " after " + std::to_string(last) + ")");
+    last = r.arrival_s;
+    const int m = map[static_cast<std::size_t>(r.model)];
+    p.arrival[i] = r.arrival_s;
+    p.model[i] = m;
+    p.slo[i] = r.slo_s > 0 ? static_cast<float>(r.slo_s) : model_slo[static_cast<std::size_t>(m)];
+  }
+  p.rows.resize(n);
+  for (std::size_t i = 0; i < n; ++i)
+    p.rows[i] = prepared_trace::packed{p.arrival[i], p.model[i], p.slo[i]};
+  return p;
+}
+
+prepared_trace restrict_models(const prepared_trace& t, const std::vector<char>& keep) {
+  prepared_trace r = t;
+  for (std::size_t i = 0; i < r.model.size(); ++i) {
+    auto& m = r.model[i];
+    if (m >= 0 && (static_cast<std::size_t>(m) >= keep.size() || !keep[static_cast<std::size_t>(m)]))
+      m = -1;
+    if (i < r.rows.size())
+      r.rows[i].model = m;
+  }
+  return r;
+}
+
+namespace internal {
+
+result<compiled> compile(const policies::placement& p, const policies::profile_table& table, bool extended) {
+  compiled c;
+  c.num_models = table.num_models();
+  c.num_groups = static_cast<int>(p.groups.size());
+  const auto nm = static_cast<std::size_t>(c.num_models);
+  c.group_pp.resize(p.groups.size());
+  c.group_base.resize(p.groups.size());
+  std::vector<std::int32_t> count(nm + 1, 0);
+  for (std::size_t g = 0; g < p.groups.size(); ++g) {
+    const auto& grp = p.groups[g];
+    if (grp.config.pp < 1 || grp.config.pp > max_stages || grp.config.op < 1)
+      return make_error("sim", "group " + std::to_string(g) + ": pipeline degree must be in [1, " +
+                                   std::to_string(max_stages) + "], found " + std::to_string(grp.config.pp));
+    c.group_pp[g] = grp.config.pp;
+    c.group_base[g] = c.total_stages;
+    c.total_stages += grp.config.pp;
+    c.max_pp = std::max(c.max_pp, grp.config.pp);
+    for (std::size_t j = 0; j < grp.models.size(); ++j) {
+      const int m = grp.models[j];
+      if (m < 0 || m >= c.num_models)
+        return make_error("sim", "group " + std::to_string(g) + ": model index " + std::to_string(m) +
+                                     " out of range [0, " + std::to_string(c.num_models) + ")");
+      for (std::size_t j2 = 0; j2 < j; ++j2)
+        if (grp.models[j2] == m)
+          return make_error("sim", "group " + std::to_string(g) + ": model " + std::to_string(m) + " listed twice");
+      ++count[static_cast<std::size_t>(m) + 1];
+    }
+  }
+  c.rep_begin.assign(nm + 1, 0);
+  for (std::size_t m = 0; m < nm; ++m)
+    c.rep_begin[m + 1] = c.rep_begin[m] + count[m + 1];
+  const auto nrep = static_cast<std::size_t>(c.rep_begin[nm]);
+  c.reps.resize(nrep);
+  std::vector<std::int32_t> fill(c.rep_begin.begin(), c.rep_begin.end() - 1);
+  std::vector<std::int32_t> rep_of_slot; // group-major order, for greps
+  if (extended) {
+    c.grep_begin.assign(p.groups.size() + 1, 0);
+    c.greps.reserve(nrep);
+  }
+  std::vector<std::pair<std::int32_t, int>> lat_slots; // (rep, g) in group order
+  lat_slots.reserve(nrep);
+  for (std::size_t g = 0; g < p.groups.size(); ++g) {
+    for (int m : p.groups[g].models) {
+      const auto r = fill[static_cast<std::size_t>(m)]++;
+      lat_slots.emplace_back(r, static_cast<int>(g));
+      if (extended)
+        c.greps.push_back(r);
+    }
+    if (extended)
+      c.grep_begin[g + 1] = static_cast<std::int32_t>(c.greps.size());
+  }
+  // Latencies laid out in replica order (model-major) so that a model's replicas are contiguous.
+  std::vector<int> group_of(nrep);
+  for (auto [r, g] : lat_slots)
+    group_of[static_cast<std::size_t>(r)] = g;
+  std::int32_t lat_off = 0;
+  for (std::size_t m = 0; m < nm; ++m) {
+    for (auto r = c.rep_begin[m]; r < c.rep_begin[m + 1]; ++r) {
+      const int g = group_of[static_cast<std::size_t>(r)];
+      auto& rep = c.reps[static_cast<std::size_t>(r)];
+      rep.group = g;
+      rep.base = c.group_base[static_cast<std::size_t>(g)];
+      rep.pp = c.group_pp[static_cast<std::size_t>(g)];
+      rep.lat = lat_off;
+      rep.model = static_cast<std::int32_t>(m);
+      lat_off += rep.pp;
+      c.rep_last.push_back(rep.base + rep.pp - 1);
+    }
+  }
+  c.lat.assign(static_cast<std::size_t>(lat_off), static_cast<double>(static_cast<float>(policies::compat_inf)));
+  if (extended) {
+    c.blat.assign(static_cast<std::size_t>(lat_off) * 5, static_cast<float>(policies::compat_inf));
+    c.load.assign(static_cast<std::size_t>(lat_off), 0.0);
+    c.weight.assign(nrep, policies::compat_inf);
+  }
+  for (std::size_t r = 0; r < nrep; ++r) {
+    const auto& rep = c.reps[r];
+    const auto* v = table.view(p.groups[static_cast<std::size_t>(rep.group)].config);
+    const auto m = static_cast<std::size_t>(rep.model);
+    if (!v || !v->present[m])
+      continue; // compat: no entry -> infinite latency and memory
+    const auto pp = static_cast<std::size_t>(rep.pp);
+    for (std::size_t k = 0; k < pp; ++k) {
+      c.lat[static_cast<std::size_t>(rep.lat) + k] = static_cast<double>(v->stage_lat[m * pp + k]);
+      if (extended) {
+        for (std::size_t b = 0; b < 5; ++b)
+          c.blat[(static_cast<std::size_t>(rep.lat) + k) * 5 + b] = v->batch_lat[(m * pp + k) * 5 + b];
+        c.load[static_cast<std::size_t>(rep.lat) + k] = v->load_seconds[m * pp + k];
+      }
+    }
+    if (extended)
+      c.weight[r] = v->max_weight[m];
+  }
+  return c;
+}
+
+} // namespace internal
+
+namespace {
+
+policies::evaluation to_evaluation(const internal::counts& k, long requests) {
+  policies::evaluation e;
+  e.requests = requests;
+  e.good = k.good;
+  e.attainment = requests > 0 ? static_cast<double>(k.good) / static_cast<double>(requests) : 0.0;
+  e.mean_latency = requests > 0 ? k.latency_sum / static_cast<double>(requests) : 0.0;
+  e.model_requests = k.model_requests;
+  e.model_good = k.model_good;
+  e.group_requests = k.group_requests;
+  e.model_attainment.resize(k.model_requests.size());
+  for (std::size_t m = 0; m < k.model_requests.size(); ++m)
+    e.model_attainment[m] = k.model_requests[m] > 0 ? static_cast<double>(k.model_good[m]) /
+                                                          static_cast<double>(k.model_requests[m])
+                                                    : 0.0;
+  return e;
+}
+
+void accumulate(internal::counts& into, const internal::counts& k) {
+  auto add = [](std::vector<long>& a, const std::vector<long>& b) {
+    if (a.size() < b.size())
+      a.resize(b.size(), 0);
+    for (std::size_t i = 0; i < b.size(); ++i)
+      a[i] += b[i];
+  };
+  add(into.model_requests, k.model_requests);
+  add(into.model_good, k.model_good);
+  add(into.group_requests, k.group_requests);
+  into.good += k.good;
+  into.latency_sum += k.latency_sum;
+}
+
+} // namespace
+
+namespace {
+
+result<internal::counts> run_segment(const policies::placement& p, const policies::profile_table& table,
+                                     const sim_options& opt, std::vector<double>& scratch, const prepared_trace& t,
+                                     std::size_t begin, std::size_t end, request_record* rec) {
+  const bool extended = opt.mode != sim_mode::compat;
+  auto c = internal::compile(p, table, extended);
+  if (!c)
+    return c.err();
+  internal::counts k;
+  k.reset(c->num_models, c->num_groups);
+  switch (opt.mode) {
+  case sim_mode::compat:
+    internal::run_compat(*c, t, begin, end, opt.overhead_s, scratch, k, rec);
+    break;
+  case sim_mode::batching:
+    internal::run_batching(*c, t, begin, end, opt.overhead_s, k, rec);
+    break;
+  case sim_mode::swapping:
+    internal::run_swapping(*c, t, begin, end, opt.overhead_s, opt.mem_budget_bytes, k, rec);
+    break;
+  }
+  return k;
+}
+
+} // namespace
+
+result<policies::evaluation> simulator::run(const policies::placement& p, const prepared_trace& t, std::size_t begin,
+                                            std::size_t end, std::vector<request_record>* records) {
+  end = std::min(end, t.arrival.size());
+  begin = std::min(begin, end);
+  request_record* rec = nullptr;
+  if (records) {
+    records->assign(end - begin, request_record{});
+    rec = records->data();
+  }
+  auto k = run_segment(p, *table_, opt_, scratch_, t, begin, end, rec);
+  if (!k)
+    return k.err();
+  return to_evaluation(*k, static_cast<long>(end - begin));
+}
+
+result<policies::evaluation> simulator::run(const policies::placement_schedule& s, const prepared_trace& t,
+                                            std::vector<request_record>* records) {
+  if (s.placements.empty())
+    return make_error("sim", "placement schedule: expected at least one placement, found none");
+  if (s.start_times.size() != s.placements.size())
+    return make_error("sim", "placement schedule: " + std::to_string(s.start_times.size()) + " start times for " +
+                                 std::to_string(s.placements.size()) + " placements");
+  if (s.placements.size() == 1)
+    return run(s.placements[0], t, 0, t.arrival.size(), records);
+  // Segment boundaries, AlpaServe's rule: request i moves on to window pt + 1 when arrival[i] > start[pt + 1]
+  // (one window per request at most).
+  const auto n = t.arrival.size();
+  std::vector<std::size_t> cut{0};
+  std::size_t pt = 0;
+  for (std::size_t i = 0; i < n && pt + 1 < s.placements.size(); ++i) {
+    if (t.arrival[i] > s.start_times[pt + 1]) {
+      cut.push_back(i);
+      ++pt;
+    }
+  }
+  cut.push_back(n);
+  internal::counts total;
+  if (records)
+    records->assign(n, request_record{});
+  for (std::size_t w = 0; w + 1 < cut.size(); ++w) {
+    auto k = run_segment(s.placements[w], *table_, opt_, scratch_, t, cut[w], cut[w + 1],
+                         records ? records->data() + cut[w] : nullptr);
+    if (!k)
+      return k.err();
+    accumulate(total, *k);
+  }
+  return to_evaluation(total, static_cast<long>(n));
+}
+
+} // namespace sy::sim

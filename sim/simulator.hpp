@@ -1,0 +1,100 @@
+#pragma once
+// The fast simulator (ALGORITHMS.md §2): the inner loop of the placement search and `switchyard simulate`.
+//
+// Modes:
+//   compat    AlpaServe's fast simulator, number for number: batch 1, per (group, stage) clocks, stage latency
+//             float32(stage_latency[1][k] * (1 + 0.009 pp)), SLO float32, clocks double, replica = earliest free
+//             last stage (ties: lowest group), finish = last stage + 0.011 s, admission drop at dispatch.
+//   batching  AlpaServe's batching variant: per-model FIFO queues, batches of 1,2,4,8,16 under the head's
+//             deadline, overhead added at the start, the batch finishes together.
+//   swapping  ours: groups may hold more models than fit; per-GPU residency with a byte budget, LRU eviction,
+//             pipelined loads (stage k ready at max(copy stream free, arrival, evictions done) + load_seconds[k]);
+//             the replica with the earliest predicted finish (load included) serves the request; a load that a
+//             request triggers is committed even when the request is then dropped (the runtime starts loading on
+//             a miss).
+// A placement_schedule with several windows is simulated window by window with fresh clocks (Clockwork++):
+// request i switches to window w+1 only when arrival[i] > start_times[w+1] (compat window rule).
+//
+// Threading: a simulator holds scratch buffers: one per thread. The table and the prepared trace are read-only
+// and may be shared.
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "messages/result.hpp"
+#include "policies/placement/placement.hpp"
+#include "policies/placement/profile_table.hpp"
+#include "sim/workload.hpp"
+
+namespace sy::sim {
+
+enum class sim_mode : std::uint8_t { compat, batching, swapping };
+result<sim_mode> parse_sim_mode(const std::string& s); // "compat" | "batching" | "swapping"
+
+struct sim_options {
+  sim_mode mode = sim_mode::compat;
+  double overhead_s = 0.011;                   // compat fixed overhead
+  double mem_budget_bytes = 13.0 * (1LL << 30); // swapping: per-GPU residency budget
+};
+
+/// Terminal status of a simulated request (the runtime's names): ok, rejected (admission drop or a queue
+/// head that cannot meet its deadline), failed (no replica of the model).
+enum class request_status : std::uint8_t { ok, rejected, failed };
+const char* to_string(request_status s);
+
+/// One request's record; the same columns as the replay driver's per-request CSV (README "Outputs").
+/// Times in seconds from the trace start. For rejected/failed requests start = finish = dispatch.
+struct request_record {
+  double arrival = 0;
+  double dispatch = 0;  // when the simulator decided (= arrival: dispatch is instantaneous)
+  double start = 0;     // when stage 0 began (batching: when the batch was formed)
+  double finish = 0;
+  request_status status = request_status::failed;
+  int group = -1;       // serving (or rejecting) group, -1 when none
+  int batch_size = 0;
+  double load_wait = 0; // seconds the request waited for its model to load (swapping)
+};
+
+/// The trace in the simulator's layout. model[i] indexes the profile table; -1: a request the simulation
+/// ignores (it counts in `requests`, never as good; used to restrict the search to a subset of models).
+struct prepared_trace {
+  struct packed {
+    double arrival;
+    std::int32_t model;
+    float slo;
+  };
+  std::vector<double> arrival;
+  std::vector<std::int32_t> model;
+  std::vector<float> slo; // float32, compat
+  std::vector<packed> rows; // the same three columns interleaved (the compat kernel's single stream)
+  int num_models = 0;
+};
+
+/// Maps trace model names onto the table (an unknown name is an error naming it) and computes SLOs:
+/// float32(slo_scale * single-device latency), or float32(slo_s) where the request carries one.
+result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale);
+/// Same arrays with the models outside `keep` ([m] != 0) mapped to -1.
+prepared_trace restrict_models(const prepared_trace& t, const std::vector<char>& keep);
+
+class simulator {
+public:
+  simulator(const policies::profile_table& table, sim_options opt) : table_(&table), opt_(opt) {}
+
+  /// Simulates `p` on requests [begin, end) of `t` (end clipped to the trace). Counts are untrimmed. With
+  /// `records`, it is resized to end - begin and filled (records[i - begin] for request i).
+  result<policies::evaluation> run(const policies::placement& p, const prepared_trace& t, std::size_t begin = 0,
+                                   std::size_t end = std::numeric_limits<std::size_t>::max(),
+                                   std::vector<request_record>* records = nullptr);
+  result<policies::evaluation> run(const policies::placement_schedule& s, const prepared_trace& t,
+                                   std::vector<request_record>* records = nullptr);
+
+  const sim_options& options() const { return opt_; }
+
+private:
+  const policies::profile_table* table_;
+  sim_options opt_;
+  std::vector<double> scratch_;
+};
+
+} // namespace sy::sim

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Black-box checks of `switchyard profile` and `switchyard trace`, driven like a user would.
+# Usage: prof_cli_test.sh <switchyard binary> profile|trace
+set -u
+sy="$1"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+case "$2" in
+profile)
+  "$sy" profile --models bert-1.3b,bert-2.6b --hardware V100-16GB -o "$dir/p.json" || fail "profile to json"
+  grep -q '"format": "switchyard-profile"' "$dir/p.json" || fail "json has no format tag"
+  n=$(grep -c '"model": ' "$dir/p.json")
+  test "$n" -eq 38 || fail "expected 38 entries (19 configs x 2 models), found $n"
+  "$sy" profile --models bert-1.3b --calibrate "$dir/p.json" -o "$dir/p.msgpack" 2>"$dir/log" || fail "calibrate"
+  grep -q 'rms relative error' "$dir/log" || fail "calibration summary missing"
+  test -s "$dir/p.msgpack" || fail "msgpack output empty"
+  "$sy" profile --models bert-1.3b -o "$dir/p.txt" 2>"$dir/err"; rc=$?
+  test $rc -ne 0 || fail "bad extension accepted"
+  grep -q 'expected a .json or .msgpack extension' "$dir/err" || fail "no extension message"
+  "$sy" profile --models nope -o "$dir/q.json" 2>"$dir/err"; rc=$?
+  test $rc -eq 2 || fail "unknown model: exit code $rc"
+  grep -q "unknown model preset 'nope'" "$dir/err" || fail "no unknown-model message"
+  ;;
+trace)
+  "$sy" trace synth --models a,b,c --rate 50 --cv 2 --duration 20 --seed 3 -o "$dir/t.csv" >"$dir/out" || fail "synth"
+  head -1 "$dir/t.csv" | grep -q '^arrival_s,model,input_tokens$' || fail "no header"
+  rows=$(($(wc -l <"$dir/t.csv") - 1))
+  test "$rows" -gt 500 || fail "too few requests: $rows"
+  "$sy" trace convert -i "$dir/t.csv" --slice-start 5 --slice-end 15 -o "$dir/w.csv" >"$dir/out" || fail "convert"
+  awk -F, 'NR > 1 && ($1 < 0 || $1 >= 10) { bad = 1 } END { exit bad }' "$dir/w.csv" || fail "slice out of window"
+  printf 'arrival_s,model,input_tokens\n0.5,a,10\n0.7,a,ten\n' >"$dir/bad.csv"
+  "$sy" trace convert -i "$dir/bad.csv" -o "$dir/x.csv" 2>"$dir/err"; rc=$?
+  test $rc -ne 0 || fail "bad line accepted"
+  grep -q "bad.csv:3: input_tokens: expected a positive integer, found 'ten'" "$dir/err" || fail "no located error"
+  # Azure LLM, one file per model: file i -> model i, arrivals relative to each file's first request
+  printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.5,100,1\n2023-11-16 18:15:48.5,9000,1\n' >"$dir/l1.csv"
+  printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,300,1\n' >"$dir/l2.csv"
+  "$sy" trace convert --format azure-llm -i "$dir/l1.csv" -i "$dir/l2.csv" --models m1,m2 --max-seq 2048 \
+    -o "$dir/l.csv" >"$dir/out" || fail "azure-llm per model"
+  test "$(sed -n 4p "$dir/l.csv")" = "2.000000000,m1,2048" || fail "azure-llm rows: $(cat "$dir/l.csv")"
+  test "$(grep -c ',m2,300$' "$dir/l.csv")" -eq 1 || fail "m2 row missing"
+  ;;
+alpaserve)
+  # AlpaServe's pickled profiling database -> our JSON -> loaded (validated) by --calibrate
+  src=$(dirname "$0")/../..
+  /usr/bin/python3 "$src/tests/e2e/alpaserve_profile_fixture.py" "$dir/ap.pkl" || fail "fixture"
+  /usr/bin/python3 "$src/scripts/alpaserve_profile_to_json.py" "$dir/ap.pkl" "$dir/ap.json" --pcie-gbps 12.8 \
+    >"$dir/out" || fail "converter"
+  grep -q '^2 entries' "$dir/out" || fail "expected 2 entries (dp=2 dropped): $(cat "$dir/out")"
+  "$sy" profile --models bert-1.3b --calibrate "$dir/ap.json" -o "$dir/fit.json" 2>"$dir/log" || fail "load: $(cat "$dir/log")"
+  grep -q 'rms relative error' "$dir/log" || fail "no calibration summary"
+  ;;
+*) fail "unknown mode $2" ;;
+esac
+echo ok
