@@ -164,12 +164,12 @@ int run_replay(const replay_options& o) {
   if (!o.plots_dir.empty())
     make_parent(o.plots_dir + "/x");
   if (!o.records_path.empty())
-    if (auto st = driver::write_text(o.records_path, driver::records_csv(res->records)); !st) {
+    if (auto st = sim::write_file(o.records_path, driver::records_csv(res->records)); !st) {
       log->error("{}", st.err().message);
       rc = 1;
     }
   if (!o.summary_path.empty())
-    if (auto st = driver::write_text(o.summary_path, driver::summary_json(summary)); !st) {
+    if (auto st = sim::write_file(o.summary_path, driver::summary_json(summary)); !st) {
       log->error("{}", st.err().message);
       rc = 1;
     }
@@ -177,7 +177,7 @@ int run_replay(const replay_options& o) {
     std::string csv = o.records_path;
     if (csv.empty()) {
       csv = o.plots_dir + "/records.csv";
-      (void)driver::write_text(csv, driver::records_csv(res->records));
+      (void)sim::write_file(csv, driver::records_csv(res->records));
     }
     auto cmd = fmt::format("/usr/bin/python3 '{}/plot_replay.py' '{}' '{}' >&2", scripts_dir(), csv, o.plots_dir);
     if (std::system(cmd.c_str()) != 0) {
@@ -185,9 +185,9 @@ int run_replay(const replay_options& o) {
       rc = 1;
     }
   }
-  if (summary.unanswered > 0 || summary.duplicates > 0 || summary.unknown_ids > 0) {
-    log->error("{} requests unanswered, {} duplicate answers, {} answers with unknown ids", summary.unanswered,
-               summary.duplicates, summary.unknown_ids);
+  if (res->unanswered > 0 || res->duplicates > 0 || res->unknown_ids > 0) {
+    log->error("{} requests unanswered, {} duplicate answers, {} answers with unknown ids", res->unanswered,
+               res->duplicates, res->unknown_ids);
     rc = 1;
   }
   return rc;
