@@ -29,7 +29,11 @@ const char* to_string(request_status s) {
   return "failed";
 }
 
-result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale) {
+result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale,
+                               const std::vector<double>& model_slo_s) {
+  if (!model_slo_s.empty() && model_slo_s.size() != static_cast<std::size_t>(table.num_models()))
+    return make_error("sim", "model SLOs: expected one per model (" + std::to_string(table.num_models()) +
+                               "), found " + std::to_string(model_slo_s.size()));
   std::unordered_map<std::string, int> index;
   for (int m = 0; m < table.num_models(); ++m)
     index.emplace(table.model_names()[static_cast<std::size_t>(m)], m);
@@ -44,7 +48,10 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
   }
   std::vector<float> model_slo(static_cast<std::size_t>(table.num_models()));
   for (int m = 0; m < table.num_models(); ++m)
-    model_slo[static_cast<std::size_t>(m)] = static_cast<float>(slo_scale * table.single_latency(m));
+    model_slo[static_cast<std::size_t>(m)] =
+      !model_slo_s.empty() && model_slo_s[static_cast<std::size_t>(m)] > 0
+        ? static_cast<float>(model_slo_s[static_cast<std::size_t>(m)])
+        : static_cast<float>(slo_scale * table.single_latency(m));
   prepared_trace p;
   p.num_models = table.num_models();
   const auto n = t.requests.size();

@@ -72,8 +72,10 @@ struct prepared_trace {
 };
 
 /// Maps trace model names onto the table (an unknown name is an error naming it) and computes SLOs:
-/// float32(slo_scale * single-device latency), or float32(slo_s) where the request carries one.
-result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale);
+/// float32(slo_scale * single-device latency), or float32(model_slo_s[m]) where that is > 0 (a deployment's
+/// slo_ms), or float32(slo_s) where the request carries one. `model_slo_s`: empty or one per table model.
+result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale,
+                               const std::vector<double>& model_slo_s = {});
 /// Same arrays with the models outside `keep` ([m] != 0) mapped to -1.
 prepared_trace restrict_models(const prepared_trace& t, const std::vector<char>& keep);
 
