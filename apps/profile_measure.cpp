@@ -145,12 +145,13 @@ result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>&
     auto weights = gpu::generate_weights(spec, 1);
     if (!weights)
       return weights.err();
-    int measured = 0;
+    int measured = 0, skipped = 0;
     for (auto c : configs) {
       const auto t0 = clock_type::now();
       auto e = measure_one(**b, spec, *weights, c, o);
       if (!e) {
-        log->info("{} op {} pp {}: skipped: {}", spec.name, c.op, c.pp, e.err().to_string());
+        ++skipped;
+        log->debug("{} op {} pp {}: skipped: {}", spec.name, c.op, c.pp, e.err().to_string());
         continue;
       }
       log->info("{} op {} pp {}: batch-1 latency {:.3g} s, {} batch sizes, measured in {:.2f} s", spec.name, c.op,
@@ -159,6 +160,8 @@ result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>&
       db.put(std::move(*e));
       ++measured;
     }
+    log->info("{}: measured {} config(s), skipped {} that do not fit (--log-level debug says why)", spec.name,
+              measured, skipped);
     if (measured == 0)
       return make_error("profile", "model '" + spec.name + "': no config could be measured on " +
                                      std::to_string((*b)->device_count()) + " device(s) (see the log)");
