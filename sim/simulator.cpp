@@ -162,6 +162,11 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
       c.rep_last.push_back(rep.base + rep.pp - 1);
     }
   }
+  c.scan_begin.assign(nm + 1, 0);
+  for (std::size_t m = 0; m < nm; ++m) {
+    const auto n = c.rep_begin[m + 1] - c.rep_begin[m];
+    c.scan_begin[m + 1] = c.scan_begin[m] + (n + compiled::scan_width - 1) / compiled::scan_width * compiled::scan_width;
+  }
   c.lat.assign(static_cast<std::size_t>(lat_off), static_cast<double>(static_cast<float>(policies::compat_inf)));
   if (extended) {
     c.blat.assign(static_cast<std::size_t>(lat_off) * 5, static_cast<float>(policies::compat_inf));
@@ -186,6 +191,20 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
     if (extended)
       c.weight[r] = v->max_weight[m];
   }
+  c.scan.assign(static_cast<std::size_t>(c.scan_begin[nm]), c.total_stages); // padding: the +inf clock
+  c.slots.assign(c.scan.size(), compiled::slot{-1, 0, 1, 0, {0, 0, 0, 0}});
+  for (std::size_t m = 0; m < nm; ++m)
+    for (auto r = c.rep_begin[m]; r < c.rep_begin[m + 1]; ++r) {
+      const auto i = static_cast<std::size_t>(c.scan_begin[m] + (r - c.rep_begin[m]));
+      const auto& rep = c.reps[static_cast<std::size_t>(r)];
+      c.scan[i] = c.rep_last[static_cast<std::size_t>(r)];
+      auto& sl = c.slots[i];
+      sl.group = rep.group;
+      sl.lat = rep.lat;
+      sl.pp = rep.pp;
+      for (int k = 0; k < std::min(rep.pp, compiled::inline_stages); ++k)
+        sl.l[k] = static_cast<float>(c.lat[static_cast<std::size_t>(rep.lat + k)]); // exact: float32 values
+    }
   return c;
 }
 
