@@ -51,6 +51,7 @@ template <bool Rec, int PP>
 void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
             double* clocks, counts& out, request_record* rec) {
   const prepared_trace::packed* rows = t.rows.data();
+  const std::int32_t* rep_begin = c.rep_begin.data();
   const std::int32_t* scan_begin = c.scan_begin.data();
   const std::int32_t* scan = c.scan.data();
   const compiled::slot* slots = c.slots.data();
@@ -81,12 +82,19 @@ void kernel(const compiled& c, const prepared_trace& t, std::size_t begin, std::
     // Earliest free last stage; ties keep the lowest group (replicas are in group order).
     double best_clock;
     std::int32_t best, clock;
-    scan4(clocks, scan + sb, best_clock, best, clock);
-    for (std::int32_t s = sb + compiled::scan_width; s < se; s += compiled::scan_width) {
-      double v;
-      std::int32_t j, ci;
-      scan4(clocks, scan + s, v, j, ci);
-      keep_min(v, j + (s - sb), ci, best_clock, best, clock); // the earlier chunk wins ties
+    if (rep_begin[m + 1] - rep_begin[m] <= 2) { // one step (the planner's early rounds: 1-2 replicas each)
+      best = 0;
+      clock = scan[sb];
+      best_clock = clocks[clock];
+      keep_min(clocks[scan[sb + 1]], 1, scan[sb + 1], best_clock, best, clock); // padding: +inf, never wins
+    } else {
+      scan4(clocks, scan + sb, best_clock, best, clock);
+      for (std::int32_t s = sb + compiled::scan_width; s < se; s += compiled::scan_width) {
+        double v;
+        std::int32_t j, ci;
+        scan4(clocks, scan + s, v, j, ci);
+        keep_min(v, j + (s - sb), ci, best_clock, best, clock); // the earlier chunk wins ties
+      }
     }
     const compiled::slot& sl = slots[sb + best];
     ++group_requests[sl.group];
