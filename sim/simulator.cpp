@@ -64,6 +64,9 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
     if (r.model < 0 || static_cast<std::size_t>(r.model) >= map.size())
       return make_error("sim", "trace request " + std::to_string(i) + ": model index " + std::to_string(r.model) +
                                    " out of range [0, " + std::to_string(map.size()) + ")");
+    if (!(r.arrival_s >= 0)) // the compat kernel compares clocks as bit patterns: never negative, never NaN
+      return make_error("sim", "trace request " + std::to_string(i) + ": arrival: expected a non-negative number of "
+                                   "seconds, found " + std::to_string(r.arrival_s));
     if (r.arrival_s < last)
       return make_error("sim", "trace request " + std::to_string(i) + ": arrivals must be sorted (" +
                                    std::to_string(r.arrival_s) + " after " + std::to_string(last) + ")");

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "sim/simulator.hpp"
@@ -131,4 +132,16 @@ TEST_CASE("the compat kernel matches a plain statement of the simulator on rando
       REQUIRE(with->group_requests == without->group_requests);
     }
   REQUIRE(cases == 42);
+}
+
+TEST_CASE("a negative or NaN arrival is an error naming the request (the kernel relies on clocks >= 0)", "[sim]") {
+  auto table = policies::profile_table::build({"a"}, {test::entry("a", 1, 1, {0.1}, 1)});
+  REQUIRE(table.ok());
+  auto bad = sim::prepare(test::make_trace({"a"}, {{-0.5, 0}, {1.0, 0}}), *table, 5);
+  REQUIRE_FALSE(bad.ok());
+  REQUIRE(bad.err().message.find("trace request 0: arrival: expected a non-negative") != std::string::npos);
+  auto nan = sim::prepare(test::make_trace({"a"}, {{0.5, 0}, {std::nan(""), 0}}), *table, 5);
+  REQUIRE_FALSE(nan.ok());
+  REQUIRE(nan.err().message.find("trace request 1: arrival") != std::string::npos);
+  REQUIRE(sim::prepare(test::make_trace({"a"}, {{0.0, 0}, {1.0, 0}}), *table, 5).ok());
 }
