@@ -162,6 +162,7 @@ struct simulate_options {
   std::string plan;
   std::string mode = "compat";  // compat | batching | swapping
   double mem_budget_gib = 0;    // swapping residency budget per GPU; 0: -c's smallest device memory, else 13
+  std::string eviction;         // swapping: runtime eviction policy; empty: -c's policies.eviction, else lru
   double warmup_s = 10;
   std::string records;          // per-request CSV
   std::string summary;          // summary JSON

@@ -182,6 +182,8 @@ int main(int argc, char** argv) {
   simulate->add_option("--mode", simulate_opts.mode, "compat|batching|swapping")->capture_default_str();
   simulate->add_option("--mem-budget-gib", simulate_opts.mem_budget_gib,
                        "swapping: per-GPU budget (default: -c's smallest device memory, else 13)");
+  simulate->add_option("--eviction", simulate_opts.eviction,
+                       "swapping: lru|demand-aware (the runtime's policy; default: -c's policies.eviction, else lru)");
   simulate->add_option("--warmup", simulate_opts.warmup_s, "seconds trimmed from each end")->capture_default_str();
   simulate->add_option("--records", simulate_opts.records, "write per-request CSV here");
   simulate->add_option("--summary", simulate_opts.summary, "write the summary JSON here");

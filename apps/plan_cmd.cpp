@@ -103,6 +103,14 @@ int run_plan(const plan_options& o) {
   }
   sim::sim_options sopt;
   sopt.mem_budget_bytes = shape->mem_budget_gib * policies::gib;
+  if (o.policy == "swap-aware" && in->config) { // swapping is scored with the deployment's eviction policy
+    auto e = policies::make_eviction(in->config->policies.eviction.name);
+    if (!e) {
+      log->error("{}: policies.eviction: {}", in->config->source, e.err().to_string());
+      return 2;
+    }
+    sopt.eviction = *e;
+  }
   policies::placement_problem pb;
   pb.profiles = &in->table;
   pb.num_devices = shape->devices;

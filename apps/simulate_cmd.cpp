@@ -63,6 +63,15 @@ int run_simulate(const simulate_options& o) {
   sim::sim_options opt;
   opt.mode = *mode;
   opt.mem_budget_bytes = budget_gib * policies::gib;
+  if (opt.mode == sim::sim_mode::swapping) {
+    std::string name = !o.eviction.empty() ? o.eviction : in->config ? in->config->policies.eviction.name : "lru";
+    auto e = policies::make_eviction(name); // parameters: none of the eviction policies has any
+    if (!e) {
+      log->error("--eviction: {}", e.err().to_string());
+      return 2;
+    }
+    opt.eviction = *e;
+  }
   sim::simulator s(in->table, opt);
   std::vector<sim::request_record> records;
   auto e = s.run(plan->schedule, *trace, &records);

@@ -98,6 +98,7 @@ namespace internal {
 
 result<compiled> compile(const policies::placement& p, const policies::profile_table& table, bool extended) {
   compiled c;
+  c.model_names = &table.model_names();
   c.num_models = table.num_models();
   c.num_groups = static_cast<int>(p.groups.size());
   const auto nm = static_cast<std::size_t>(c.num_models);
@@ -267,7 +268,8 @@ result<internal::counts> run_segment(const policies::placement& p, const policie
     internal::run_batching(*c, t, begin, end, opt.overhead_s, k, rec);
     break;
   case sim_mode::swapping:
-    internal::run_swapping(*c, t, begin, end, opt.overhead_s, opt.mem_budget_bytes, k, rec);
+    internal::run_swapping(*c, t, begin, end, opt.overhead_s, opt.mem_budget_bytes,
+                           opt.eviction ? opt.eviction : policies::eviction_fn{policies::lru_eviction_policy{}}, k, rec);
     break;
   }
   return k;

@@ -1,6 +1,7 @@
 #pragma once
 // Private to sim/: a placement flattened for the simulation kernels. Built per run (cheap: groups x models).
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "messages/result.hpp"
@@ -21,6 +22,7 @@ struct replica {
 };
 
 struct compiled {
+  const std::vector<std::string>* model_names = nullptr; // the table's, index -> name
   int num_models = 0;
   int num_groups = 0;
   int total_stages = 0;
@@ -75,6 +77,6 @@ void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, s
 void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
                   counts& out, request_record* rec);
 void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
-                  double mem_budget, counts& out, request_record* rec);
+                  double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec);
 
 } // namespace sy::sim::internal

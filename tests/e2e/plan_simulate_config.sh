@@ -74,6 +74,12 @@ expect_fail "at most the 8 devices" \
   "$exe" plan -c "$cfg" --devices 16 --hardware V100-16GB --workload "$dir/trace.csv" -o "$dir/p2.yaml"
 expect_fail "exclude each other" \
   "$exe" plan -c "$cfg" --models bert-1.3b:2 --hardware V100-16GB -o "$dir/p2.yaml"
+# Swapping uses the runtime's eviction policy: the config's (lru here), or --eviction; unknown names exit 2.
+"$exe" --log-level warn simulate -c "$cfg" --hardware V100-16GB --plan "$dir/plan.yaml" --workload "$dir/trace.csv" \
+    --mode swapping --eviction demand-aware --warmup 0 > /dev/null
+expect_fail 'eviction: expected one of lru, demand-aware, found "nope"' \
+  "$exe" simulate -c "$cfg" --hardware V100-16GB --plan "$dir/plan.yaml" --workload "$dir/trace.csv" \
+    --mode swapping --eviction nope
 # A tensor-parallel stage across two nodes cannot run.
 sed 's|^placement:.*|placement: {plan: across.yaml}|; /^  groups:/,/^$/d' "$configs/two-node.yaml" > "$dir/two.yaml"
 printf 'devices: 4\nmodels: [tiny-gpt]\ngroups:\n  - {op: 2, pp: 1, devices: [1, 2], models: [tiny-gpt]}\n' \
