@@ -4,6 +4,7 @@
 
 #include "apps/commands.hpp"
 #include "config/cluster_config.hpp"
+#include "policies/placement/plan_check.hpp"
 
 namespace sy::apps {
 
@@ -15,6 +16,14 @@ int run_check_config(const check_config_options& opts) {
     return 2;
   }
   const auto& c = *r;
+  if (c.placement.mode == config::placement_mode::plan_file) { // the plan must fit this deployment
+    auto plan = policies::load_plan(c.placement.plan_path);
+    auto st = plan ? policies::check_plan(*plan, c, c.placement.plan_path) : status{plan.err()};
+    if (!st) {
+      std::fprintf(stderr, "%s: placement.plan: %s\n", c.source.c_str(), st.err().message.c_str());
+      return 2;
+    }
+  }
   if (opts.print) {
     std::fputs(config::to_yaml(c).c_str(), stdout);
     return 0;
