@@ -19,7 +19,9 @@
 // plug-in with the same compiler and standard library as switchyard (-fPIC, C++17).
 //
 // Rules for the policies (DESIGN.md §4): a policy is a function of its view only: no I/O, no clocks, no
-// blocking; it is called from one actor at a time (never concurrently with itself), on the hot path. What it
+// blocking; each copy is called from one actor at a time, on the hot path, but copies (batching and eviction:
+// one per model group) run concurrently, so copies must not share mutable state. Factories may be called
+// concurrently (one policy actor per kind) and again on every run-time swap. What it
 // returns is checked by the host: a policy that throws, or returns an invalid decision (a group that is not
 // a candidate, a batch larger than the queue, a victim that is not evictable, ...), is counted
 // (sy_policy_faults_total) and the host's built-in default decides instead; the request is served as usual.

@@ -175,9 +175,10 @@ status policy_registry::load_plugin(const std::string& path) {
   if (!has_elf_header(path))
     return plugin_error(path, "not a shared library (no ELF header)");
   auto lib = std::make_shared<plugin_library>();
-  lib->path = path;
+  // absolute: dlopen would search the library path for a name without a slash
+  lib->path = std::filesystem::absolute(path, ec).lexically_normal().string();
   dlerror();
-  lib->handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  lib->handle = dlopen(lib->path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib->handle) {
     const char* why = dlerror();
     return plugin_error(path, std::string{"cannot be loaded as a shared library: "} + (why ? why : "unknown dlopen error"));
@@ -213,7 +214,7 @@ status policy_registry::load_plugin(const std::string& path) {
   tables_->dispatch.merge(staging.dispatch);
   tables_->batching.merge(staging.batching);
   tables_->eviction.merge(staging.eviction);
-  tables_->paths.push_back(path);
+  tables_->paths.push_back(lib->path);
   return {};
 }
 

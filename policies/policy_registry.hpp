@@ -9,8 +9,9 @@
 // counted in policy_faults and logged (the 1st, 10th, 100th, ... fault of a policy). A guarded policy keeps
 // its library loaded as long as the policy (any copy of it) lives.
 //
-// Threads: load_plugin and the make functions from one thread at a time (start-up, the policy actors);
-// a built policy is a value (copy it per actor); policy_faults is thread-safe.
+// Threads: load_plugin before the registry is shared (start-up); the make functions are const and may run
+// concurrently (one policy actor per kind); a built policy is a value (copy it per actor); policy_faults is
+// thread-safe.
 #include <any>
 #include <cstdint>
 #include <map>

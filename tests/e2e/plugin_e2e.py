@@ -8,12 +8,14 @@ Usage: plugin_e2e.py --bin PATH/switchyard --plugins DIR SCENARIO   (DIR: the br
                 policies are queried and swapped at run time over HTTP
   faulty        a plug-in policy that throws at every decision: every request is still answered ok, and the
                 faults are counted in /metrics
+  outside       README's example compiled against the installed headers works with the installed switchyard
 Run from the repository root. Loopback only, ports chosen by the server. Exit 0 = pass.
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from ingress_e2e import Server, check  # noqa: E402
 
 EXAMPLE = "examples/policies/cluster.yaml"
 PLUGINS = None
+BUILD = None
 
 HEAD = """nodes:
   - {name: local, address: 127.0.0.1:7500, devices: {kind: cpu, count: 2, memory: 256MiB}}
@@ -76,6 +79,12 @@ def scenario_check_config():
         bad(d, "unknown_name", "libsy_least_loaded_random.so", "least-loaded-randon",
             r':10:22: policies.dispatch: expected a dispatch policy \(one of: earliest-free, shortest-queue, '
             r'least-loaded-random\), found "least-loaded-randon"')
+        # a bare name next to a config given by a relative path (dlopen must not search the library path)
+        shutil.copy(lib("faulty"), os.path.join(d, "libcopy.so"))
+        with open(os.path.join(d, "rel.yaml"), "w") as f:
+            f.write(HEAD + "plugins: [libcopy.so]\npolicies: {dispatch: always-throws}\n")
+        p = subprocess.run([ingress_e2e.BIN, "check-config", "-c", "rel.yaml"], cwd=d, capture_output=True, text=True)
+        check(p.returncode == 0 and "libcopy.so" in p.stdout, "relative plug-in: %s %s" % (p.stdout, p.stderr))
         bad(d, "bad_param", "libsy_least_loaded_random.so", "{name: least-loaded-random, tolerance_ms: -1}",
             r':10:29: policies.dispatch: plug-in policy "least-loaded-random" \(.*\) refused its parameters: '
             r'tolerance_ms: expected a number >= 0, found -1.*')
@@ -148,18 +157,46 @@ def scenario_faulty():
             check('dispatch policy "always-throws" threw' in err, "the first fault is logged: %s" % err[-2000:])
 
 
+def scenario_outside():
+    """The README's example plug-in, compiled outside the tree against the installed headers, validates with
+    the installed switchyard; the installed example plug-in is found by its bare name."""
+    readme = open("README.md").read()
+    section = readme[readme.index("## Writing a policy"):]
+    code = re.search(r"```cpp\n(.*?)```", section, re.S).group(1)
+    with tempfile.TemporaryDirectory() as d:
+        prefix = os.path.join(d, "prefix")
+        p = subprocess.run(["cmake", "--install", BUILD, "--prefix", prefix], capture_output=True, text=True)
+        check(p.returncode == 0, "install: %s %s" % (p.stdout, p.stderr))
+        with open(os.path.join(d, "my_policy.cpp"), "w") as f:
+            f.write(code)
+        p = subprocess.run(["c++", "-std=c++17", "-O1", "-fPIC", "-shared", "-fvisibility=hidden", "-Wall", "-Werror",
+                            "-I" + os.path.join(prefix, "include", "switchyard"), "my_policy.cpp", "-o",
+                            "libmy_policy.so"], cwd=d, capture_output=True, text=True)
+        check(p.returncode == 0, "compile the README example: %s" % p.stderr)
+        with open(os.path.join(d, "c.yaml"), "w") as f:
+            f.write(HEAD + "plugins: [libmy_policy.so, libsy_least_loaded_random.so]\n"
+                    "policies: {dispatch: fewest-queued, admission: {name: max-wait, max_wait_ms: 20}}\n")
+        installed = os.path.join(prefix, "bin", "switchyard")
+        p = subprocess.run([installed, "check-config", "-c", "c.yaml"], cwd=d, capture_output=True, text=True)
+        check(p.returncode == 0 and "dispatch fewest-queued" in p.stdout
+              and os.path.join(prefix, "lib", "switchyard", "plugins", "libsy_least_loaded_random.so") in p.stdout,
+              "installed check-config: rc %d %s %s" % (p.returncode, p.stdout, p.stderr))
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
 
 def main():
-    global PLUGINS
+    global PLUGINS, BUILD
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--plugins", required=True)
+    ap.add_argument("--build", required=True, help="the build tree (scenario outside installs it)")
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     a = ap.parse_args()
     ingress_e2e.BIN = os.path.abspath(a.bin)
     PLUGINS = os.path.abspath(a.plugins)
+    BUILD = os.path.abspath(a.build)
     SCENARIOS[a.scenario]()
     print("ok")
 
