@@ -223,9 +223,7 @@ std::vector<plugin_config> read_plugins(yaml_reader& r, const YAML::Node& n, con
     auto p = at(path, i);
     r.remember(p, n[i]);
     plugin_config pc;
-    pc.written = r.as_string(n[i], p, "a plug-in path (a shared library)");
-    if (pc.written.empty())
-      r.fail(n[i], p, "a plug-in path (a shared library)", "an empty string");
+    pc.written = r.as_string(n[i], p, "a plug-in path (a shared library)"); // refuses "" too
     pc.path = r.as_path(n[i], p);
     pc.where = r.where(n[i], p) + ": " + p;
     out.push_back(std::move(pc));

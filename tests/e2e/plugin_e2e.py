@@ -79,6 +79,10 @@ def scenario_check_config():
         bad(d, "unknown_name", "libsy_least_loaded_random.so", "least-loaded-randon",
             r':10:22: policies.dispatch: expected a dispatch policy \(one of: earliest-free, shortest-queue, '
             r'least-loaded-random\), found "least-loaded-randon"')
+        # `up` refuses the same way before starting anything
+        p = subprocess.run([ingress_e2e.BIN, "up", "--any-ports", "-c", os.path.join(d, "abi.yaml")],
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 2 and "speaks version 1" in p.stderr, "up with a bad plug-in: %d %s" % (p.returncode, p.stderr))
         # a bare name next to a config given by a relative path (dlopen must not search the library path)
         shutil.copy(lib("faulty"), os.path.join(d, "libcopy.so"))
         with open(os.path.join(d, "rel.yaml"), "w") as f:
