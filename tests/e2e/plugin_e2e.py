@@ -118,9 +118,10 @@ def scenario_serve():
         names = {q["kind"]: q["name"] for q in json.loads(body)["policies"]}
         check(names == {"admission": "slo", "dispatch": "shortest-queue", "batching": "greedy", "eviction": "lru"},
               "every kind: %s" % body)
-        # sequential requests, idle replicas: shortest-queue breaks ties toward the first candidate
-        groups = {infer(s) for _ in range(8)}
-        check(groups == {"left"}, "after the swap: %s" % groups)
+        # (which group serves now depends on when the groups' reports reach the controller; the effect of a
+        # swap on dispatch is checked deterministically in tests/unit/actors/policy_actor_test.cpp)
+        for _ in range(4):
+            infer(s)
         code, body = s.http("POST", "/v2/policies/admission", '{"name": "max-wait", "max_wait_ms": 500}')
         check(code == 200 and json.loads(body)["name"] == "max-wait", "plug-in admission: %d %s" % (code, body))
         infer(s)
