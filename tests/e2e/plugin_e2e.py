@@ -139,6 +139,21 @@ def scenario_serve():
         code, body = s.http("POST", "/v2/policies/batching", '{"name": "greedy", "max_batch": 2}')
         check(code == 200 and json.loads(body)["params"] == {"max_batch": 2}, "batching swap: %d %s" % (code, body))
         infer(s)
+        # the same through `switchyard policy`
+        http = "--http=127.0.0.1:%d" % s.ports["http"]
+        rc, out, err = run(["policy", http, "dispatch", "least-loaded-random", "seed=11", "tolerance_ms=2"])
+        p = json.loads(out) if rc == 0 else {}
+        check(rc == 0 and p.get("name") == "least-loaded-random" and p["params"] == {"seed": 11, "tolerance_ms": 2},
+              "switchyard policy swap: %d %s %s" % (rc, out, err))
+        rc, out, err = run(["policy", http, "dispatch"])
+        check(rc == 0 and json.loads(out)["params"]["seed"] == 11, "switchyard policy show: %d %s %s" % (rc, out, err))
+        rc, out, err = run(["policy", http])
+        check(rc == 0 and len(json.loads(out)["policies"]) == 4, "switchyard policy list: %d %s" % (rc, out))
+        rc, out, err = run(["policy", http, "dispatch", "fastest"])
+        check(rc == 1 and 'found \\"fastest\\"' in err, "switchyard policy refused: %d %s %s" % (rc, out, err))
+        rc, out, err = run(["policy", http, "batching", "greedy", "max_batch=lots"])
+        check(rc == 2 and 'expected key=number, found "max_batch=lots"' in err, "bad argument: %d %s" % (rc, err))
+        infer(s)
         check(s.stop() == 0, "exit code 0 after SIGTERM")
 
 
