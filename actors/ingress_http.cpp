@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include "actors/ingress_policies.hpp"
 #include "messages/json.hpp"
 #include "actors/metrics_text.hpp"
 #include "messages/logging.hpp"
@@ -238,6 +239,7 @@ void http_ingress::install_routes(bool metrics_only) {
   };
   server_->Post(R"(/v2/repository/models/([^/]+)/load)", control(true));
   server_->Post(R"(/v2/repository/models/([^/]+)/unload)", control(false));
+  install_policy_routes(*server_, *sys, ctx); // GET/POST /v2/policies/{kind} (actors/ingress_policies.hpp)
 }
 
 } // namespace sy::actors

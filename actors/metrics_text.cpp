@@ -65,6 +65,15 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   head(o, "sy_rejected_total", "counter", "Requests the controller rejected, by reason");
   for (const auto& [reason, n] : s.rejected_by_reason)
     o += fmt::format("sy_rejected_total{{reason=\"{}\"}} {}\n", prometheus_label_value(reason), n);
+  head(o, "sy_policy_faults_total", "counter",
+       "Plug-in policy decisions replaced by the built-in default, by kind, policy and fault (threw, invalid)");
+  for (const auto& [key, n] : s.policy_faults) {
+    auto a = key.find('/'), b = key.rfind('/');
+    if (a == std::string::npos || b == a)
+      continue;
+    o += fmt::format("sy_policy_faults_total{{kind=\"{}\",policy=\"{}\",fault=\"{}\"}} {}\n", prometheus_label_value(key.substr(0, a)),
+                     prometheus_label_value(key.substr(a + 1, b - a - 1)), prometheus_label_value(key.substr(b + 1)), n);
+  }
   head(o, "sy_in_flight", "gauge", "Requests accepted by the controller and not yet answered");
   o += fmt::format("sy_in_flight {}\n", s.in_flight);
   return o;

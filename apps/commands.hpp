@@ -104,6 +104,14 @@ struct up_options {
 };
 int run_up(const up_options&);
 
+/// switchyard policy [--http HOST:PORT] [KIND [NAME [KEY=NUMBER...]]]: list, show or swap the runtime policies
+/// of a running cluster (apps/policy_cmd.cpp). Exit 0: answered; 1: refused or no answer; 2: bad arguments.
+struct policy_options {
+  std::string http = "127.0.0.1:7401"; // the cluster's HTTP ingress
+  std::vector<std::string> args;       // none: every kind; KIND: show it; KIND NAME [k=v...]: swap it
+};
+int run_policy(const policy_options&);
+
 /// switchyard replay: a trace open-loop through the msgpack ingress; per-request CSV, summary, plots.
 struct replay_options {
   std::string target;      // host:port of a running ingress; empty: serve -c (or the embedded default) here

@@ -133,6 +133,13 @@ int main(int argc, char** argv) {
   up->add_option("--node", up_opts.node, "multi-node configs: the node run in this process (default: the first)");
   up->callback([&] { rc = run_up(up_opts); });
 
+  policy_options pol;
+  auto* policy = app.add_subcommand("policy", "list, show or swap the runtime policies of a running cluster");
+  policy->add_option("--http", pol.http, "the cluster's HTTP ingress host:port")->capture_default_str();
+  policy->add_option("args", pol.args, "[KIND [NAME [KEY=NUMBER ...]]]: none lists every kind, KIND shows it, "
+                                       "KIND NAME swaps it (built-in or plug-in name)");
+  policy->callback([&] { rc = run_policy(pol); });
+
   replay_options rp;
   auto* replay = app.add_subcommand("replay", "replay a trace open-loop and report SLO attainment and latency");
   replay->add_option("--target", rp.target, "host:port of a running msgpack ingress (default: serve -c here)");
