@@ -2,7 +2,8 @@
 // pipeline: a whole model, sharded by a parallel_layout over consecutive devices of one backend (stage s,
 // rank r on device first_device + s * tp + r), run synchronously. For the command-line tools, the tests
 // and the benchmark, NOT for actors (it blocks the calling thread). Activations pass from stage to stage
-// through host memory. One thread uses a pipeline at a time.
+// on the devices (device_activation handles), or through host memory when asked. One thread uses a
+// pipeline at a time.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -25,11 +26,15 @@ public:
   status load();
   /// Evicts every shard and waits.
   status evict();
+  /// How activations travel between stages.
+  enum class handoff { device, host };
   /// One forward pass of `batch` sequences of tokens.size()/batch tokens each; waits. Returns
   /// [batch, out_dim] f32 row-major.
-  result<std::vector<float>> run(const std::vector<std::int32_t>& tokens, int batch);
+  result<std::vector<float>> run(const std::vector<std::int32_t>& tokens, int batch, handoff h = handoff::device);
 
   int out_dim() const noexcept;
+  /// The id the model has on every stage_executor of this pipeline.
+  model_id id() const noexcept;
   const model_spec& spec() const noexcept;
   stage_executor& stage(int s);
   /// Seconds of the last load() (host->device copies of all shards, all stages in parallel).
