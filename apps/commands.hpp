@@ -128,6 +128,7 @@ struct bench_control_plane_options {
   int window = 64;       // outstanding requests per connection
   double duration_s = 5;
   bool ingress_only = false; // an echo controller instead of the cluster: the ingress's own ceiling
+  double rate = 0;           // > 0: open loop at this many requests/s (added latency at a fixed load)
 };
 int run_bench_control_plane(const bench_control_plane_options&);
 

@@ -210,6 +210,8 @@ int main(int argc, char** argv) {
   bench_cp->add_option("--window", bcp.window, "outstanding requests per connection")->capture_default_str();
   bench_cp->add_option("--duration", bcp.duration_s, "seconds measured")->capture_default_str();
   bench_cp->add_flag("--ingress-only", bcp.ingress_only, "answer from an echo controller (the ingress alone)");
+  bench_cp->add_option("--rate", bcp.rate, "open loop at this many requests/s instead of a closed loop")
+    ->check(CLI::NonNegativeNumber);
   bench_cp->callback([&] { rc = run_bench_control_plane(bcp); });
   bench_swap_options bsw;
   auto* bench_sw = bench->add_subcommand("swap", "alternating requests to two models that cannot both be "

@@ -125,7 +125,8 @@ using controller_full_actor = controller_actor::extend<
   caf::reacts_to<register_atom, node_registration>, // a node joined
   caf::reacts_to<done_atom, request_record>,        // a request actor answered
   caf::reacts_to<report_atom, group_report>,        // a group's state changed
-  caf::reacts_to<ready_atom, std::string, ack>>;    // a group finished wiring (+ preloads)
+  caf::reacts_to<ready_atom, std::string, ack>,     // a group finished wiring (+ preloads)
+  caf::reacts_to<tick_atom>>;                       // own timer: request deadlines
 
 /// Registers the internal payloads and handles (messages/type_ids.cpp calls it).
 void add_internal_message_types(caf::actor_system_config& cfg);
