@@ -307,6 +307,9 @@ stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shar
         for (auto& e : slot.waiting)
           if (auto* b = std::get_if<batch_entry>(&e))
             fail_batch(self, *b, "stage stopped");
+      for (auto& [token, op] : self->state.pending) // behind a load: their completions would be held forever
+        if (op.behind_load != 0)
+          fail_batch(self, std::get<batch_entry>(op.what), "stage stopped");
       self->state.models.clear();
       self->quit();
       return {};
