@@ -1,7 +1,10 @@
 // switchyard bench control-plane: the cost of the control path. A model whose stages cost (almost) nothing
-// (1 layer, hidden 8, vocab 128, 1 token) is served in-process; a closed-loop client keeps `window` requests
-// outstanding on each connection through ingress -> controller -> group -> stages -> answer and reports the
-// sustained rate and the round-trip latency (which, with free stages, is the added latency of the path).
+// (1 layer, hidden 8, vocab 128, 1 token) is served in-process through ingress -> controller -> group ->
+// stages -> answer. Closed loop (default): each connection keeps `window` requests outstanding; the sustained
+// rate, and round trips that include the queueing behind the window. Open loop (--rate R): requests leave at
+// R/s whatever the answers do; the round trip is the latency the path adds at that offered load. Both print
+// the process's CPU time per request (client included), which other load on a shared machine disturbs much
+// less than rates and latencies.
 #include <cstdio>
 #include <cstdlib>
 #include <sys/resource.h>

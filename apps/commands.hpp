@@ -136,7 +136,7 @@ int run_bench_control_plane(const bench_control_plane_options&);
 struct bench_swap_options {
   int layers = 8;
   int hidden = 512;
-  int requests = 20; // per pipeline degree
+  int requests = 20; // per run (4 runs per pipeline degree: 2 pipelined, 2 sequential)
 };
 int run_bench_swap(const bench_swap_options&);
 

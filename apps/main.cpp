@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
                                                  "resident, pipeline degree 1, 2, 4");
   bench_sw->add_option("--layers", bsw.layers, "layers per model")->capture_default_str();
   bench_sw->add_option("--hidden", bsw.hidden, "hidden size")->capture_default_str();
-  bench_sw->add_option("--requests", bsw.requests, "requests per pipeline degree")->capture_default_str();
+  bench_sw->add_option("--requests", bsw.requests, "requests per run (2 pipelined + 2 sequential runs per degree)")->capture_default_str();
   bench_sw->callback([&] { rc = run_bench_swap(bsw); });
 
   bench_sim_options bench_sim_opts;

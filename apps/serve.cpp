@@ -32,8 +32,12 @@ public:
     if (const char* t = std::getenv("SY_CAF_THREADS"); t && std::atoi(t) > 0)
       threads = static_cast<std::size_t>(std::atoi(t));
     cfg_.set("scheduler.max-threads", threads);
-    const char* policy = std::getenv("SY_CAF_POLICY");
-    cfg_.set("scheduler.policy", caf::atom_from_string(policy && *policy ? policy : "sharing"));
+    std::string policy = std::getenv("SY_CAF_POLICY") ? std::getenv("SY_CAF_POLICY") : "sharing";
+    if (policy != "sharing" && policy != "stealing") {
+      logger("up")->warn("SY_CAF_POLICY: expected sharing or stealing, found '{}'; using sharing", policy);
+      policy = "sharing";
+    }
+    cfg_.set("scheduler.policy", policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
     sys_ = std::make_unique<caf::actor_system>(cfg_);
   }
 
