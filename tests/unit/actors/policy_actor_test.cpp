@@ -90,6 +90,10 @@ struct swap_rig : test::fixture {
     for (int i = 0; i < n; ++i)
       self->send(ctrl, infer_atom_v, infer_request{request_id{static_cast<std::uint64_t>(i + 1)}, "tiny-gpt", {1}, std::nullopt});
     pump_all();
+    // Groups report their state to the controller at most once per millisecond: let those reports land so
+    // that the next dispatch sees the groups idle again.
+    sched.advance_time(2ms);
+    pump_all();
     std::vector<infer_response> out;
     bool more = true;
     while (more)
