@@ -57,7 +57,7 @@ public:
     return {};
   }
   status forward(const std::string& m, const messages::tensor& in, int batch, int,
-                 std::shared_ptr<messages::tensor> out, done_fn done) override {
+                 std::shared_ptr<messages::tensor> out, bool, done_fn done) override { // host bytes only
     ops.push_back({"forward", m, in, batch, std::move(out), std::move(done)});
     return {};
   }
