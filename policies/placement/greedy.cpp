@@ -1,6 +1,8 @@
 #include "policies/placement/greedy.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace sy::policies {
@@ -90,6 +92,50 @@ filled_placement greedy_fill(placement init, const std::vector<int>& models, con
   }
   best.rounds = rounds;
   return best;
+}
+
+double greedy_score_bound(const placement& init, const std::vector<int>& models, const profile_table& t,
+                          double mem_budget) {
+  // The fewest seconds a good request can take: min over the groups' configs and the models that can be
+  // served (the candidates and those already placed) of the sum of stage latencies (the kernel's float32
+  // values; the fixed overhead only adds to it).
+  double lmin = std::numeric_limits<double>::infinity();
+  auto consider = [&](parallel_config c, int m) {
+    const auto* v = t.view(c);
+    const auto mi = static_cast<std::size_t>(m);
+    if (!v || m < 0 || m >= t.num_models() || !v->present[mi])
+      return;
+    const auto pp = static_cast<std::size_t>(c.pp);
+    double sum = 0;
+    for (std::size_t k = 0; k < pp; ++k)
+      sum += static_cast<double>(v->stage_lat[mi * pp + k]);
+    lmin = std::min(lmin, sum);
+  };
+  long replicas = 0;
+  std::vector<double> w;
+  for (const auto& g : init.groups) {
+    for (int m : g.models)
+      consider(g.config, m);
+    for (int m : models)
+      consider(g.config, m);
+    // Most models that can join: the lightest first, with slack for the order of the greedy's sums.
+    w.clear();
+    for (int m : models)
+      if (!contains(g.models, m))
+        w.push_back(model_weight(t, g.config, m));
+    std::sort(w.begin(), w.end());
+    double mem = group_memory(g, t);
+    long added = 0;
+    for (double x : w) {
+      mem += x;
+      if (mem > mem_budget * (1 + 1e-9) + 1e-9)
+        break;
+      ++added;
+    }
+    replicas += static_cast<long>(g.models.size()) + added;
+  }
+  const double per_request = std::isfinite(lmin) ? std::max(0.0, 1 - lmin / 1e4) : 0.0;
+  return per_request + static_cast<double>(replicas) / 1e6 + 1e-9;
 }
 
 placement round_robin_fill(placement sol, const std::vector<int>& models, const profile_table& t, double mem_budget) {

@@ -34,6 +34,15 @@ placement normalize(placement p);
 filled_placement greedy_fill(placement init, const std::vector<int>& models, const profile_table& t,
                              double mem_budget, placement_evaluator& ev, bool keep_best = false);
 
+/// An upper bound on the score of greedy_fill(init, models, t, mem_budget, ev) (keep_best false, compat
+/// evaluator, any trace): score = (1/N) sum over good requests of (1 - latency/1e4) + replicas/1e6, where a
+/// good request's latency is at least the smallest sum of stage latencies of a model in a config of the
+/// placement (the simulator's fixed overhead, >= 0, only adds to it), and the replicas are at most, per group, its models plus the most of the others that fit
+/// (lightest first). Includes a margin far above rounding (1e-9): a candidate whose bound is below a score
+/// already reached cannot be the best, nor tie with it.
+double greedy_score_bound(const placement& init, const std::vector<int>& models, const profile_table& t,
+                          double mem_budget);
+
 /// mp-round-robin's filling (no simulation): cycle over the models; a model that fits the current group is
 /// added and the group advances; until a full pass adds nothing.
 placement round_robin_fill(placement init, const std::vector<int>& models, const profile_table& t, double mem_budget);

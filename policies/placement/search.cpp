@@ -1,7 +1,9 @@
 #include "policies/placement/search.hpp"
 
 #include <atomic>
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -133,15 +135,41 @@ result<filled_placement> best_of(const placement_problem& pb, const std::vector<
   if (candidates.empty())
     return make_error("placement", "no candidate group configuration for " + std::to_string(pb.num_devices) +
                                        " devices");
-  std::vector<filled_placement> filled(candidates.size());
-  parallel_for(pb, candidates.size(), 0, all_requests, keep, kind, [&](std::size_t i, placement_evaluator& ev) {
+  const auto n = candidates.size();
+  std::vector<filled_placement> filled(n);
+  // Branch and bound (compat scores): candidates in descending order of their score bound; one whose bound
+  // is below the best score already reached is skipped (it can be neither the best nor tie with it), so the
+  // result is the one of filling every candidate.
+  const bool prune = kind == evaluator_kind::compat && !keep_best;
+  std::vector<double> bound(n, std::numeric_limits<double>::infinity());
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  if (prune) {
+    for (std::size_t i = 0; i < n; ++i)
+      bound[i] = greedy_score_bound(candidates[i], models, *pb.profiles, mem_budget);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return bound[a] > bound[b]; });
+  }
+  std::vector<char> skipped(n, 0);
+  std::mutex mu;
+  double reached = -std::numeric_limits<double>::infinity();
+  parallel_for(pb, n, 0, all_requests, keep, kind, [&](std::size_t pos, placement_evaluator& ev) {
+    const auto i = order[pos];
+    if (prune) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (bound[i] < reached) {
+        skipped[i] = 1;
+        return;
+      }
+    }
     placement init = candidates[i];
     init.model_names = pb.profiles->model_names();
     filled[i] = greedy_fill(std::move(init), models, *pb.profiles, mem_budget, ev, keep_best);
+    std::lock_guard<std::mutex> lock(mu);
+    reached = std::max(reached, filled[i].score);
   });
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < filled.size(); ++i)
-    if (filled[i].score > filled[best].score)
+  std::size_t best = n;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!skipped[i] && (best == n || filled[i].score > filled[best].score))
       best = i;
   return std::move(filled[best]);
 }

@@ -62,6 +62,9 @@ struct swap_aware_policy {
 
 /// Fills every candidate with the greedy (in parallel, pb.threads) on the trace restricted to `keep`
 /// (empty: all) and returns the best (first on ties). Exposed for tests and the planner bench.
+/// Compat without keep_best: branch and bound; candidates run in descending order of greedy_score_bound and
+/// one whose bound is below a score already reached is not filled (it can neither win nor tie), so the
+/// result is the same as filling all of them.
 result<filled_placement> best_of(const placement_problem& pb, const std::vector<placement>& candidates,
                                  const std::vector<int>& models, const std::vector<char>& keep, evaluator_kind kind,
                                  double mem_budget, bool keep_best);
