@@ -98,8 +98,18 @@ struct up_options {
   bool any_ports = false;  // bind every listener to a free port (printed in the log)
   int max_in_flight = 0;   // > 0: overrides ingress.max_in_flight
   std::string node;        // the config node run here (multi-node configs; default: the first)
+  double join_timeout_s = 120; // multi-node configs: the other nodes must join within this time
 };
 int run_up(const up_options&);
+
+/// switchyard node --join HOST:PORT: one node of a multi-node config in this process, joined to `up`'s controller.
+struct node_options {
+  std::string join;        // HOST:PORT of the controller (the config's controller.address)
+  std::string config_path; // the same config `up` runs; empty: the embedded default (single node: an error)
+  std::string node;        // the config node run here; default: the second of two
+  double timeout_s = 30;   // keep retrying a refused connection this long
+};
+int run_node(const node_options&);
 
 /// switchyard replay: a trace open-loop through the msgpack ingress; per-request CSV, summary, plots.
 struct replay_options {

@@ -128,7 +128,18 @@ int main(int argc, char** argv) {
   up->add_flag("--any-ports", up_opts.any_ports, "bind every listener to a free port (logged)");
   up->add_option("--max-in-flight", up_opts.max_in_flight, "override ingress.max_in_flight");
   up->add_option("--node", up_opts.node, "multi-node configs: the node run in this process (default: the first)");
+  up->add_option("--join-timeout", up_opts.join_timeout_s, "multi-node configs: seconds for the other nodes to join")
+    ->capture_default_str();
   up->callback([&] { rc = run_up(up_opts); });
+
+  node_options node_opts;
+  auto* node = app.add_subcommand("node", "run one node of a multi-node config, joined to `up`'s controller");
+  node->add_option("--join", node_opts.join, "HOST:PORT of the controller (the config's controller.address)")
+    ->required();
+  node->add_option("-c,--config", node_opts.config_path, "the deployment YAML `up` runs");
+  node->add_option("--node", node_opts.node, "the config node run here (default: the second of two)");
+  node->add_option("--timeout", node_opts.timeout_s, "seconds to keep retrying the controller")->capture_default_str();
+  node->callback([&] { rc = run_node(node_opts); });
 
   replay_options rp;
   auto* replay = app.add_subcommand("replay", "replay a trace open-loop and report SLO attainment and latency");
