@@ -25,15 +25,86 @@ std::vector<config::group_config> round_robin(const config::cluster_config& cfg)
   return gs;
 }
 
+std::string names(const config::cluster_config& cfg) {
+  std::string out;
+  for (const auto& m : cfg.models)
+    out += (out.empty() ? "" : ", ") + m.name;
+  return out;
+}
+
 } // namespace
+
+result<std::vector<config::group_config>> groups_from_plan(const config::cluster_config& cfg,
+                                                           const policies::plan_file& plan,
+                                                           const std::string& source) {
+  auto fail = [&](const std::string& what) { return make_error("cluster", source + ": " + what); };
+  const auto& sched = plan.schedule;
+  if (sched.placements.size() != 1)
+    return fail("the plan has " + std::to_string(sched.placements.size())
+                + " windows (a placement that changes over time); the runtime serves one placement: plan with a "
+                  "policy other than sr-replace-*");
+  const auto& pl = sched.placements.front();
+  // The plan's model indices -> the config's.
+  std::vector<int> model_of;
+  for (const auto& name : pl.model_names) {
+    int m = cfg.model_index(name);
+    if (m < 0)
+      return fail("the plan names model " + name + ", which is not in " + cfg.source + " (models: " + names(cfg)
+                  + ")");
+    model_of.push_back(m);
+  }
+  int devices = cfg.device_count();
+  std::vector<int> used(static_cast<std::size_t>(devices), -1);
+  std::vector<config::group_config> out;
+  for (std::size_t g = 0; g < pl.groups.size(); ++g) {
+    const auto& pg = pl.groups[g];
+    auto where = "group " + std::to_string(g);
+    int size = pg.config.gpus();
+    if (pg.devices.empty())
+      return fail(where + " has no devices (a plan for simulation only?); expected " + std::to_string(size)
+                  + " device indices");
+    if (static_cast<int>(pg.devices.size()) != size)
+      return fail(where + ": tensor x pipeline = " + std::to_string(pg.config.op) + " x " + std::to_string(pg.config.pp)
+                  + " = " + std::to_string(size) + " devices, but it lists " + std::to_string(pg.devices.size()));
+    config::group_config gc;
+    gc.name = "g" + std::to_string(g);
+    gc.op = pg.config.op;
+    gc.pp = pg.config.pp;
+    for (int d : pg.devices) {
+      if (d < 0 || d >= devices)
+        return fail(where + ": device " + std::to_string(d) + " is not in " + cfg.source + ", which has "
+                    + std::to_string(devices) + " device(s) (0.." + std::to_string(devices - 1) + ")");
+      if (used[static_cast<std::size_t>(d)] >= 0)
+        return fail(where + ": device " + std::to_string(d) + " is already in group "
+                    + std::to_string(used[static_cast<std::size_t>(d)]));
+      used[static_cast<std::size_t>(d)] = static_cast<int>(g);
+      gc.devices.push_back(cfg.device_at(d));
+    }
+    for (int m : pg.models) {
+      if (m < 0 || m >= static_cast<int>(model_of.size()))
+        return fail(where + ": model index " + std::to_string(m) + " out of range");
+      gc.models.push_back(model_of[static_cast<std::size_t>(m)]);
+    }
+    out.push_back(std::move(gc));
+  }
+  return out;
+}
 
 result<std::vector<planned_group>> plan_groups(const config::cluster_config& cfg) {
   std::vector<config::group_config> gs;
   switch (cfg.placement.mode) {
     case config::placement_mode::explicit_groups: gs = cfg.placement.groups; break;
     case config::placement_mode::policy: gs = round_robin(cfg); break;
-    case config::placement_mode::plan_file:
-      return make_error("cluster", "placement.plan: plan files are not supported by the runtime yet; use groups");
+    case config::placement_mode::plan_file: {
+      auto plan = policies::load_plan(cfg.placement.plan_path);
+      if (!plan)
+        return make_error("cluster", cfg.source + ": placement.plan: " + plan.err().message);
+      auto groups = groups_from_plan(cfg, *plan, cfg.placement.plan_path);
+      if (!groups)
+        return groups.err();
+      gs = std::move(*groups);
+      break;
+    }
   }
   std::vector<planned_group> out;
   for (const auto& gc : gs) {
