@@ -7,6 +7,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/internal/group_plan.hpp"
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
@@ -144,6 +145,28 @@ result<joined_node> join_cluster(caf::actor_system& sys, const config::cluster_c
       logger("node")->info("controller at {} not reachable yet; retrying for {} ms", where, timeout.count());
     self->receive([](caf::unit_t) {}, caf::after(std::chrono::milliseconds(200)) >> [] {}); // retry pause
   }
+}
+
+result<policies::placement> runtime_placement(const config::cluster_config& cfg) {
+  auto groups = internal::plan_groups(cfg);
+  if (!groups)
+    return groups.err();
+  policies::placement p;
+  for (const auto& m : cfg.models)
+    p.model_names.push_back(m.name);
+  for (const auto& g : *groups) {
+    policies::group_placement gp;
+    gp.config = {g.op, g.pp};
+    for (const auto& d : g.devices)
+      gp.devices.push_back(cfg.global_index(d));
+    gp.models = g.models;
+    p.groups.push_back(std::move(gp));
+  }
+  return p;
+}
+
+std::int64_t weight_budget(std::int64_t memory_bytes) {
+  return static_cast<std::int64_t>(static_cast<double>(memory_bytes) * internal::weight_budget_fraction);
 }
 
 status stop_cluster(caf::actor_system& sys, cluster_handle& h, std::chrono::milliseconds timeout) {

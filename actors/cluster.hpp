@@ -15,6 +15,7 @@
 
 #include "messages/controller.hpp"
 #include "messages/result.hpp"
+#include "policies/placement/placement.hpp"
 
 namespace sy::config {
 struct cluster_config;
@@ -67,6 +68,16 @@ struct joined_node {
 result<joined_node> join_cluster(caf::actor_system& sys, const config::cluster_config& cfg, const std::string& node,
                                  const std::string& host, std::uint16_t port,
                                  std::chrono::milliseconds timeout = std::chrono::milliseconds{30000});
+
+/// The placement the runtime builds for `cfg` (explicit groups, the round-robin fill, or a plan file), in the
+/// planner's and simulator's terms: model_names = cfg's models in config order, models as indices into them,
+/// devices as global indices (node order, then device order). `replay --simulate` feeds it to the simulator.
+/// Errors: those of start_cluster's placement step (category "cluster").
+result<policies::placement> runtime_placement(const config::cluster_config& cfg);
+
+/// The per-device weight budget the runtime gives a group on devices of `memory_bytes` (the rest is for
+/// activations and workspace).
+std::int64_t weight_budget(std::int64_t memory_bytes);
 
 /// Drains (every accepted request answered), stops all actors of the cluster and waits for them.
 [[nodiscard]] status stop_cluster(caf::actor_system& sys, cluster_handle& h,

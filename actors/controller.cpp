@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/internal/controller_policies.hpp"
 #include "actors/internal/controller_state.hpp"
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
@@ -201,6 +202,7 @@ caf::result<metrics_snapshot> on_metrics(self_ptr self) {
   snap.latency = st.latency;
   snap.rejected_by_reason = st.rejected_by_reason;
   snap.in_flight = static_cast<std::int64_t>(st.in_flight.size());
+  snap.policy_faults = st.registry->faults()->counts();
   for (auto& g : st.groups) {
     for (auto& [m, q] : g.report.queued)
       snap.queue_depth[g.plan.name + "/" + m] = q;
@@ -239,6 +241,7 @@ caf::result<metrics_snapshot> on_metrics(self_ptr self) {
 
 controller_full_actor::behavior_type controller_fn(self_ptr self, controller_state init) {
   self->state = std::move(init);
+  internal::start_policy_actors(self);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto it = st.nodes.begin(); it != st.nodes.end(); ++it) {
@@ -296,6 +299,9 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
       return h;
     },
     [=](metrics_atom) { return on_metrics(self); },
+    [=](policy_atom, const std::string& kind) { return internal::on_policy_query(self, kind); },
+    [=](policy_atom, policy_spec& spec) { return internal::on_policy_swap(self, spec); },
+    [=](policy_atom, policy_update& u) { return internal::on_policy_update(self, u); },
     [=](drain_atom) -> caf::result<ack> {
       self->state.draining = true;
       auto p = self->make_response_promise<ack>();
@@ -361,35 +367,21 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
   };
 }
 
-policies::policy_numbers numbers(const config::policy_params& p) {
-  policies::policy_numbers out;
-  for (auto& [k, v] : p) {
-    if (auto* i = std::get_if<std::int64_t>(&v))
-      out[k] = static_cast<double>(*i);
-    else if (auto* d = std::get_if<double>(&v))
-      out[k] = *d;
-    else if (auto* b = std::get_if<bool>(&v))
-      out[k] = *b ? 1 : 0;
-  }
-  return out;
-}
-
 } // namespace
 
 result<controller_full_actor> spawn_controller(caf::actor_system& sys, std::shared_ptr<const config::cluster_config> cfg) {
   controller_state st;
-  const auto& pc = cfg->policies;
-  auto a = policies::make_admission(pc.admission.name, numbers(pc.admission.params));
-  auto d = policies::make_dispatch(pc.dispatch.name, numbers(pc.dispatch.params));
-  auto b = policies::make_batching(pc.batching.name, numbers(pc.batching.params));
-  auto e = policies::make_eviction(pc.eviction.name, numbers(pc.eviction.params));
-  for (const error* err : {a ? nullptr : &a.err(), d ? nullptr : &d.err(), b ? nullptr : &b.err(), e ? nullptr : &e.err()})
-    if (err)
-      return make_error("cluster", cfg->source + ": policies." + err->message);
-  st.admission = *a;
-  st.dispatch = *d;
-  st.batching = *b;
-  st.eviction = *e;
+  auto reg = policies::load_policy_registry(*cfg); // the config's plug-ins; checks every policy and parameter
+  if (!reg)
+    return make_error("cluster", reg.err().message);
+  auto set = policies::make_policy_set(**reg, *cfg);
+  if (!set)
+    return make_error("cluster", set.err().message);
+  st.admission = std::move(set->admission);
+  st.dispatch = std::move(set->dispatch);
+  st.batching = std::move(set->batching);
+  st.eviction = std::move(set->eviction);
+  st.registry = std::move(*reg);
   auto plan = internal::plan_groups(*cfg);
   if (!plan)
     return plan.err();

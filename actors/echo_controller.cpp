@@ -80,6 +80,12 @@ echo_controller(messages::controller_actor::stateful_pointer<echo_state> self, s
       return {};
     },
     [=](stop_atom) -> ack { return {}; },
+    [=](policy_atom, const std::string& kind) -> policy_info {
+      return policy_info{false, "the echo controller runs no policies", {kind, "", {}}, "", {}};
+    },
+    [=](policy_atom, policy_spec& spec) -> policy_info {
+      return policy_info{false, "the echo controller runs no policies", {spec.kind, "", {}}, "", {}};
+    },
   };
 }
 

@@ -8,7 +8,8 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
-#include "actors/json.hpp"
+#include "actors/ingress_policies.hpp"
+#include "messages/json.hpp"
 #include "actors/metrics_text.hpp"
 #include "messages/logging.hpp"
 #include "messages/type_ids.hpp"
@@ -24,7 +25,7 @@ void reply_json(httplib::Response& res, int code, const std::string& body) {
 }
 
 std::string error_json(const std::string& status, const std::string& reason) {
-  return fmt::format("{{\"status\": {}, \"reason\": {}}}\n", json_quote(status), json_quote(reason));
+  return fmt::format("{{\"status\": {}, \"reason\": {}}}\n", json::quote(status), json::quote(reason));
 }
 
 } // namespace
@@ -45,8 +46,8 @@ int http_status_of(const wire_response& r) {
 
 std::string response_json(const wire_response& r, const std::string& model) {
   std::string o = fmt::format("{{\"id\": {}, \"model\": {}, \"status\": {}, \"reason\": {}", r.id,
-                              json_quote(model), json_quote(r.status), json_quote(r.reason));
-  o += ", \"output\": {\"dtype\": " + json_quote(r.output.dtype) + ", \"shape\": [";
+                              json::quote(model), json::quote(r.status), json::quote(r.reason));
+  o += ", \"output\": {\"dtype\": " + json::quote(r.output.dtype) + ", \"shape\": [";
   for (std::size_t i = 0; i < r.output.shape.size(); ++i)
     o += (i ? ", " : "") + std::to_string(r.output.shape[i]);
   o += "], \"data\": [";
@@ -55,49 +56,51 @@ std::string response_json(const wire_response& r, const std::string& model) {
     for (std::size_t i = 0; i < n; ++i) {
       float v;
       std::memcpy(&v, r.output.data.data() + i * sizeof(float), sizeof v);
-      o += (i ? ", " : "") + json_number(static_cast<double>(v));
+      o += (i ? ", " : "") + json::number(static_cast<double>(v));
     }
   }
   o += "]}, \"timings\": {";
   for (std::size_t i = 0; i < r.timings.size(); ++i)
-    o += (i ? ", " : "") + json_quote(r.timings[i].first) + ": " + json_number(r.timings[i].second);
-  o += fmt::format("}}, \"group\": {}, \"batch_size\": {}}}\n", json_quote(r.group), r.batch_size);
+    o += (i ? ", " : "") + json::quote(r.timings[i].first) + ": " + json::number(r.timings[i].second);
+  o += fmt::format("}}, \"group\": {}, \"batch_size\": {}}}\n", json::quote(r.group), r.batch_size);
   return o;
 }
 
 result<wire_request> parse_infer_json(const std::string& body, const std::string& model,
                                       const ingress_limits& limits) {
-  auto doc = parse_json(body);
+  auto doc = json::parse(body, 32);
   if (!doc)
-    return make_error("invalid", "malformed JSON " + doc.err().message);
-  if (doc->kind != json_value::object)
-    return make_error("invalid", fmt::format("body: expected an object, found {}", doc->kind_name()));
+    return make_error("invalid", "malformed JSON: " + doc.err().message);
+  if (!doc->is_object())
+    return make_error("invalid", fmt::format("body: expected an object, found {}", json::kind_name(doc->type())));
   wire_request r;
   r.model = model;
-  const auto* tokens = doc->find("tokens");
+  const auto* tokens = doc->get("tokens");
   if (!tokens)
     return make_error("invalid", "body: missing key 'tokens' (array of integers)");
-  if (tokens->kind != json_value::array)
+  if (!tokens->is_array())
     return make_error("invalid", fmt::format("'tokens': expected an array of integers, found {}",
-                                             tokens->kind_name()));
-  if (tokens->items.empty())
+                                             json::kind_name(tokens->type())));
+  const auto& items = tokens->as_array();
+  if (items.empty())
     return make_error("invalid", "'tokens': expected at least one token, found an empty array");
-  if (tokens->items.size() > limits.max_tokens)
-    return make_error("invalid", fmt::format("'tokens': {} tokens exceed the limit of {}",
-                                             tokens->items.size(), limits.max_tokens));
-  for (std::size_t i = 0; i < tokens->items.size(); ++i) {
-    const auto& t = tokens->items[i];
-    if (t.kind != json_value::number || t.num < 0 || t.num > 2147483647.0 || t.num != std::floor(t.num))
+  if (items.size() > limits.max_tokens)
+    return make_error("invalid", fmt::format("'tokens': {} tokens exceed the limit of {}", items.size(),
+                                             limits.max_tokens));
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& t = items[i];
+    double x = t.as_number();
+    if (!t.is_number() || x < 0 || x > 2147483647.0 || x != std::floor(x))
       return make_error("invalid", fmt::format("'tokens'[{}]: expected a non-negative 32-bit integer, found {}",
-                                               i, t.kind == json_value::number ? json_number(t.num)
-                                                                               : t.kind_name()));
-    r.tokens.push_back(static_cast<std::int32_t>(t.num));
+                                               i, t.is_number() ? json::number(x) : json::kind_name(t.type())));
+    r.tokens.push_back(static_cast<std::int32_t>(x));
   }
-  if (const auto* slo = doc->find("slo_ms"); slo && slo->kind != json_value::null) {
-    if (slo->kind != json_value::number || slo->num < 0)
+  if (const auto* slo = doc->get("slo_ms"); slo && !slo->is_null()) {
+    if (!slo->is_number() || slo->as_number() < 0)
       return make_error("invalid", fmt::format("'slo_ms': expected a non-negative number, found {}",
-                                               slo->kind_name()));
-    r.slo_ms = slo->num;
+                                               slo->is_number() ? json::number(slo->as_number())
+                                                                : json::kind_name(slo->type())));
+    r.slo_ms = slo->as_number();
   }
   return r;
 }
@@ -191,11 +194,11 @@ void http_ingress::install_routes(bool metrics_only) {
         [&](std::vector<messages::model_info>& models) {
           std::string o = "{\"models\": [";
           for (std::size_t i = 0; i < models.size(); ++i) {
-            o += (i ? ", " : "") + std::string("{\"name\": ") + json_quote(models[i].name) + ", \"replicas\": [";
+            o += (i ? ", " : "") + std::string("{\"name\": ") + json::quote(models[i].name) + ", \"replicas\": [";
             for (std::size_t j = 0; j < models[i].replicas.size(); ++j) {
               const auto& r = models[i].replicas[j];
               o += fmt::format("{}{{\"group\": {}, \"state\": {}, \"bytes_per_device\": {}}}", j ? ", " : "",
-                               json_quote(r.group), json_quote(messages::to_string(r.state)), r.bytes_per_device);
+                               json::quote(r.group), json::quote(messages::to_string(r.state)), r.bytes_per_device);
             }
             o += "]}";
           }
@@ -210,7 +213,7 @@ void http_ingress::install_routes(bool metrics_only) {
         [&](messages::health_report& h) {
           std::string problems;
           for (std::size_t i = 0; i < h.problems.size(); ++i)
-            problems += (i ? ", " : "") + json_quote(h.problems[i]);
+            problems += (i ? ", " : "") + json::quote(h.problems[i]);
           reply_json(res, h.ready && !h.draining ? 200 : 503,
                      fmt::format("{{\"ready\": {}, \"draining\": {}, \"nodes\": {}, \"nodes_expected\": {}, "
                                  "\"groups\": {}, \"devices\": {}, \"in_flight\": {}, \"problems\": [{}]}}\n",
@@ -236,6 +239,7 @@ void http_ingress::install_routes(bool metrics_only) {
   };
   server_->Post(R"(/v2/repository/models/([^/]+)/load)", control(true));
   server_->Post(R"(/v2/repository/models/([^/]+)/unload)", control(false));
+  install_policy_routes(*server_, *sys, ctx); // GET/POST /v2/policies/{kind} (actors/ingress_policies.hpp)
 }
 
 } // namespace sy::actors

@@ -9,6 +9,7 @@
 //   GET  /v2/health/ready                        200 when the cluster is ready and not draining, else 503
 //   POST /v2/repository/models/{name}/load       load the model (answers once resident)
 //   POST /v2/repository/models/{name}/unload     evict the model
+//   GET|POST /v2/policies[/{kind}]               run-time policies: query, swap (actors/ingress_policies.hpp)
 //   GET  /metrics                                Prometheus text (controller snapshot + ingress metrics)
 //
 // Ownership: an http_ingress owns its httplib server and listener thread; stop() (also run by the

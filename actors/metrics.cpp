@@ -8,7 +8,16 @@
 namespace sy::actors {
 namespace {
 
-std::string escape_label(const std::string& s) {
+// `{a="x"}` plus one more label (le="..."), keeping the braces right.
+std::string with_label(const std::string& rendered, const std::string& extra) {
+  if (rendered.empty())
+    return "{" + extra + "}";
+  return rendered.substr(0, rendered.size() - 1) + "," + extra + "}";
+}
+
+} // namespace
+
+std::string prometheus_label_value(const std::string& s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -23,22 +32,13 @@ std::string escape_label(const std::string& s) {
   return out;
 }
 
-std::string fmt_value(double v) {
+std::string prometheus_number(double v) {
   if (std::isinf(v))
     return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v))
     return "NaN";
   return fmt::format("{}", v);
 }
-
-// `{a="x"}` plus one more label (le="..."), keeping the braces right.
-std::string with_label(const std::string& rendered, const std::string& extra) {
-  if (rendered.empty())
-    return "{" + extra + "}";
-  return rendered.substr(0, rendered.size() - 1) + "," + extra + "}";
-}
-
-} // namespace
 
 std::vector<double> metrics_registry::default_latency_buckets() {
   return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30};
@@ -51,7 +51,7 @@ std::string metrics_registry::render_labels(const metric_labels& labels) {
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (i)
       out += ",";
-    out += labels[i].first + "=\"" + escape_label(labels[i].second) + "\"";
+    out += labels[i].first + "=\"" + prometheus_label_value(labels[i].second) + "\"";
   }
   return out + "}";
 }
@@ -147,17 +147,17 @@ std::string metrics_registry::render() const {
     out += fmt::format("# TYPE {} {}\n", name, type);
     for (const auto& [labels, s] : f.by_labels) {
       if (f.k != kind::histogram) {
-        out += fmt::format("{}{} {}\n", name, labels, fmt_value(s.value));
+        out += fmt::format("{}{} {}\n", name, labels, prometheus_number(s.value));
         continue;
       }
       std::uint64_t cum = 0;
       for (std::size_t b = 0; b < f.bounds.size(); ++b) {
         cum += b < s.buckets.size() ? s.buckets[b] : 0;
         out += fmt::format("{}_bucket{} {}\n", name,
-                           with_label(labels, "le=\"" + fmt_value(f.bounds[b]) + "\""), cum);
+                           with_label(labels, "le=\"" + prometheus_number(f.bounds[b]) + "\""), cum);
       }
       out += fmt::format("{}_bucket{} {}\n", name, with_label(labels, "le=\"+Inf\""), s.count);
-      out += fmt::format("{}_sum{} {}\n", name, labels, fmt_value(s.value));
+      out += fmt::format("{}_sum{} {}\n", name, labels, prometheus_number(s.value));
       out += fmt::format("{}_count{} {}\n", name, labels, s.count);
     }
   }

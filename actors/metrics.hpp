@@ -15,6 +15,11 @@
 
 namespace sy::actors {
 
+/// A label value in Prometheus text: backslash, double quote and newline escaped.
+std::string prometheus_label_value(const std::string& s);
+/// A sample value in Prometheus text (+Inf, -Inf, NaN spelled as the format wants).
+std::string prometheus_number(double v);
+
 /// Label pairs in a fixed order, e.g. {{"model","bert-1"},{"status","ok"}}.
 using metric_labels = std::vector<std::pair<std::string, std::string>>;
 

@@ -1,30 +1,14 @@
 #include "actors/metrics_text.hpp"
 
+#include "actors/metrics.hpp"
+
 #include <fmt/format.h>
 
 namespace sy::actors {
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"')
-      out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
 void head(std::string& o, const char* name, const char* type, const char* help) {
   o += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
-
-std::string num(double v) {
-  return fmt::format("{}", v);
 }
 
 } // namespace
@@ -33,7 +17,7 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   std::string o;
   head(o, "sy_requests_total", "counter", "Requests answered by the controller, by model and status");
   for (const auto& [model, c] : s.requests) {
-    auto m = esc(model);
+    auto m = prometheus_label_value(model);
     o += fmt::format("sy_requests_total{{model=\"{}\",status=\"ok\"}} {}\n", m, c.ok);
     o += fmt::format("sy_requests_total{{model=\"{}\",status=\"rejected\"}} {}\n", m, c.rejected);
     o += fmt::format("sy_requests_total{{model=\"{}\",status=\"deadline_exceeded\"}} {}\n", m, c.deadline_exceeded);
@@ -41,12 +25,12 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   }
   head(o, "sy_request_latency_seconds", "histogram", "Arrival to answer of ok requests, by model");
   for (const auto& [model, h] : s.latency) {
-    auto m = esc(model);
+    auto m = prometheus_label_value(model);
     for (std::size_t i = 0; i < h.bounds.size() && i < h.counts.size(); ++i)
-      o += fmt::format("sy_request_latency_seconds_bucket{{model=\"{}\",le=\"{}\"}} {}\n", m, num(h.bounds[i]),
+      o += fmt::format("sy_request_latency_seconds_bucket{{model=\"{}\",le=\"{}\"}} {}\n", m, prometheus_number(h.bounds[i]),
                        h.counts[i]);
     o += fmt::format("sy_request_latency_seconds_bucket{{model=\"{}\",le=\"+Inf\"}} {}\n", m, h.count);
-    o += fmt::format("sy_request_latency_seconds_sum{{model=\"{}\"}} {}\n", m, num(h.sum));
+    o += fmt::format("sy_request_latency_seconds_sum{{model=\"{}\"}} {}\n", m, prometheus_number(h.sum));
     o += fmt::format("sy_request_latency_seconds_count{{model=\"{}\"}} {}\n", m, h.count);
   }
   head(o, "sy_queue_depth", "gauge", "Requests queued and not yet batched, by group and model");
@@ -54,33 +38,42 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
     auto slash = key.find('/');
     auto group = slash == std::string::npos ? key : key.substr(0, slash);
     auto model = slash == std::string::npos ? std::string() : key.substr(slash + 1);
-    o += fmt::format("sy_queue_depth{{group=\"{}\",model=\"{}\"}} {}\n", esc(group), esc(model), d);
+    o += fmt::format("sy_queue_depth{{group=\"{}\",model=\"{}\"}} {}\n", prometheus_label_value(group), prometheus_label_value(model), d);
   }
   head(o, "sy_swap_loads_total", "counter", "Model shard loads (host to device), by device");
   for (const auto& [dev, w] : s.swaps)
-    o += fmt::format("sy_swap_loads_total{{device=\"{}\"}} {}\n", esc(dev), w.loads);
+    o += fmt::format("sy_swap_loads_total{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.loads);
   head(o, "sy_swap_evictions_total", "counter", "Model shard evictions, by device");
   for (const auto& [dev, w] : s.swaps)
-    o += fmt::format("sy_swap_evictions_total{{device=\"{}\"}} {}\n", esc(dev), w.evictions);
+    o += fmt::format("sy_swap_evictions_total{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.evictions);
   head(o, "sy_swap_bytes_total", "counter", "Bytes loaded host to device, by device");
   for (const auto& [dev, w] : s.swaps)
-    o += fmt::format("sy_swap_bytes_total{{device=\"{}\"}} {}\n", esc(dev), w.bytes);
+    o += fmt::format("sy_swap_bytes_total{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.bytes);
   head(o, "sy_swap_seconds_total", "counter", "Seconds spent loading, by device");
   for (const auto& [dev, w] : s.swaps)
-    o += fmt::format("sy_swap_seconds_total{{device=\"{}\"}} {}\n", esc(dev), num(w.seconds));
+    o += fmt::format("sy_swap_seconds_total{{device=\"{}\"}} {}\n", prometheus_label_value(dev), prometheus_number(w.seconds));
   head(o, "sy_device_weight_bytes", "gauge", "Bytes of resident weight shards, by device");
   for (const auto& [dev, w] : s.swaps)
-    o += fmt::format("sy_device_weight_bytes{{device=\"{}\"}} {}\n", esc(dev), w.used_bytes);
+    o += fmt::format("sy_device_weight_bytes{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.used_bytes);
   head(o, "sy_device_weight_budget_bytes", "gauge", "Weight memory budget, by device");
   for (const auto& [dev, w] : s.swaps)
-    o += fmt::format("sy_device_weight_budget_bytes{{device=\"{}\"}} {}\n", esc(dev), w.budget_bytes);
+    o += fmt::format("sy_device_weight_budget_bytes{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.budget_bytes);
   head(o, "sy_resident_models", "gauge", "1 for each model resident on a group");
   for (const auto& [group, models] : s.resident)
     for (const auto& m : models)
-      o += fmt::format("sy_resident_models{{group=\"{}\",model=\"{}\"}} 1\n", esc(group), esc(m));
+      o += fmt::format("sy_resident_models{{group=\"{}\",model=\"{}\"}} 1\n", prometheus_label_value(group), prometheus_label_value(m));
   head(o, "sy_rejected_total", "counter", "Requests the controller rejected, by reason");
   for (const auto& [reason, n] : s.rejected_by_reason)
-    o += fmt::format("sy_rejected_total{{reason=\"{}\"}} {}\n", esc(reason), n);
+    o += fmt::format("sy_rejected_total{{reason=\"{}\"}} {}\n", prometheus_label_value(reason), n);
+  head(o, "sy_policy_faults_total", "counter",
+       "Plug-in policy decisions replaced by the built-in default, by kind, policy and fault (threw, invalid)");
+  for (const auto& [key, n] : s.policy_faults) {
+    auto a = key.find('/'), b = key.rfind('/');
+    if (a == std::string::npos || b == a)
+      continue;
+    o += fmt::format("sy_policy_faults_total{{kind=\"{}\",policy=\"{}\",fault=\"{}\"}} {}\n", prometheus_label_value(key.substr(0, a)),
+                     prometheus_label_value(key.substr(a + 1, b - a - 1)), prometheus_label_value(key.substr(b + 1)), n);
+  }
   head(o, "sy_in_flight", "gauge", "Requests accepted by the controller and not yet answered");
   o += fmt::format("sy_in_flight {}\n", s.in_flight);
   return o;

@@ -364,6 +364,13 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
       return p;
     },
     [=](tick_atom) { pump(self); },
+    [=](policy_atom, policy_update& u) { // a run-time swap (policies/policy_actor.hpp)
+      if (auto* b = std::any_cast<policies::batching_fn>(&u.fn); b && *b)
+        self->state.init.batching = *b;
+      else if (auto* e = std::any_cast<policies::eviction_fn>(&u.fn); e && *e)
+        self->state.init.eviction = *e;
+      pump(self);
+    },
     [=](stop_atom) -> ack {
       for (auto& [name, m] : self->state.models) {
         for (auto& q : std::exchange(m.queue, {}))

@@ -1,9 +1,12 @@
 // switchyard check-config: load, normalize and validate a deployment file; print a summary (and, with
-// --print, the normalized YAML) or the precise error (exit code 2).
+// --print, the normalized YAML) or the precise error (exit code 2). Loads the config's policy plug-ins and
+// checks every policy name and parameter, as start-up would.
 #include <cstdio>
 
 #include "apps/commands.hpp"
 #include "config/cluster_config.hpp"
+#include "policies/placement/plan_check.hpp"
+#include "policies/policy_registry.hpp"
 
 namespace sy::apps {
 
@@ -15,6 +18,20 @@ int run_check_config(const check_config_options& opts) {
     return 2;
   }
   const auto& c = *r;
+  if (c.placement.mode == config::placement_mode::plan_file) { // the plan must fit this deployment
+    auto plan = policies::load_plan(c.placement.plan_path);
+    auto st = plan ? policies::check_plan(*plan, c, c.placement.plan_path) : status{plan.err()};
+    if (!st) {
+      std::fprintf(stderr, "%s: placement.plan: %s\n", c.source.c_str(), st.err().message.c_str());
+      return 2;
+    }
+  }
+  // Plug-ins load here as they would at start-up; unknown policy names and bad parameters show up now.
+  auto reg = policies::load_policy_registry(c);
+  if (!reg) {
+    std::fprintf(stderr, "%s\n", reg.err().message.c_str());
+    return 2;
+  }
   if (opts.print) {
     std::fputs(config::to_yaml(c).c_str(), stdout);
     return 0;
@@ -27,7 +44,10 @@ int run_check_config(const check_config_options& opts) {
     std::printf(" (%s)", c.placement.policy.name.c_str());
   else
     std::printf(" (%s)", c.placement.plan_path.c_str());
-  std::printf("\n");
+  for (const auto& path : (*reg)->plugins())
+    std::printf("\n  plug-in %s", path.c_str());
+  std::printf("\n  policies: admission %s, dispatch %s, batching %s, eviction %s\n", c.policies.admission.name.c_str(),
+              c.policies.dispatch.name.c_str(), c.policies.batching.name.c_str(), c.policies.eviction.name.c_str());
   return 0;
 }
 

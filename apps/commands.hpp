@@ -18,10 +18,13 @@ struct profile_options {
   std::string hardware = "V100-16GB";
   std::string output = "profile.msgpack"; // .msgpack or .json
   int seq_len = 2048;
-  double memory_gib = 0;             // per-GPU weight budget; 0: the device's memory
+  double memory_gib = 0;             // per-GPU budget; 0: the device's memory (-c's smallest, --measure)
   std::vector<std::string> configs;  // "OPxPP" (e.g. 2x4); empty: every default config
   std::string calibrate;             // measured profile db to fit the efficiency factors to
-  bool measure = false;              // measure the real engine (hook, see profile_cmd.cpp)
+  bool measure = false;              // measure the real engine (apps/profile_measure.cpp)
+  std::string backend;               // --measure: cpu | cuda | auto; empty: -c's device kind, else auto
+  int devices = 0;                   // --measure: devices to open; 0: -c's largest node, else 1
+  int reps = 3;                      // --measure: timed repetitions per point (median)
   bool print = false;                // print a latency table
   bool plan = false;                 // print each config's stage boundaries and the ILP's layer sharding
   double ilp_time_limit = 10;        // seconds per intra-op ILP
@@ -111,6 +114,14 @@ struct node_options {
 };
 int run_node(const node_options&);
 
+/// switchyard policy [--http HOST:PORT] [KIND [NAME [KEY=NUMBER...]]]: list, show or swap the runtime policies
+/// of a running cluster (apps/policy_cmd.cpp). Exit 0: answered; 1: refused or no answer; 2: bad arguments.
+struct policy_options {
+  std::string http = "127.0.0.1:7401"; // the cluster's HTTP ingress
+  std::vector<std::string> args;       // none: every kind; KIND: show it; KIND NAME [k=v...]: swap it
+};
+int run_policy(const policy_options&);
+
 /// switchyard replay: a trace open-loop through the msgpack ingress; per-request CSV, summary, plots.
 struct replay_options {
   std::string target;      // host:port of a running ingress; empty: serve -c (or the embedded default) here
@@ -127,6 +138,12 @@ struct replay_options {
   double warmup_s = 0;
   std::string records_path, summary_path, plots_dir;
   bool no_progress = false;
+  // --simulate: the same trace through the simulator on the config's placement instead of a live cluster.
+  bool simulate = false;
+  std::string sim_profile;            // profile database; or
+  std::string sim_hardware;           // the analytic cost model of this GPU
+  std::string sim_mode = "swapping";  // compat | batching | swapping
+  double slo_scale = 5;               // SLO of models without slo_ms: slo_scale x single-device latency
 };
 int run_replay(const replay_options&);
 
@@ -151,23 +168,25 @@ int run_bench_swap(const bench_swap_options&);
 
 /// Where the simulator and planner get profiles and the workload (apps/sim_inputs.cpp).
 struct sim_input_options {
+  std::string config_path;      // -c: the deployment (models with specs and slo_ms, devices, memory)
   std::string profile;          // profile database (.json or .msgpack); or
   std::string hardware;         // analytic cost model of this GPU (V100-16GB, A100-40GB, H100-80GB)
   std::string models;           // "bert-1.3b:48,bert-6.7b:2": presets, NAME:K = K copies NAME-0..NAME-(K-1)
-  std::string trace;            // native trace CSV; without it a synthetic one:
+  std::string trace;            // native trace CSV (--trace or --workload); without it a synthetic one:
   double rate = 0;              // total requests/s (0: 10 per model)
   double cv = 1;                // coefficient of variation of the gaps (Gamma process)
   double duration_s = 60;
   double popularity = 0.5;      // power-law exponent: rate_i ~ (i+1)^-popularity (0: uniform)
   unsigned long seed = 0;
-  double slo_scale = 5;
+  double slo_scale = 5;         // SLO = slo_scale x single-device latency, for models without slo_ms
 };
 
 struct simulate_options {
   sim_input_options in;
   std::string plan;
   std::string mode = "compat";  // compat | batching | swapping
-  double mem_budget_gib = 13;   // swapping residency budget per GPU
+  double mem_budget_gib = 0;    // swapping residency budget per GPU; 0: -c's smallest device memory, else 13
+  std::string eviction;         // swapping: runtime eviction policy; empty: -c's policies.eviction, else lru
   double warmup_s = 10;
   std::string records;          // per-request CSV
   std::string summary;          // summary JSON
@@ -177,9 +196,9 @@ int run_simulate(const simulate_options&);
 struct plan_options {
   sim_input_options in;
   std::string policy = "mp-search";
-  int devices = 8;
-  int devices_per_node = 8;
-  double mem_budget_gib = 13;
+  int devices = 0;              // 0: -c's device count, else 8
+  int devices_per_node = 0;     // 0: -c's smallest node, else 8
+  double mem_budget_gib = 0;    // 0: -c's smallest device memory, else 13
   int threads = 2;
   double overcommit = 4;        // swap-aware
   std::string output = "plan.yaml";

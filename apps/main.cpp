@@ -28,10 +28,13 @@ int main(int argc, char** argv) {
   profile->add_option("--hardware", profile_opts.hardware, "V100-16GB | A100-40GB | H100-80GB")->capture_default_str();
   profile->add_option("-o,--output", profile_opts.output, "output file, .msgpack or .json")->capture_default_str();
   profile->add_option("--seq", profile_opts.seq_len, "input tokens per request profiled")->capture_default_str();
-  profile->add_option("--memory-gib", profile_opts.memory_gib, "per-GPU weight budget (0: device memory)");
+  profile->add_option("--memory-gib", profile_opts.memory_gib, "per-GPU budget (0: device memory; --measure: -c's)");
   profile->add_option("--configs", profile_opts.configs, "OPxPP list (default: all)")->delimiter(',');
   profile->add_option("--calibrate", profile_opts.calibrate, "measured profile db to fit the cost model to");
   profile->add_flag("--measure", profile_opts.measure, "measure the real engine instead of the cost model");
+  profile->add_option("--backend", profile_opts.backend, "--measure: cpu|cuda|auto (default: -c's device kind, else auto)");
+  profile->add_option("--devices", profile_opts.devices, "--measure: devices to open (default: -c's largest node, else 1)");
+  profile->add_option("--reps", profile_opts.reps, "--measure: timed runs per point (median)")->capture_default_str();
   profile->add_flag("--print", profile_opts.print, "print a latency table");
   profile->add_flag("--plan", profile_opts.plan, "print stage boundaries and the intra-op ILP's sharding");
   profile->add_option("--ilp-time-limit", profile_opts.ilp_time_limit, "seconds per intra-op ILP")->capture_default_str();
@@ -141,6 +144,13 @@ int main(int argc, char** argv) {
   node->add_option("--timeout", node_opts.timeout_s, "seconds to keep retrying the controller")->capture_default_str();
   node->callback([&] { rc = run_node(node_opts); });
 
+  policy_options pol;
+  auto* policy = app.add_subcommand("policy", "list, show or swap the runtime policies of a running cluster");
+  policy->add_option("--http", pol.http, "the cluster's HTTP ingress host:port")->capture_default_str();
+  policy->add_option("args", pol.args, "[KIND [NAME [KEY=NUMBER ...]]]: none lists every kind, KIND shows it, "
+                                       "KIND NAME swaps it (built-in or plug-in name)");
+  policy->callback([&] { rc = run_policy(pol); });
+
   replay_options rp;
   auto* replay = app.add_subcommand("replay", "replay a trace open-loop and report SLO attainment and latency");
   replay->add_option("--target", rp.target, "host:port of a running msgpack ingress (default: serve -c here)");
@@ -164,27 +174,40 @@ int main(int argc, char** argv) {
   replay->add_option("--summary", rp.summary_path, "summary JSON output");
   replay->add_option("--plots", rp.plots_dir, "directory for latency CDF and attainment PNGs");
   replay->add_flag("--no-progress", rp.no_progress, "no progress bar even on a terminal");
+  replay->add_flag("--simulate", rp.simulate, "simulate the trace on the config's placement instead of serving it");
+  replay->add_option("--profile", rp.sim_profile, "--simulate: profile database (.json or .msgpack)");
+  replay->add_option("--hardware", rp.sim_hardware, "--simulate: analytic profile of this GPU (V100-16GB, ...)");
+  replay->add_option("--sim-mode", rp.sim_mode, "--simulate: compat|batching|swapping")->capture_default_str();
+  replay->add_option("--slo-scale", rp.slo_scale, "--simulate: SLO = scale x latency for models without slo_ms")
+    ->capture_default_str();
   replay->callback([&] { rc = run_replay(rp); });
 
   // --- sim: simulate, plan, bench sim, bench planner ---------------------------------------------------
   auto add_inputs = [](CLI::App* c, sim_input_options& in) {
+    c->add_option("-c,--config", in.config_path, "deployment YAML: its models (specs, slo_ms), devices and memory "
+                                                 "(explicit flags win over it)");
     c->add_option("--profile", in.profile, "profile database (.json or .msgpack)");
     c->add_option("--hardware", in.hardware, "analytic profile of this GPU (V100-16GB, A100-40GB, H100-80GB)");
     c->add_option("--models", in.models, "models for --hardware / synthetic traces: preset[:copies],...");
-    c->add_option("--trace", in.trace, "trace CSV (arrival_s,model,input_tokens[,slo_ms]); default synthetic");
+    c->add_option("--trace,--workload", in.trace,
+                  "trace CSV (arrival_s,model,input_tokens[,slo_ms]); default: a synthetic trace (--rate, --cv, ...)");
     c->add_option("--rate", in.rate, "synthetic: total requests/s (0: 10 per model)");
     c->add_option("--cv", in.cv, "synthetic: coefficient of variation of inter-arrival gaps")->capture_default_str();
     c->add_option("--duration", in.duration_s, "synthetic: seconds")->capture_default_str();
     c->add_option("--popularity", in.popularity, "synthetic: power-law exponent of model rates")->capture_default_str();
     c->add_option("--seed", in.seed, "synthetic: seed")->capture_default_str();
-    c->add_option("--slo-scale", in.slo_scale, "SLO = scale x single-GPU latency")->capture_default_str();
+    c->add_option("--slo-scale", in.slo_scale, "SLO = scale x single-GPU latency (models without -c's slo_ms)")
+      ->capture_default_str();
   };
   simulate_options simulate_opts;
   auto* simulate = app.add_subcommand("simulate", "simulate a placement plan on a trace (fast simulator)");
   add_inputs(simulate, simulate_opts.in);
   simulate->add_option("--plan", simulate_opts.plan, "plan YAML (switchyard plan)")->required();
   simulate->add_option("--mode", simulate_opts.mode, "compat|batching|swapping")->capture_default_str();
-  simulate->add_option("--mem-budget-gib", simulate_opts.mem_budget_gib, "swapping: per-GPU budget")->capture_default_str();
+  simulate->add_option("--mem-budget-gib", simulate_opts.mem_budget_gib,
+                       "swapping: per-GPU budget (default: -c's smallest device memory, else 13)");
+  simulate->add_option("--eviction", simulate_opts.eviction,
+                       "swapping: lru|demand-aware (the runtime's policy; default: -c's policies.eviction, else lru)");
   simulate->add_option("--warmup", simulate_opts.warmup_s, "seconds trimmed from each end")->capture_default_str();
   simulate->add_option("--records", simulate_opts.records, "write per-request CSV here");
   simulate->add_option("--summary", simulate_opts.summary, "write the summary JSON here");
@@ -195,9 +218,10 @@ int main(int argc, char** argv) {
   add_inputs(plan, plan_opts.in);
   plan->add_option("--policy", plan_opts.policy, "mp-search|mp-search-sep|sr-greedy|sr-replace-<s>|mp-round-robin|"
                                                  "mp-greedy-<k>|swap-aware")->capture_default_str();
-  plan->add_option("--devices", plan_opts.devices, "number of GPUs")->capture_default_str();
-  plan->add_option("--devices-per-node", plan_opts.devices_per_node, "GPUs per node")->capture_default_str();
-  plan->add_option("--mem-budget-gib", plan_opts.mem_budget_gib, "per-GPU weight budget")->capture_default_str();
+  plan->add_option("--devices", plan_opts.devices, "number of GPUs (default: -c's device count, else 8)");
+  plan->add_option("--devices-per-node", plan_opts.devices_per_node, "GPUs per node (default: -c's smallest node, else 8)");
+  plan->add_option("--mem-budget-gib", plan_opts.mem_budget_gib,
+                   "per-GPU weight budget (default: -c's smallest device memory, else 13)");
   plan->add_option("--threads", plan_opts.threads, "parallel candidate evaluation")->capture_default_str();
   plan->add_option("--overcommit", plan_opts.overcommit, "swap-aware: weights per group up to this x budget")
       ->capture_default_str();

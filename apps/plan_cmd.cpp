@@ -1,4 +1,5 @@
 // `switchyard plan`: search a placement for a workload and write the plan YAML.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "apps/commands.hpp"
 #include "apps/sim_inputs.hpp"
 #include "messages/logging.hpp"
+#include "policies/placement/plan_check.hpp"
 #include "policies/placement/plan_file.hpp"
 #include "policies/placement/registry.hpp"
 #include "sim/evaluator.hpp"
@@ -35,6 +37,45 @@ void print_placement(const policies::placement_schedule& s, const policies::prof
   }
 }
 
+struct cluster_shape {
+  int devices = 8, devices_per_node = 8;
+  double mem_budget_gib = 13;
+};
+
+/// Explicit flags win over -c, which wins over the defaults (8 devices, 8 per node, 13 GiB).
+result<cluster_shape> shape_of(const plan_options& o, const sim_inputs& in) {
+  cluster_shape s;
+  if (in.config) {
+    const auto& c = *in.config;
+    s.devices = c.device_count();
+    s.devices_per_node = 0;
+    std::int64_t mem = 0;
+    for (const auto& n : c.nodes) {
+      const int k = static_cast<int>(n.devices.size());
+      s.devices_per_node = s.devices_per_node == 0 ? k : std::min(s.devices_per_node, k);
+      for (const auto& d : n.devices)
+        mem = mem == 0 ? d.memory_bytes : std::min(mem, d.memory_bytes);
+    }
+    s.mem_budget_gib = static_cast<double>(mem) / policies::gib;
+  }
+  if (o.devices != 0)
+    s.devices = o.devices;
+  if (o.devices_per_node != 0)
+    s.devices_per_node = o.devices_per_node;
+  if (o.mem_budget_gib != 0)
+    s.mem_budget_gib = o.mem_budget_gib;
+  if (s.devices < 1)
+    return make_error("cli", "--devices: expected >= 1, found " + std::to_string(s.devices));
+  if (in.config && s.devices > in.config->device_count())
+    return make_error("cli", "--devices: expected at most the " + std::to_string(in.config->device_count()) +
+                               " devices of " + in.config->source + ", found " + std::to_string(s.devices));
+  if (s.devices_per_node < 1)
+    return make_error("cli", "--devices-per-node: expected >= 1, found " + std::to_string(s.devices_per_node));
+  if (!(s.mem_budget_gib > 0))
+    return make_error("cli", "--mem-budget-gib: expected > 0, found " + std::to_string(s.mem_budget_gib));
+  return s;
+}
+
 } // namespace
 
 int run_plan(const plan_options& o) {
@@ -44,7 +85,12 @@ int run_plan(const plan_options& o) {
     log->error("{}", in.err().to_string());
     return 2;
   }
-  auto prepared = sim::prepare(in->trace, in->table, o.in.slo_scale);
+  auto shape = shape_of(o, *in);
+  if (!shape) {
+    log->error("{}", shape.err().to_string());
+    return 2;
+  }
+  auto prepared = sim::prepare(in->trace, in->table, o.in.slo_scale, in->model_slo_s);
   if (!prepared) {
     log->error("{}", prepared.err().to_string());
     return 2;
@@ -56,12 +102,20 @@ int run_plan(const plan_options& o) {
     return 2;
   }
   sim::sim_options sopt;
-  sopt.mem_budget_bytes = o.mem_budget_gib * policies::gib;
+  sopt.mem_budget_bytes = shape->mem_budget_gib * policies::gib;
+  if (o.policy == "swap-aware" && in->config) { // swapping is scored with the deployment's eviction policy
+    auto e = policies::make_eviction(in->config->policies.eviction.name);
+    if (!e) {
+      log->error("{}: policies.eviction: {}", in->config->source, e.err().to_string());
+      return 2;
+    }
+    sopt.eviction = *e;
+  }
   policies::placement_problem pb;
   pb.profiles = &in->table;
-  pb.num_devices = o.devices;
-  pb.devices_per_node = o.devices_per_node;
-  pb.mem_budget = o.mem_budget_gib * policies::gib;
+  pb.num_devices = shape->devices;
+  pb.devices_per_node = shape->devices_per_node;
+  pb.mem_budget = shape->mem_budget_gib * policies::gib;
   pb.arrivals = trace->arrival;
   pb.model_rates = in->model_rates;
   pb.make_evaluator = sim::make_evaluator_factory(in->table, trace, sopt);
@@ -88,7 +142,7 @@ int run_plan(const plan_options& o) {
     log->error("{}", e.err().to_string());
     return 1;
   }
-  std::printf("policy %s: %d devices, %d models, %zu requests, planned in %.3f s\n", o.policy.c_str(), o.devices,
+  std::printf("policy %s: %d devices, %d models, %zu requests, planned in %.3f s\n", o.policy.c_str(), shape->devices,
               in->table.num_models(), trace->arrival.size(), wall);
   print_placement(*s, in->table);
   std::printf("expected SLO attainment (planning trace, compat simulator, untrimmed): %.4f\n", e->attainment);
@@ -104,10 +158,15 @@ int run_plan(const plan_options& o) {
   }
   policies::plan_file f;
   f.policy = o.policy;
-  f.devices = o.devices;
+  f.devices = shape->devices;
   f.mem_budget_bytes = pb.mem_budget;
   f.expected_attainment = shown;
   f.schedule = std::move(*s);
+  if (in->config)
+    if (auto st = policies::check_plan(f, *in->config, o.output); !st) { // e.g. a group across nodes
+      log->error("{}", st.err().to_string());
+      return 1;
+    }
   if (auto st = policies::save_plan(o.output, f); !st) {
     log->error("{}", st.err().to_string());
     return 1;

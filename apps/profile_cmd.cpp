@@ -1,7 +1,10 @@
-// `switchyard profile`: profile database from the analytic cost model (or, later, the measured engine).
+// `switchyard profile`: profile database from the analytic cost model, or measured on the engine (--measure).
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "apps/commands.hpp"
+#include "apps/profile_measure.hpp"
 #include "config/cluster_config.hpp"
 #include "gpu/model_spec.hpp"
 #include "messages/logging.hpp"
@@ -11,16 +14,6 @@
 namespace sy::apps {
 
 namespace {
-
-// Hook for `--measure`: run each (model, config) on the real engine at batch sizes 1,2,4,8,16 and record
-// per-stage latency, weight bytes, activation bytes and host->device load time per stage. To be filled in
-// once the engine (gpu/) has landed; the analytic entries are then replaced by measured ones (or used to
-// calibrate the cost model via --calibrate).
-result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>&,
-                                             const std::vector<policies::parallel_config>&) {
-  return make_error("profile", "--measure needs the engine, which is not wired into `switchyard profile` yet; "
-                               "use the analytic cost model (no --measure) or --calibrate with a measured db");
-}
 
 result<std::vector<policies::parallel_config>> parse_configs(const std::vector<std::string>& specs) {
   if (specs.empty())
@@ -35,17 +28,52 @@ result<std::vector<policies::parallel_config>> parse_configs(const std::vector<s
   return r;
 }
 
+/// --measure's devices: explicit flags, else -c (the kind of its first device, its largest node, its
+/// smallest device memory), else auto, 1 device, the backend's default budget.
+result<measure_options> measure_setup(const profile_options& o, const config::cluster_config* cfg) {
+  measure_options m;
+  m.seq = o.seq_len;
+  m.reps = o.reps;
+  if (cfg) {
+    m.backend = cfg->nodes.front().devices.front().kind == config::device_kind::cuda ? gpu::backend_kind::cuda
+                                                                                     : gpu::backend_kind::cpu;
+    std::int64_t mem = 0;
+    for (const auto& n : cfg->nodes) {
+      m.devices = std::max(m.devices, static_cast<int>(n.devices.size()));
+      for (const auto& d : n.devices)
+        mem = mem == 0 ? d.memory_bytes : std::min(mem, d.memory_bytes);
+    }
+    m.budget_bytes = static_cast<std::size_t>(mem);
+  }
+  if (!o.backend.empty()) {
+    auto k = gpu::parse_backend_kind(o.backend);
+    if (!k)
+      return k.err();
+    m.backend = *k;
+  }
+  if (o.devices != 0)
+    m.devices = o.devices;
+  if (o.memory_gib > 0)
+    m.budget_bytes = static_cast<std::size_t>(o.memory_gib * (1 << 30));
+  if (m.devices < 1 || m.reps < 1 || m.seq < 1)
+    return make_error("profile", "--devices, --reps and --seq: expected >= 1, found " + std::to_string(m.devices) +
+                                   ", " + std::to_string(m.reps) + ", " + std::to_string(m.seq));
+  return m;
+}
+
 } // namespace
 
 int run_profile(const profile_options& o) {
   auto log = logger("profile");
   std::vector<gpu::model_spec> specs;
+  std::optional<config::cluster_config> cfg;
   if (!o.config_path.empty()) {
-    auto cfg = config::load_config(o.config_path);
-    if (!cfg) {
-      log->error("{}", cfg.err().message);
+    auto c = config::load_config(o.config_path);
+    if (!c) {
+      log->error("{}", c.err().message);
       return 2;
     }
+    cfg = std::move(*c);
     for (const auto& m : cfg->models)
       specs.push_back(m.spec);
   }
@@ -93,7 +121,16 @@ int run_profile(const profile_options& o) {
               cm.rms_relative_error(*measured, specs), fitted->rms_relative_error(*measured, specs));
     cm = *fitted;
   }
-  auto db = o.measure ? measure_profile(specs, *configs) : cm.profile_all(specs, *configs);
+  std::optional<measure_options> mo;
+  if (o.measure) {
+    auto m = measure_setup(o, cfg ? &*cfg : nullptr);
+    if (!m) {
+      log->error("{}", m.err().to_string());
+      return 2;
+    }
+    mo = *m;
+  }
+  auto db = mo ? measure_profile(specs, *configs, *mo) : cm.profile_all(specs, *configs);
   if (!db) {
     log->error("{}", db.err().to_string());
     return 1;
@@ -134,8 +171,8 @@ int run_profile(const profile_options& o) {
     log->error("{}", st.err().to_string());
     return 1;
   }
-  log->info("wrote {} entries for {} models on {} to {}", db->entries().size(), specs.size(), o.hardware,
-            o.output);
+  log->info("wrote {} entries for {} models ({}) to {}", db->entries().size(), specs.size(),
+            o.measure ? "measured" : o.hardware, o.output);
   return 0;
 }
 

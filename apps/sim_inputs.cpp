@@ -58,33 +58,33 @@ result<std::string> preset_of(const std::string& model) {
 
 namespace {
 
-result<std::vector<policies::profile_entry>> analytic_entries(const std::string& hw_name,
-                                                              const std::vector<std::string>& models) {
+/// Analytic entries for (name, spec) pairs; specs of the same architecture are profiled once.
+result<std::vector<policies::profile_entry>> analytic_entries(
+    const std::string& hw_name, const std::vector<std::pair<std::string, gpu::model_spec>>& models) {
   auto hw = policies::hardware(hw_name);
   if (!hw)
     return hw.err();
   policies::cost_model cm(*hw);
-  std::map<std::string, std::vector<policies::profile_entry>> by_preset;
+  std::map<std::string, std::vector<policies::profile_entry>> by_arch;
   std::vector<policies::profile_entry> out;
-  for (const auto& m : models) {
-    auto p = preset_of(m);
-    if (!p)
-      return p.err();
-    auto it = by_preset.find(*p);
-    if (it == by_preset.end()) {
-      auto spec = gpu::preset(*p);
-      if (!spec)
-        return spec.err();
-      auto db = cm.profile_all({*spec});
+  for (const auto& [name, spec0] : models) {
+    const auto& sp = spec0;
+    const std::string key = std::to_string(static_cast<int>(sp.kind)) + "/" + std::to_string(sp.layers) + "/" +
+                            std::to_string(sp.hidden) + "/" + std::to_string(sp.heads) + "/" + std::to_string(sp.ffn) +
+                            "/" + std::to_string(sp.vocab) + "/" + std::to_string(sp.max_seq) + "/" +
+                            std::to_string(static_cast<int>(sp.type));
+    auto it = by_arch.find(key);
+    if (it == by_arch.end()) {
+      auto db = cm.profile_all({sp});
       if (!db)
         return db.err();
       std::vector<policies::profile_entry> es;
-      for (const auto& [key, e] : db->entries())
+      for (const auto& [k, e] : db->entries())
         es.push_back(e);
-      it = by_preset.emplace(*p, std::move(es)).first;
+      it = by_arch.emplace(key, std::move(es)).first;
     }
     for (auto e : it->second) {
-      e.model = m;
+      e.model = name;
       out.push_back(std::move(e));
     }
   }
@@ -112,12 +112,29 @@ result<sim::trace> synthetic_trace(const std::vector<std::string>& models, const
 
 } // namespace
 
-result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models) {
+result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models,
+                               const sim::trace* given) {
   if (in.profile.empty() == in.hardware.empty())
-    return make_error("cli", "give exactly one of --profile FILE or --hardware GPU");
+    return make_error("cli", "give exactly one of --profile FILE (e.g. from `switchyard profile`) or --hardware GPU");
   if (!(in.slo_scale > 0))
     return make_error("cli", "--slo-scale: expected > 0, found " + std::to_string(in.slo_scale));
   sim_inputs out;
+  if (!in.config_path.empty()) {
+    if (!in.models.empty())
+      return make_error("cli", "--models and -c exclude each other: the models are those of " + in.config_path);
+    auto cfg = config::load_config(in.config_path);
+    if (!cfg)
+      return cfg.err();
+    if (cfg->models.empty())
+      return make_error("cli", in.config_path + ": models: expected at least one model, found none");
+    if (table_models.empty())
+      for (const auto& m : cfg->models)
+        table_models.push_back(m.name);
+    for (const auto& m : table_models)
+      if (cfg->model_index(m) < 0)
+        return make_error("cli", "model '" + m + "' (of the plan) is not a model of " + in.config_path);
+    out.config = std::move(*cfg);
+  }
   std::vector<std::string> cli_models;
   if (!in.models.empty()) {
     auto m = expand_models(in.models);
@@ -126,7 +143,9 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
     cli_models = std::move(*m);
   }
   // Workload.
-  if (!in.trace.empty()) {
+  if (given) {
+    out.trace = *given;
+  } else if (!in.trace.empty()) {
     auto t = read_trace_file(in.trace);
     if (!t)
       return t.err();
@@ -134,7 +153,7 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
   } else {
     const auto& models = !cli_models.empty() ? cli_models : table_models;
     if (models.empty())
-      return make_error("cli", "a synthetic trace needs --models (or a plan naming them)");
+      return make_error("cli", "a synthetic trace needs models: --models, -c cluster.yaml, or a plan naming them");
     auto t = synthetic_trace(models, in);
     if (!t)
       return t.err();
@@ -151,7 +170,21 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
     for (const auto& [key, e] : db->entries())
       entries.push_back(e);
   } else {
-    auto es = analytic_entries(in.hardware, table_models);
+    std::vector<std::pair<std::string, gpu::model_spec>> specs;
+    for (const auto& m : table_models) {
+      if (out.config) {
+        specs.emplace_back(m, out.config->find_model(m)->spec);
+        continue;
+      }
+      auto p = preset_of(m);
+      if (!p)
+        return p.err();
+      auto spec = gpu::preset(*p);
+      if (!spec)
+        return spec.err();
+      specs.emplace_back(m, *spec);
+    }
+    auto es = analytic_entries(in.hardware, specs);
     if (!es)
       return es.err();
     entries = std::move(*es);
@@ -160,6 +193,14 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
   if (!table)
     return table.err();
   out.table = std::move(*table);
+  // SLOs: the config's slo_ms where given.
+  out.model_slo_s.assign(table_models.size(), 0.0);
+  if (out.config)
+    for (std::size_t i = 0; i < table_models.size(); ++i) {
+      const auto& slo = out.config->find_model(table_models[i])->slo;
+      if (slo)
+        out.model_slo_s[i] = static_cast<double>(slo->count()) / 1e6;
+    }
   // Rates measured on the trace (mp-search-sep's shares).
   out.model_rates.assign(table_models.size(), 0.0);
   const auto& rq = out.trace.requests;

@@ -1,10 +1,12 @@
 #pragma once
 // Inputs of `switchyard simulate` / `plan` / `bench`: profiles (a database file or the analytic cost model of
 // a GPU) and a workload (a trace file or a synthetic Gamma / power-law trace). Main thread only.
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/commands.hpp"
+#include "config/cluster_config.hpp"
 #include "messages/result.hpp"
 #include "policies/placement/profile_table.hpp"
 #include "sim/workload.hpp"
@@ -15,6 +17,8 @@ struct sim_inputs {
   policies::profile_table table;
   sim::trace trace;
   std::vector<double> model_rates; // requests/s per table model, measured on the trace
+  std::vector<double> model_slo_s; // [table model] the config's slo_ms in seconds; 0: slo_scale x latency
+  std::optional<config::cluster_config> config; // -c, when given
 };
 
 /// "bert-1.3b:3,gpt-100m" -> bert-1.3b-0, bert-1.3b-1, bert-1.3b-2, gpt-100m. Errors name the bad item.
@@ -22,8 +26,13 @@ result<std::vector<std::string>> expand_models(const std::string& spec);
 /// The preset behind a model name: the name itself, or NAME-<digits> for a copy.
 result<std::string> preset_of(const std::string& model);
 
-/// `table_models`: the models of the profile table, in order; empty: the trace's models (a trace file) or
-/// --models (synthetic).
-result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models = {});
+/// `table_models`: the models of the profile table, in order; empty: the config's models (-c), else the
+/// trace's models (a trace file) or --models (synthetic). With -c, every table model must be a config model
+/// (analytic profiles then come from the config's specs, inline architectures included) and --models is an
+/// error (the config names the models).
+/// `given`: use this workload instead of in.trace / the synthetic options (`replay --simulate` parses its own
+/// trace formats).
+result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models = {},
+                               const sim::trace* given = nullptr);
 
 } // namespace sy::apps

@@ -1,9 +1,11 @@
 // `switchyard simulate`: run a plan on a trace in the fast simulator; summary and per-request records.
+#include <algorithm>
 #include <cstdio>
 
 #include "apps/commands.hpp"
 #include "apps/sim_inputs.hpp"
 #include "messages/logging.hpp"
+#include "policies/placement/plan_check.hpp"
 #include "policies/placement/plan_file.hpp"
 #include "policies/placement/problem.hpp"
 #include "sim/simulator.hpp"
@@ -23,19 +25,53 @@ int run_simulate(const simulate_options& o) {
     log->error("{}", mode.err().to_string());
     return 2;
   }
+  if (!o.in.config_path.empty()) { // the plan against the deployment first: its errors name the plan's keys
+    auto cfg = config::load_config(o.in.config_path);
+    if (!cfg) {
+      log->error("{}", cfg.err().to_string());
+      return 2;
+    }
+    if (auto st = policies::check_plan(*plan, *cfg, o.plan); !st) {
+      log->error("{}", st.err().to_string());
+      return 2;
+    }
+  }
   auto in = load_inputs(o.in, plan->schedule.placements.front().model_names);
   if (!in) {
     log->error("{}", in.err().to_string());
     return 2;
   }
-  auto trace = sim::prepare(in->trace, in->table, o.in.slo_scale);
+  double budget_gib = o.mem_budget_gib;
+  if (budget_gib == 0 && in->config) {
+    std::int64_t mem = 0;
+    for (const auto& n : in->config->nodes)
+      for (const auto& d : n.devices)
+        mem = mem == 0 ? d.memory_bytes : std::min(mem, d.memory_bytes);
+    budget_gib = static_cast<double>(mem) / policies::gib;
+  }
+  if (budget_gib == 0)
+    budget_gib = 13;
+  if (!(budget_gib > 0)) {
+    log->error("--mem-budget-gib: expected > 0, found {}", budget_gib);
+    return 2;
+  }
+  auto trace = sim::prepare(in->trace, in->table, o.in.slo_scale, in->model_slo_s);
   if (!trace) {
     log->error("{}", trace.err().to_string());
     return 2;
   }
   sim::sim_options opt;
   opt.mode = *mode;
-  opt.mem_budget_bytes = o.mem_budget_gib * policies::gib;
+  opt.mem_budget_bytes = budget_gib * policies::gib;
+  if (opt.mode == sim::sim_mode::swapping) {
+    std::string name = !o.eviction.empty() ? o.eviction : in->config ? in->config->policies.eviction.name : "lru";
+    auto e = policies::make_eviction(name); // parameters: none of the eviction policies has any
+    if (!e) {
+      log->error("--eviction: {}", e.err().to_string());
+      return 2;
+    }
+    opt.eviction = *e;
+  }
   sim::simulator s(in->table, opt);
   std::vector<sim::request_record> records;
   auto e = s.run(plan->schedule, *trace, &records);

@@ -8,6 +8,7 @@
 #include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
+#include "policies/policy_registry.hpp"
 
 namespace sy::apps {
 
@@ -33,6 +34,11 @@ int run_up(const up_options& o) {
     cfg = loaded.get();
   } else {
     log->info("no config given: serving the embedded default (configs/local.yaml)");
+  }
+  // The config's policy plug-ins and policies, checked before anything starts (exit 2 like a config error).
+  if (auto reg = policies::load_policy_registry(*cfg); !reg) {
+    log->error("{}", reg.err().message);
+    return 2;
   }
   serve_overrides ov;
   ov.any_ports = o.any_ports;

@@ -106,6 +106,16 @@ std::string to_string(const param_value& v);
 struct policy_config {
   std::string name;
   policy_params params;
+  std::string where; // "<file>:<line>:<column>" of the name in the config (empty: default), for errors found
+                     // after parsing (plug-in policy names, parameters)
+};
+
+/// A policy plug-in (a shared library, policies/plugin_api.hpp) listed under `plugins:`. Loaded, and the
+/// policy names it provides checked, by policies::load_policy_registry (not by the config loader).
+struct plugin_config {
+  std::string path;    // resolved against the config file's folder
+  std::string written; // as written; a bare file name is also searched elsewhere (see load_policy_registry)
+  std::string where;   // "<file>:<line>:<column>: plugins[i]", the prefix of every message about it
 };
 
 struct placement_config {
@@ -116,10 +126,10 @@ struct placement_config {
 };
 
 struct policies_config {
-  policy_config admission{"slo", {}};           // slo | none
-  policy_config dispatch{"earliest-free", {}};  // earliest-free | shortest-queue
-  policy_config batching{"none", {}};           // none | greedy (max_batch)
-  policy_config eviction{"lru", {}};            // lru | demand-aware | swap-cost-aware
+  policy_config admission{"slo", {}, {}};           // slo | none
+  policy_config dispatch{"earliest-free", {}, {}};  // earliest-free | shortest-queue
+  policy_config batching{"none", {}, {}};           // none | greedy (max_batch)
+  policy_config eviction{"lru", {}, {}};            // lru | demand-aware | swap-cost-aware
 };
 
 /// The policy names config accepts per kind ("placement", "admission", "dispatch", "batching",
@@ -166,6 +176,7 @@ struct cluster_config {
   std::vector<model_config> models;
   placement_config placement;
   policies_config policies;
+  std::vector<plugin_config> plugins; // load order
   ingress_config ingress;
   metrics_config metrics;
   controller_config controller;

@@ -91,6 +91,12 @@ std::string to_yaml(const cluster_config& c) {
   out << YAML::Key << "eviction" << YAML::Value;
   emit_policy(out, c.policies.eviction, "name");
   out << YAML::EndMap;
+  if (!c.plugins.empty()) { // as written: parsed again from the same folder, they resolve the same
+    out << YAML::Key << "plugins" << YAML::Value << YAML::BeginSeq;
+    for (const auto& p : c.plugins)
+      out << p.written;
+    out << YAML::EndSeq;
+  }
 
   out << YAML::Key << "ingress" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "bind" << YAML::Value << c.ingress.bind;

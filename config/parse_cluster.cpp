@@ -179,7 +179,7 @@ param_value scalar_param(const YAML::Node& n) {
 } // namespace
 
 policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string& path, const std::string& kind,
-                          const std::string& name_key) {
+                          const std::string& name_key, bool plugin_names) {
   const auto& known = known_policy_names(kind);
   std::string article = kind.find_first_of("aeiou") == 0 ? "an " : "a ";
   std::string what = article + kind + " policy (one of: " + join(known) + ")";
@@ -200,7 +200,10 @@ policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string
   }
   std::string name_path = n.IsMap() ? at(path, name_key) : path;
   out.name = r.as_string(name_node, name_path, what);
+  out.where = r.where(name_node, name_path);
   std::string canonical = canonical_policy_name(kind, out.name);
+  if (canonical.empty() && plugin_names && !out.name.empty())
+    return out; // maybe a plug-in's: checked once the plug-ins are loaded
   if (canonical.empty()) {
     std::string hint = nearest(out.name, known);
     r.fail(name_node, name_path, what,
@@ -210,7 +213,25 @@ policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string
   return out;
 }
 
-policies_config read_policies(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+std::vector<plugin_config> read_plugins(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  std::vector<plugin_config> out;
+  if (!yaml_reader::present(n))
+    return out;
+  const std::string what = "a list of policy plug-in paths (shared libraries)";
+  r.expect_list(n, path, what);
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    auto p = at(path, i);
+    r.remember(p, n[i]);
+    plugin_config pc;
+    pc.written = r.as_string(n[i], p, "a plug-in path (a shared library)"); // refuses "" too
+    pc.path = r.as_path(n[i], p);
+    pc.where = r.where(n[i], p) + ": " + p;
+    out.push_back(std::move(pc));
+  }
+  return out;
+}
+
+policies_config read_policies(yaml_reader& r, const YAML::Node& n, const std::string& path, bool plugin_names) {
   policies_config out;
   if (!yaml_reader::present(n))
     return out;
@@ -218,7 +239,7 @@ policies_config read_policies(yaml_reader& r, const YAML::Node& n, const std::st
   auto one = [&](const char* kind, policy_config& into) {
     YAML::Node c = r.child(n, path, kind);
     if (yaml_reader::present(c))
-      into = read_policy(r, c, at(path, kind), kind);
+      into = read_policy(r, c, at(path, kind), kind, "name", plugin_names);
   };
   one("admission", out.admission);
   one("dispatch", out.dispatch);
@@ -331,17 +352,19 @@ YAML::Node load_root(const yaml_reader& r, std::string_view text, const std::str
 result<cluster_config> parse_config(std::string_view text, std::string_view source_name, std::string_view base_dir) {
   yaml_reader r{std::string{source_name}, std::string{base_dir}};
   try {
-    const std::string what = "a deployment (a mapping with keys nodes, models, placement, policies, ingress, "
-                             "metrics, controller, runtime)";
+    const std::string what = "a deployment (a mapping with keys nodes, models, placement, policies, plugins, "
+                             "ingress, metrics, controller, runtime)";
     YAML::Node root = load_root(r, text, what);
-    r.expect_map(root, "", {"nodes", "models", "placement", "policies", "ingress", "metrics", "controller", "runtime"},
+    r.expect_map(root, "",
+                 {"nodes", "models", "placement", "policies", "plugins", "ingress", "metrics", "controller", "runtime"},
                  "a deployment");
     cluster_config c;
     c.source = std::string{source_name};
     c.nodes = read_nodes(r, r.require(root, "", "nodes", "a list of nodes"), "nodes");
     c.models = read_models(r, r.require(root, "", "models", "a list of models"), "models");
     c.placement = read_placement(r, r.child(root, "", "placement"), "placement", c);
-    c.policies = read_policies(r, r.child(root, "", "policies"), "policies");
+    c.plugins = read_plugins(r, r.child(root, "", "plugins"), "plugins");
+    c.policies = read_policies(r, r.child(root, "", "policies"), "policies", !c.plugins.empty());
     read_endpoints(r, root, c);
     return c;
   } catch (const config_failure& f) {

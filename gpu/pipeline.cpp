@@ -121,13 +121,16 @@ status pipeline::evict() {
   return {};
 }
 
-result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens, int batch) {
+result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens, int batch,
+                                         std::vector<double>* stage_seconds) {
   if (batch <= 0 || tokens.empty() || tokens.size() % static_cast<std::size_t>(batch) != 0)
     return make_error("engine", std::to_string(tokens.size()) + " tokens cannot form " + std::to_string(batch) +
                                   " sequences of equal length");
   int seq = static_cast<int>(tokens.size()) / batch;
   std::vector<float> out(static_cast<std::size_t>(batch) * impl_->out_dim);
   pinned_buffer prev, next;
+  if (stage_seconds)
+    stage_seconds->assign(impl_->stages.size(), 0.0);
   for (std::size_t s = 0; s < impl_->stages.size(); ++s) {
     auto& ex = *impl_->stages[s];
     bool last = s + 1 == impl_->stages.size();
@@ -147,9 +150,12 @@ result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens
       req.output = next.data();
     }
     auto l = std::make_shared<latch>(1);
+    const auto t0 = std::chrono::steady_clock::now();
     if (auto st = ex.forward(the_model, req, l->arrive()); !st)
       return st.err();
     l->wait();
+    if (stage_seconds)
+      (*stage_seconds)[s] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (auto st = impl_->first_rank_devs[s]->health(); !st)
       return st.err();
     prev = std::move(next);
@@ -165,6 +171,12 @@ const model_spec& pipeline::spec() const noexcept {
 }
 stage_executor& pipeline::stage(int s) {
   return *impl_->stages.at(static_cast<std::size_t>(s));
+}
+int pipeline::stages() const noexcept {
+  return static_cast<int>(impl_->stages.size());
+}
+model_id pipeline::id() const noexcept {
+  return the_model;
 }
 double pipeline::last_load_seconds() const noexcept {
   return impl_->load_seconds;

@@ -26,12 +26,17 @@ public:
   /// Evicts every shard and waits.
   status evict();
   /// One forward pass of `batch` sequences of tokens.size()/batch tokens each; waits. Returns
-  /// [batch, out_dim] f32 row-major.
-  result<std::vector<float>> run(const std::vector<std::int32_t>& tokens, int batch);
+  /// [batch, out_dim] f32 row-major. With `stage_seconds`: the wall seconds of each stage's forward
+  /// (enqueue to done, activations already on the host), resized to the number of stages.
+  result<std::vector<float>> run(const std::vector<std::int32_t>& tokens, int batch,
+                                 std::vector<double>* stage_seconds = nullptr);
 
   int out_dim() const noexcept;
   const model_spec& spec() const noexcept;
   stage_executor& stage(int s);
+  int stages() const noexcept;
+  /// The id the model has in every stage's executor (shard_bytes, workspace_bytes, load, evict).
+  model_id id() const noexcept;
   /// Seconds of the last load() (host->device copies of all shards, all stages in parallel).
   double last_load_seconds() const noexcept;
   /// Total bytes of all shards.

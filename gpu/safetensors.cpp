@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "gpu/internal/json.hpp"
+#include "messages/json.hpp"
 #include "gpu/weights.hpp"
 
 namespace sy::gpu {
@@ -38,31 +38,23 @@ struct entry {
 } // namespace
 
 status write_safetensors(const std::string& path, const weight_set& w, dtype type) {
-  json::value header;
-  header.kind = json::value::type::object;
-  json::value meta;
-  meta.kind = json::value::type::object;
-  meta.members.emplace_back("format", json::value::make_string("pt"));
-  meta.members.emplace_back("switchyard", json::value::make_string("1"));
-  header.members.emplace_back("__metadata__", meta);
+  auto header = json::value::make_object();
+  auto meta = json::value::make_object();
+  meta.set("format", "pt").set("switchyard", "1");
+  header.set("__metadata__", std::move(meta));
   std::uint64_t offset = 0;
   std::size_t esize = dtype_size(type);
   for (const auto& [name, t] : w.tensors) {
-    json::value e;
-    e.kind = json::value::type::object;
-    e.members.emplace_back("dtype", json::value::make_string(st_name(type)));
-    json::value shape;
-    shape.kind = json::value::type::array;
+    auto shape = json::value::make_array();
     for (auto d : t.shape)
-      shape.items.push_back(json::value::make_int(d));
-    e.members.emplace_back("shape", shape);
-    json::value offs;
-    offs.kind = json::value::type::array;
+      shape.push(json::value{static_cast<std::int64_t>(d)});
     std::uint64_t bytes = t.values.size() * esize;
-    offs.items.push_back(json::value::make_int(static_cast<std::int64_t>(offset)));
-    offs.items.push_back(json::value::make_int(static_cast<std::int64_t>(offset + bytes)));
-    e.members.emplace_back("data_offsets", offs);
-    header.members.emplace_back(name, e);
+    auto offs = json::value::make_array();
+    offs.push(json::value{static_cast<std::int64_t>(offset)});
+    offs.push(json::value{static_cast<std::int64_t>(offset + bytes)});
+    auto e = json::value::make_object();
+    e.set("dtype", st_name(type)).set("shape", std::move(shape)).set("data_offsets", std::move(offs));
+    header.set(name, std::move(e));
     offset += bytes;
   }
   std::string text = json::write(header);
@@ -111,37 +103,37 @@ result<weight_set> parse_safetensors(const std::string& bytes, const std::string
   auto doc = json::parse(bytes.substr(8, n));
   if (!doc)
     return werr(origin, "header: " + doc.err().message);
-  if (doc->kind != json::value::type::object)
-    return werr(origin, "header: expected a JSON object, found " + json::type_name(doc->kind));
+  if (!doc->is_object())
+    return werr(origin, "header: expected a JSON object, found " + std::string{json::kind_name(doc->type())});
   std::uint64_t data_size = bytes.size() - 8 - n;
   std::vector<entry> entries;
-  for (const auto& [name, v] : doc->members) {
+  for (const auto& [name, v] : doc->as_object()) {
     if (name == "__metadata__")
       continue;
     std::string where = "tensor '" + name + "': ";
-    if (v.kind != json::value::type::object)
-      return werr(origin, where + "expected an object, found " + json::type_name(v.kind));
-    const json::value* dt = v.find("dtype");
-    const json::value* sh = v.find("shape");
-    const json::value* of = v.find("data_offsets");
+    if (!v.is_object())
+      return werr(origin, where + "expected an object, found " + std::string{json::kind_name(v.type())});
+    const json::value* dt = v.get("dtype");
+    const json::value* sh = v.get("shape");
+    const json::value* of = v.get("data_offsets");
     if (!dt || !sh || !of)
       return werr(origin, where + "missing key '" + std::string{!dt ? "dtype" : !sh ? "shape" : "data_offsets"} + "'");
-    if (dt->kind != json::value::type::string)
-      return werr(origin, where + "dtype: expected a string, found " + json::type_name(dt->kind));
+    if (!dt->is_string())
+      return werr(origin, where + "dtype: expected a string, found " + std::string{json::kind_name(dt->type())});
     entry e;
     e.name = name;
-    if (dt->text == "F32")
+    if (dt->as_string() == "F32")
       e.type = dtype::f32;
-    else if (dt->text == "F16")
+    else if (dt->as_string() == "F16")
       e.type = dtype::f16;
-    else if (dt->text == "BF16")
+    else if (dt->as_string() == "BF16")
       e.type = dtype::bf16;
     else
-      return werr(origin, where + "unsupported dtype '" + dt->text + "', expected F32, F16 or BF16");
-    if (sh->kind != json::value::type::array)
-      return werr(origin, where + "shape: expected an array, found " + json::type_name(sh->kind));
+      return werr(origin, where + "unsupported dtype '" + dt->as_string() + "', expected F32, F16 or BF16");
+    if (!sh->is_array())
+      return werr(origin, where + "shape: expected an array, found " + std::string{json::kind_name(sh->type())});
     std::uint64_t elements = 1;
-    for (const auto& d : sh->items) {
+    for (const auto& d : sh->as_array()) {
       auto x = d.as_int64();
       if (!x || *x < 0 || *x > (std::int64_t{1} << 40))
         return werr(origin, where + "shape: expected non-negative integers, found " + json::write(d));
@@ -150,9 +142,9 @@ result<weight_set> parse_safetensors(const std::string& bytes, const std::string
       if (elements > (std::uint64_t{1} << 40))
         return werr(origin, where + "shape: too many elements");
     }
-    if (of->kind != json::value::type::array || of->items.size() != 2)
+    if (!of->is_array() || of->as_array().size() != 2)
       return werr(origin, where + "data_offsets: expected an array [begin, end], found " + json::write(*of));
-    auto b = of->items[0].as_int64(), en = of->items[1].as_int64();
+    auto b = of->as_array()[0].as_int64(), en = of->as_array()[1].as_int64();
     if (!b || !en || *b < 0 || *en < *b)
       return werr(origin, where + "data_offsets: expected integers 0 <= begin <= end, found " + json::write(*of));
     e.begin = static_cast<std::uint64_t>(*b);

@@ -14,6 +14,7 @@ using health_atom = caf::atom_constant<caf::atom("sy_health")>;
 using metrics_atom = caf::atom_constant<caf::atom("sy_metrics")>;
 using drain_atom = caf::atom_constant<caf::atom("sy_drain")>;
 using stop_atom = caf::atom_constant<caf::atom("sy_stop")>;
+using policy_atom = caf::atom_constant<caf::atom("sy_policy")>;
 
 // runtime-internal interfaces (messages/interfaces.hpp)
 using register_atom = caf::atom_constant<caf::atom("sy_reg")>;
@@ -42,6 +43,7 @@ constexpr health_atom health_atom_v{};
 constexpr metrics_atom metrics_atom_v{};
 constexpr drain_atom drain_atom_v{};
 constexpr stop_atom stop_atom_v{};
+constexpr policy_atom policy_atom_v{};
 constexpr register_atom register_atom_v{};
 constexpr spawn_stage_atom spawn_stage_atom_v{};
 constexpr attach_atom attach_atom_v{};

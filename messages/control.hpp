@@ -133,11 +133,14 @@ struct metrics_snapshot {
   std::map<std::string, std::vector<std::string>> resident; // by group: resident models
   std::map<std::string, std::uint64_t> rejected_by_reason;
   std::int64_t in_flight = 0;
+  std::map<std::string, std::uint64_t> policy_faults; // by "kind/policy/fault" (threw | invalid): plug-in
+                                                      // decisions replaced by the built-in default
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
-  return f(x.requests, x.latency, x.queue_depth, x.swaps, x.resident, x.rejected_by_reason, x.in_flight);
+  return f(x.requests, x.latency, x.queue_depth, x.swaps, x.resident, x.rejected_by_reason, x.in_flight,
+           x.policy_faults);
 }
 
 } // namespace sy::messages

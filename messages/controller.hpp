@@ -12,6 +12,7 @@
 #include "messages/atoms.hpp"
 #include "messages/control.hpp"
 #include "messages/infer.hpp"
+#include "messages/policy.hpp"
 
 namespace sy::messages {
 
@@ -32,6 +33,11 @@ using controller_actor = caf::typed_actor<
   caf::replies_to<drain_atom>::with<ack>,
   // Drain, then stop every node, gpu, stage and group actor; answers when they are gone. The controller
   // quits after answering.
-  caf::replies_to<stop_atom>::with<ack>>;
+  caf::replies_to<stop_atom>::with<ack>,
+  // The runtime policy of a kind (admission | dispatch | batching | eviction) now in effect.
+  caf::replies_to<policy_atom, std::string>::with<policy_info>,
+  // Swap the runtime policy of spec.kind at run time (built-in or plug-in name): answers with the new policy
+  // once the controller uses it (the groups get it right after), or ok=false and why (the old one stays).
+  caf::replies_to<policy_atom, policy_spec>::with<policy_info>>;
 
 } // namespace sy::messages

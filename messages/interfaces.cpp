@@ -24,6 +24,7 @@ void add_internal_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_actor>("sy.node_actor");
   cfg.add_message_type<model_group_actor>("sy.model_group_actor");
   cfg.add_message_type<controller_full_actor>("sy.controller_full_actor");
+  cfg.add_message_type<policy_actor>("sy.policy_actor");
 }
 
 } // namespace sy::messages

@@ -104,7 +104,8 @@ using model_group_actor = group_events_actor::extend<
   caf::replies_to<load_atom, std::string>::with<ack>,       // make the model resident (once)
   caf::replies_to<unload_atom, std::string>::with<ack>,     // evict after its in-flight work
   caf::reacts_to<tick_atom>,                                // own batching timer
-  caf::replies_to<stop_atom>::with<ack>>;                   // fail queued requests, stop stages, quit
+  caf::replies_to<stop_atom>::with<ack>,                    // fail queued requests, stop stages, quit
+  caf::reacts_to<policy_atom, policy_update>>;              // use this batching / eviction policy from now on
 
 /// A request actor's final report to the controller.
 struct request_record {
@@ -120,12 +121,22 @@ typename Inspector::result_type inspect(Inspector& f, request_record& x) {
   return f(x.id, x.model, x.status, x.reason, x.latency);
 }
 
+/// What a policy actor pushes its new policies to (the controller, which passes batching and eviction on to
+/// its groups): answers once the new policy is in use.
+using policy_sink_actor = caf::typed_actor<caf::replies_to<policy_atom, policy_update>::with<ack>>;
+
+/// policy actor: one per runtime policy kind (policies/policy_actor.hpp), owns the kind's current policy.
+using policy_actor = caf::typed_actor<
+  caf::replies_to<policy_atom, std::string>::with<policy_info>,  // the current policy (argument: the kind)
+  caf::replies_to<policy_atom, policy_spec>::with<policy_info>>; // build it, push it to the sink, answer
+
 /// The controller with its internal interface (nodes, groups, requests report to it).
 using controller_full_actor = controller_actor::extend<
   caf::reacts_to<register_atom, node_registration>, // a node joined
   caf::reacts_to<done_atom, request_record>,        // a request actor answered
   caf::reacts_to<report_atom, group_report>,        // a group's state changed
-  caf::reacts_to<ready_atom, std::string, ack>>;    // a group finished wiring (+ preloads)
+  caf::reacts_to<ready_atom, std::string, ack>,     // a group finished wiring (+ preloads)
+  caf::replies_to<policy_atom, policy_update>::with<ack>>; // a policy actor's new policy (policy_sink_actor)
 
 /// Registers the internal payloads and handles (messages/type_ids.cpp calls it).
 void add_internal_message_types(caf::actor_system_config& cfg);

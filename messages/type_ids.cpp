@@ -22,6 +22,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<health_report>("sy.health_report");
   cfg.add_message_type<metrics_snapshot>("sy.metrics_snapshot");
   cfg.add_message_type<controller_actor>("sy.controller_actor");
+  cfg.add_message_type<policy_spec>("sy.policy_spec");
+  cfg.add_message_type<policy_info>("sy.policy_info");
   add_internal_message_types(cfg);
 }
 

@@ -6,11 +6,11 @@
 
 #include <msgpack.hpp>
 
-#include "policies/internal/json.hpp"
+#include "messages/json.hpp"
 
 namespace sy::policies {
 
-using internal::json_value;
+using json_value = json::value;
 
 // ---------------------------------------------------------------------------------------------------------
 // profile_entry
@@ -181,7 +181,7 @@ struct decoder {
       return v.err();
     double d = (*v)->as_number();
     if (d != std::floor(d) || d < 1 || d > 1e6)
-      return fail("field '" + key + "': expected a positive integer, found " + internal::write_json(**v));
+      return fail("field '" + key + "': expected a positive integer, found " + json::write(**v));
     return static_cast<int>(d);
   }
 
@@ -197,9 +197,9 @@ struct decoder {
         return fail(at + ": expected number, found " + kind_name(x.type()));
       double d = x.as_number();
       if (!std::isfinite(d) || d < 0)
-        return fail(at + ": expected a finite non-negative number, found " + internal::write_json(x));
+        return fail(at + ": expected a finite non-negative number, found " + json::write(x));
       if (std::is_integral<T>::value && d != std::floor(d))
-        return fail(at + ": expected an integer byte count, found " + internal::write_json(x));
+        return fail(at + ": expected an integer byte count, found " + json::write(x));
       out.push_back(static_cast<T>(d));
     }
     return out;
@@ -245,13 +245,13 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
     return ver.err();
   if ((*ver)->as_number() != format_version)
     return top.fail("field 'version': expected " + std::to_string(format_version) + ", found " +
-                    internal::write_json(**ver));
+                    json::write(**ver));
   auto bs = top.vector<int>(doc, "batch_sizes");
   if (!bs)
     return bs.err();
   if (*bs != std::vector<int>(profile_batch_sizes.begin(), profile_batch_sizes.end()))
     return top.fail("field 'batch_sizes': expected [1, 2, 4, 8, 16], found " +
-                    internal::write_json(*doc.get("batch_sizes")));
+                    json::write(*doc.get("batch_sizes")));
   auto entries = top.member(doc, "entries", json_value::kind::array);
   if (!entries)
     return entries.err();
@@ -374,11 +374,11 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 } // namespace
 
 std::string profile_db::to_json() const {
-  return internal::write_json(to_document(*this), 2) + "\n";
+  return json::write(to_document(*this), 2) + "\n";
 }
 
 result<profile_db> profile_db::from_json(const std::string& text) {
-  auto doc = internal::parse_json(text);
+  auto doc = json::parse(text);
   if (!doc)
     return make_error("profile", doc.err().to_string());
   return from_document(*doc, "profile json");

@@ -29,7 +29,11 @@ const char* to_string(request_status s) {
   return "failed";
 }
 
-result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale) {
+result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale,
+                               const std::vector<double>& model_slo_s) {
+  if (!model_slo_s.empty() && model_slo_s.size() != static_cast<std::size_t>(table.num_models()))
+    return make_error("sim", "model SLOs: expected one per model (" + std::to_string(table.num_models()) +
+                               "), found " + std::to_string(model_slo_s.size()));
   std::unordered_map<std::string, int> index;
   for (int m = 0; m < table.num_models(); ++m)
     index.emplace(table.model_names()[static_cast<std::size_t>(m)], m);
@@ -44,7 +48,10 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
   }
   std::vector<float> model_slo(static_cast<std::size_t>(table.num_models()));
   for (int m = 0; m < table.num_models(); ++m)
-    model_slo[static_cast<std::size_t>(m)] = static_cast<float>(slo_scale * table.single_latency(m));
+    model_slo[static_cast<std::size_t>(m)] =
+      !model_slo_s.empty() && model_slo_s[static_cast<std::size_t>(m)] > 0
+        ? static_cast<float>(model_slo_s[static_cast<std::size_t>(m)])
+        : static_cast<float>(slo_scale * table.single_latency(m));
   prepared_trace p;
   p.num_models = table.num_models();
   const auto n = t.requests.size();
@@ -57,6 +64,9 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
     if (r.model < 0 || static_cast<std::size_t>(r.model) >= map.size())
       return make_error("sim", "trace request " + std::to_string(i) + ": model index " + std::to_string(r.model) +
                                    " out of range [0, " + std::to_string(map.size()) + ")");
+    if (!(r.arrival_s >= 0)) // the compat kernel compares clocks as bit patterns: never negative, never NaN
+      return make_error("sim", "trace request " + std::to_string(i) + ": arrival: expected a non-negative number of "
+                                   "seconds, found " + std::to_string(r.arrival_s));
     if (r.arrival_s < last)
       return make_error("sim", "trace request " + std::to_string(i) + ": arrivals must be sorted (" +
                                    std::to_string(r.arrival_s) + " after " + std::to_string(last) + ")");
@@ -88,6 +98,7 @@ namespace internal {
 
 result<compiled> compile(const policies::placement& p, const policies::profile_table& table, bool extended) {
   compiled c;
+  c.model_names = &table.model_names();
   c.num_models = table.num_models();
   c.num_groups = static_cast<int>(p.groups.size());
   const auto nm = static_cast<std::size_t>(c.num_models);
@@ -155,6 +166,11 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
       c.rep_last.push_back(rep.base + rep.pp - 1);
     }
   }
+  c.scan_begin.assign(nm + 1, 0);
+  for (std::size_t m = 0; m < nm; ++m) {
+    const auto n = c.rep_begin[m + 1] - c.rep_begin[m];
+    c.scan_begin[m + 1] = c.scan_begin[m] + (n + compiled::scan_width - 1) / compiled::scan_width * compiled::scan_width;
+  }
   c.lat.assign(static_cast<std::size_t>(lat_off), static_cast<double>(static_cast<float>(policies::compat_inf)));
   if (extended) {
     c.blat.assign(static_cast<std::size_t>(lat_off) * 5, static_cast<float>(policies::compat_inf));
@@ -179,6 +195,20 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
     if (extended)
       c.weight[r] = v->max_weight[m];
   }
+  c.scan.assign(static_cast<std::size_t>(c.scan_begin[nm]), c.total_stages); // padding: the +inf clock
+  c.slots.assign(c.scan.size(), compiled::slot{-1, 0, 1, 0, {0, 0, 0, 0}});
+  for (std::size_t m = 0; m < nm; ++m)
+    for (auto r = c.rep_begin[m]; r < c.rep_begin[m + 1]; ++r) {
+      const auto i = static_cast<std::size_t>(c.scan_begin[m] + (r - c.rep_begin[m]));
+      const auto& rep = c.reps[static_cast<std::size_t>(r)];
+      c.scan[i] = c.rep_last[static_cast<std::size_t>(r)];
+      auto& sl = c.slots[i];
+      sl.group = rep.group;
+      sl.lat = rep.lat;
+      sl.pp = rep.pp;
+      for (int k = 0; k < std::min(rep.pp, compiled::inline_stages); ++k)
+        sl.l[k] = static_cast<float>(c.lat[static_cast<std::size_t>(rep.lat + k)]); // exact: float32 values
+    }
   return c;
 }
 
@@ -238,7 +268,8 @@ result<internal::counts> run_segment(const policies::placement& p, const policie
     internal::run_batching(*c, t, begin, end, opt.overhead_s, k, rec);
     break;
   case sim_mode::swapping:
-    internal::run_swapping(*c, t, begin, end, opt.overhead_s, opt.mem_budget_bytes, k, rec);
+    internal::run_swapping(*c, t, begin, end, opt.overhead_s, opt.mem_budget_bytes,
+                           opt.eviction ? opt.eviction : policies::eviction_fn{policies::lru_eviction_policy{}}, k, rec);
     break;
   }
   return k;

@@ -7,7 +7,8 @@
 //             last stage (ties: lowest group), finish = last stage + 0.011 s, admission drop at dispatch.
 //   batching  AlpaServe's batching variant: per-model FIFO queues, batches of 1,2,4,8,16 under the head's
 //             deadline, overhead added at the start, the batch finishes together.
-//   swapping  ours: groups may hold more models than fit; per-GPU residency with a byte budget, LRU eviction,
+//   swapping  ours: groups may hold more models than fit; per-GPU residency with a byte budget, eviction by
+//             the runtime's eviction policy object (sim_options::eviction, default LRU),
 //             pipelined loads (stage k ready at max(copy stream free, arrival, evictions done) + load_seconds[k]);
 //             the replica with the earliest predicted finish (load included) serves the request; a load that a
 //             request triggers is committed even when the request is then dropped (the runtime starts loading on
@@ -24,6 +25,7 @@
 
 #include "messages/result.hpp"
 #include "policies/placement/placement.hpp"
+#include "policies/runtime_registry.hpp"
 #include "policies/placement/profile_table.hpp"
 #include "sim/workload.hpp"
 
@@ -36,6 +38,11 @@ struct sim_options {
   sim_mode mode = sim_mode::compat;
   double overhead_s = 0.011;                   // compat fixed overhead
   double mem_budget_bytes = 13.0 * (1LL << 30); // swapping: per-GPU residency budget
+  /// swapping: the runtime's eviction policy object (policies::make_eviction: "lru", "demand-aware"); empty:
+  /// lru. It sees what a model group sees: the group's resident models with their bytes, last use (a logical
+  /// clock ticked per request served), demand (count decayed by 0.99 per request to the group) and pinned
+  /// (still loading); nothing is queued in the simulator (batch 1).
+  policies::eviction_fn eviction;
 };
 
 /// Terminal status of a simulated request (the runtime's names): ok, rejected (admission drop or a queue
@@ -72,8 +79,10 @@ struct prepared_trace {
 };
 
 /// Maps trace model names onto the table (an unknown name is an error naming it) and computes SLOs:
-/// float32(slo_scale * single-device latency), or float32(slo_s) where the request carries one.
-result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale);
+/// float32(slo_scale * single-device latency), or float32(model_slo_s[m]) where that is > 0 (a deployment's
+/// slo_ms), or float32(slo_s) where the request carries one. `model_slo_s`: empty or one per table model.
+result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale,
+                               const std::vector<double>& model_slo_s = {});
 /// Same arrays with the models outside `keep` ([m] != 0) mapped to -1.
 prepared_trace restrict_models(const prepared_trace& t, const std::vector<char>& keep);
 

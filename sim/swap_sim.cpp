@@ -1,8 +1,9 @@
 // The swapping simulator (ours, ALGORITHMS.md §2 "beyond compat", §5): a group may host more models than fit
 // in its GPUs' memory; a per-GPU byte budget bounds the resident set (the compat memory rule: a model takes
 // max_k weight_bytes[k] on every GPU of the group). Initially each group's models are made resident in the
-// group's order while they fit. A request of a non-resident model evicts least-recently-used models until it
-// fits and loads its stages in a pipeline: stage k is ready at
+// group's order while they fit. A request of a non-resident model evicts the models that the runtime's eviction
+// policy object picks (the same view a model group builds: resident models, bytes, last use, demand, pinned
+// while loading) and loads its stages in a pipeline: stage k is ready at
 //   max(arrival, copy stream of stage k free, every victim's last use of stage k done) + load_seconds[k],
 // and the request's stage k starts at max(previous stage done, stage clock, ready_k). The replica with the
 // earliest predicted finish serves (ties: lowest group); admission as in compat. Batch size 1.
@@ -17,45 +18,57 @@ namespace {
 struct swap_state {
   const compiled& c;
   double budget;
+  const policies::eviction_fn& eviction;
   std::vector<double> clocks, copy_free, last_use, used;
   std::vector<char> resident;
   std::vector<unsigned long> stamp;
+  std::vector<double> demand;    // [rep] the runtime group's demand: +1 per request, x0.99 per group request
+  std::vector<double> load_done; // [rep] when its last load completes (pinned until then)
   unsigned long counter = 0;
-  std::vector<std::pair<unsigned long, std::int32_t>> lru;
+  policies::eviction_view view;
   std::vector<std::int32_t> victims;
 
-  // Victims (LRU first) that make room for replica r in its group; false when r can never fit.
-  bool pick_victims(std::int32_t r) {
+  // Victims (in the policy's order) that make room for replica r in its group at time `now`; false when r
+  // cannot be loaded now.
+  bool pick_victims(std::int32_t r, double now) {
     victims.clear();
     const auto& rp = c.reps[static_cast<std::size_t>(r)];
     const double w = c.weight[static_cast<std::size_t>(r)];
     if (w > budget)
       return false;
-    double u = used[static_cast<std::size_t>(rp.group)];
+    const double u = used[static_cast<std::size_t>(rp.group)];
     if (u + w <= budget)
       return true;
-    lru.clear();
-    for (auto j = c.grep_begin[static_cast<std::size_t>(rp.group)]; j < c.grep_begin[static_cast<std::size_t>(rp.group) + 1]; ++j) {
-      const auto o = c.greps[static_cast<std::size_t>(j)];
-      if (o != r && resident[static_cast<std::size_t>(o)])
-        lru.emplace_back(stamp[static_cast<std::size_t>(o)], o);
+    const auto g = static_cast<std::size_t>(rp.group);
+    view.needed_bytes = static_cast<std::int64_t>(w);
+    view.free_bytes = static_cast<std::int64_t>(budget - u);
+    view.resident.clear();
+    for (auto j = c.grep_begin[g]; j < c.grep_begin[g + 1]; ++j) {
+      const auto o = static_cast<std::size_t>(c.greps[static_cast<std::size_t>(j)]);
+      if (static_cast<std::int32_t>(o) != r && resident[o])
+        view.resident.push_back({(*c.model_names)[static_cast<std::size_t>(c.reps[o].model)],
+                                 static_cast<std::int64_t>(c.weight[o]), stamp[o], 0, load_done[o] > now, demand[o]});
     }
-    std::sort(lru.begin(), lru.end());
-    for (const auto& [s, o] : lru) {
-      if (u + w <= budget)
-        break;
-      victims.push_back(o);
-      u -= c.weight[static_cast<std::size_t>(o)];
-    }
-    return u + w <= budget;
+    const auto d = eviction(view);
+    if (!d.possible)
+      return false;
+    for (const auto& name : d.victims)
+      for (auto j = c.grep_begin[g]; j < c.grep_begin[g + 1]; ++j) {
+        const auto o = c.greps[static_cast<std::size_t>(j)];
+        if ((*c.model_names)[static_cast<std::size_t>(c.reps[static_cast<std::size_t>(o)].model)] == name) {
+          victims.push_back(o);
+          break;
+        }
+      }
+    return true;
   }
 };
 
 } // namespace
 
 void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
-                  double mem_budget, counts& out, request_record* rec) {
-  swap_state s{c, mem_budget, {}, {}, {}, {}, {}, {}, 0, {}, {}};
+                  double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec) {
+  swap_state s{c, mem_budget, eviction, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}};
   const auto nrep = c.reps.size();
   s.clocks.assign(static_cast<std::size_t>(c.total_stages) + 1, 0.0);
   s.copy_free.assign(static_cast<std::size_t>(c.total_stages) + 1, 0.0);
@@ -63,6 +76,8 @@ void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin,
   s.used.assign(static_cast<std::size_t>(c.num_groups), 0.0);
   s.resident.assign(nrep, 0);
   s.stamp.assign(nrep, 0);
+  s.demand.assign(nrep, 0.0);
+  s.load_done.assign(nrep, 0.0);
   for (std::size_t g = 0; g < static_cast<std::size_t>(c.num_groups); ++g)
     for (auto j = c.grep_begin[g]; j < c.grep_begin[g + 1]; ++j) {
       const auto r = static_cast<std::size_t>(c.greps[static_cast<std::size_t>(j)]);
@@ -90,7 +105,7 @@ void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin,
     for (auto r = c.rep_begin[static_cast<std::size_t>(m)]; r < c.rep_begin[static_cast<std::size_t>(m) + 1]; ++r) {
       const auto& rp = c.reps[static_cast<std::size_t>(r)];
       const bool res = s.resident[static_cast<std::size_t>(r)];
-      if (!res && !s.pick_victims(r))
+      if (!res && !s.pick_victims(r, t0))
         continue;
       double x = t0;
       for (int k = 0; k < rp.pp; ++k) {
@@ -118,15 +133,21 @@ void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin,
     const auto& rp = c.reps[static_cast<std::size_t>(best)];
     const auto g = static_cast<std::size_t>(rp.group);
     ++out.group_requests[g];
+    // Demand as the runtime group counts it (uniform decay: the order among the other models, which is all
+    // the eviction policy reads, is the same whether it is applied before or after this request's decision).
+    for (auto j = c.grep_begin[g]; j < c.grep_begin[g + 1]; ++j)
+      s.demand[static_cast<std::size_t>(c.greps[static_cast<std::size_t>(j)])] *= 0.99;
+    s.demand[static_cast<std::size_t>(best)] += 1;
     double load_wait = 0;
     if (!s.resident[static_cast<std::size_t>(best)]) {
-      (void)s.pick_victims(best);
+      (void)s.pick_victims(best, t0);
       for (auto v : s.victims) {
         s.resident[static_cast<std::size_t>(v)] = 0;
         s.used[g] -= c.weight[static_cast<std::size_t>(v)];
       }
       for (int k = 0; k < rp.pp; ++k)
         s.copy_free[static_cast<std::size_t>(rp.base + k)] = best_ready[k];
+      s.load_done[static_cast<std::size_t>(best)] = *std::max_element(best_ready, best_ready + rp.pp);
       s.resident[static_cast<std::size_t>(best)] = 1;
       s.used[g] += c.weight[static_cast<std::size_t>(best)];
       s.stamp[static_cast<std::size_t>(best)] = ++s.counter;

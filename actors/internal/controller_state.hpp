@@ -11,7 +11,7 @@
 
 #include "actors/internal/group_plan.hpp"
 #include "messages/interfaces.hpp"
-#include "policies/runtime_registry.hpp"
+#include "policies/policy_registry.hpp"
 
 namespace sy::actors::internal {
 
@@ -36,6 +36,8 @@ struct controller_state {
   policies::dispatch_fn dispatch;
   policies::batching_fn batching;
   policies::eviction_fn eviction;
+  std::shared_ptr<const policies::policy_registry> registry; // built-ins + the config's plug-ins
+  std::map<std::string, messages::policy_actor> policy_actors; // by kind (controller_policies.cpp)
   std::map<std::string, messages::node_registration> nodes;
   std::vector<group_slot> groups;
   bool wiring = false;

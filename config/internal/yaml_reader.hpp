@@ -73,6 +73,8 @@ public:
   std::string as_path(const YAML::Node& n, const std::string& path);
 
   void remember(const std::string& path, const YAML::Node& n);
+  /// "<source>:<line>:<column>" of `n` (or of the nearest remembered parent of `path`).
+  std::string where(const YAML::Node& n, const std::string& path) const { return location(path, n.Mark()); }
 
 private:
   std::string location(const std::string& path, const YAML::Mark& m) const;

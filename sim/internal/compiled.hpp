@@ -1,6 +1,7 @@
 #pragma once
 // Private to sim/: a placement flattened for the simulation kernels. Built per run (cheap: groups x models).
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "messages/result.hpp"
@@ -21,6 +22,7 @@ struct replica {
 };
 
 struct compiled {
+  const std::vector<std::string>* model_names = nullptr; // the table's, index -> name
   int num_models = 0;
   int num_groups = 0;
   int total_stages = 0;
@@ -29,6 +31,23 @@ struct compiled {
   std::vector<std::int32_t> rep_begin; // [m], size num_models + 1; replicas of m in ascending group order
   std::vector<replica> reps;
   std::vector<std::int32_t> rep_last;  // [rep] index of the replica group's last-stage clock (hot scan)
+  // The compat kernel's scan: model m's replicas' last-stage clock indices at slots [scan_begin[m],
+  // scan_begin[m + 1]), in replica order, padded to a multiple of scan_width with the index of a clock that
+  // stays +infinity (clock `total_stages`), so that the scan runs whole chunks without a data-dependent exit.
+  // slots[i] describes the replica behind scan[i] (padding: group -1, never chosen), with the first stage
+  // latencies inline so that the pipeline computation needs no load that waits for another.
+  static constexpr int scan_width = 4;
+  static constexpr int inline_stages = 4;
+  struct slot {
+    std::int32_t group;
+    std::int32_t lat; // first index into lat
+    std::int32_t pp;
+    std::int32_t pad;
+    float l[inline_stages]; // batch-1 stage latencies (float32, penalty applied) for k < min(pp, 4)
+  };
+  std::vector<std::int32_t> scan_begin; // [m], size num_models + 1
+  std::vector<std::int32_t> scan;
+  std::vector<slot> slots;
   std::vector<double> lat;             // batch-1 stage latencies (float32 values with the penalty, widened)
   // batching / swapping only
   std::vector<float> blat;             // [(lat + k) * 5 + b]
@@ -58,6 +77,6 @@ void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, s
 void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
                   counts& out, request_record* rec);
 void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
-                  double mem_budget, counts& out, request_record* rec);
+                  double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec);
 
 } // namespace sy::sim::internal

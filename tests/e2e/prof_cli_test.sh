@@ -52,6 +52,54 @@ alpaserve)
   "$sy" profile --models bert-1.3b --calibrate "$dir/ap.json" -o "$dir/fit.json" 2>"$dir/log" || fail "load: $(cat "$dir/log")"
   grep -q 'rms relative error' "$dir/log" || fail "no calibration summary"
   ;;
+measure)
+  # --measure on the cpu engine, devices and budget from a small cpu deployment
+  cat >"$dir/small.yaml" <<'YAML'
+nodes:
+  - {name: local, address: 127.0.0.1:7500, devices: {kind: cpu, count: 2, memory: 256MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 100}
+  - {preset: tiny-bert, weights: {seed: 3}, slo_ms: 100}
+placement: {policy: mp-round-robin}
+YAML
+  "$sy" profile --measure -c "$dir/small.yaml" --seq 8 --reps 3 -o "$dir/m.json" 2>"$dir/log" || fail "measure: $(cat "$dir/log")"
+  "$sy" profile --measure -c "$dir/small.yaml" --seq 8 --reps 1 --devices 1 --configs 1x1,2x1 -o "$dir/one.msgpack" \
+    2>"$dir/log" || fail "measure 1 device: $(cat "$dir/log")"
+  /usr/bin/python3 - "$dir" <<'PY' || fail "measured db"
+import json, sys
+d = sys.argv[1]
+db = json.load(open(f"{d}/m.json"))
+assert db["format"] == "switchyard-profile", db["format"]
+got = {(e["model"], e["op"], e["pp"]) for e in db["entries"]}
+# 2 devices: every config with op * pp <= 2 that the models' 4 heads and 4 layers allow
+want = {(m, op, pp) for m in ("tiny-gpt", "tiny-bert") for op in (1, 2, 4, 8) for pp in (1, 2, 4, 8, 16)
+        if op * pp <= 2}
+assert got == want, (sorted(got), sorted(want))
+for e in db["entries"]:
+    pp = e["pp"]
+    assert len(e["stage_latency"]) == 5 and len(e["act_bytes"]) == 5, e
+    assert all(len(row) == pp and all(x > 0 for x in row) for row in e["stage_latency"]), e
+    assert len(e["weight_bytes"]) == pp and all(w > 0 for w in e["weight_bytes"]), e
+    assert len(e["load_seconds"]) == pp and all(x > 0 for x in e["load_seconds"]), e
+    acts = [sum(r) for r in e["act_bytes"]]
+    assert all(a < b for a, b in zip(acts, acts[1:])), acts
+    total = [sum(r) for r in e["stage_latency"]]
+    assert total[-1] > total[0], total  # 16 sequences take longer than one
+print("measured", len(got), "entries")
+PY
+  /usr/bin/python3 -c "
+import msgpack, sys
+db = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)
+got = sorted((e['model'], e['op'], e['pp']) for e in db['entries'])
+assert got == [('tiny-bert', 1, 1), ('tiny-gpt', 1, 1)], got
+" "$dir/one.msgpack" || fail "--devices 1 --configs 1x1,2x1: expected the 1x1 entries only"
+  "$sy" profile -c "$dir/small.yaml" --calibrate "$dir/m.json" -o "$dir/cal.json" 2>"$dir/log" || fail "calibrate: $(cat "$dir/log")"
+  grep -q 'rms relative error' "$dir/log" || fail "no calibration summary"
+  "$sy" --log-level warn plan -c "$dir/small.yaml" --profile "$dir/m.json" --rate 50 --duration 10 -o "$dir/plan.yaml" \
+    >"$dir/out" 2>&1 || fail "plan on the measured db: $(cat "$dir/out")"
+  "$sy" profile --measure -c "$dir/small.yaml" --backend nope -o "$dir/y.json" 2>"$dir/err"; rc=$?
+  test $rc -eq 2 || fail "bad --backend: exit code $rc"
+  ;;
 *) fail "unknown mode $2" ;;
 esac
 echo ok

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "actors/ingress_http.hpp"
-#include "actors/json.hpp"
+#include "messages/json.hpp"
 #include "actors/metrics_text.hpp"
 
 using namespace sy::actors;
@@ -24,7 +24,7 @@ TEST_CASE("infer bodies that are wrong say where and what") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.err().message == expected);
   };
-  check_error(R"({"tokens": [1,)", "malformed JSON at byte 14: expected a value, found end of input");
+  check_error(R"({"tokens": [1,)", "malformed JSON: line 1, column 15 (byte 14): expected a value, found end of input");
   check_error(R"([1, 2])", "body: expected an object, found array");
   check_error(R"({"slo_ms": 3})", "body: missing key 'tokens' (array of integers)");
   check_error(R"({"tokens": [1, 2.5]})", "'tokens'[1]: expected a non-negative 32-bit integer, found 2.5");
@@ -45,14 +45,14 @@ TEST_CASE("an f32 answer renders as JSON with its output as numbers") {
   w.timings = {{"total_ms", 0.5}};
   w.group = "g";
   w.batch_size = 1;
-  auto j = parse_json(response_json(w, "m"));
+  auto j = sy::json::parse(response_json(w, "m"));
   REQUIRE(j.ok());
-  CHECK(j->find("status")->str == "ok");
-  const auto& data = j->find("output")->find("data")->items;
+  CHECK(j->get("status")->as_string() == "ok");
+  const auto& data = j->get("output")->get("data")->as_array();
   REQUIRE(data.size() == 2);
-  CHECK(data[0].num == 1.5);
-  CHECK(data[1].num == -2.0);
-  CHECK(j->find("timings")->find("total_ms")->num == 0.5);
+  CHECK(data[0].as_number() == 1.5);
+  CHECK(data[1].as_number() == -2.0);
+  CHECK(j->get("timings")->get("total_ms")->as_number() == 0.5);
   CHECK(http_status_of(w) == 200);
 }
 

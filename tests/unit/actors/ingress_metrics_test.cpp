@@ -1,6 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include "actors/json.hpp"
 #include "actors/metrics.hpp"
 
 using namespace sy::actors;
@@ -38,29 +37,4 @@ TEST_CASE("gauges can be set and moved") {
   m.gauge_add("depth", {}, -2);
   CHECK(m.value("depth", {}) == 3);
   CHECK(m.render().find("depth 3\n") != std::string::npos);
-}
-
-TEST_CASE("JSON documents parse into the expected tree") {
-  auto v = parse_json(R"({"tokens":[1, 2,3], "slo_ms": 12.5, "s":"a\"\u0041", "t":true, "n":null})");
-  REQUIRE(v.ok());
-  REQUIRE(v->find("tokens"));
-  CHECK(v->find("tokens")->items.size() == 3);
-  CHECK(v->find("tokens")->items[2].num == 3);
-  CHECK(v->find("slo_ms")->num == 12.5);
-  CHECK(v->find("s")->str == "a\"A");
-  CHECK(v->find("t")->b);
-  CHECK(v->find("n")->kind == json_value::null);
-}
-
-TEST_CASE("malformed JSON names the byte offset and what was expected") {
-  auto v = parse_json(R"({"tokens": [1, 2,}")");
-  REQUIRE_FALSE(v.ok());
-  CHECK(v.err().message == "at byte 17: expected a digit, found '}'");
-  auto w = parse_json("{} x");
-  REQUIRE_FALSE(w.ok());
-  CHECK(w.err().message == "at byte 3: expected end of input, found 'x'");
-}
-
-TEST_CASE("json_quote escapes quotes and control characters") {
-  CHECK(json_quote("a\"b\n\x01") == "\"a\\\"b\\n\\u0001\"");
 }

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "actors/json.hpp"
+#include "messages/json.hpp"
 #include "apps/replay/outputs.hpp"
 
 using namespace sy::driver;
@@ -37,8 +37,8 @@ TEST_CASE("the summary counts every status and takes percentiles of ok latencies
   CHECK(s.overall.p50_s == Approx(0.06));
   CHECK(s.overall.p90_s == Approx(0.10));
   REQUIRE(s.models.size() == 2);
-  CHECK(s.models[0].second.requests == 6);
-  CHECK(s.models[1].second.count("ok") == 5);
+  CHECK(s.models[0].s.requests == 6);
+  CHECK(s.models[1].s.count("ok") == 5);
 }
 
 TEST_CASE("warm-up trimming drops the same number of requests from each end") {
@@ -55,16 +55,16 @@ TEST_CASE("the summary JSON parses and carries the simulator's keys") {
   d.records.push_back(rec(0, 0, 0.5, "ok"));
   d.records.push_back(rec(0, 1, 1, "invalid"));
   d.duplicates = 2;
-  auto j = sy::actors::parse_json(summary_json(summarize(d, {"m\"x"})));
+  auto j = sy::json::parse(summary_json(summarize(d, {"m\"x"})));
   REQUIRE(j.ok());
-  const auto* overall = j->find("overall");
+  const auto* overall = j->get("overall");
   REQUIRE(overall);
   for (const char* k : {"requests", "ok", "rejected", "failed", "deadline_exceeded", "invalid", "attainment",
                         "goodput_rps", "mean_latency_s", "p50_s", "p90_s", "p99_s", "mean_load_wait_s"})
-    CHECK(overall->find(k) != nullptr);
-  CHECK(overall->find("invalid")->num == 1);
-  CHECK(j->find("duplicates")->num == 2);
-  CHECK(j->find("models")->items.at(0).find("name")->str == "m\"x");
+    CHECK(overall->get(k) != nullptr);
+  CHECK(overall->get("invalid")->as_number() == 1);
+  CHECK(j->get("duplicates")->as_number() == 2);
+  CHECK(j->get("models")->as_array().at(0).get("name")->as_string() == "m\"x");
 }
 
 TEST_CASE("the records CSV has the simulator's header and one row per request") {

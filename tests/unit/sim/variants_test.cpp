@@ -100,6 +100,59 @@ TEST_CASE("swapping: a non-resident model waits for its pipelined load and LRU p
   REQUIRE(e->good == 5);
 }
 
+TEST_CASE("swapping: victims are the runtime eviction policy's decision (lru vs demand-aware)", "[sim][swap]") {
+  // Two of three models fit; a and b resident. a is asked 4 times (high demand), then b once (most recent),
+  // then c needs room: LRU evicts a (used longest ago), demand-aware evicts b (lower demand). The last request
+  // (a) then waits for a load only under LRU.
+  auto table = policies::profile_table::build(
+      {"a", "b", "c"}, {entry("a", 1, 1, {0.1}, 6, 1.0), entry("b", 1, 1, {0.1}, 6, 1.0), entry("c", 1, 1, {0.1}, 6, 1.0)});
+  REQUIRE(table.ok());
+  auto trace = sim::prepare(make_trace({"a", "b", "c"}, {{1.0, 0}, {1.5, 0}, {2.0, 0}, {2.5, 0}, {3.0, 1}, {4.0, 2},
+                                                          {8.0, 0}}),
+                            *table, 100);
+  REQUIRE(trace.ok());
+  auto run = [&](policies::eviction_fn ev) {
+    sim::sim_options opt;
+    opt.mode = sim::sim_mode::swapping;
+    opt.mem_budget_bytes = 12;
+    opt.eviction = std::move(ev);
+    sim::simulator s(*table, opt);
+    std::vector<sim::request_record> rec;
+    REQUIRE(s.run(place({group(1, 1, {0, 1, 2})}), *trace, 0, 7, &rec).ok());
+    return rec;
+  };
+  auto lru = policies::make_eviction("lru");
+  auto demand = policies::make_eviction("demand-aware");
+  REQUIRE(lru.ok());
+  REQUIRE(demand.ok());
+  auto by_lru = run(*lru);
+  auto by_demand = run(*demand);
+  REQUIRE(by_lru[5].load_wait == Approx(1.0)); // c loads in both
+  REQUIRE(by_demand[5].load_wait == Approx(1.0));
+  REQUIRE(by_lru[6].load_wait == Approx(1.0)); // a was evicted
+  REQUIRE(by_demand[6].load_wait == 0);        // b was evicted, a stayed
+  REQUIRE(run({})[6].load_wait == by_lru[6].load_wait); // default: lru
+
+  // The simulator hands the policy the group's view: the other resident models, with pinned loads.
+  std::vector<policies::eviction_view> seen;
+  auto spy = [&](const policies::eviction_view& v) {
+    seen.push_back(v);
+    return (*lru)(v);
+  };
+  auto by_spy = run(spy);
+  REQUIRE(by_spy[6].load_wait == by_lru[6].load_wait);
+  REQUIRE_FALSE(seen.empty());
+  const auto& v = seen.front(); // c's miss at 4.0: a and b resident
+  REQUIRE(v.needed_bytes == 6);
+  REQUIRE(v.free_bytes == 0);
+  REQUIRE(v.resident.size() == 2);
+  REQUIRE(v.resident[0].model == "a");
+  REQUIRE(v.resident[1].model == "b");
+  REQUIRE(v.resident[0].rate > v.resident[1].rate);
+  REQUIRE(v.resident[0].last_used < v.resident[1].last_used);
+  REQUIRE_FALSE(v.resident[0].pinned);
+}
+
 TEST_CASE("swapping: a load starts only after the victim's last use of the stage", "[sim][swap]") {
   // One model fits. a runs 0 -> 5 s; b arrives at 1 s: a's pages are freed at 5, b loads 5 -> 6.
   auto table = policies::profile_table::build({"a", "b"}, {entry("a", 1, 1, {5.0}, 6, 1.0), entry("b", 1, 1, {0.1}, 6, 1.0)});

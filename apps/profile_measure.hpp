@@ -1,0 +1,34 @@
+#pragma once
+// `switchyard profile --measure`: a profile database measured on the real engine (gpu/pipeline.hpp) instead
+// of the analytic cost model. Main thread only; blocks while the engine runs.
+#include <cstddef>
+#include <vector>
+
+#include "gpu/device.hpp"
+#include "gpu/model_spec.hpp"
+#include "messages/result.hpp"
+#include "policies/profile.hpp"
+
+namespace sy::apps {
+
+struct measure_options {
+  gpu::backend_kind backend = gpu::backend_kind::automatic;
+  int devices = 1;                // devices opened; configs needing more are skipped
+  std::size_t budget_bytes = 0;   // per device (0: the backend's default); configs that do not fit are skipped
+  int seq = 16;                   // tokens per sequence (clipped to each model's max_seq)
+  int reps = 3;                   // timed runs per (config, batch size); the median is kept
+  int cpu_threads = 0;            // cpu backend: OpenBLAS threads (0: hardware threads / devices)
+};
+
+/// For each model and each config of `configs` that fits (tp divides heads and ffn, pp <= layers,
+/// tp * pp <= devices, the shards and a batch-1 forward fit the budget): per-stage latency at batch sizes
+/// 1, 2, 4, 8, 16 (median of `reps` runs after one warm-up; a batch whose workspace does not fit ends the
+/// rows), weight bytes per GPU per stage, activation (workspace) bytes per GPU per stage and batch, and the
+/// seconds of each stage's host->device shard load (stages loaded one at a time, median of `reps`).
+/// Weights are seeded (latency does not depend on their values). Skipped configs are logged ("profile").
+/// Error when no entry at all could be measured for a model.
+result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>& models,
+                                             const std::vector<policies::parallel_config>& configs,
+                                             const measure_options& options);
+
+} // namespace sy::apps
