@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gpu/shard.hpp"
+#include "policies/placement/plan_check.hpp"
 
 namespace sy::actors::internal {
 
@@ -25,13 +26,6 @@ std::vector<config::group_config> round_robin(const config::cluster_config& cfg)
   return gs;
 }
 
-std::string names(const config::cluster_config& cfg) {
-  std::string out;
-  for (const auto& m : cfg.models)
-    out += (out.empty() ? "" : ", ") + m.name;
-  return out;
-}
-
 } // namespace
 
 result<std::vector<config::group_config>> groups_from_plan(const config::cluster_config& cfg,
@@ -44,19 +38,7 @@ result<std::vector<config::group_config>> groups_from_plan(const config::cluster
                 + " windows (a placement that changes over time); the runtime serves one placement: plan with a "
                   "policy other than sr-replace-*");
   const auto& pl = sched.placements.front();
-  // The plan's model indices -> the config's.
-  std::vector<int> model_of;
-  for (const auto& name : pl.model_names) {
-    int m = cfg.model_index(name);
-    if (m < 0)
-      return fail("the plan names model " + name + ", which is not in " + cfg.source + " (models: " + names(cfg)
-                  + ")");
-    model_of.push_back(m);
-  }
-  int devices = cfg.device_count();
-  std::vector<int> used(static_cast<std::size_t>(devices), -1);
-  std::vector<config::group_config> out;
-  for (std::size_t g = 0; g < pl.groups.size(); ++g) {
+  for (std::size_t g = 0; g < pl.groups.size(); ++g) { // sizes first: check_plan indexes devices by op and pp
     const auto& pg = pl.groups[g];
     auto where = "group " + std::to_string(g);
     int size = pg.config.gpus();
@@ -66,24 +48,24 @@ result<std::vector<config::group_config>> groups_from_plan(const config::cluster
     if (static_cast<int>(pg.devices.size()) != size)
       return fail(where + ": tensor x pipeline = " + std::to_string(pg.config.op) + " x " + std::to_string(pg.config.pp)
                   + " = " + std::to_string(size) + " devices, but it lists " + std::to_string(pg.devices.size()));
+  }
+  // Models, device indices, one group per device, tensor ranks on one node: the planner's own check.
+  if (auto st = policies::check_plan(plan, cfg, source); !st)
+    return make_error("cluster", st.err().message);
+  std::vector<config::group_config> out;
+  for (std::size_t g = 0; g < pl.groups.size(); ++g) {
+    const auto& pg = pl.groups[g];
+    auto where = "group " + std::to_string(g);
     config::group_config gc;
     gc.name = "g" + std::to_string(g);
     gc.op = pg.config.op;
     gc.pp = pg.config.pp;
-    for (int d : pg.devices) {
-      if (d < 0 || d >= devices)
-        return fail(where + ": device " + std::to_string(d) + " is not in " + cfg.source + ", which has "
-                    + std::to_string(devices) + " device(s) (0.." + std::to_string(devices - 1) + ")");
-      if (used[static_cast<std::size_t>(d)] >= 0)
-        return fail(where + ": device " + std::to_string(d) + " is already in group "
-                    + std::to_string(used[static_cast<std::size_t>(d)]));
-      used[static_cast<std::size_t>(d)] = static_cast<int>(g);
+    for (int d : pg.devices)
       gc.devices.push_back(cfg.device_at(d));
-    }
     for (int m : pg.models) {
-      if (m < 0 || m >= static_cast<int>(model_of.size()))
+      if (m < 0 || m >= static_cast<int>(pl.model_names.size()))
         return fail(where + ": model index " + std::to_string(m) + " out of range");
-      gc.models.push_back(model_of[static_cast<std::size_t>(m)]);
+      gc.models.push_back(cfg.model_index(pl.model_names[static_cast<std::size_t>(m)]));
     }
     out.push_back(std::move(gc));
   }

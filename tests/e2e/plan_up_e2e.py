@@ -68,7 +68,7 @@ def main():
         with open(plan, "w") as f:
             f.write("models: [tiny-gpt, bert-2.6b]\ngroups:\n  - {op: 1, pp: 1, devices: [0], models: [bert-2.6b]}\n")
         rc, out, err = run(["up", "--any-ports", "-c", cfg], timeout=120)
-        check(rc == 1 and "plan.yaml" in err and "model bert-2.6b" in err, "bad plan: rc %d %s" % (rc, err))
+        check(rc == 1 and "plan.yaml" in err and "'bert-2.6b'" in err, "bad plan: rc %d %s" % (rc, err))
     print("e2e plan -> up: passed in %.1f s" % (time.monotonic() - t0))
 
 
