@@ -23,6 +23,42 @@ using self_ptr = controller_full_actor::stateful_pointer<controller_state>;
 
 void check_drained(self_ptr self);
 
+/// Deadline granularity of the controller's request timer.
+constexpr auto deadline_tick = std::chrono::milliseconds(1);
+
+/// Drops the entries of answered requests from the top, then makes sure a tick comes by the earliest live
+/// deadline (no sooner than deadline_tick from now). With one SLO, deadlines come in order and a request
+/// answered before its deadline costs no timer event at all.
+void arm_deadlines(self_ptr self) {
+  auto& st = self->state;
+  while (!st.deadlines.empty() && st.by_seq.count(st.deadlines.top().seq) == 0)
+    st.deadlines.pop();
+  if (st.deadlines.empty())
+    return;
+  auto now = self->clock().now();
+  auto at = std::max(st.deadlines.top().at, now + deadline_tick);
+  if (at >= st.tick_at)
+    return;
+  st.tick_at = at;
+  self->delayed_send(self, at - now, tick_atom_v);
+}
+
+/// The tick: every request whose deadline passed gets timeout_atom (it answers deadline_exceeded unless its
+/// outcome came first); entries of requests already answered are dropped.
+void on_deadline_tick(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (st.tick_at <= now)
+    st.tick_at = time_point::max();
+  while (!st.deadlines.empty() && st.deadlines.top().at <= now) {
+    if (auto s = st.by_seq.find(st.deadlines.top().seq); s != st.by_seq.end())
+      if (auto it = st.in_flight.find(s->second); it != st.in_flight.end())
+        self->send(it->second.who, timeout_atom_v);
+    st.deadlines.pop();
+  }
+  arm_deadlines(self);
+}
+
 infer_response reject(self_ptr self, const infer_request& req, const std::string& reason) {
   infer_response r;
   r.id = req.id;
@@ -46,6 +82,7 @@ void wire(self_ptr self) {
     init.models = plan.bytes;
     init.batching = st.batching;
     init.eviction = st.eviction;
+    init.load_pipelining = st.cfg->runtime.load_pipelining;
     for (int m : plan.models)
       init.preload.push_back(st.cfg->models[static_cast<std::size_t>(m)].name);
     init.controller = controller_full_actor{self};
@@ -157,9 +194,13 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
   auto d = st.admission(v);
   if (!d.accept)
     return reject(self, req, d.reason);
-  request_init init{req.model, now, now, deadline, slot.plan.name, slot.actor, controller_full_actor{self}};
+  request_init init{req.model, now, now, deadline, slot.plan.name, slot.actor, controller_full_actor{self}, false};
   auto who = spawn_request(self->system(), std::move(init));
-  st.in_flight[who.address()] = {req.model, static_cast<std::size_t>(g), who};
+  auto seq = st.next_seq++;
+  st.in_flight[who.address()] = {req.model, static_cast<std::size_t>(g), who, seq};
+  st.by_seq.emplace(seq, who.address());
+  st.deadlines.push({deadline, seq});
+  arm_deadlines(self);
   ++slot.report.queued[req.model];
   return self->delegate(who, infer_atom_v, std::move(req));
 }
@@ -340,10 +381,14 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
     },
     [=](done_atom, request_record& rec) {
       auto& st = self->state;
-      st.in_flight.erase(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+      if (auto it = st.in_flight.find(caf::actor_cast<caf::actor_addr>(self->current_sender())); it != st.in_flight.end()) {
+        st.by_seq.erase(it->second.seq);
+        st.in_flight.erase(it);
+      }
       internal::record(st, rec.model, rec.status, rec.reason, std::chrono::duration<double>(rec.latency).count());
       check_drained(self);
     },
+    [=](tick_atom) { on_deadline_tick(self); },
     [=](report_atom, group_report& rep) {
       for (auto& g : self->state.groups)
         if (g.plan.name == rep.group)

@@ -19,7 +19,7 @@ struct gpu_state {
   std::string name;
   swap_stats stats;
   std::map<std::string, std::int64_t> resident; // model -> bytes
-  std::map<std::string, std::int64_t> uses;     // model -> batches in flight
+  std::map<std::string, std::int64_t> uses;     // model -> stages on this device with batches of it in flight
 };
 
 using self_ptr = gpu_actor::stateful_pointer<gpu_state>;

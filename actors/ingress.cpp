@@ -52,8 +52,22 @@ struct ingress_state {
   std::vector<caf::response_promise> drain_waiters;
   clock_type::time_point last_frame{}; // frames still arriving while draining postpone "drained"
   bool tick_scheduled = false;
+  // Requests at the controller, by local sequence number. They are asked without a CAF timeout (that costs
+  // two clock events per request); a sweep every sweep_period answers the ones held past
+  // ctx->request_timeout (a lost controller) as failed, and their late answers are dropped.
+  struct held_request {
+    caf::io::connection_handle hdl;
+    std::uint64_t id = 0;
+    std::string model;
+    clock_type::time_point t0;
+  };
+  std::unordered_map<std::uint64_t, held_request> held;
+  std::uint64_t next_seq = 1;
+  bool sweep_scheduled = false;
   static inline const char* name = "sy.ingress";
 };
+
+constexpr auto sweep_period = std::chrono::seconds(1);
 
 using ingress_broker_ptr = caf::stateful_actor<ingress_state, caf::io::broker>*;
 
@@ -101,6 +115,41 @@ void answered(ingress_broker_ptr self) {
   check_drained(self);
 }
 
+/// The controller's answer (or `error`) for held request `seq`; nothing if the sweep answered it already.
+void finish_request(ingress_broker_ptr self, std::uint64_t seq, const messages::infer_response* r,
+                    const std::string& error) {
+  auto& st = self->state;
+  auto it = st.held.find(seq);
+  if (it == st.held.end())
+    return;
+  auto h = std::move(it->second);
+  st.held.erase(it);
+  double held = std::chrono::duration<double>(clock_type::now() - h.t0).count();
+  auto w = r ? to_wire(*r, held) : make_wire_error(h.id, "failed", error);
+  w.id = h.id;
+  record_answer(*st.ctx->metrics, "msgpack", h.model, w.status, w.reason, held);
+  write_answer(self, h.hdl, w);
+  answered(self);
+}
+
+/// Answers the requests held longer than the controller may take.
+void sweep(ingress_broker_ptr self) {
+  auto& st = self->state;
+  st.sweep_scheduled = false;
+  auto now = clock_type::now();
+  std::vector<std::uint64_t> late;
+  for (auto& [seq, h] : st.held)
+    if (now - h.t0 > st.ctx->request_timeout)
+      late.push_back(seq);
+  auto why = fmt::format("controller: no answer within {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(st.ctx->request_timeout).count());
+  for (auto seq : late)
+    finish_request(self, seq, nullptr, why);
+  if (!st.held.empty()) {
+    st.sweep_scheduled = true;
+    self->delayed_send(self, sweep_period, messages::timeout_atom_v);
+  }
+}
+
 void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, std::string_view body) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
@@ -129,25 +178,15 @@ void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, std::
   ir.tokens = std::move(req->tokens);
   if (req->slo_ms > 0)
     ir.slo = std::chrono::microseconds(static_cast<std::int64_t>(req->slo_ms * 1e3));
-  auto t0 = clock_type::now();
-  auto model = ir.model;
-  self->request(ctx.controller, ctx.request_timeout, messages::infer_atom_v, std::move(ir))
-    .then(
-      [=](messages::infer_response& r) {
-        double held = std::chrono::duration<double>(clock_type::now() - t0).count();
-        auto w = to_wire(r, held);
-        w.id = id;
-        record_answer(*self->state.ctx->metrics, "msgpack", model, w.status, w.reason, held);
-        write_answer(self, hdl, w);
-        answered(self);
-      },
-      [=](caf::error& e) {
-        double held = std::chrono::duration<double>(clock_type::now() - t0).count();
-        auto w = make_wire_error(id, "failed", "controller: " + self->system().render(e));
-        record_answer(*self->state.ctx->metrics, "msgpack", model, w.status, w.reason, held);
-        write_answer(self, hdl, w);
-        answered(self);
-      });
+  auto seq = st.next_seq++;
+  st.held.emplace(seq, ingress_state::held_request{hdl, id, ir.model, clock_type::now()});
+  if (!st.sweep_scheduled) {
+    st.sweep_scheduled = true;
+    self->delayed_send(self, sweep_period, messages::timeout_atom_v);
+  }
+  self->request(ctx.controller, caf::infinite, messages::infer_atom_v, std::move(ir))
+    .then([=](messages::infer_response& r) { finish_request(self, seq, &r, {}); },
+          [=](caf::error& e) { finish_request(self, seq, nullptr, "controller: " + self->system().render(e)); });
 }
 
 caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_context> ctx) {
@@ -216,6 +255,7 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
       self->state.tick_scheduled = false;
       check_drained(self);
     },
+    [=](messages::timeout_atom) { sweep(self); },
     [=](caf::get_atom) -> std::int64_t { return self->state.pending; },
   };
 }

@@ -51,7 +51,14 @@ struct group_state {
   std::uint64_t use_clock = 0;
   std::set<std::string> preloading;
   bool ready_sent = false;
+  time_point last_report{};  // when the last report left
+  bool report_dirty = false; // a change since then that was not reported yet
+  bool tick_armed = false;   // a tick_atom is on its way (flushes a dirty report)
 };
+
+/// Queue lengths and latencies change with every request: the controller gets them at most once per
+/// report_period (coalesced; a tick sends the last change), residency changes at once.
+constexpr auto report_period = std::chrono::milliseconds(1);
 
 using self_ptr = model_group_actor::stateful_pointer<group_state>;
 
@@ -75,7 +82,24 @@ void report(self_ptr self) {
     if (m.load_s > 0)
       r.load_s[name] = m.load_s;
   }
+  st.last_report = self->clock().now();
+  st.report_dirty = false;
   self->send(st.init.controller, report_atom_v, std::move(r));
+}
+
+/// Reports now if the last report is older than report_period, else once the period is over.
+void report_soon(self_ptr self) {
+  auto& st = self->state;
+  if (!st.init.controller)
+    return;
+  auto since = self->clock().now() - st.last_report;
+  if (since >= report_period)
+    return report(self);
+  st.report_dirty = true;
+  if (!st.tick_armed) {
+    st.tick_armed = true;
+    self->delayed_send(self, report_period - since, tick_atom_v);
+  }
 }
 
 void maybe_ready(self_ptr self) {
@@ -105,7 +129,7 @@ void start_load(self_ptr self, const std::string& name) {
   m.pending_loads = static_cast<int>(st.stages.size());
   m.load_id = st.next_id++;
   m.load_started = self->clock().now();
-  self->send(st.stages.front(), load_entry{m.load_id, name});
+  self->send(st.stages.front(), load_entry{m.load_id, name, st.init.load_pipelining});
 }
 
 /// Starts loading `name` (evicting through the policy if needed). False: it does not fit now.
@@ -147,46 +171,60 @@ bool send_batch(self_ptr self, const std::string& name) {
   auto& st = self->state;
   auto& m = st.models[name];
   auto now = self->clock().now();
-  // candidates: queued requests with the head's length (no padding inside a batch)
+  // candidates: the oldest max_candidates queued requests with the head's length (no padding inside a
+  // batch); later ones are looked at by later batches (and their request actors watch their deadlines)
+  constexpr std::size_t max_candidates = 256;
   auto len = m.queue.front().tokens.size();
   std::vector<std::size_t> idx;
   policies::batching_view v;
   v.latency = latency_table(m);
-  for (std::size_t i = 0; i < m.queue.size(); ++i)
-    if (m.queue[i].tokens.size() == len) {
-      idx.push_back(i);
-      v.time_left.push_back(m.queue[i].deadline - now);
+  std::size_t scanned = 0; // queue positions looked at: [0, scanned)
+  for (; scanned < m.queue.size() && idx.size() < max_candidates; ++scanned)
+    if (m.queue[scanned].tokens.size() == len) {
+      idx.push_back(scanned);
+      v.time_left.push_back(m.queue[scanned].deadline - now);
     }
   auto d = st.init.batching(v);
-  std::set<std::size_t> expired;
+  // 0: stays, 1: expired, 2: taken (positions in [0, scanned))
+  std::vector<char> fate(scanned, 0);
   for (auto e : d.expired)
-    expired.insert(idx[e]);
+    fate[idx[e]] = 1;
   batch_entry b;
   b.batch_id = st.next_id++;
   b.model = name;
   b.seq = static_cast<std::int32_t>(len);
   b.input.type = element_type::i32;
-  std::set<std::size_t> taken;
-  for (std::size_t k = 0; k < idx.size() && taken.size() < d.take; ++k)
-    if (!expired.count(idx[k]))
-      taken.insert(idx[k]);
-  for (auto i : taken) {
-    auto& q = m.queue[i];
+  std::size_t taken = 0;
+  b.input.bytes.reserve(std::min<std::size_t>(d.take, idx.size()) * len * sizeof(std::int32_t));
+  for (std::size_t k = 0; k < idx.size() && taken < d.take; ++k) {
+    if (fate[idx[k]] != 0)
+      continue;
+    fate[idx[k]] = 2;
+    ++taken;
+    auto& q = m.queue[idx[k]];
     b.ids.push_back(q.id);
     b.requesters.push_back(q.requester);
     auto* p = reinterpret_cast<const char*>(q.tokens.data());
     b.input.bytes.insert(b.input.bytes.end(), p, p + q.tokens.size() * sizeof(std::int32_t));
   }
-  std::deque<queued_request> rest;
-  for (std::size_t i = 0; i < m.queue.size(); ++i) {
-    if (expired.count(i))
+  bool any_expired = false;
+  std::size_t end = 0; // one past the last position that leaves the queue
+  for (std::size_t i = 0; i < scanned; ++i)
+    if (fate[i] != 0)
+      end = i + 1;
+  std::vector<queued_request> kept; // requests that stay, from before `end` (FIFO batches: none)
+  for (std::size_t i = 0; i < end; ++i) {
+    if (fate[i] == 1) {
+      any_expired = true;
       answer(self, m.queue[i], request_status::deadline_exceeded, "cannot finish before its deadline");
-    else if (!taken.count(i))
-      rest.push_back(std::move(m.queue[i]));
+    } else if (fate[i] == 0) {
+      kept.push_back(std::move(m.queue[i]));
+    }
   }
-  m.queue = std::move(rest);
+  m.queue.erase(m.queue.begin(), m.queue.begin() + static_cast<std::ptrdiff_t>(end));
+  m.queue.insert(m.queue.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
   if (b.ids.empty())
-    return !expired.empty();
+    return any_expired;
   b.batch = static_cast<std::int32_t>(b.ids.size());
   b.input.shape = {b.batch, b.seq};
   m.last_used = ++st.use_clock;
@@ -278,7 +316,10 @@ void on_event(self_ptr self, stage_event& e) {
   }
   pump(self);
   maybe_ready(self);
-  report(self);
+  if (e.kind == stage_event_kind::batch_done || e.kind == stage_event_kind::batch_failed)
+    report_soon(self);
+  else
+    report(self);
 }
 
 model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) {
@@ -321,7 +362,7 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
       }
       it->second.queue.push_back(std::move(q));
       pump(self);
-      report(self);
+      report_soon(self);
     },
     [=](cancel_atom, request_id id) {
       auto sender = self->current_sender();
@@ -363,7 +404,12 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
       report(self);
       return p;
     },
-    [=](tick_atom) { pump(self); },
+    [=](tick_atom) {
+      self->state.tick_armed = false;
+      pump(self);
+      if (self->state.report_dirty)
+        report(self);
+    },
     [=](policy_atom, policy_update& u) { // a run-time swap (policies/policy_actor.hpp)
       if (auto* b = std::any_cast<policies::batching_fn>(&u.fn); b && *b)
         self->state.init.batching = *b;

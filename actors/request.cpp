@@ -48,8 +48,8 @@ request_actor::behavior_type request_fn(self_ptr self, request_init init) {
       auto& st = self->state;
       st.request = req;
       st.promise = self->make_response_promise<infer_response>();
-      auto left = st.init.deadline - self->clock().now();
-      self->delayed_send(self, left, timeout_atom_v);
+      if (st.init.own_timer)
+        self->delayed_send(self, st.init.deadline - self->clock().now(), timeout_atom_v);
       queued_request q{req.id, st.init.model, std::move(req.tokens), st.init.arrival, st.init.deadline,
                        request_actor{self}};
       self->send(st.init.group, enqueue_atom_v, std::move(q));

@@ -29,6 +29,9 @@ struct request_init {
   std::string group_name;
   messages::model_group_actor group;
   messages::controller_full_actor controller; // may be invalid (tests)
+  /// true: the actor arms its own deadline timer (one clock event per request). false: its controller
+  /// sends it timeout_atom once the deadline passed (one periodic timer for all requests).
+  bool own_timer = true;
 };
 messages::request_actor spawn_request(caf::actor_system& sys, request_init init);
 
@@ -49,6 +52,7 @@ struct model_group_init {
   policies::eviction_fn eviction;
   std::int32_t max_in_flight = 0;            // batches in the pipeline at once; 0: stages + 1
   std::vector<std::string> preload;           // loaded at attach while they fit, in this order
+  bool load_pipelining = true;                // false: a load's stages copy one after another (baseline)
   messages::controller_full_actor controller; // may be invalid (tests)
 };
 messages::model_group_actor spawn_model_group(caf::actor_system& sys, model_group_init init);

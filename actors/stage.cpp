@@ -1,9 +1,13 @@
 // stage actor: one per (group, stage index). Executes batch, load and evict entries in arrival order per
-// model (DESIGN.md §2): a load is handed to the next stage as soon as it starts here, then copied here; a batch of
-// a model that is still loading waits here for the load (no controller round trip); an evict waits for the
-// model's in-flight batches on this stage; a load waits for every earlier eviction on this stage (memory,
-// including evictions still waiting for their model's in-flight batches). Device work
-// completes through the backend's callback, posted back as a completion message. Never blocks.
+// model (DESIGN.md §2): a load is handed to the next stage as soon as it starts here, then copied here (not
+// pipelined, the bench baseline: handed on once its copy here finished); a batch of a model that is still
+// loading goes to the device at once, queued behind the copy by the device's load event (no controller round
+// trip, nothing parked here); an evict waits for the model's in-flight batches on this stage; a load waits for
+// every earlier eviction on this stage (memory, including evictions still waiting for their model's in-flight
+// batches). Device work completes through the backend's callback, posted back as a completion message; the
+// completion of a batch that ran behind a load is held until the load's own completion has been handled
+// (they come from different device threads), so that its outputs, the load_done and the next stage's entries
+// keep their order. Never blocks.
 //
 // Per model: absent --load--> loading --done--> resident --evict (0 in flight)--> evicting --done--> absent
 #include <deque>
@@ -29,6 +33,7 @@ enum class shard_state { absent, loading, resident, evicting };
 struct model_slot {
   shard_state state = shard_state::absent;
   int in_flight = 0;
+  std::uint64_t load_token = 0; // while loading: the load's token
   std::deque<entry> waiting; // entries of this model that cannot start yet, arrival order
 };
 
@@ -36,6 +41,9 @@ struct pending_op {
   entry what;
   std::shared_ptr<tensor> output;
   time_point started{};
+  std::uint64_t behind_load = 0; // batch: token of the load it was queued behind on the device (0: none)
+  bool finished = false;          // batch: the device finished it before the load's completion was handled
+  std::string error;              // with finished: the device's error
 };
 
 struct stage_state {
@@ -83,6 +91,8 @@ void forward_entry(self_ptr self, const Entry& e) {
     self->send(self->state.next, e);
 }
 
+void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, const std::string& error);
+
 /// Starts `e` if its model's state allows it; false: it must wait. Load and evict entries are handed to
 /// the next stage when they start here, which keeps every model's entries in order along the pipeline.
 bool try_start(self_ptr self, entry& e) {
@@ -90,14 +100,14 @@ bool try_start(self_ptr self, entry& e) {
   auto& slot = st.models[model_of(e)];
   auto now = self->clock().now();
   if (auto* b = std::get_if<batch_entry>(&e)) {
-    if (slot.state == shard_state::loading)
-      return false;
-    if (slot.state != shard_state::resident) {
+    if (slot.state != shard_state::resident && slot.state != shard_state::loading) {
       fail_batch(self, *b, "model " + b->model + " is not resident on stage " + std::to_string(st.index));
       return true;
     }
+    // loading: the device runs it after the copy (load event); stage 0 measures the wait from now
+    std::uint64_t behind = slot.state == shard_state::loading ? slot.load_token : 0;
     if (st.index == 0) {
-      b->load_wait = b->start == time_point{} ? duration{0} : now - b->start;
+      b->load_wait = behind != 0 || b->start == time_point{} ? duration{0} : now - b->start;
       b->start = now;
     }
     auto token = st.next_token++;
@@ -107,17 +117,19 @@ bool try_start(self_ptr self, entry& e) {
       fail_batch(self, *b, res.err().to_string());
       return true;
     }
-    ++slot.in_flight;
-    for (auto& g : st.gpus)
-      self->send(g, acquire_atom_v, b->model);
-    st.pending.emplace(token, pending_op{std::move(e), std::move(out), now});
+    if (slot.in_flight++ == 0) // the gpu actors count stages in use, not batches (2 messages per busy period)
+      for (auto& g : st.gpus)
+        self->send(g, acquire_atom_v, b->model);
+    st.pending.emplace(token, pending_op{std::move(e), std::move(out), now, behind, false, {}});
     return true;
   }
   if (auto* l = std::get_if<load_entry>(&e)) {
     if (slot.state == shard_state::evicting || st.evicting > 0)
       return false;
-    forward_entry(self, *l); // the next stage starts its copy while this one copies
-    if (slot.state == shard_state::resident || slot.state == shard_state::loading) {
+    bool here = slot.state == shard_state::absent;
+    if (l->pipelined || !here)
+      forward_entry(self, *l); // the next stage starts its copy while this one copies
+    if (!here) {
       report(self, {stage_event_kind::load_done, 0, l->load_id, l->model, 0, duration{0}, {}});
       return true;
     }
@@ -128,7 +140,8 @@ bool try_start(self_ptr self, entry& e) {
       return true;
     }
     slot.state = shard_state::loading;
-    st.pending.emplace(token, pending_op{std::move(e), nullptr, now});
+    slot.load_token = token;
+    st.pending.emplace(token, pending_op{std::move(e), nullptr, now, 0, false, {}});
     return true;
   }
   auto& ev = std::get<evict_entry>(e);
@@ -150,8 +163,36 @@ bool try_start(self_ptr self, entry& e) {
     return true;
   }
   slot.state = shard_state::evicting;
-  st.pending.emplace(token, pending_op{std::move(e), nullptr, now});
+  st.pending.emplace(token, pending_op{std::move(e), nullptr, now, 0, false, {}});
   return true;
+}
+
+/// The load `token` of `model` completed (with `error`): the batches queued behind it on the device start
+/// counting from now (stage 0: their load wait ends), fail if the load failed, and those the device already
+/// finished are handled now, in submission order.
+void release_behind_load(self_ptr self, std::uint64_t token, const std::string& error, time_point now) {
+  auto& st = self->state;
+  std::vector<std::uint64_t> finished;
+  for (auto& [t, op] : st.pending) {
+    if (op.behind_load != token)
+      continue;
+    op.behind_load = 0;
+    auto& b = std::get<batch_entry>(op.what);
+    if (st.index == 0) {
+      b.load_wait = now - b.start;
+      b.start = now;
+    }
+    if (!error.empty())
+      op.error = "load of " + b.model + " failed: " + error;
+    if (op.finished)
+      finished.push_back(t);
+  }
+  for (auto t : finished) {
+    auto it = st.pending.find(t);
+    auto op = std::move(it->second);
+    st.pending.erase(it);
+    on_batch_done(self, op, std::get<batch_entry>(op.what), op.error);
+  }
 }
 
 /// Starts the waiting entries of every model, in order, as far as their states allow.
@@ -175,9 +216,9 @@ void accept(self_ptr self, entry e) {
 void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, const std::string& error) {
   auto& st = self->state;
   auto& slot = st.models[b.model];
-  --slot.in_flight;
-  for (auto& g : st.gpus)
-    self->send(g, release_atom_v, b.model);
+  if (--slot.in_flight == 0)
+    for (auto& g : st.gpus)
+      self->send(g, release_atom_v, b.model);
   if (!error.empty()) {
     fail_batch(self, b, error);
     return;
@@ -208,14 +249,21 @@ void on_completion(self_ptr self, std::uint64_t token, const std::string& error)
   auto it = st.pending.find(token);
   if (it == st.pending.end())
     return;
+  if (it->second.behind_load != 0) { // its load's completion has not been handled yet: hold it
+    it->second.finished = true;
+    if (it->second.error.empty())
+      it->second.error = error;
+    return;
+  }
   auto op = std::move(it->second);
   st.pending.erase(it);
   auto now = self->clock().now();
   if (auto* b = std::get_if<batch_entry>(&op.what)) {
-    on_batch_done(self, op, *b, error);
+    on_batch_done(self, op, *b, error.empty() ? op.error : error);
   } else if (auto* l = std::get_if<load_entry>(&op.what)) {
     auto& slot = st.models[l->model];
     slot.state = error.empty() ? shard_state::resident : shard_state::absent;
+    slot.load_token = 0;
     auto bytes = st.backend->shard_bytes(l->model);
     if (error.empty())
       for (auto& g : st.gpus)
@@ -223,6 +271,9 @@ void on_completion(self_ptr self, std::uint64_t token, const std::string& error)
     // batches that waited for a failed load fail in drain_waiting (model absent)
     report(self, {error.empty() ? stage_event_kind::load_done : stage_event_kind::load_failed, 0, l->load_id,
                   l->model, 0, now - op.started, error});
+    if (!l->pipelined)
+      forward_entry(self, *l); // not pipelined: the next stage copies only now
+    release_behind_load(self, token, error, now);
   } else {
     auto& ev = std::get<evict_entry>(op.what);
     st.models[ev.model].state = error.empty() ? shard_state::absent : shard_state::resident;
@@ -256,6 +307,9 @@ stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shar
         for (auto& e : slot.waiting)
           if (auto* b = std::get_if<batch_entry>(&e))
             fail_batch(self, *b, "stage stopped");
+      for (auto& [token, op] : self->state.pending) // behind a load: their completions would be held forever
+        if (op.behind_load != 0)
+          fail_batch(self, std::get<batch_entry>(op.what), "stage stopped");
       self->state.models.clear();
       self->quit();
       return {};

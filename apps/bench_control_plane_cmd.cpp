@@ -1,8 +1,13 @@
 // switchyard bench control-plane: the cost of the control path. A model whose stages cost (almost) nothing
-// (1 layer, hidden 8, vocab 128, 1 token) is served in-process; a closed-loop client keeps `window` requests
-// outstanding on each connection through ingress -> controller -> group -> stages -> answer and reports the
-// sustained rate and the round-trip latency (which, with free stages, is the added latency of the path).
+// (1 layer, hidden 8, vocab 128, 1 token) is served in-process through ingress -> controller -> group ->
+// stages -> answer. Closed loop (default): each connection keeps `window` requests outstanding; the sustained
+// rate, and round trips that include the queueing behind the window. Open loop (--rate R): requests leave at
+// R/s whatever the answers do; the round trip is the latency the path adds at that offered load. Both print
+// the process's CPU time per request (client included), which other load on a shared machine disturbs much
+// less than rates and latencies.
 #include <cstdio>
+#include <cstdlib>
+#include <sys/resource.h>
 #include <thread>
 
 #include <fmt/format.h>
@@ -50,6 +55,8 @@ int run_bench_control_plane(const bench_control_plane_options& o) {
     log->error("{}", cfg.err().message);
     return 1;
   }
+  // the stages' GEMMs are tiny: one OpenBLAS thread (more would spin between calls, ~10% CPU each)
+  ::setenv("OPENBLAS_NUM_THREADS", "1", 0);
   serve_overrides ov;
   ov.any_ports = true;
   ov.echo_controller = o.ingress_only;
@@ -65,7 +72,17 @@ int run_bench_control_plane(const bench_control_plane_options& o) {
   lo.connections = o.connections;
   lo.window = o.window;
   lo.duration = std::chrono::milliseconds(static_cast<long>(o.duration_s * 1e3));
-  auto r = driver::run_closed_loop(lo);
+  lo.rate = o.rate;
+  rusage before{};
+  ::getrusage(RUSAGE_SELF, &before);
+  auto r = o.rate > 0 ? driver::run_open_loop(lo) : driver::run_closed_loop(lo);
+  rusage after{};
+  ::getrusage(RUSAGE_SELF, &after);
+  auto cpu_s = [](const rusage& u) {
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  };
+  double cpu = cpu_s(after) - cpu_s(before);
+  long switches = (after.ru_nvcsw + after.ru_nivcsw) - (before.ru_nvcsw + before.ru_nivcsw);
   bool clean = (*service)->drain_and_stop(std::chrono::seconds(30));
   if (!r) {
     log->error("{}", r.err().to_string());
@@ -74,13 +91,28 @@ int run_bench_control_plane(const bench_control_plane_options& o) {
   std::string statuses;
   for (const auto& [k, v] : r->by_status)
     statuses += fmt::format(" {}={}", k, v);
-  std::printf("bench control-plane%s: pipeline %d, batching %s, %d connections x %d outstanding, %.1f s\n",
-              o.ingress_only ? " (ingress only: echo controller)" : "", o.pipeline, o.max_batch > 1 ? fmt::format("greedy<= {}", o.max_batch).c_str() : "none",
-              o.connections, o.window, r->seconds);
-  std::printf("  throughput  %.0f req/s (answers:%s)\n", r->rate(), statuses.c_str());
-  std::printf("  round trip  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  (ok answers, closed loop: includes queueing "
-              "behind the %d outstanding requests)\n",
-              r->quantile(0.5) * 1e3, r->quantile(0.9) * 1e3, r->quantile(0.99) * 1e3, o.connections * o.window);
+  auto batching = o.max_batch > 1 ? fmt::format("greedy<= {}", o.max_batch) : std::string{"none"};
+  auto loop = o.rate > 0 ? fmt::format("open loop at {:.0f} req/s over {} connections", o.rate, o.connections)
+                         : fmt::format("closed loop, {} connections x {} outstanding", o.connections, o.window);
+  std::printf("bench control-plane%s: pipeline %d, batching %s, %s, %.1f s\n",
+              o.ingress_only ? " (ingress only: echo controller)" : "", o.pipeline, batching.c_str(), loop.c_str(),
+              r->seconds);
+  std::printf("  throughput  %.0f req/s answered (answers:%s)\n", r->rate(), statuses.c_str());
+  if (o.rate > 0)
+    std::printf("  offered     %.0f req/s sent, worst send lag behind schedule %.3f ms\n", r->sent_rate,
+                r->max_send_lag_s * 1e3);
+  std::printf("  round trip  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  (ok answers; %s)\n",
+              r->quantile(0.5) * 1e3, r->quantile(0.9) * 1e3, r->quantile(0.99) * 1e3, r->quantile(0.999) * 1e3,
+              o.rate > 0 ? "open loop: the latency the path adds at this offered load"
+                         : fmt::format("closed loop: includes queueing behind the {} outstanding requests",
+                                       o.connections * o.window).c_str());
+  if (r && r->answered > 0) {
+    // the whole run (warm-up and tail included) over every request sent: CPU the process (client included)
+    // spent per request, a number the other load on a shared machine disturbs much less than the rate
+    auto total = static_cast<double>(r->answered) * (r->seconds + std::chrono::duration<double>(lo.warmup).count()) / r->seconds;
+    std::printf("  cpu         %.1f us per request (process, client included), %.1f context switches per request\n",
+                cpu / total * 1e6, static_cast<double>(switches) / total);
+  }
   std::printf("  hardware    %u hardware threads shared by client, ingress, controller and stage actors\n",
               std::thread::hardware_concurrency());
   return clean ? 0 : 1;

@@ -155,6 +155,7 @@ struct bench_control_plane_options {
   int window = 64;       // outstanding requests per connection
   double duration_s = 5;
   bool ingress_only = false; // an echo controller instead of the cluster: the ingress's own ceiling
+  double rate = 0;           // > 0: open loop at this many requests/s (added latency at a fixed load)
 };
 int run_bench_control_plane(const bench_control_plane_options&);
 
@@ -162,7 +163,7 @@ int run_bench_control_plane(const bench_control_plane_options&);
 struct bench_swap_options {
   int layers = 8;
   int hidden = 512;
-  int requests = 20; // per pipeline degree
+  int requests = 20; // per run (4 runs per pipeline degree: 2 pipelined, 2 sequential)
 };
 int run_bench_swap(const bench_swap_options&);
 

@@ -245,13 +245,15 @@ int main(int argc, char** argv) {
   bench_cp->add_option("--window", bcp.window, "outstanding requests per connection")->capture_default_str();
   bench_cp->add_option("--duration", bcp.duration_s, "seconds measured")->capture_default_str();
   bench_cp->add_flag("--ingress-only", bcp.ingress_only, "answer from an echo controller (the ingress alone)");
+  bench_cp->add_option("--rate", bcp.rate, "open loop at this many requests/s instead of a closed loop")
+    ->check(CLI::NonNegativeNumber);
   bench_cp->callback([&] { rc = run_bench_control_plane(bcp); });
   bench_swap_options bsw;
   auto* bench_sw = bench->add_subcommand("swap", "alternating requests to two models that cannot both be "
                                                  "resident, pipeline degree 1, 2, 4");
   bench_sw->add_option("--layers", bsw.layers, "layers per model")->capture_default_str();
   bench_sw->add_option("--hidden", bsw.hidden, "hidden size")->capture_default_str();
-  bench_sw->add_option("--requests", bsw.requests, "requests per pipeline degree")->capture_default_str();
+  bench_sw->add_option("--requests", bsw.requests, "requests per run (2 pipelined + 2 sequential runs per degree)")->capture_default_str();
   bench_sw->callback([&] { rc = run_bench_swap(bsw); });
 
   bench_sim_options bench_sim_opts;

@@ -166,6 +166,7 @@ struct runtime_config {
   std::chrono::milliseconds request_timeout{30000}; // a request without SLO fails after this
   std::chrono::milliseconds heartbeat_interval{500}; // CAF middleman heartbeat, same on every node
   std::chrono::milliseconds node_timeout{5000};      // a node silent this long is down
+  bool load_pipelining = true; // false: a load's stages copy one after another (bench swap's baseline)
 };
 
 // --- the whole deployment -------------------------------------------------------------------------------

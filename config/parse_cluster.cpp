@@ -283,7 +283,7 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
     }
   }
   if (YAML::Node rt = r.child(root, "", "runtime"); yaml_reader::present(rt)) {
-    r.expect_map(rt, "runtime", {"request_timeout_ms", "heartbeat_interval_ms", "node_timeout_ms"},
+    r.expect_map(rt, "runtime", {"request_timeout_ms", "heartbeat_interval_ms", "node_timeout_ms", "load_pipelining"},
                  "runtime settings");
     auto ms = [&](const char* key, std::chrono::milliseconds& into) {
       if (auto v = r.child(rt, "runtime", key); yaml_reader::present(v))
@@ -293,6 +293,8 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
     ms("request_timeout_ms", c.runtime.request_timeout);
     ms("heartbeat_interval_ms", c.runtime.heartbeat_interval);
     ms("node_timeout_ms", c.runtime.node_timeout);
+    if (auto v = r.child(rt, "runtime", "load_pipelining"); yaml_reader::present(v))
+      c.runtime.load_pipelining = r.as_bool(v, at("runtime", "load_pipelining"));
     if (c.runtime.node_timeout <= c.runtime.heartbeat_interval)
       r.fail_at("runtime.node_timeout_ms",
                 "a timeout longer than runtime.heartbeat_interval_ms (" +

@@ -14,7 +14,7 @@
 
 #include "gpu/backend.hpp"
 
-#define SY_CUDA_PLUGIN_ABI 1
+#define SY_CUDA_PLUGIN_ABI 2 // 2: device::copy_from_peer
 #define SY_CUDA_PLUGIN_FACTORY "sy_cuda_create_backend"
 
 extern "C" {

@@ -148,6 +148,12 @@ public:
   virtual status copy_to_device(void* dst, const void* host, std::size_t bytes, stream s) = 0;
   virtual status copy_to_host(void* host, const void* src, std::size_t bytes, stream s) = 0;
   virtual status copy_on_device(void* dst, const void* src, std::size_t bytes, stream s) = 0;
+  /// Copies from another device of the same backend (src in `src_device`'s memory) into this device's
+  /// memory, ordered on this device's stream `s` (CUDA: cudaMemcpyPeerAsync). The caller guarantees that the
+  /// source was written before the call (its producing work completed) and stays allocated until the copy
+  /// completes. `src_device` may be this device (then it is copy_on_device).
+  virtual status copy_from_peer(void* dst, const device& src_device, const void* src, std::size_t bytes,
+                                stream s) = 0;
   /// 2-D device->host copy: `rows` rows of `row_bytes`, source rows `src_pitch` bytes apart, destination
   /// rows `dst_pitch` bytes apart (cudaMemcpy2DAsync).
   virtual status copy_to_host_2d(void* host, std::size_t dst_pitch, const void* src, std::size_t src_pitch,

@@ -283,8 +283,14 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
     return make_error("engine", mname(id) + ": batch " + std::to_string(req.batch) + " x seq " +
                                   std::to_string(req.seq) + ": both must be positive and seq <= max_seq " +
                                   std::to_string(plan.spec.max_seq));
-  if (!req.output)
+  const bool device_out = req.output_activation != nullptr;
+  if (device_out && plan.has_head)
+    return make_error("engine", mname(id) + ": the last stage writes its output to host memory (output_activation "
+                                            "is for the stages before it)");
+  if (!req.output && !device_out)
     return make_error("engine", mname(id) + ": forward without an output buffer");
+  if (req.output && device_out)
+    return make_error("engine", mname(id) + ": forward with both a host output and an output_activation");
   if (plan.has_embeddings) {
     if (!req.tokens)
       return make_error("engine", mname(id) + ": the first stage needs token ids");
@@ -293,8 +299,28 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
         return make_error("engine", mname(id) + ": token " + std::to_string(req.tokens[i]) + " at position " +
                                       std::to_string(i) + " is outside the vocabulary [0, " +
                                       std::to_string(plan.spec.vocab) + ")");
-  } else if (!req.input) {
+  } else if (!req.input && !req.input_activation) {
     return make_error("engine", mname(id) + ": stage " + std::to_string(plan.stage) + " needs input activations");
+  } else if (req.input && req.input_activation) {
+    return make_error("engine", mname(id) + ": forward with both a host input and an input_activation");
+  } else if (const auto& a = req.input_activation) {
+    const std::size_t want = static_cast<std::size_t>(req.batch) * req.seq * plan.spec.hidden * dtype_size(m->type);
+    if (a->type() != m->type || a->bytes() != want)
+      return make_error("engine", mname(id) + ": input_activation of " + std::to_string(a->bytes()) + " bytes of " +
+                                    std::string{to_string(a->type())} + ", expected " + std::to_string(want) +
+                                    " bytes of " + std::string{to_string(m->type)});
+    if (a->owner().kind() != impl_->devs[0]->kind())
+      return make_error("engine", mname(id) + ": input_activation on " + a->owner().name() + ", another backend");
+  }
+  // The output handle: [batch * seq, hidden] on rank 0's device (every rank holds the same x).
+  std::shared_ptr<device_activation> out_act;
+  if (device_out) {
+    auto* d0 = impl_->devs[0];
+    const std::size_t bytes = static_cast<std::size_t>(req.batch) * req.seq * plan.spec.hidden * dtype_size(m->type);
+    auto buf = d0->allocate(bytes);
+    if (!buf)
+      return make_error(buf.err().category, mname(id) + ": forward output activation: " + buf.err().message);
+    out_act = std::make_shared<device_activation>(*d0, *buf, bytes, m->type);
   }
   std::vector<device_buffer> ws;
   for (int r = 0; r < tp(); ++r) {
@@ -313,7 +339,7 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
     auto* d = impl_->devs[static_cast<std::size_t>(r)];
     auto s = d->compute_stream();
     auto st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], req,
-                                        ws[static_cast<std::size_t>(r)]);
+                                        ws[static_cast<std::size_t>(r)], out_act.get());
     if (!st) {
       // Host-side checks passed above, so this is a backend/invariant failure: the ranks' streams may now
       // disagree; report it loudly.
@@ -323,7 +349,21 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
     (void)d->free_after(ws[static_cast<std::size_t>(r)], s);
     (void)d->on_complete(s, finish);
   }
+  if (device_out)
+    *req.output_activation = std::move(out_act);
   return {};
+}
+
+device_activation::device_activation(device& dev, device_buffer buf, std::size_t bytes, dtype type)
+    : dev_(&dev), buf_(buf), bytes_(bytes), type_(type) {}
+
+device_activation::~device_activation() {
+  // After the producing forward (and any reader on the same device) enqueued on the compute stream so far.
+  if (auto st = dev_->free_after(buf_, dev_->compute_stream()); !st) {
+    logger("engine")->warn("{}: freeing an activation after its stream failed ({}); freeing now",
+                           dev_->name(), st.err().to_string());
+    dev_->free(buf_);
+  }
 }
 
 } // namespace sy::gpu

@@ -40,17 +40,48 @@ std::string_view to_string(residency r) noexcept;
 /// supports it, else f32 (the cpu backend). Build host shards with this type.
 dtype compute_type(const model_spec& spec, const device& d) noexcept;
 
+/// A stage's output activations [batch * seq, hidden] in the model's compute dtype, left in the memory of
+/// the device that computed them (rank 0 of the producing stage), so that a next stage in the same process
+/// takes them by handle (same device: an on-device copy; another device: a peer copy) instead of a round
+/// trip through host memory. The buffer counts against that device's budget and is freed, after all work
+/// enqueued on its compute stream so far, when the last reference goes. Hold it until every forward that
+/// reads it has completed. Immutable after the producing forward completes; any thread.
+class device_activation {
+public:
+  device_activation(device& dev, device_buffer buf, std::size_t bytes, dtype type);
+  ~device_activation();
+  device_activation(const device_activation&) = delete;
+  device_activation& operator=(const device_activation&) = delete;
+
+  device& owner() const noexcept { return *dev_; }
+  const void* data() const noexcept { return buf_.data; }
+  void* data() noexcept { return buf_.data; } // the producing forward writes through this
+  std::size_t bytes() const noexcept { return bytes_; }
+  dtype type() const noexcept { return type_; }
+
+private:
+  device* dev_;
+  device_buffer buf_;
+  std::size_t bytes_;
+  dtype type_;
+};
+
 /// One forward pass of a batch of `batch` sequences of `seq` tokens each through this stage's layers.
-/// All pointers are HOST memory (pinned for copy overlap on CUDA) owned by the caller, valid until done.
+/// Host pointers are owned by the caller (pinned for copy overlap on CUDA) and valid until done.
 struct forward_request {
   int batch = 0, seq = 0;
   /// First stage: token ids [batch * seq], each in [0, vocab).
   const std::int32_t* tokens = nullptr;
-  /// Other stages: the previous stage's output [batch * seq, hidden] in activation_type().
+  /// Other stages, one of: the previous stage's output [batch * seq, hidden] in activation_type() in host
+  /// memory, or the previous stage's device_activation (same backend, this process; its forward completed).
   const void* input = nullptr;
-  /// Last stage: [batch, out_dim] f32 (decoder: logits of the last token; encoder: pooled first token).
-  /// Other stages: [batch * seq, hidden] in activation_type().
+  std::shared_ptr<const device_activation> input_activation;
+  /// Last stage: [batch, out_dim] f32 in host memory (decoder: logits of the last token; encoder: pooled
+  /// first token). Other stages, one of: [batch * seq, hidden] in activation_type() in host memory, or
+  /// `output_activation` != nullptr: the output stays on rank 0's device and *output_activation receives
+  /// the handle when the forward is enqueued (readable once it completes).
   void* output = nullptr;
+  std::shared_ptr<device_activation>* output_activation = nullptr;
 };
 
 class stage_executor {

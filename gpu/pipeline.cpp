@@ -122,13 +122,14 @@ status pipeline::evict() {
 }
 
 result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens, int batch,
-                                         std::vector<double>* stage_seconds) {
+                                         std::vector<double>* stage_seconds, handoff h) {
   if (batch <= 0 || tokens.empty() || tokens.size() % static_cast<std::size_t>(batch) != 0)
     return make_error("engine", std::to_string(tokens.size()) + " tokens cannot form " + std::to_string(batch) +
                                   " sequences of equal length");
   int seq = static_cast<int>(tokens.size()) / batch;
   std::vector<float> out(static_cast<std::size_t>(batch) * impl_->out_dim);
-  pinned_buffer prev, next;
+  pinned_buffer prev, next;                            // handoff::host
+  std::shared_ptr<device_activation> prev_act, next_act; // handoff::device
   if (stage_seconds)
     stage_seconds->assign(impl_->stages.size(), 0.0);
   for (std::size_t s = 0; s < impl_->stages.size(); ++s) {
@@ -139,8 +140,11 @@ result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens
     req.seq = seq;
     req.tokens = tokens.data();
     req.input = prev ? prev.data() : nullptr;
+    req.input_activation = prev_act;
     if (last) {
       req.output = out.data();
+    } else if (h == handoff::device) {
+      req.output_activation = &next_act;
     } else {
       auto buf = impl_->b->allocate_pinned(tokens.size() * impl_->spec.hidden *
                                            dtype_size(ex.activation_type(the_model)));
@@ -159,6 +163,7 @@ result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens
     if (auto st = impl_->first_rank_devs[s]->health(); !st)
       return st.err();
     prev = std::move(next);
+    prev_act = std::move(next_act); // the previous stage's input is released: its reader completed
   }
   return out;
 }

@@ -2,7 +2,8 @@
 // pipeline: a whole model, sharded by a parallel_layout over consecutive devices of one backend (stage s,
 // rank r on device first_device + s * tp + r), run synchronously. For the command-line tools, the tests
 // and the benchmark, NOT for actors (it blocks the calling thread). Activations pass from stage to stage
-// through host memory. One thread uses a pipeline at a time.
+// on the devices (device_activation handles), or through host memory when asked. One thread uses a
+// pipeline at a time.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -25,11 +26,13 @@ public:
   status load();
   /// Evicts every shard and waits.
   status evict();
+  /// How activations travel between stages.
+  enum class handoff { device, host };
   /// One forward pass of `batch` sequences of tokens.size()/batch tokens each; waits. Returns
   /// [batch, out_dim] f32 row-major. With `stage_seconds`: the wall seconds of each stage's forward
-  /// (enqueue to done, activations already on the host), resized to the number of stages.
+  /// (enqueue to done), resized to the number of stages.
   result<std::vector<float>> run(const std::vector<std::int32_t>& tokens, int batch,
-                                 std::vector<double>* stage_seconds = nullptr);
+                                 std::vector<double>* stage_seconds = nullptr, handoff h = handoff::device);
 
   int out_dim() const noexcept;
   const model_spec& spec() const noexcept;

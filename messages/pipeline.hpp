@@ -73,15 +73,19 @@ typename Inspector::result_type inspect(Inspector& f, batch_entry& x) {
   return f(x.batch_id, x.model, x.batch, x.seq, x.input, x.ids, x.requesters, x.start, x.load_wait);
 }
 
-/// load entry: each stage forwards it first, then copies its own shard; batches behind it wait for it.
+/// load entry: each stage forwards it first, then copies its own shard; batches behind it are handed to the
+/// device at once and wait there for the copy (device event). `pipelined` false (the baseline of bench swap,
+/// runtime.load_pipelining: false): a stage forwards it only once its own copy finished, so the stages load
+/// one after another.
 struct load_entry {
   std::uint64_t load_id = 0;
   std::string model;
+  bool pipelined = true;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, load_entry& x) {
-  return f(x.load_id, x.model);
+  return f(x.load_id, x.model, x.pipelined);
 }
 
 /// evict entry: each stage frees its shard once the model's in-flight batches on it completed.

@@ -1,7 +1,10 @@
 #pragma once
 // The controller's state (actors/controller.cpp): cluster view, groups, in-flight requests, metrics.
 // Owned by the controller actor; only its handlers touch it.
+#include <functional>
 #include <map>
+#include <queue>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +31,7 @@ struct in_flight_request {
   std::string model;
   std::size_t group = 0;
   messages::request_actor who;
+  std::uint64_t seq = 0; // key in controller_state::by_seq
 };
 
 struct controller_state {
@@ -45,7 +49,21 @@ struct controller_state {
   bool draining = false;
   bool stopping = false;
   std::vector<std::string> problems;
-  std::map<caf::actor_addr, in_flight_request> in_flight;
+  std::unordered_map<caf::actor_addr, in_flight_request> in_flight;
+  // Request deadlines, earliest first (entries of answered requests are dropped when they come up): the
+  // controller's periodic tick (deadline_tick, armed while requests are in flight) sends their request
+  // actors timeout_atom, instead of one clock event per request.
+  // (Entries name requests by a sequence number, not by actor address: an address is a weak reference that
+  // would keep the finished actor's memory until its deadline.)
+  struct deadline_entry {
+    messages::time_point at;
+    std::uint64_t seq;
+    bool operator>(const deadline_entry& o) const { return at > o.at; }
+  };
+  std::priority_queue<deadline_entry, std::vector<deadline_entry>, std::greater<deadline_entry>> deadlines;
+  std::unordered_map<std::uint64_t, caf::actor_addr> by_seq; // in-flight requests by sequence number
+  std::uint64_t next_seq = 1;
+  messages::time_point tick_at = messages::time_point::max(); // the earliest tick on its way
   std::vector<caf::typed_response_promise<messages::ack>> drain_waiters;
   std::vector<caf::typed_response_promise<messages::ack>> stop_waiters;
   // metrics

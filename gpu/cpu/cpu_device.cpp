@@ -224,6 +224,13 @@ status cpu_device::copy_on_device(void* dst, const void* src, std::size_t bytes,
   return submit(s, "copy_on_device", [=] { std::memmove(dst, src, bytes); });
 }
 
+status cpu_device::copy_from_peer(void* dst, const device& src_device, const void* src, std::size_t bytes,
+                                  stream s) {
+  if (src_device.kind() != backend_kind::cpu)
+    return make_error("device", name() + ": copy_from_peer from " + src_device.name() + ", not a cpu device");
+  return copy_on_device(dst, src, bytes, s); // one address space: the source is ready, so a plain copy
+}
+
 status cpu_device::copy_to_host_2d(void* host, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                                    std::size_t row_bytes, std::size_t rows, stream s) {
   if (!host || !src)

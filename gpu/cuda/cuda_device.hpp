@@ -59,6 +59,8 @@ public:
   status copy_to_device(void* dst, const void* host, std::size_t bytes, stream s) override;
   status copy_to_host(void* host, const void* src, std::size_t bytes, stream s) override;
   status copy_on_device(void* dst, const void* src, std::size_t bytes, stream s) override;
+  status copy_from_peer(void* dst, const device& src_device, const void* src, std::size_t bytes,
+                        stream s) override;
   status copy_to_host_2d(void* host, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                          std::size_t row_bytes, std::size_t rows, stream s) override;
 

@@ -50,6 +50,21 @@ status cuda_device::copy_on_device(void* dst, const void* src, std::size_t bytes
                   cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, *cs));
 }
 
+status cuda_device::copy_from_peer(void* dst, const device& src_device, const void* src, std::size_t bytes,
+                                   stream s) {
+  if (src_device.kind() != backend_kind::cuda)
+    return make_error("device", name_ + ": copy_from_peer from " + src_device.name() + ", not a CUDA device");
+  if (src_device.index() == ordinal_)
+    return copy_on_device(dst, src, bytes, s);
+  if (bytes == 0)
+    return {};
+  if (src == nullptr || dst == nullptr)
+    return make_error("device", name_ + ": copy_from_peer with a null pointer");
+  SY_ENTER(s, cs);
+  // Goes over NVLink/PCIe peer access when enabled, else staged through the host by the driver.
+  return launched("cudaMemcpyPeerAsync", cudaMemcpyPeerAsync(dst, ordinal_, src, src_device.index(), bytes, *cs));
+}
+
 status cuda_device::copy_to_host_2d(void* host, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                                     std::size_t row_bytes, std::size_t rows, stream s) {
   if (rows == 0 || row_bytes == 0)

@@ -86,7 +86,7 @@ workspace_layout plan_workspace(const shard_plan& plan, dtype type, int batch, i
 }
 
 status enqueue_forward(const stage_model& m, int rank, device& dev, communicator& comm, const forward_request& r,
-                       device_buffer ws) {
+                       device_buffer ws, device_activation* out_act) {
   const shard_plan& p = m.shards[static_cast<std::size_t>(rank)]->plan;
   const shard_offsets& o = m.offsets[static_cast<std::size_t>(rank)];
   const auto& spec = p.spec;
@@ -123,6 +123,9 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
     ep.max_seq = spec.max_seq;
     ep.type = type;
     SY_TRY(dev.embedding(ep, s));
+  } else if (const auto& a = r.input_activation) {
+    // The previous stage's output by handle: its forward completed, so the source is ready.
+    SY_TRY(dev.copy_from_peer(x, a->owner(), a->data(), static_cast<std::size_t>(T) * h * e, s));
   } else {
     SY_TRY(dev.copy_to_device(x, r.input, static_cast<std::size_t>(T) * h * e, s));
   }
@@ -195,7 +198,9 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
   }
 
   if (!p.has_head) {
-    if (rank == 0) // every rank holds the same x after the all-reduces
+    if (rank == 0 && out_act) // every rank holds the same x after the all-reduces
+      SY_TRY(dev.copy_on_device(out_act->data(), x, static_cast<std::size_t>(T) * h * e, s));
+    else if (rank == 0)
       SY_TRY(dev.copy_to_host(r.output, x, static_cast<std::size_t>(T) * h * e, s));
     return {};
   }

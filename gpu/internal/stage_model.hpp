@@ -38,8 +38,9 @@ struct stage_model {
 };
 
 /// Enqueues rank `rank`'s part of a forward pass on its compute stream (after waiting for the load event).
-/// `ws` is the rank's workspace (plan_workspace bytes).
+/// `ws` is the rank's workspace (plan_workspace bytes). `out` (stages before the last): where rank 0 writes
+/// the output instead of r.output.
 status enqueue_forward(const stage_model& m, int rank, device& dev, communicator& comm, const forward_request& r,
-                       device_buffer ws);
+                       device_buffer ws, device_activation* out);
 
 } // namespace sy::gpu::internal

@@ -2,6 +2,7 @@
 // Deterministic actor tests: CAF's test coordinator (virtual clock, run() processes every ready message in
 // the calling thread) and a stage_backend whose device work completes only when the test says so.
 #include <deque>
+#include <stdexcept>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,7 +29,9 @@ struct test_config : caf::actor_system_config {
   }
 };
 
-/// A stage backend whose operations wait in `ops` until complete() runs them (in the test thread).
+/// A stage backend whose operations wait in `ops` until complete() runs them (in the test thread). Like a
+/// device, it runs a forward only after the copy of every load of that model enqueued before it (the load
+/// event): complete() skips such forwards.
 /// forward computes, per batch row r, value(r) = first element of row r * 10 + (stage + 1), so the output
 /// of three stages on token 7 is 7123.
 class manual_backend : public actors::stage_backend {
@@ -66,10 +69,20 @@ public:
       n += o.kind == kind;
     return n;
   }
-  /// Completes the oldest pending op of `kind` (any kind if empty). False: none.
+  /// True if `o` (a forward) waits for a load of its model enqueued before it.
+  bool behind_load(const op& o) const {
+    for (auto& x : ops) {
+      if (&x == &o)
+        return false;
+      if (o.kind == "forward" && x.kind == "load" && x.model == o.model)
+        return true;
+    }
+    return false;
+  }
+  /// Completes the oldest pending op of `kind` (any kind if empty) that may run. False: none.
   bool complete(const std::string& kind = "", const std::string& error = "") {
     for (auto it = ops.begin(); it != ops.end(); ++it) {
-      if (!kind.empty() && it->kind != kind)
+      if ((!kind.empty() && it->kind != kind) || behind_load(*it))
         continue;
       auto o = std::move(*it);
       ops.erase(it);
@@ -80,6 +93,19 @@ public:
       return true;
     }
     return false;
+  }
+
+  /// Removes the oldest pending op of `kind` without completing it: the device finished it but its completion
+  /// callback has not run yet (call `done` later). Precondition: pending(kind) > 0.
+  op take(const std::string& kind) {
+    for (auto it = ops.begin(); it != ops.end(); ++it)
+      if (it->kind == kind) {
+        auto o = std::move(*it);
+        ops.erase(it);
+        ++completed[o.kind];
+        return o;
+      }
+    throw std::logic_error("no pending " + kind);
   }
 
   std::deque<op> ops;

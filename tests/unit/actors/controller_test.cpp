@@ -155,3 +155,30 @@ TEST_CASE("drain answers once every accepted request is answered, then new reque
   CHECK(late[0].reason == "draining");
   CHECK(c.health().in_flight == 0);
 }
+
+TEST_CASE("the controller's deadline timer answers deadline_exceeded once, even when the batch finishes later") {
+  controller_rig c;
+  c.pump_all();
+  // one request answered in time (its deadline entry must not fire later), one that runs late
+  c.self->send(c.ctrl, infer_atom_v, infer_request{request_id{1}, "tiny-gpt", {1}, std::nullopt});
+  c.pump_all(1ms);
+  REQUIRE(c.responses().size() == 1);
+  c.self->send(c.ctrl, infer_atom_v, infer_request{request_id{2}, "tiny-gpt", {2}, std::nullopt}); // slo 100 ms
+  c.run();
+  REQUIRE((*c.backends)[0]->pending("forward") == 1); // on the device, not finishing
+  c.sched.advance_time(99ms);
+  c.run();
+  CHECK(c.responses().empty());
+  c.sched.advance_time(2ms);
+  c.run();
+  auto late = c.responses();
+  REQUIRE(late.size() == 1);
+  CHECK(late[0].id == request_id{2});
+  CHECK(late[0].status == request_status::deadline_exceeded);
+  CHECK(c.health().in_flight == 0);
+  c.pump_all(1ms); // the batch completes after all: no second answer
+  CHECK(c.responses().empty());
+  c.sched.advance_time(1000ms);
+  c.run();
+  CHECK(c.responses().empty());
+}

@@ -299,3 +299,20 @@ TEST_CASE_METHOD(fixture, "a client that never reads its answers is closed once 
   CHECK(got < 4000u * 4096u);
   CHECK(ctx->metrics->value("sy_ingress_closed_slow_readers_total", {}) == 1);
 }
+
+TEST_CASE_METHOD(fixture, "a request the controller holds past the request timeout is answered failed once") {
+  ctx->request_timeout = std::chrono::milliseconds(1);
+  start();
+  client c(port);
+  c.send(wire_request{1, "slow", {1}, 0}); // held by the stand-in controller until release_held()
+  auto r = c.recv();                       // the ingress's sweep (once a second) answers it
+  CHECK(r.id == 1);
+  CHECK(r.status == "failed");
+  CHECK(r.reason == "controller: no answer within 1 ms");
+  CHECK(ctx->gate->current() == 0);
+  release_held(); // the controller's late answer is dropped: the next frame answers the next request
+  c.send(wire_request{2, "echo", {1}, 0});
+  auto next = c.recv();
+  CHECK(next.id == 2);
+  CHECK(next.status == "ok");
+}

@@ -55,17 +55,17 @@ TEST_CASE("a load entry and a batch behind it flow through a 3-stage pipeline an
   p.self->send(p.stages[0], load_entry{1, "m"});
   p.self->send(p.stages[0], test::make_batch(7, "m", {7, 8}, {p.requester, p.requester}));
   p.run();
-  // every stage copies its shard; the batch waits at stage 0 for the load
+  // every stage copies its shard; the batch is on stage 0's device already, behind the load
   for (auto& b : p.backends)
     CHECK(b->pending("load") == 1);
-  CHECK(p.backends[0]->pending("forward") == 0);
-  REQUIRE(p.backends[0]->complete("load"));
-  p.run();
   REQUIRE(p.backends[0]->pending("forward") == 1);
+  CHECK_FALSE(p.backends[0]->complete("forward")); // the device runs it only after the copy
+  REQUIRE(p.backends[0]->complete("load"));
   REQUIRE(p.backends[0]->complete("forward"));
   p.run();
-  // stage 1 has not finished its load: the activations wait there
-  CHECK(p.backends[1]->pending("forward") == 0);
+  // stage 1 has not finished its load: the activations went to its device, behind its copy
+  REQUIRE(p.backends[1]->pending("forward") == 1);
+  CHECK_FALSE(p.backends[1]->complete("forward"));
   REQUIRE(p.backends[1]->complete("load"));
   REQUIRE(p.backends[2]->complete("load"));
   p.run();
@@ -182,4 +182,67 @@ TEST_CASE("a load waits for an earlier eviction that still waits for the victim'
   REQUIRE(p.backends[0]->pending("load") == 1);
   CHECK(p.backends[0]->ops.front().model == "b");
   CHECK(p.req_box->outcomes.size() == 1);
+}
+
+TEST_CASE("a batch behind a load is on the device before the copy finishes and answers once the load is handled") {
+  pipeline3 p{1};
+  p.self->send(p.stages[0], load_entry{1, "m"});
+  p.self->send(p.stages[0], test::make_batch(2, "m", {4}, {p.requester}));
+  p.run();
+  // submitted at once, ordered after the copy by the device
+  REQUIRE(p.backends[0]->pending("load") == 1);
+  REQUIRE(p.backends[0]->pending("forward") == 1);
+  CHECK(p.backends[0]->ops.front().kind == "load");
+  // the copy finishes on the device but its completion is late: the forward's completion comes first
+  auto load = p.backends[0]->take("load");
+  REQUIRE(p.backends[0]->complete("forward"));
+  p.run();
+  CHECK(p.req_box->outcomes.empty()); // held until the load's completion is handled
+  CHECK(p.group_box->count(stage_event_kind::batch_done) == 0);
+  load.done("");
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 1);
+  CHECK(p.req_box->outcomes[0].status == request_status::ok);
+  CHECK(value(p.req_box->outcomes[0].output) == 41.0f);
+  REQUIRE(p.group_box->events.size() == 2);
+  CHECK(p.group_box->events[0].kind == stage_event_kind::load_done); // the load is reported before the batch
+  CHECK(p.group_box->events[1].kind == stage_event_kind::batch_done);
+}
+
+TEST_CASE("a batch queued behind a load that fails fails with the load's reason") {
+  pipeline3 p{1};
+  p.self->send(p.stages[0], load_entry{1, "m"});
+  p.self->send(p.stages[0], test::make_batch(2, "m", {4}, {p.requester}));
+  p.run();
+  REQUIRE(p.backends[0]->pending("forward") == 1);
+  REQUIRE(p.backends[0]->complete("load", "copy engine fault"));
+  p.run();
+  REQUIRE(p.backends[0]->complete("forward"));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 1);
+  CHECK(p.req_box->outcomes[0].status == request_status::failed);
+  CHECK(p.req_box->outcomes[0].reason == "load of m failed: copy engine fault");
+  CHECK(p.group_box->count(stage_event_kind::load_failed) == 1);
+}
+
+TEST_CASE("a load that is not pipelined reaches the next stage only once this stage's copy finished") {
+  pipeline3 p{2};
+  p.self->send(p.stages[0], load_entry{1, "m", false});
+  p.self->send(p.stages[0], test::make_batch(2, "m", {5}, {p.requester}));
+  p.run();
+  CHECK(p.backends[0]->pending("load") == 1);
+  CHECK(p.backends[1]->pending("load") == 0); // sequential: stage 1 waits for stage 0's copy
+  REQUIRE(p.backends[0]->complete("load"));
+  p.run();
+  CHECK(p.backends[1]->pending("load") == 1);
+  REQUIRE(p.backends[0]->complete("forward"));
+  p.run();
+  REQUIRE(p.backends[1]->pending("forward") == 1); // behind stage 1's copy on its device
+  CHECK_FALSE(p.backends[1]->complete("forward"));
+  REQUIRE(p.backends[1]->complete("load"));
+  REQUIRE(p.backends[1]->complete("forward"));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 1);
+  CHECK(value(p.req_box->outcomes[0].output) == 512.0f);
+  CHECK(p.group_box->count(stage_event_kind::load_done) == 2);
 }

@@ -174,6 +174,18 @@ TEST_CASE("runtime timeouts must be positive and the node timeout longer than a 
   CHECK(contains(z, "runtime.request_timeout_ms: expected a positive integer (milliseconds), found \"0\""));
 }
 
+TEST_CASE("runtime.load_pipelining is a boolean, true unless set", "[config][errors]") {
+  auto on = parse_config(nodes + models, "cluster.yaml");
+  REQUIRE(on.ok());
+  CHECK(on->runtime.load_pipelining);
+  auto off = parse_config(nodes + models + "runtime: {load_pipelining: false}\n", "cluster.yaml");
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->runtime.load_pipelining);
+  auto e = error_of(nodes + models + "runtime: {load_pipelining: sometimes}\n");
+  CHECK(contains(e, "runtime.load_pipelining"));
+  CHECK(contains(e, "sometimes"));
+}
+
 TEST_CASE("a key given twice in one mapping is rejected", "[config][errors]") {
   auto e = error_of(nodes + models + "ingress: {http_port: 8000, http_port: 8001}\n");
   INFO(e);
