@@ -112,7 +112,10 @@ bool try_start(self_ptr self, entry& e) {
     }
     auto token = st.next_token++;
     auto out = std::make_shared<tensor>();
-    auto res = st.backend->forward(b->model, b->input, b->batch, b->seq, out, completion(self, token));
+    // Activations stay on the device when the next stage runs in this process (DESIGN.md §2: a handle, or a
+    // device-to-device copy); across processes they travel as bytes.
+    const bool local_next = st.next && st.next->node() == self->node();
+    auto res = st.backend->forward(b->model, b->input, b->batch, b->seq, out, local_next, completion(self, token));
     if (!res) {
       fail_batch(self, *b, res.err().to_string());
       return true;

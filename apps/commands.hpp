@@ -15,7 +15,7 @@ int run_presets(const presets_options&);
 struct profile_options {
   std::string config_path;           // -c: profile the models of this deployment (inline specs too)
   std::vector<std::string> models;   // preset names (added to the config's models)
-  std::string hardware = "V100-16GB";
+  std::string hardware;               // analytic cost model of this GPU; empty: V100-16GB, or with -c: measure
   std::string output = "profile.msgpack"; // .msgpack or .json
   int seq_len = 2048;
   double memory_gib = 0;             // per-GPU budget; 0: the device's memory (-c's smallest, --measure)

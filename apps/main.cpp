@@ -25,13 +25,16 @@ int main(int argc, char** argv) {
   auto* profile = app.add_subcommand("profile", "write a profile database (analytic cost model of a named GPU)");
   profile->add_option("-c,--config", profile_opts.config_path, "deployment YAML whose models to profile");
   profile->add_option("--models", profile_opts.models, "model presets, comma-separated")->delimiter(',');
-  profile->add_option("--hardware", profile_opts.hardware, "V100-16GB | A100-40GB | H100-80GB")->capture_default_str();
+  profile->add_option("--hardware", profile_opts.hardware,
+                      "analytic cost model of V100-16GB | A100-40GB | H100-80GB (default: V100-16GB; with -c and "
+                      "no --hardware: measure the config's devices)");
   profile->add_option("-o,--output", profile_opts.output, "output file, .msgpack or .json")->capture_default_str();
   profile->add_option("--seq", profile_opts.seq_len, "input tokens per request profiled")->capture_default_str();
   profile->add_option("--memory-gib", profile_opts.memory_gib, "per-GPU budget (0: device memory; --measure: -c's)");
   profile->add_option("--configs", profile_opts.configs, "OPxPP list (default: all)")->delimiter(',');
   profile->add_option("--calibrate", profile_opts.calibrate, "measured profile db to fit the cost model to");
-  profile->add_flag("--measure", profile_opts.measure, "measure the real engine instead of the cost model");
+  profile->add_flag("--measure", profile_opts.measure, "measure the real engine instead of the cost model (the "
+                                                      "default with -c and no --hardware)");
   profile->add_option("--backend", profile_opts.backend, "--measure: cpu|cuda|auto (default: -c's device kind, else auto)");
   profile->add_option("--devices", profile_opts.devices, "--measure: devices to open (default: -c's largest node, else 1)");
   profile->add_option("--reps", profile_opts.reps, "--measure: timed runs per point (median)")->capture_default_str();

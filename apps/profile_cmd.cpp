@@ -94,7 +94,14 @@ int run_profile(const profile_options& o) {
     log->error("{}", configs.err().to_string());
     return 2;
   }
-  auto hw = policies::hardware(o.hardware);
+  // `profile -c cluster.yaml` measures the deployment's own devices; --hardware asks for the analytic model
+  // (the default when there is no config), --calibrate fits the analytic model to a measured db.
+  const bool measure = o.measure || (cfg && o.hardware.empty() && o.calibrate.empty());
+  const std::string hw_name = o.hardware.empty() ? "V100-16GB" : o.hardware;
+  if (measure && !o.measure)
+    log->info("measuring the engine on {}'s devices (--hardware NAME: the analytic cost model instead)",
+              o.config_path);
+  auto hw = policies::hardware(hw_name);
   if (!hw) {
     log->error("{}", hw.err().to_string());
     return 2;
@@ -122,7 +129,7 @@ int run_profile(const profile_options& o) {
     cm = *fitted;
   }
   std::optional<measure_options> mo;
-  if (o.measure) {
+  if (measure) {
     auto m = measure_setup(o, cfg ? &*cfg : nullptr);
     if (!m) {
       log->error("{}", m.err().to_string());
@@ -172,7 +179,7 @@ int run_profile(const profile_options& o) {
     return 1;
   }
   log->info("wrote {} entries for {} models ({}) to {}", db->entries().size(), specs.size(),
-            o.measure ? "measured" : o.hardware, o.output);
+            measure ? "measured" : hw_name, o.output);
   return 0;
 }
 

@@ -4,6 +4,7 @@
 // any thread. Row-major, densely packed: bytes.size() == element_size(type) * product(shape).
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct tensor {
   element_type type = element_type::f32;
   std::vector<std::int64_t> shape;
   std::vector<char> bytes;
+  /// Process-local only, never serialized: activations left on a device by the stage that computed them
+  /// (a gpu::device_activation; `bytes` is then empty). A stage sets it only when the next stage runs in the
+  /// same process; the next stage reads it on its device and drops it when its forward completed.
+  std::shared_ptr<const void> device_data;
 
   std::int64_t elements() const {
     std::int64_t n = 1;
@@ -36,8 +41,10 @@ struct tensor {
       n *= d;
     return shape.empty() ? 0 : n;
   }
-  /// True when bytes.size() matches type and shape.
+  /// True when bytes.size() matches type and shape (or the data is on a device and bytes is empty).
   bool consistent() const {
+    if (device_data)
+      return bytes.empty();
     return static_cast<std::int64_t>(bytes.size())
            == elements() * static_cast<std::int64_t>(element_size(type));
   }

@@ -53,12 +53,15 @@ status engine_stage_backend::evict(const std::string& model, done_fn done) {
 }
 
 status engine_stage_backend::forward(const std::string& model, const messages::tensor& input, int batch, int seq,
-                                     std::shared_ptr<messages::tensor> output, done_fn done) {
+                                     std::shared_ptr<messages::tensor> output, bool keep_on_device, done_fn done) {
   auto* m = find(model);
   if (!m)
     return make_error("cluster", "unknown model " + model + " on this stage");
   const auto& plan = m->plan;
-  auto in = std::make_shared<messages::tensor>(input); // must outlive the device work
+  // Host bytes the device reads or writes must outlive the device work: the completion captures them. Device
+  // handles are not captured: the stage actor holds them until the completion (a last reference dropped on
+  // a device callback thread would call the device from its own callback, which CUDA forbids).
+  std::shared_ptr<messages::tensor> in;
   gpu::forward_request req;
   req.batch = batch;
   req.seq = seq;
@@ -66,8 +69,13 @@ status engine_stage_backend::forward(const std::string& model, const messages::t
     if (input.type != messages::element_type::i32
         || input.bytes.size() != static_cast<std::size_t>(batch) * static_cast<std::size_t>(seq) * sizeof(std::int32_t))
       return make_error("input", "expected " + std::to_string(batch * seq) + " i32 tokens");
+    in = std::make_shared<messages::tensor>(input);
     req.tokens = reinterpret_cast<const std::int32_t*>(in->bytes.data());
+  } else if (input.device_data) {
+    // The previous stage's output by handle (it ran in this process and completed).
+    req.input_activation = std::static_pointer_cast<const gpu::device_activation>(input.device_data);
   } else {
+    in = std::make_shared<messages::tensor>(input);
     req.input = in->bytes.data();
   }
   if (plan.has_head) {
@@ -76,6 +84,17 @@ status engine_stage_backend::forward(const std::string& model, const messages::t
   } else {
     output->type = to_element(exec_->activation_type(m->id));
     output->shape = {static_cast<std::int64_t>(batch) * seq, plan.spec.hidden};
+  }
+  if (keep_on_device && !plan.has_head) {
+    std::shared_ptr<gpu::device_activation> act;
+    req.output_activation = &act;
+    if (auto st = exec_->forward(m->id, req, [in, done] { done({}); }); st) {
+      output->bytes.clear();
+      output->device_data = std::move(act);
+      return {};
+    }
+    // e.g. no room on the device for the activations: hand them over through host memory instead
+    req.output_activation = nullptr;
   }
   output->bytes.resize(static_cast<std::size_t>(output->elements()) * messages::element_size(output->type));
   req.output = output->bytes.data();

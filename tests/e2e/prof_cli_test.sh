@@ -63,8 +63,10 @@ models:
 placement: {policy: mp-round-robin}
 YAML
   "$sy" profile --measure -c "$dir/small.yaml" --seq 8 --reps 3 -o "$dir/m.json" 2>"$dir/log" || fail "measure: $(cat "$dir/log")"
-  "$sy" profile --measure -c "$dir/small.yaml" --seq 8 --reps 1 --devices 1 --configs 1x1,2x1 -o "$dir/one.msgpack" \
+  "$sy" profile -c "$dir/small.yaml" --seq 8 --reps 1 --devices 1 --configs 1x1,2x1 -o "$dir/one.msgpack" \
     2>"$dir/log" || fail "measure 1 device: $(cat "$dir/log")"
+  grep -q "measuring the engine on" "$dir/log" && grep -q "(measured)" "$dir/log" \
+    || fail "profile -c without --hardware should measure the config's devices: $(cat "$dir/log")"
   /usr/bin/python3 - "$dir" <<'PY' || fail "measured db"
 import json, sys
 d = sys.argv[1]

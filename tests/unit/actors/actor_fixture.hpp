@@ -57,7 +57,7 @@ public:
     return {};
   }
   status forward(const std::string& m, const messages::tensor& in, int batch, int,
-                 std::shared_ptr<messages::tensor> out, done_fn done) override {
+                 std::shared_ptr<messages::tensor> out, bool, done_fn done) override { // host bytes only
     ops.push_back({"forward", m, in, batch, std::move(out), std::move(done)});
     return {};
   }
@@ -158,6 +158,24 @@ inline messages::request_actor spawn_request_probe(caf::actor_system& sys, std::
 inline messages::group_events_actor spawn_group_probe(caf::actor_system& sys, std::shared_ptr<inbox> box) {
   return sys.spawn([box]() -> messages::group_events_actor::behavior_type {
     return {[box](messages::stage_event& e) { box->events.push_back(std::move(e)); }};
+  });
+}
+
+/// The backends a manual node created, one per stage it spawned (in spawn order).
+using manual_backends = std::shared_ptr<std::vector<std::shared_ptr<manual_backend>>>;
+
+/// A node actor whose stages run on manual_backends (each shard `bytes` large), for controller tests.
+inline messages::node_actor spawn_manual_node(caf::actor_system& sys, manual_backends backends,
+                                              std::int64_t bytes = 100) {
+  return sys.spawn([backends, bytes](messages::node_actor::pointer self) -> messages::node_actor::behavior_type {
+    return {
+      [=](messages::spawn_stage_atom, messages::stage_spec& spec) -> messages::stage_actor {
+        auto b = std::make_shared<manual_backend>(spec.stage, bytes);
+        backends->push_back(b);
+        return actors::spawn_stage(self->system(), spec.stage, b, {});
+      },
+      [](messages::stop_atom) { return messages::ack{}; },
+    };
   });
 }
 

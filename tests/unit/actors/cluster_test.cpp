@@ -76,7 +76,7 @@ std::vector<float> reference(const config::model_config& mc, int tp, int pp, con
   auto p = gpu::pipeline::create(**b, mc.spec, *layout, *w);
   REQUIRE(p);
   REQUIRE((*p)->load().ok());
-  auto out = (*p)->run(tokens, 1);
+  auto out = (*p)->run(tokens, 1, nullptr, gpu::pipeline::handoff::host); // the actors hand over on device
   REQUIRE(out);
   return *out;
 }

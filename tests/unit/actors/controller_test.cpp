@@ -24,8 +24,7 @@ policies: {admission: slo, batching: none}
 )";
 
 struct controller_rig : test::fixture {
-  std::shared_ptr<std::vector<std::shared_ptr<manual_backend>>> backends =
-    std::make_shared<std::vector<std::shared_ptr<manual_backend>>>();
+  test::manual_backends backends = std::make_shared<std::vector<std::shared_ptr<manual_backend>>>();
   controller_full_actor ctrl;
   node_actor node;
 
@@ -35,17 +34,7 @@ struct controller_rig : test::fixture {
     auto spawned = actors::spawn_controller(sys, std::make_shared<const config::cluster_config>(*c));
     REQUIRE(spawned);
     ctrl = *spawned;
-    auto bs = backends;
-    node = sys.spawn([bs](node_actor::pointer self) -> node_actor::behavior_type {
-      return {
-        [=](spawn_stage_atom, stage_spec& spec) -> stage_actor {
-          auto b = std::make_shared<manual_backend>(spec.stage, 100);
-          bs->push_back(b);
-          return actors::spawn_stage(self->system(), spec.stage, b, {});
-        },
-        [](stop_atom) { return ack{}; },
-      };
-    });
+    node = test::spawn_manual_node(sys, backends);
     self->send(ctrl, register_atom_v, node_registration{"n0", node, {}});
     run();
     REQUIRE(backends->size() == 2);

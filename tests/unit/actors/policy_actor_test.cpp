@@ -32,8 +32,7 @@ policies: {admission: none, dispatch: earliest-free, batching: none}
 }
 
 struct swap_rig : test::fixture {
-  std::shared_ptr<std::vector<std::shared_ptr<manual_backend>>> backends =
-    std::make_shared<std::vector<std::shared_ptr<manual_backend>>>();
+  test::manual_backends backends = std::make_shared<std::vector<std::shared_ptr<manual_backend>>>();
   controller_full_actor ctrl;
   node_actor node;
 
@@ -43,17 +42,7 @@ struct swap_rig : test::fixture {
     auto spawned = actors::spawn_controller(sys, std::make_shared<const config::cluster_config>(*c));
     REQUIRE(spawned);
     ctrl = *spawned;
-    auto bs = backends;
-    node = sys.spawn([bs](node_actor::pointer self) -> node_actor::behavior_type {
-      return {
-        [=](spawn_stage_atom, stage_spec& spec) -> stage_actor {
-          auto b = std::make_shared<manual_backend>(spec.stage, 100);
-          bs->push_back(b);
-          return actors::spawn_stage(self->system(), spec.stage, b, {});
-        },
-        [](stop_atom) { return ack{}; },
-      };
-    });
+    node = test::spawn_manual_node(sys, backends);
     self->send(ctrl, register_atom_v, node_registration{"n0", node, {}});
     pump_all();
   }
@@ -89,6 +78,10 @@ struct swap_rig : test::fixture {
   std::vector<infer_response> serve(int n) {
     for (int i = 0; i < n; ++i)
       self->send(ctrl, infer_atom_v, infer_request{request_id{static_cast<std::uint64_t>(i + 1)}, "tiny-gpt", {1}, std::nullopt});
+    pump_all();
+    // Groups report their state to the controller at most once per millisecond: let those reports land so
+    // that the next dispatch sees the groups idle again.
+    sched.advance_time(2ms);
     pump_all();
     std::vector<infer_response> out;
     bool more = true;
