@@ -7,6 +7,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/internal/group_plan.hpp"
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
@@ -109,8 +110,8 @@ result<cluster_handle> start_cluster(caf::actor_system& sys, const config::clust
   return make_error("cluster", why);
 }
 
-result<caf::actor> join_cluster(caf::actor_system& sys, const config::cluster_config& cfg, const std::string& node,
-                                const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
+result<joined_node> join_cluster(caf::actor_system& sys, const config::cluster_config& cfg, const std::string& node,
+                                 const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
   int index = -1;
   for (std::size_t i = 0; i < cfg.nodes.size(); ++i)
     if (cfg.nodes[i].name == node)
@@ -119,21 +120,53 @@ result<caf::actor> join_cluster(caf::actor_system& sys, const config::cluster_co
     return make_error("cluster", "node " + node + " is not in " + cfg.source);
   if (!sys.has_middleman())
     return make_error("cluster", "joining a cluster needs the middleman (caf::io) loaded");
+  auto where = host + ":" + std::to_string(port);
   auto until = std::chrono::steady_clock::now() + timeout;
   caf::scoped_actor self{sys};
-  for (;;) {
+  for (int attempt = 1;; ++attempt) {
     auto ctrl = sys.middleman().remote_actor<controller_full_actor>(host, port);
     if (ctrl) {
       auto n = spawn_node(sys, std::make_shared<const config::cluster_config>(cfg), index, *ctrl);
       if (!n)
         return n.err();
-      return caf::actor_cast<caf::actor>(*n);
+      return joined_node{caf::actor_cast<caf::actor>(*n), caf::actor_cast<caf::actor>(*ctrl)};
     }
-    if (std::chrono::steady_clock::now() >= until)
-      return make_error("cluster", "cannot reach the controller at " + host + ":" + std::to_string(port) + ": "
+    // Refused or unreachable: the controller may not be up yet, retry. Anything else (a peer that speaks
+    // another protocol, another build, an interface mismatch) will not get better: fail at once.
+    bool retry = ctrl.error() == caf::sec::cannot_connect_to_node;
+    if (!retry)
+      return make_error("cluster", "the peer at " + where + " is not a compatible switchyard controller: "
                                      + sys.render(ctrl.error()));
-    self->receive([](caf::unit_t) {}, caf::after(std::chrono::milliseconds(50)) >> [] {}); // retry pause
+    if (std::chrono::steady_clock::now() >= until)
+      return make_error("cluster", "cannot reach the controller at " + where + " within "
+                                     + std::to_string(timeout.count()) + " ms (" + std::to_string(attempt)
+                                     + " attempts; last: " + sys.render(ctrl.error()) + ")");
+    if (attempt == 1)
+      logger("node")->info("controller at {} not reachable yet; retrying for {} ms", where, timeout.count());
+    self->receive([](caf::unit_t) {}, caf::after(std::chrono::milliseconds(200)) >> [] {}); // retry pause
   }
+}
+
+result<policies::placement> runtime_placement(const config::cluster_config& cfg) {
+  auto groups = internal::plan_groups(cfg);
+  if (!groups)
+    return groups.err();
+  policies::placement p;
+  for (const auto& m : cfg.models)
+    p.model_names.push_back(m.name);
+  for (const auto& g : *groups) {
+    policies::group_placement gp;
+    gp.config = {g.op, g.pp};
+    for (const auto& d : g.devices)
+      gp.devices.push_back(cfg.global_index(d));
+    gp.models = g.models;
+    p.groups.push_back(std::move(gp));
+  }
+  return p;
+}
+
+std::int64_t weight_budget(std::int64_t memory_bytes) {
+  return static_cast<std::int64_t>(static_cast<double>(memory_bytes) * internal::weight_budget_fraction);
 }
 
 status stop_cluster(caf::actor_system& sys, cluster_handle& h, std::chrono::milliseconds timeout) {

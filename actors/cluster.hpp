@@ -15,6 +15,7 @@
 
 #include "messages/controller.hpp"
 #include "messages/result.hpp"
+#include "policies/placement/placement.hpp"
 
 namespace sy::config {
 struct cluster_config;
@@ -53,12 +54,30 @@ void prepare_actor_system_config(caf::actor_system_config& sys_cfg, const config
 result<cluster_handle> start_cluster(caf::actor_system& sys, const config::cluster_config& cfg,
                                      const start_options& opts = {});
 
+struct joined_node {
+  caf::actor node;                          // the local node actor (keeps the node's gpus and stages alive)
+  caf::actor controller; // the remote controller's proxy (monitor it: a lost connection is a down message)
+};
+
 /// Runs config node `node` in this process (`switchyard node --join`): connects to the controller published
-/// at host:port (retrying until `timeout`), opens the node's devices and registers. The returned handle keeps
-/// the node alive; the controller stops it (stop_cluster). Needs the middleman loaded in the actor system.
-result<caf::actor> join_cluster(caf::actor_system& sys, const config::cluster_config& cfg,
-                                          const std::string& node, const std::string& host, std::uint16_t port,
-                                          std::chrono::milliseconds timeout = std::chrono::milliseconds{30000});
+/// at host:port (retrying while the connection is refused, until `timeout`), opens the node's devices and
+/// registers. The controller stops the node (stop_cluster) or refuses it (exit with a reason: a node of that
+/// name is already registered, the cluster was already wired). Needs the middleman loaded in the actor system.
+/// Errors (category "cluster"): node not in cfg, controller unreachable within `timeout` (with CAF's last
+/// error), a peer that is not a compatible switchyard controller, the node's devices cannot be opened.
+result<joined_node> join_cluster(caf::actor_system& sys, const config::cluster_config& cfg, const std::string& node,
+                                 const std::string& host, std::uint16_t port,
+                                 std::chrono::milliseconds timeout = std::chrono::milliseconds{30000});
+
+/// The placement the runtime builds for `cfg` (explicit groups, the round-robin fill, or a plan file), in the
+/// planner's and simulator's terms: model_names = cfg's models in config order, models as indices into them,
+/// devices as global indices (node order, then device order). `replay --simulate` feeds it to the simulator.
+/// Errors: those of start_cluster's placement step (category "cluster").
+result<policies::placement> runtime_placement(const config::cluster_config& cfg);
+
+/// The per-device weight budget the runtime gives a group on devices of `memory_bytes` (the rest is for
+/// activations and workspace).
+std::int64_t weight_budget(std::int64_t memory_bytes);
 
 /// Drains (every accepted request answered), stops all actors of the cluster and waits for them.
 [[nodiscard]] status stop_cluster(caf::actor_system& sys, cluster_handle& h,

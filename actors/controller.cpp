@@ -285,10 +285,12 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
   internal::start_policy_actors(self);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
-    for (auto& [name, n] : st.nodes) {
-      if (n.handle.address() != dm.source)
+    for (auto it = st.nodes.begin(); it != st.nodes.end(); ++it) {
+      const auto& name = it->first;
+      if (it->second.handle.address() != dm.source)
         continue;
-      auto msg = "node " + name + " down";
+      bool left = !dm.reason || dm.reason == caf::exit_reason::user_shutdown;
+      auto msg = "node " + name + (left ? " left the cluster" : " lost (" + self->system().render(dm.reason) + ")");
       logger("controller")->error("{}", msg);
       st.problems.push_back(msg);
       int idx = st.cfg->nodes.empty() ? -1 : static_cast<int>(&*st.cfg->find_node(name) - &st.cfg->nodes[0]);
@@ -303,6 +305,8 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
           if (r.group == g)
             self->send(r.who, outcome_atom_v, request_outcome{{}, request_status::failed, msg, {}, {}, {}, 0, {}});
       }
+      st.nodes.erase(it); // no stop or metrics requests to a node that is gone
+      break;
     }
   });
   return {
@@ -356,10 +360,19 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
     },
     [=](register_atom, node_registration& reg) {
       auto& st = self->state;
-      if (!st.cfg->find_node(reg.node)) {
-        st.problems.push_back("unknown node " + reg.node + " tried to register");
-        return;
-      }
+      // Refused registrations end the joining node with the reason (`switchyard node` prints it).
+      auto refuse = [&](const std::string& why) {
+        logger("controller")->warn("{}", why);
+        st.problems.push_back(why);
+        self->send_exit(reg.handle, caf::make_error(caf::sec::runtime_error, why));
+      };
+      if (!st.cfg->find_node(reg.node))
+        return refuse("node " + reg.node + " is not in the controller's config " + st.cfg->source);
+      if (st.nodes.count(reg.node))
+        return refuse("node " + reg.node + " is already registered");
+      if (st.wiring)
+        return refuse("node " + reg.node + " joined after the cluster was wired; rejoining is not supported "
+                      "(restart `switchyard up`)");
       self->monitor(reg.handle);
       st.nodes[reg.node] = reg;
       logger("controller")->info("node {} registered ({} devices)", reg.node, reg.gpus.size());

@@ -146,7 +146,7 @@ bool ensure_resident(self_ptr self, const std::string& name) {
   for (auto& [other, o] : st.models)
     if (o.state == residency::resident || o.state == residency::loading)
       v.resident.push_back({other, o.bytes, o.last_used, static_cast<std::int64_t>(o.queue.size()),
-                            o.pinned || o.state == residency::loading, o.demand});
+                            o.pinned || o.state == residency::loading, o.demand, o.load_s, o.in_pipeline});
   auto d = st.init.eviction(v);
   if (!d.possible)
     return false;

@@ -87,6 +87,16 @@ node_actor::behavior_type node_fn(self_ptr self, std::shared_ptr<const config::c
   self->state.node = node;
   self->state.backend = std::move(backend);
   self->state.gpus = std::move(gpus);
+  // Killed (the controller refusing the node, a link): stop the stages and gpus too; they are referenced from
+  // other processes, which would keep them, and the actor system, alive.
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    for (auto& s : self->state.stages)
+      caf::anon_send(s, stop_atom_v);
+    for (auto& g : self->state.gpus)
+      caf::anon_send(g, stop_atom_v);
+    self->state.stages.clear();
+    self->quit(em.reason);
+  });
   return {
     [=](spawn_stage_atom, stage_spec& spec) -> caf::result<stage_actor> {
       auto res = build_stage(self, spec);

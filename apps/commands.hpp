@@ -101,8 +101,18 @@ struct up_options {
   bool any_ports = false;  // bind every listener to a free port (printed in the log)
   int max_in_flight = 0;   // > 0: overrides ingress.max_in_flight
   std::string node;        // the config node run here (multi-node configs; default: the first)
+  double join_timeout_s = 120; // multi-node configs: the other nodes must join within this time
 };
 int run_up(const up_options&);
+
+/// switchyard node --join HOST:PORT: one node of a multi-node config in this process, joined to `up`'s controller.
+struct node_options {
+  std::string join;        // HOST:PORT of the controller (the config's controller.address)
+  std::string config_path; // the same config `up` runs; empty: the embedded default (single node: an error)
+  std::string node;        // the config node run here; default: the second of two
+  double timeout_s = 30;   // keep retrying a refused connection this long
+};
+int run_node(const node_options&);
 
 /// switchyard policy [--http HOST:PORT] [KIND [NAME [KEY=NUMBER...]]]: list, show or swap the runtime policies
 /// of a running cluster (apps/policy_cmd.cpp). Exit 0: answered; 1: refused or no answer; 2: bad arguments.
@@ -128,6 +138,12 @@ struct replay_options {
   double warmup_s = 0;
   std::string records_path, summary_path, plots_dir;
   bool no_progress = false;
+  // --simulate: the same trace through the simulator on the config's placement instead of a live cluster.
+  bool simulate = false;
+  std::string sim_profile;            // profile database; or
+  std::string sim_hardware;           // the analytic cost model of this GPU
+  std::string sim_mode = "swapping";  // compat | batching | swapping
+  double slo_scale = 5;               // SLO of models without slo_ms: slo_scale x single-device latency
 };
 int run_replay(const replay_options&);
 

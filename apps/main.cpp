@@ -134,7 +134,18 @@ int main(int argc, char** argv) {
   up->add_flag("--any-ports", up_opts.any_ports, "bind every listener to a free port (logged)");
   up->add_option("--max-in-flight", up_opts.max_in_flight, "override ingress.max_in_flight");
   up->add_option("--node", up_opts.node, "multi-node configs: the node run in this process (default: the first)");
+  up->add_option("--join-timeout", up_opts.join_timeout_s, "multi-node configs: seconds for the other nodes to join")
+    ->capture_default_str();
   up->callback([&] { rc = run_up(up_opts); });
+
+  node_options node_opts;
+  auto* node = app.add_subcommand("node", "run one node of a multi-node config, joined to `up`'s controller");
+  node->add_option("--join", node_opts.join, "HOST:PORT of the controller (the config's controller.address)")
+    ->required();
+  node->add_option("-c,--config", node_opts.config_path, "the deployment YAML `up` runs");
+  node->add_option("--node", node_opts.node, "the config node run here (default: the second of two)");
+  node->add_option("--timeout", node_opts.timeout_s, "seconds to keep retrying the controller")->capture_default_str();
+  node->callback([&] { rc = run_node(node_opts); });
 
   policy_options pol;
   auto* policy = app.add_subcommand("policy", "list, show or swap the runtime policies of a running cluster");
@@ -166,6 +177,12 @@ int main(int argc, char** argv) {
   replay->add_option("--summary", rp.summary_path, "summary JSON output");
   replay->add_option("--plots", rp.plots_dir, "directory for latency CDF and attainment PNGs");
   replay->add_flag("--no-progress", rp.no_progress, "no progress bar even on a terminal");
+  replay->add_flag("--simulate", rp.simulate, "simulate the trace on the config's placement instead of serving it");
+  replay->add_option("--profile", rp.sim_profile, "--simulate: profile database (.json or .msgpack)");
+  replay->add_option("--hardware", rp.sim_hardware, "--simulate: analytic profile of this GPU (V100-16GB, ...)");
+  replay->add_option("--sim-mode", rp.sim_mode, "--simulate: compat|batching|swapping")->capture_default_str();
+  replay->add_option("--slo-scale", rp.slo_scale, "--simulate: SLO = scale x latency for models without slo_ms")
+    ->capture_default_str();
   replay->callback([&] { rc = run_replay(rp); });
 
   // --- sim: simulate, plan, bench sim, bench planner ---------------------------------------------------

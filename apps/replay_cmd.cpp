@@ -12,6 +12,7 @@
 #include "apps/commands.hpp"
 #include "apps/replay/driver.hpp"
 #include "apps/replay/outputs.hpp"
+#include "apps/replay_sim.hpp"
 #include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
@@ -86,6 +87,34 @@ std::string scripts_dir() {
   return SY_SOURCE_DIR "/scripts";
 }
 
+result<driver::driver_result> replay_live(const replay_options& o, const config::cluster_config& cfg,
+                                          const sim::trace& tr, std::unique_ptr<local_service>& service) {
+  auto log = logger("replay");
+  driver::driver_options d;
+  d.time_scale = o.time_scale;
+  d.connections = o.connections;
+  d.answer_timeout = std::chrono::milliseconds(static_cast<long>(o.answer_timeout_s * 1e3));
+  d.progress = !o.no_progress && ::isatty(2);
+  if (!o.target.empty()) {
+    auto colon = o.target.rfind(':');
+    if (colon == std::string::npos)
+      return make_error("usage", fmt::format("--target: expected host:port, found '{}'", o.target));
+    d.host = o.target.substr(0, colon);
+    d.port = static_cast<std::uint16_t>(std::atoi(o.target.c_str() + colon + 1));
+  } else {
+    serve_overrides ov;
+    ov.any_ports = true;
+    auto s = start_local_service(cfg, ov);
+    if (!s)
+      return s.err();
+    service = std::move(*s);
+    d.host = "127.0.0.1";
+    d.port = service->ports().msgpack;
+    log->info("embedded cluster '{}' ({}) listening on 127.0.0.1:{}", cfg.source, service->backend(), d.port);
+  }
+  return driver::run_open_loop(tr, d);
+}
+
 } // namespace
 
 int run_replay(const replay_options& o) {
@@ -121,37 +150,32 @@ int run_replay(const replay_options& o) {
   log->info("trace: {} requests over {:.2f} s, {} models", tr->requests.size(),
             tr->requests.empty() ? 0.0 : tr->requests.back().arrival_s, tr->models.size());
 
-  driver::driver_options d;
-  d.time_scale = o.time_scale;
-  d.connections = o.connections;
-  d.answer_timeout = std::chrono::milliseconds(static_cast<long>(o.answer_timeout_s * 1e3));
-  d.progress = !o.no_progress && ::isatty(2);
+  if (o.simulate && !o.target.empty()) {
+    log->error("--simulate and --target exclude each other: --simulate runs no cluster");
+    return 2;
+  }
+  if (!o.simulate && (!o.sim_profile.empty() || !o.sim_hardware.empty())) {
+    log->error("--profile and --hardware need --simulate");
+    return 2;
+  }
   std::unique_ptr<local_service> service;
-  if (!o.target.empty()) {
-    auto colon = o.target.rfind(':');
-    if (colon == std::string::npos) {
-      log->error("--target: expected host:port, found '{}'", o.target);
+  result<driver::driver_result> res = make_error("replay", "not run");
+  if (o.simulate) {
+    res = simulate_replay(o, *cfg, *tr);
+    if (!res) {
+      log->error("{}", res.err().message);
       return 2;
     }
-    d.host = o.target.substr(0, colon);
-    d.port = static_cast<std::uint16_t>(std::atoi(o.target.c_str() + colon + 1));
   } else {
-    serve_overrides ov;
-    ov.any_ports = true;
-    auto s = start_local_service(*cfg, ov);
-    if (!s) {
-      log->error("{}", s.err().to_string());
-      return 1;
-    }
-    service = std::move(*s);
-    d.host = "127.0.0.1";
-    d.port = service->ports().msgpack;
-    log->info("embedded cluster '{}' ({}) listening on 127.0.0.1:{}", cfg->source, service->backend(), d.port);
+    res = replay_live(o, *cfg, *tr, service);
+    if (service && !service->drain_and_stop(std::chrono::seconds(30)))
+      log->warn("the embedded cluster still had requests in flight when it stopped");
   }
-  auto res = driver::run_open_loop(*tr, d);
-  if (service && !service->drain_and_stop(std::chrono::seconds(30)))
-    log->warn("the embedded cluster still had requests in flight when it stopped");
   if (!res) {
+    if (res.err().category == "usage") {
+      log->error("{}", res.err().message);
+      return 2;
+    }
     log->error("{}", res.err().to_string());
     return 1;
   }

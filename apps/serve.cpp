@@ -54,6 +54,7 @@ public:
       actors::start_options so;
       so.local_nodes = o.local_nodes;
       so.publish = o.publish;
+      so.ready_timeout = o.ready_timeout;
       auto cluster = actors::start_cluster(*sys_, cfg, so);
       if (!cluster)
         return cluster.err();

@@ -41,6 +41,7 @@ struct serve_overrides {
   bool echo_controller = false; // serve with actors/echo_controller (no models run): the ingress alone
   std::vector<std::string> local_nodes; // config nodes run in this process; empty: all of them
   bool publish = false;  // publish the controller at cfg.controller for `switchyard node --join`
+  std::chrono::milliseconds ready_timeout{30000}; // every node registered, groups wired, preloads done
 };
 
 /// Starts everything `cfg` describes in this process; blocks until the cluster is ready and listening.

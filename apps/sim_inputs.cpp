@@ -112,7 +112,8 @@ result<sim::trace> synthetic_trace(const std::vector<std::string>& models, const
 
 } // namespace
 
-result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models) {
+result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models,
+                               const sim::trace* given) {
   if (in.profile.empty() == in.hardware.empty())
     return make_error("cli", "give exactly one of --profile FILE (e.g. from `switchyard profile`) or --hardware GPU");
   if (!(in.slo_scale > 0))
@@ -142,7 +143,9 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
     cli_models = std::move(*m);
   }
   // Workload.
-  if (!in.trace.empty()) {
+  if (given) {
+    out.trace = *given;
+  } else if (!in.trace.empty()) {
     auto t = read_trace_file(in.trace);
     if (!t)
       return t.err();

@@ -30,6 +30,9 @@ result<std::string> preset_of(const std::string& model);
 /// trace's models (a trace file) or --models (synthetic). With -c, every table model must be a config model
 /// (analytic profiles then come from the config's specs, inline architectures included) and --models is an
 /// error (the config names the models).
-result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models = {});
+/// `given`: use this workload instead of in.trace / the synthetic options (`replay --simulate` parses its own
+/// trace formats).
+result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models = {},
+                               const sim::trace* given = nullptr);
 
 } // namespace sy::apps

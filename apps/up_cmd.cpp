@@ -52,6 +52,13 @@ int run_up(const up_options& o) {
     }
     ov.local_nodes = {local};
     ov.publish = true;
+    ov.ready_timeout = std::chrono::milliseconds(static_cast<long long>(o.join_timeout_s * 1000));
+    std::string others;
+    for (const auto& n : cfg->nodes)
+      if (n.name != local)
+        others += (others.empty() ? "" : ", ") + n.name;
+    log->info("node {} runs here; waiting up to {} s for node(s) {} to join: `switchyard node --join {} -c {} "
+              "--node NAME`", local, o.join_timeout_s, others, cfg->controller.address(), cfg->source);
   } else if (!o.node.empty() && o.node != cfg->nodes.front().name) {
     log->error("--node: no node '{}' in {}", o.node, cfg->source);
     return 2;

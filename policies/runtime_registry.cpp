@@ -56,11 +56,17 @@ result<batching_fn> make_batching(const std::string& name, const policy_numbers&
   return unknown("batching", name);
 }
 
-result<eviction_fn> make_eviction(const std::string& name, const policy_numbers&) {
+result<eviction_fn> make_eviction(const std::string& name, const policy_numbers& params) {
   if (name == "lru")
     return eviction_fn{lru_eviction_policy{}};
   if (name == "demand-aware")
     return eviction_fn{demand_aware_eviction_policy{}};
+  if (name == "swap-cost-aware") {
+    auto gbps = number(params, "eviction", "default_gbps", 10, 1e-6);
+    if (!gbps)
+      return gbps.err();
+    return eviction_fn{swap_cost_aware_eviction_policy{*gbps * 1e9}};
+  }
   return unknown("eviction", name);
 }
 
@@ -72,7 +78,7 @@ std::vector<std::string> runtime_policy_names(const std::string& kind) {
   if (kind == "batching")
     return {"none", "greedy"};
   if (kind == "eviction")
-    return {"lru", "demand-aware"};
+    return {"lru", "demand-aware", "swap-cost-aware"};
   return {};
 }
 

@@ -17,7 +17,7 @@ result<admission_fn> make_admission(const std::string& name, const policy_number
 result<dispatch_fn> make_dispatch(const std::string& name, const policy_numbers& params = {});
 /// "none" | "greedy" (param max_batch, default 8)
 result<batching_fn> make_batching(const std::string& name, const policy_numbers& params = {});
-/// "lru" | "demand-aware"
+/// "lru" | "demand-aware" | "swap-cost-aware" (param default_gbps)
 result<eviction_fn> make_eviction(const std::string& name, const policy_numbers& params = {});
 
 /// The names the registry knows for a kind ("admission", "dispatch", "batching", "eviction").

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gpu/shard.hpp"
+#include "policies/placement/plan_check.hpp"
 
 namespace sy::actors::internal {
 
@@ -27,13 +28,65 @@ std::vector<config::group_config> round_robin(const config::cluster_config& cfg)
 
 } // namespace
 
+result<std::vector<config::group_config>> groups_from_plan(const config::cluster_config& cfg,
+                                                           const policies::plan_file& plan,
+                                                           const std::string& source) {
+  auto fail = [&](const std::string& what) { return make_error("cluster", source + ": " + what); };
+  const auto& sched = plan.schedule;
+  if (sched.placements.size() != 1)
+    return fail("the plan has " + std::to_string(sched.placements.size())
+                + " windows (a placement that changes over time); the runtime serves one placement: plan with a "
+                  "policy other than sr-replace-*");
+  const auto& pl = sched.placements.front();
+  for (std::size_t g = 0; g < pl.groups.size(); ++g) { // sizes first: check_plan indexes devices by op and pp
+    const auto& pg = pl.groups[g];
+    auto where = "group " + std::to_string(g);
+    int size = pg.config.gpus();
+    if (pg.devices.empty())
+      return fail(where + " has no devices (a plan for simulation only?); expected " + std::to_string(size)
+                  + " device indices");
+    if (static_cast<int>(pg.devices.size()) != size)
+      return fail(where + ": tensor x pipeline = " + std::to_string(pg.config.op) + " x " + std::to_string(pg.config.pp)
+                  + " = " + std::to_string(size) + " devices, but it lists " + std::to_string(pg.devices.size()));
+  }
+  // Models, device indices, one group per device, tensor ranks on one node: the planner's own check.
+  if (auto st = policies::check_plan(plan, cfg, source); !st)
+    return make_error("cluster", st.err().message);
+  std::vector<config::group_config> out;
+  for (std::size_t g = 0; g < pl.groups.size(); ++g) {
+    const auto& pg = pl.groups[g];
+    auto where = "group " + std::to_string(g);
+    config::group_config gc;
+    gc.name = "g" + std::to_string(g);
+    gc.op = pg.config.op;
+    gc.pp = pg.config.pp;
+    for (int d : pg.devices)
+      gc.devices.push_back(cfg.device_at(d));
+    for (int m : pg.models) {
+      if (m < 0 || m >= static_cast<int>(pl.model_names.size()))
+        return fail(where + ": model index " + std::to_string(m) + " out of range");
+      gc.models.push_back(cfg.model_index(pl.model_names[static_cast<std::size_t>(m)]));
+    }
+    out.push_back(std::move(gc));
+  }
+  return out;
+}
+
 result<std::vector<planned_group>> plan_groups(const config::cluster_config& cfg) {
   std::vector<config::group_config> gs;
   switch (cfg.placement.mode) {
     case config::placement_mode::explicit_groups: gs = cfg.placement.groups; break;
     case config::placement_mode::policy: gs = round_robin(cfg); break;
-    case config::placement_mode::plan_file:
-      return make_error("cluster", "placement.plan: plan files are not supported by the runtime yet; use groups");
+    case config::placement_mode::plan_file: {
+      auto plan = policies::load_plan(cfg.placement.plan_path);
+      if (!plan)
+        return make_error("cluster", cfg.source + ": placement.plan: " + plan.err().message);
+      auto groups = groups_from_plan(cfg, *plan, cfg.placement.plan_path);
+      if (!groups)
+        return groups.err();
+      gs = std::move(*groups);
+      break;
+    }
   }
   std::vector<planned_group> out;
   for (const auto& gc : gs) {

@@ -9,6 +9,7 @@
 
 #include "config/cluster_config.hpp"
 #include "messages/result.hpp"
+#include "policies/placement/plan_file.hpp"
 
 namespace sy::actors::internal {
 
@@ -25,7 +26,16 @@ struct planned_group {
 inline constexpr double weight_budget_fraction = 0.85;
 
 /// The groups of `cfg`, with shard sizes. Errors (category "cluster"): a stage whose ranks span nodes, a
-/// model that cannot be sharded for a group's (op, pp), plan files (not supported yet).
+/// model that cannot be sharded for a group's (op, pp), a plan file that cannot be read or does not fit cfg.
 result<std::vector<planned_group>> plan_groups(const config::cluster_config& cfg);
+
+/// The config groups of a plan written by `switchyard plan` (placement: {plan: file}): group i is "g<i>" on
+/// the config's devices with the plan's global device indices (node order, then device order), its (op, pp)
+/// and models. Errors (category "cluster", naming `source`): several windows (re-placement over time), a
+/// model or device the config lacks, a group whose op x pp differs from its device count, a device in two
+/// groups.
+result<std::vector<config::group_config>> groups_from_plan(const config::cluster_config& cfg,
+                                                           const policies::plan_file& plan,
+                                                           const std::string& source);
 
 } // namespace sy::actors::internal

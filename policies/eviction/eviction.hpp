@@ -14,7 +14,9 @@ struct eviction_candidate {
   std::uint64_t last_used = 0;   // a logical clock: larger = more recent
   std::int64_t queued = 0;       // requests waiting for it: never evicted while > 0
   bool pinned = false;           // being loaded / explicitly loaded and not yet used: never evicted
-  double rate = 0;               // recent requests per second (demand-aware)
+  double rate = 0;               // recent requests per second (demand-aware, swap-cost-aware)
+  double load_s = 0;             // measured seconds to load it into the group (0: unknown; swap-cost-aware)
+  std::int64_t in_flight = 0;    // batches of it in the pipeline (swap-cost-aware evicts those last)
 };
 
 struct eviction_view {
@@ -36,6 +38,17 @@ struct lru_eviction_policy {
 /// Lowest recent demand first (ties: least recently used), so that a hot model stays resident.
 struct demand_aware_eviction_policy {
   eviction_decision operator()(const eviction_view& v) const;
+};
+
+/// Lowest expected reload cost first: rate x load seconds, i.e. the loading time per second that evicting the
+/// model is expected to cause. A model with batches in flight goes last (its memory is freed only after them,
+/// which would delay the load); ties: least recently used. An unknown load time is estimated from the bytes at
+/// the bandwidth the other candidates' measured loads show, else at `default_bytes_per_s`.
+struct swap_cost_aware_eviction_policy {
+  double default_bytes_per_s = 10e9;
+  eviction_decision operator()(const eviction_view& v) const;
+  /// The expected reload cost of one candidate in `v` (seconds of loading per second).
+  double reload_cost(const eviction_view& v, const eviction_candidate& c) const;
 };
 
 } // namespace sy::policies

@@ -77,7 +77,7 @@ expect_fail "exclude each other" \
 # Swapping uses the runtime's eviction policy: the config's (lru here), or --eviction; unknown names exit 2.
 "$exe" --log-level warn simulate -c "$cfg" --hardware V100-16GB --plan "$dir/plan.yaml" --workload "$dir/trace.csv" \
     --mode swapping --eviction demand-aware --warmup 0 > /dev/null
-expect_fail 'eviction: expected one of lru, demand-aware, found "nope"' \
+expect_fail 'eviction: expected one of lru, demand-aware, swap-cost-aware, found "nope"' \
   "$exe" simulate -c "$cfg" --hardware V100-16GB --plan "$dir/plan.yaml" --workload "$dir/trace.csv" \
     --mode swapping --eviction nope
 # A tensor-parallel stage across two nodes cannot run.

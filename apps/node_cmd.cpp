@@ -1,0 +1,198 @@
+// switchyard node --join HOST:PORT: runs one node of a multi-node config (its devices' gpu actors and, on the
+// controller's request, its stage actors) in this process, registered with the controller that
+// `switchyard up -c <the same config>` published. Runs until the controller stops the cluster (exit 0), the
+// controller goes away (exit 1) or SIGINT/SIGTERM (leaves: stops its actors, exit 0; the controller answers the
+// requests in flight on this node's groups `failed`).
+//
+// Exit codes: 0 stopped or left; 1 runtime failure (devices, lost controller, refused by the controller);
+// 2 bad arguments or config; 3 the controller could not be reached within --timeout.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/cluster.hpp"
+#include "apps/commands.hpp"
+#include "config/cluster_config.hpp"
+#include "messages/logging.hpp"
+#include "messages/atoms.hpp"
+#include "messages/control.hpp"
+#include "messages/type_ids.hpp"
+
+namespace sy::apps {
+
+namespace {
+
+struct address {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+result<address> parse_join(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return make_error("node", "--join: expected HOST:PORT with a port 1..65535, found '" + text + "' (" + why + ")");
+  };
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos)
+    return bad("no ':'");
+  address a;
+  a.host = text.substr(0, colon);
+  if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') // [::1]:7410
+    a.host = a.host.substr(1, a.host.size() - 2);
+  if (a.host.empty())
+    return bad("empty host");
+  auto digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return bad("the port is not a number");
+  long port = std::stol(digits);
+  if (port < 1 || port > 65535)
+    return bad("port out of range");
+  a.port = static_cast<std::uint16_t>(port);
+  return a;
+}
+
+std::string node_names(const config::cluster_config& cfg) {
+  std::string out;
+  for (const auto& n : cfg.nodes)
+    out += (out.empty() ? "" : ", ") + n.name;
+  return out;
+}
+
+/// The config node this process runs: --node, or the only one `up` does not run by default (the second of two).
+result<std::string> pick_node(const config::cluster_config& cfg, const std::string& wanted) {
+  if (!wanted.empty()) {
+    if (!cfg.find_node(wanted))
+      return make_error("node", "--node: no node '" + wanted + "' in " + cfg.source + " (nodes: " + node_names(cfg)
+                                  + ")");
+    return wanted;
+  }
+  if (cfg.nodes.size() == 1)
+    return make_error("node", cfg.source + " has a single node, which `switchyard up` runs itself; give a "
+                                           "multi-node config with -c (e.g. configs/two-node.yaml)");
+  if (cfg.nodes.size() == 2)
+    return cfg.nodes[1].name;
+  return make_error("node", "--node is required: " + cfg.source + " has " + std::to_string(cfg.nodes.size())
+                              + " nodes (" + node_names(cfg) + ")");
+}
+
+std::atomic<int> stop_signal{0}; // lock-free: async-signal-safe
+static_assert(std::atomic<int>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int sig) {
+  stop_signal.store(sig);
+}
+
+std::string reason_text(caf::actor_system& sys, const caf::error& e) {
+  return e ? sys.render(e) : std::string{"normal exit"};
+}
+
+} // namespace
+
+int run_node(const node_options& o) {
+  auto log = logger("node");
+  // A handler (not sigwait): threads started before main (OpenBLAS) do not block the signals, and a signal the
+  // kernel hands to one of them must not take the default action. The main loop polls the flag.
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+
+  auto addr = parse_join(o.join);
+  if (!addr) {
+    log->error("{}", addr.err().message);
+    return 2;
+  }
+  if (o.timeout_s <= 0) {
+    log->error("--timeout: expected seconds > 0, found {}", o.timeout_s);
+    return 2;
+  }
+  const config::cluster_config* cfg = &config::embedded_default();
+  std::unique_ptr<config::cluster_config> loaded;
+  if (!o.config_path.empty()) {
+    auto c = config::load_config(o.config_path);
+    if (!c) {
+      log->error("{}", c.err().message);
+      return 2;
+    }
+    loaded = std::make_unique<config::cluster_config>(std::move(*c));
+    cfg = loaded.get();
+  }
+  auto name = pick_node(*cfg, o.node);
+  if (!name) {
+    log->error("{}", name.err().message);
+    return 2;
+  }
+
+  caf::actor_system_config sys_cfg;
+  actors::prepare_actor_system_config(sys_cfg, *cfg, true);
+  sys_cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{sys_cfg};
+  auto timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout_s * 1000));
+  log->info("node {} of {}: joining the controller at {}:{}", *name, cfg->source, addr->host, addr->port);
+  auto joined = actors::join_cluster(sys, *cfg, *name, addr->host, addr->port, timeout);
+  if (!joined) {
+    log->error("{}", joined.err().message);
+    bool unreachable = joined.err().message.rfind("cannot reach", 0) == 0;
+    return unreachable ? 3 : 1;
+  }
+  log->info("node {} registered with the controller at {}:{}", *name, addr->host, addr->port);
+  std::printf("joined node=%s controller=%s:%u\n", name->c_str(), addr->host.c_str(), addr->port);
+  std::fflush(stdout);
+
+  caf::scoped_actor self{sys};
+  self->monitor(joined->node);
+  self->monitor(joined->controller);
+  auto stopped = [&](const caf::error& e) { return !e || e == caf::exit_reason::user_shutdown; };
+  bool node_alive = true;
+  int rc = -1;
+  while (rc < 0) {
+    if (int sig = stop_signal.load(); sig != 0) {
+      log->info("{}: leaving the cluster (the controller answers this node's requests in flight `failed`)",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+      rc = 0;
+      break;
+    }
+    self->receive(
+      [&](caf::down_msg& dm) {
+        if (dm.source == joined->node.address()) {
+          node_alive = false;
+          if (stopped(dm.reason)) {
+            log->info("node {} stopped by the controller", *name);
+            rc = 0;
+          } else {
+            log->error("node {} refused or stopped by the controller: {}", *name, reason_text(sys, dm.reason));
+            rc = 1;
+          }
+        } else if (dm.source == joined->controller.address()) {
+          if (stopped(dm.reason)) {
+            log->info("node {} stopped by the controller", *name);
+            rc = 0;
+          } else {
+            log->error("lost the controller at {}:{}: {}", addr->host, addr->port, reason_text(sys, dm.reason));
+            rc = 1;
+          }
+        }
+      },
+      caf::after(std::chrono::milliseconds(50)) >> [] {});
+  }
+  if (node_alive) // stop its stages and gpus too (they are referenced remotely, which keeps them alive)
+    self->request(joined->node, std::chrono::seconds(10), messages::stop_atom_v)
+      .receive([](const messages::ack&) {},
+               [&](caf::error& e) {
+                 if (e != caf::sec::request_receiver_down) // it stopped meanwhile
+                   log->warn("stopping the node: {}", sys.render(e));
+               });
+  if (node_alive) {
+    // Make the leave visible before the connection closes: wait for the node's end here, then one round trip
+    // to the controller, which arrives behind the node's down message on the same connection.
+    self->receive([&](caf::down_msg& dm) { (void)dm; }, caf::after(std::chrono::seconds(5)) >> [] {});
+    self->request(joined->controller, std::chrono::seconds(5), messages::health_atom_v)
+      .receive([](messages::health_report&) {}, [](caf::error&) {});
+  }
+  log->info("node {} left", *name);
+  return rc;
+}
+
+} // namespace sy::apps

@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""Black-box tests of a two-process cluster: `switchyard up -c two-node.yaml` (node a, the controller, the
+ingress) + `switchyard node --join` (node b) as two real processes on loopback, like a user runs them.
+
+Usage: multinode_e2e.py --bin PATH/switchyard SCENARIO     (scenarios: see SCENARIOS at the bottom)
+Every wait is bounded; ports of the ingress are chosen by the server, the controller's port is a free one
+written into the config. Exit 0 = pass.
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ingress_e2e as base  # noqa: E402
+from ingress_e2e import check, recv_all, run  # noqa: E402
+
+# configs/two-node.yaml with the controller on a free port: a pipeline group spans both processes.
+CONFIG = """nodes:
+  - {name: a, address: 127.0.0.1:7500, devices: {kind: cpu, count: 2, memory: 256MiB}}
+  - {name: b, address: 127.0.0.1:7501, devices: {kind: cpu, count: 2, memory: 256MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 100}
+  - {preset: small-gpt, weights: {seed: 2}, slo_ms: 400}
+  - {preset: tiny-bert, weights: {seed: 3}, slo_ms: 100}
+placement:
+  groups:
+    - {name: across, devices: ["a:0", "b:0"], pipeline: 2, models: [small-gpt, tiny-gpt]}
+    - {name: local-a, node: a, devices: [1], models: [tiny-bert]}
+    - {name: local-b, node: b, devices: [1], models: [tiny-gpt, tiny-bert]}
+policies:
+  batching: {name: greedy, max_batch: 4}
+controller:
+  address: 127.0.0.1:%(port)d
+runtime:
+  heartbeat_interval_ms: 200
+  node_timeout_ms: 2000
+"""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Node:
+    """`switchyard node --join ...` in its own process; waits for its `joined` line when asked."""
+
+    def __init__(self, cfg, port, *extra):
+        self.proc = subprocess.Popen([base.BIN, "node", "--join", "127.0.0.1:%d" % port, "-c", cfg, *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_joined(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("joined ") or line == "" and self.proc.poll() is not None:
+                break
+        check(line.startswith("joined node="), "node did not join: %r" % line)
+
+    def stop(self, sig, timeout=60):
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("node did not exit within %d s of signal %d" % (timeout, sig))
+        return rc
+
+    def finish(self, timeout=60):
+        """Exit code and stderr once the process ends by itself."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("node did not exit within %d s" % timeout)
+        return self.proc.returncode, self.proc.stderr.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Cluster:
+    """Node b first (it retries until the controller is up), then `up` (ready once b joined)."""
+
+    def __init__(self, d):
+        self.port = free_port()
+        self.cfg = os.path.join(d, "two-node.yaml")
+        with open(self.cfg, "w") as f:
+            f.write(CONFIG % {"port": self.port})
+        self.node = Node(self.cfg, self.port)
+        try:
+            self.up = base.Server("-c", self.cfg)
+            self.node.wait_joined()
+        except BaseException:
+            self.node.kill()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.node.kill()
+        self.up.__exit__(*exc)
+
+    def health(self):
+        code, body = self.up.http("GET", "/v2/health/ready")
+        return json.loads(body)
+
+
+def scenario_replay():
+    """A trace through the ingress; every request answered exactly once, the spanning group serves."""
+    with tempfile.TemporaryDirectory() as d, Cluster(d) as c:
+        h = c.health()
+        check(h["ready"] and h["nodes"] == 2 and h["nodes_expected"] == 2, "both nodes registered: %r" % h)
+        code, body = c.up.http("GET", "/v2/models")
+        replicas = {m["name"]: {r["group"]: r["state"] for r in m["replicas"]} for m in json.loads(body)["models"]}
+        check(replicas["small-gpt"] == {"across": "resident"}, "small-gpt on the spanning group: %s" % body)
+        trace, rec, summ = (os.path.join(d, n) for n in ("t.csv", "r.csv", "s.json"))
+        n = 120
+        with open(trace, "w") as f:
+            f.write("arrival_s,model,input_tokens,slo_ms\n")
+            for i in range(n):
+                f.write("%.3f,%s,%d,5000\n" % (i * 0.02, ("tiny-gpt", "small-gpt", "tiny-bert")[i % 3], 4 + i % 8))
+        rc, out, err = run(["replay", "--target", "127.0.0.1:%d" % c.up.ports["msgpack"], "--trace", trace,
+                            "--records", rec, "--summary", summ, "--no-progress"])
+        check(rc == 0, "replay: rc %d\n%s" % (rc, err))
+        s = json.load(open(summ))
+        check(s["overall"]["requests"] == n and s["unanswered"] == 0 and s["duplicates"] == 0,
+              "every request answered exactly once: %r" % s["overall"])
+        check(s["overall"]["ok"] == n, "all served within a 5 s SLO: %r" % s["overall"])
+        groups = {line.split(",")[5] for line in open(rec).read().splitlines()[1:]}
+        check("across" in groups, "the group spanning both processes served: %r" % groups)
+        print("replay over two processes: %d requests, groups %s" % (n, sorted(groups)))
+        check(c.up.stop() == 0, "up exits 0 after SIGTERM")
+        rc, err = c.node.finish()
+        check(rc == 0 and "stopped by the controller" in err, "the node follows the controller: rc %d %s" % (rc, err))
+
+
+def scenario_node_killed():
+    """Node b is SIGKILLed with requests in flight on its groups: each gets exactly one answer (failed for
+    those it held), the controller stays up and serves the groups of node a."""
+    with tempfile.TemporaryDirectory() as d, Cluster(d) as c:
+        cl = c.up.client()
+        n = 200
+        for i in range(n):  # small-gpt lives only on the group that spans a and b; 32 tokens queue them up
+            cl.send(i, "small-gpt", list(range(1, 33)), slo_ms=60000)
+        first = cl.recv()
+        c.node.proc.kill()
+        c.node.proc.wait()
+        got, dup = recv_all(cl, n - 1)
+        got[first["id"]] = first
+        check(dup == 0 and sorted(got) == list(range(n)), "every request answered exactly once")
+        statuses = {}
+        for r in got.values():
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+        check(set(statuses) <= {"ok", "failed", "rejected"}, "terminal answers only: %r" % statuses)
+        failed = [r for r in got.values() if r["status"] == "failed"]
+        check(len(failed) > 0, "requests in flight on node b failed: %r" % statuses)
+        check(all("node b lost" in r["reason"] for r in failed), "reason names the node: %r" % failed[0])
+        # The controller stays up: node a's group serves, small-gpt is refused with a reason.
+        r = cl.infer(1000, "tiny-bert", [1, 2, 3])
+        check(r["status"] == "ok", "tiny-bert on local-a still served: %r" % r)
+        r = cl.infer(1001, "small-gpt", [1, 2, 3])
+        check(r["status"] == "rejected" and "ready group" in r["reason"], "small-gpt refused: %r" % r)
+        h = c.health()
+        check(h["nodes"] == 1 and any("node b lost" in p for p in h["problems"]), "health names it: %r" % h)
+        cl.close()
+        print("node killed: %d requests, %r" % (n, statuses))
+        check(c.up.stop() == 0, "up exits 0 after SIGTERM")
+
+
+def scenario_node_leaves():
+    """SIGINT on the node: it leaves (exit 0) and the controller says so and keeps serving node a."""
+    with tempfile.TemporaryDirectory() as d, Cluster(d) as c:
+        rc = c.node.stop(signal.SIGINT)
+        check(rc == 0, "node exits 0 after SIGINT, got %d: %s" % (rc, c.node.proc.stderr.read()))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and c.health()["nodes"] != 1:
+            time.sleep(0.05)
+        h = c.health()
+        check(any("node b left the cluster" in p for p in h["problems"]), "controller reports the leave: %r" % h)
+        with c.up.client() as cl:
+            r = cl.infer(1, "tiny-bert", [1, 2, 3])
+            check(r["status"] == "ok", "node a serves on: %r" % r)
+        check(c.up.stop(signal.SIGINT) == 0, "up exits 0")
+
+
+def scenario_errors():
+    """Precise messages and exit codes for bad input, an absent controller and a duplicate node."""
+    with tempfile.TemporaryDirectory() as d:
+        port = free_port()
+        cfg = os.path.join(d, "two-node.yaml")
+        with open(cfg, "w") as f:
+            f.write(CONFIG % {"port": port})
+        for addr, why in (("localhost", "no ':'"), ("127.0.0.1:99999", "port out of range"),
+                          ("127.0.0.1:abc", "not a number"), (":7410", "empty host")):
+            rc, out, err = run(["node", "--join", addr, "-c", cfg])
+            check(rc == 2 and "--join: expected HOST:PORT" in err and why in err, "%s: rc %d %s" % (addr, rc, err))
+        rc, out, err = run(["node", "--join", "127.0.0.1:%d" % port, "-c", cfg, "--node", "c"])
+        check(rc == 2 and "no node 'c'" in err and "nodes: a, b" in err, "unknown node: rc %d %s" % (rc, err))
+        rc, out, err = run(["node", "--join", "127.0.0.1:%d" % port])
+        check(rc == 2 and "single node" in err, "embedded default is single-node: rc %d %s" % (rc, err))
+        t0 = time.monotonic()
+        rc, out, err = run(["node", "--join", "127.0.0.1:%d" % port, "-c", cfg, "--timeout", "1"])
+        took = time.monotonic() - t0
+        check(rc == 3 and "cannot reach the controller at 127.0.0.1:%d within 1000 ms" % port in err,
+              "absent controller: rc %d %s" % (rc, err))
+        check(took < 30, "gives up after its timeout (%.1f s)" % took)
+        with Cluster(d) as c:
+            dup = Node(c.cfg, c.port)
+            rc, err = dup.finish()
+            check(rc == 1 and "already registered" in err, "a second node b is refused: rc %d %s" % (rc, err))
+            check(c.health()["nodes"] == 2, "the first node b stays")
+            check(c.up.stop() == 0, "up exits 0")
+
+
+SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    a = ap.parse_args()
+    base.BIN = a.bin
+    t0 = time.monotonic()
+    SCENARIOS[a.scenario]()
+    print("e2e multinode %s: passed in %.1f s" % (a.scenario, time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    main()
