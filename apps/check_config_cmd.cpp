@@ -11,8 +11,7 @@
 namespace sy::apps {
 
 int run_check_config(const check_config_options& opts) {
-  const bool embedded = opts.config_path.empty();
-  auto r = embedded ? result<config::cluster_config>{config::embedded_default()} : config::load_config(opts.config_path);
+  auto r = config::load_config_or_default(opts.config_path);
   if (!r.ok()) {
     std::fprintf(stderr, "%s\n", r.err().message.c_str());
     return 2;

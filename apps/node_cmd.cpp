@@ -108,17 +108,12 @@ int run_node(const node_options& o) {
     log->error("--timeout: expected seconds > 0, found {}", o.timeout_s);
     return 2;
   }
-  const config::cluster_config* cfg = &config::embedded_default();
-  std::unique_ptr<config::cluster_config> loaded;
-  if (!o.config_path.empty()) {
-    auto c = config::load_config(o.config_path);
-    if (!c) {
-      log->error("{}", c.err().message);
-      return 2;
-    }
-    loaded = std::make_unique<config::cluster_config>(std::move(*c));
-    cfg = loaded.get();
+  auto loaded = config::load_config_or_default(o.config_path);
+  if (!loaded) {
+    log->error("{}", loaded.err().message);
+    return 2;
   }
+  const config::cluster_config* cfg = &*loaded;
   auto name = pick_node(*cfg, o.node);
   if (!name) {
     log->error("{}", name.err().message);

@@ -120,17 +120,12 @@ result<driver::driver_result> replay_live(const replay_options& o, const config:
 int run_replay(const replay_options& o) {
   auto log = logger("replay");
   // The deployment: for model names (and, without --target, to serve).
-  const config::cluster_config* cfg = &config::embedded_default();
-  std::unique_ptr<config::cluster_config> loaded;
-  if (!o.config_path.empty()) {
-    auto c = config::load_config(o.config_path);
-    if (!c) {
-      log->error("{}", c.err().message);
-      return 2;
-    }
-    loaded = std::make_unique<config::cluster_config>(std::move(*c));
-    cfg = loaded.get();
+  auto loaded = config::load_config_or_default(o.config_path);
+  if (!loaded) {
+    log->error("{}", loaded.err().message);
+    return 2;
   }
+  const config::cluster_config* cfg = &*loaded;
   std::vector<std::string> models = split_names(o.models);
   int max_seq = 1 << 30;
   for (const auto& m : cfg->models)

@@ -6,27 +6,11 @@
 #include "actors/cluster.hpp"
 #include "apps/sim_inputs.hpp"
 #include "messages/logging.hpp"
+#include "policies/policy_registry.hpp"
 #include "policies/runtime_registry.hpp"
 #include "sim/simulator.hpp"
 
 namespace sy::apps {
-
-namespace {
-
-policies::policy_numbers numbers_of(const config::policy_params& p) {
-  policies::policy_numbers out;
-  for (const auto& [k, v] : p) {
-    if (auto* i = std::get_if<std::int64_t>(&v))
-      out[k] = static_cast<double>(*i);
-    else if (auto* d = std::get_if<double>(&v))
-      out[k] = *d;
-    else if (auto* b = std::get_if<bool>(&v))
-      out[k] = *b ? 1 : 0;
-  }
-  return out;
-}
-
-} // namespace
 
 result<driver::driver_result> simulate_replay(const replay_options& o, const config::cluster_config& cfg,
                                               const sim::trace& trace) {
@@ -64,7 +48,7 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
       mem = mem == 0 ? d.memory_bytes : std::min(mem, d.memory_bytes);
   opt.mem_budget_bytes = static_cast<double>(actors::weight_budget(mem));
   if (opt.mode == sim::sim_mode::swapping) {
-    auto e = policies::make_eviction(cfg.policies.eviction.name, numbers_of(cfg.policies.eviction.params));
+    auto e = policies::make_eviction(cfg.policies.eviction.name, policies::numbers_of(cfg.policies.eviction.params));
     if (!e)
       return make_error("replay", cfg.source + ": policies.eviction: " + e.err().message);
     opt.eviction = *e;

@@ -22,19 +22,14 @@ int run_up(const up_options& o) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  const config::cluster_config* cfg = &config::embedded_default();
-  std::unique_ptr<config::cluster_config> loaded;
-  if (!o.config_path.empty()) {
-    auto c = config::load_config(o.config_path);
-    if (!c) {
-      log->error("{}", c.err().message);
-      return 2;
-    }
-    loaded = std::make_unique<config::cluster_config>(std::move(*c));
-    cfg = loaded.get();
-  } else {
-    log->info("no config given: serving the embedded default (configs/local.yaml)");
+  auto loaded = config::load_config_or_default(o.config_path);
+  if (!loaded) {
+    log->error("{}", loaded.err().message);
+    return 2;
   }
+  const config::cluster_config* cfg = &*loaded;
+  if (o.config_path.empty())
+    log->info("no config given: serving the embedded default (configs/local.yaml)");
   // The config's policy plug-ins and policies, checked before anything starts (exit 2 like a config error).
   if (auto reg = policies::load_policy_registry(*cfg); !reg) {
     log->error("{}", reg.err().message);

@@ -204,6 +204,8 @@ result<cluster_config> parse_config(std::string_view text, std::string_view sour
 /// configs/local.yaml as compiled into the binary: its text, and the config it describes (parsed once).
 std::string_view embedded_default_text();
 const cluster_config& embedded_default();
+/// What a `-c PATH` option means everywhere: `path` empty: a copy of the embedded default; else load_config.
+result<cluster_config> load_config_or_default(const std::string& path);
 
 /// The normalized config as YAML (every key, sizes in bytes, presets expanded); parse_config of it gives
 /// back an equal config.

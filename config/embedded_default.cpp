@@ -27,4 +27,10 @@ const cluster_config& embedded_default() {
   return c;
 }
 
+result<cluster_config> load_config_or_default(const std::string& path) {
+  if (path.empty())
+    return embedded_default();
+  return load_config(path);
+}
+
 } // namespace sy::config
