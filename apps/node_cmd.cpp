@@ -17,6 +17,7 @@
 
 #include "actors/cluster.hpp"
 #include "apps/commands.hpp"
+#include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
 #include "messages/atoms.hpp"
@@ -122,6 +123,7 @@ int run_node(const node_options& o) {
 
   caf::actor_system_config sys_cfg;
   actors::prepare_actor_system_config(sys_cfg, *cfg, true);
+  tune_scheduler(sys_cfg);
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{sys_cfg};
   auto timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout_s * 1000));

@@ -17,6 +17,24 @@
 #include "messages/logging.hpp"
 
 namespace sy::apps {
+
+void tune_scheduler(caf::actor_system_config& cfg) {
+  // CAF's scheduler: as many workers as hardware threads (CAF's default, max(4, hw), oversubscribes small
+  // machines) sharing one queue (work stealing polls with 50 us sleeps, costly on 2 cores beside the ingress,
+  // device and client threads; bench control-plane measured 164 vs 207 us CPU per request). The
+  // environment overrides both: SY_CAF_THREADS=n, SY_CAF_POLICY=sharing|stealing.
+  auto threads = static_cast<std::size_t>(std::max(1u, std::thread::hardware_concurrency()));
+  if (const char* t = std::getenv("SY_CAF_THREADS"); t && std::atoi(t) > 0)
+    threads = static_cast<std::size_t>(std::atoi(t));
+  cfg.set("scheduler.max-threads", threads);
+  std::string policy = std::getenv("SY_CAF_POLICY") ? std::getenv("SY_CAF_POLICY") : "sharing";
+  if (policy != "sharing" && policy != "stealing") {
+    logger("up")->warn("SY_CAF_POLICY: expected sharing or stealing, found '{}'; using sharing", policy);
+    policy = "sharing";
+  }
+  cfg.set("scheduler.policy", policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
+}
+
 namespace {
 
 class service_impl final : public local_service {
@@ -24,20 +42,7 @@ public:
   explicit service_impl(const config::cluster_config& cfg) {
     actors::prepare_actor_system_config(cfg_, cfg, true); // the ingress broker needs the middleman
     cfg_.set("logger.verbosity", caf::atom("quiet"));
-    // CAF's scheduler: as many workers as hardware threads (CAF's default, max(4, hw), oversubscribes small
-    // machines) sharing one queue (work stealing polls with 50 us sleeps, costly on 2 cores beside the ingress,
-    // device and client threads; bench control-plane measured 164 vs 207 us CPU per request). The
-    // environment overrides both: SY_CAF_THREADS=n, SY_CAF_POLICY=sharing|stealing.
-    auto threads = static_cast<std::size_t>(std::max(1u, std::thread::hardware_concurrency()));
-    if (const char* t = std::getenv("SY_CAF_THREADS"); t && std::atoi(t) > 0)
-      threads = static_cast<std::size_t>(std::atoi(t));
-    cfg_.set("scheduler.max-threads", threads);
-    std::string policy = std::getenv("SY_CAF_POLICY") ? std::getenv("SY_CAF_POLICY") : "sharing";
-    if (policy != "sharing" && policy != "stealing") {
-      logger("up")->warn("SY_CAF_POLICY: expected sharing or stealing, found '{}'; using sharing", policy);
-      policy = "sharing";
-    }
-    cfg_.set("scheduler.policy", policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
+    tune_scheduler(cfg_);
     sys_ = std::make_unique<caf::actor_system>(cfg_);
   }
 

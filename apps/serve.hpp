@@ -10,11 +10,17 @@
 #include <string>
 #include <vector>
 
+#include <caf/fwd.hpp>
+
 #include "config/cluster_config.hpp"
 #include "messages/control.hpp"
 #include "messages/result.hpp"
 
 namespace sy::apps {
+
+/// CAF's scheduler for our processes (up, node): as many workers as hardware threads with the `sharing`
+/// policy; SY_CAF_THREADS=n and SY_CAF_POLICY=sharing|stealing override it.
+void tune_scheduler(caf::actor_system_config& cfg);
 
 struct serve_ports {
   std::uint16_t controller = 0; // 0: not published

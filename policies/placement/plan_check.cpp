@@ -47,6 +47,9 @@ status check_plan(const plan_file& plan, const config::cluster_config& cfg, cons
       if (grp.devices.empty())
         continue;
       const int op = grp.config.op;
+      if (op < 1 || grp.config.pp < 1 || grp.devices.size() != static_cast<std::size_t>(op) * grp.config.pp)
+        return fail(key, "op x pp = " + std::to_string(op) + " x " + std::to_string(grp.config.pp) + " devices",
+                    std::to_string(grp.devices.size()) + " devices");
       for (int s = 0; s < grp.config.pp; ++s)
         for (int r = 1; r < op; ++r) {
           const auto a = cfg.device_at(grp.devices[static_cast<std::size_t>(s * op)]);

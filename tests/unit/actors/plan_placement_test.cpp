@@ -9,6 +9,7 @@
 
 #include "actors/internal/group_plan.hpp"
 #include "config/cluster_config.hpp"
+#include "policies/placement/plan_check.hpp"
 #include "policies/placement/plan_file.hpp"
 
 using namespace sy;
@@ -123,4 +124,13 @@ TEST_CASE("a plan that does not fit the config is refused with what and where") 
   CHECK_THAT(error_of("models: [tiny-gpt]\nwindows:\n  - start: 0\n    groups: [{op: 1, pp: 1, devices: [0], models: [tiny-gpt]}]\n"
                       "  - start: 60\n    groups: [{op: 1, pp: 1, devices: [1], models: [tiny-gpt]}]\n"),
              Catch::Contains("2 windows"));
+}
+
+TEST_CASE("check_plan refuses a group whose device list does not match op x pp instead of reading past it") {
+  auto plan = plan_of("models: [tiny-gpt]\ngroups:\n  - {op: 1, pp: 1, devices: [0], models: [tiny-gpt]}\n");
+  plan.schedule.placements[0].groups[0].config = {2, 2}; // built in code: 1 device listed, 4 needed
+  auto cfg = cfg_with("placement: {policy: mp-round-robin}\n");
+  auto st = policies::check_plan(plan, cfg, "plan.yaml");
+  REQUIRE_FALSE(st);
+  CHECK_THAT(st.err().message, Catch::Contains("groups[0].devices: expected op x pp = 2 x 2 devices, found 1 devices"));
 }
