@@ -43,34 +43,16 @@ result<sim::trace> load_trace(const replay_options& o, const std::vector<std::st
     s.input_tokens = o.tokens;
     return sim::synthesize(s);
   }
-  auto text = sim::read_text_file(o.trace_path);
-  if (!text)
-    return text.err();
-  if (o.format == "csv")
-    return sim::parse_csv(*text, o.trace_path, o.models.empty() ? std::vector<std::string>{} : models);
-  if (o.format == "azure2019") {
-    sim::azure2019_options a;
-    a.models = models;
-    a.seed = o.seed;
-    a.input_tokens = o.tokens;
-    return sim::parse_azure_functions_2019(*text, o.trace_path, a);
-  }
-  if (o.format == "azure2021") {
-    sim::azure2021_options a;
-    a.models = models;
-    a.seed = o.seed;
-    a.input_tokens = o.tokens;
-    return sim::parse_azure_functions_2021(*text, o.trace_path, a);
-  }
-  if (o.format == "azure-llm") {
-    sim::azure_llm_options a;
-    a.models = models;
-    a.seed = o.seed;
-    a.max_seq = max_seq;
-    return sim::parse_azure_llm(*text, o.trace_path, a);
-  }
-  return make_error("replay", fmt::format("--format: expected csv, azure2019, azure2021 or azure-llm, found '{}'",
-                                          o.format));
+  sim::trace_file_options f;
+  f.format = o.format;
+  f.models = o.format == "csv" && o.models.empty() ? std::vector<std::string>{} : models; // csv: the file's
+  f.azure2019.seed = o.seed;
+  f.azure2019.input_tokens = o.tokens;
+  f.azure2021.seed = o.seed;
+  f.azure2021.input_tokens = o.tokens;
+  f.azure_llm.seed = o.seed;
+  f.azure_llm.max_seq = max_seq;
+  return sim::load_trace_file(o.trace_path, f);
 }
 
 // Creates the folder a output file goes into (replay writes into fresh result folders).

@@ -23,52 +23,29 @@ result<sim::trace> make_trace(const trace_options& o) {
   }
   if (o.inputs.empty())
     return make_error("workload", "convert: --input FILE is required");
-  if (o.format != "csv" && o.format != "azure2019" && o.format != "azure2021" && o.format != "azure-llm")
-    return make_error("workload", "--format: expected csv, azure2019, azure2021 or azure-llm, found '" + o.format + "'");
   // Azure LLM traces name no model: with one file per model, file i serves model i.
   bool per_model = o.format == "azure-llm" && o.inputs.size() > 1 && o.inputs.size() == o.models.size();
+  sim::trace_file_options f;
+  f.format = o.format;
+  f.azure2019.start_minute = o.start_minute;
+  f.azure2019.minutes = o.minutes;
+  f.azure2019.rate_scale = o.rate_scale;
+  f.azure2019.cv_scale = o.cv_scale;
+  f.azure2019.seed = o.seed;
+  f.azure2019.input_tokens = o.tokens;
+  f.azure2021.fit_gamma = o.fit_gamma;
+  f.azure2021.interval_s = o.interval;
+  f.azure2021.rate_scale = o.rate_scale;
+  f.azure2021.cv_scale = o.cv_scale;
+  f.azure2021.seed = o.seed;
+  f.azure2021.input_tokens = o.tokens;
+  f.azure_llm.max_seq = o.max_seq;
+  f.azure_llm.uniform = o.uniform;
+  f.azure_llm.seed = o.seed;
   std::vector<sim::trace> parts;
   for (std::size_t i = 0; i < o.inputs.size(); ++i) {
-    const auto& path = o.inputs[i];
-    auto models = per_model ? std::vector<std::string>{o.models[i]} : o.models;
-    auto text = sim::read_text_file(path);
-    if (!text)
-      return text.err();
-    auto part = [&]() -> result<sim::trace> {
-      if (o.format == "csv")
-        return sim::parse_csv(*text, path, models);
-      if (o.format == "azure2019") {
-        sim::azure2019_options a;
-        a.models = models;
-        a.start_minute = o.start_minute;
-        a.minutes = o.minutes;
-        a.rate_scale = o.rate_scale;
-        a.cv_scale = o.cv_scale;
-        a.seed = o.seed;
-        a.input_tokens = o.tokens;
-        return sim::parse_azure_functions_2019(*text, path, a);
-      }
-      if (o.format == "azure2021") {
-        sim::azure2021_options a;
-        a.models = models;
-        a.fit_gamma = o.fit_gamma;
-        a.interval_s = o.interval;
-        a.rate_scale = o.rate_scale;
-        a.cv_scale = o.cv_scale;
-        a.seed = o.seed;
-        a.input_tokens = o.tokens;
-        return sim::parse_azure_functions_2021(*text, path, a);
-      }
-      if (o.format == "azure-llm") {
-        sim::azure_llm_options a;
-        a.models = models;
-        a.max_seq = o.max_seq;
-        a.uniform = o.uniform;
-        a.seed = o.seed;
-        return sim::parse_azure_llm(*text, path, a);
-      }
-      return make_error("workload", "unreachable");
-    }();
+    f.models = per_model ? std::vector<std::string>{o.models[i]} : o.models;
+    auto part = sim::load_trace_file(o.inputs[i], f);
     if (!part)
       return part.err();
     parts.push_back(std::move(*part));

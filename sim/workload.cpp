@@ -169,4 +169,27 @@ result<std::string> read_text_file(const std::string& path) {
   return ss.str();
 }
 
+result<trace> load_trace_file(const std::string& path, const trace_file_options& o) {
+  if (o.format != "csv" && o.format != "azure2019" && o.format != "azure2021" && o.format != "azure-llm")
+    return make_error("workload", "--format: expected csv, azure2019, azure2021 or azure-llm, found '" + o.format + "'");
+  auto text = read_text_file(path);
+  if (!text)
+    return text.err();
+  if (o.format == "csv")
+    return parse_csv(*text, path, o.models);
+  if (o.format == "azure2019") {
+    auto a = o.azure2019;
+    a.models = o.models;
+    return parse_azure_functions_2019(*text, path, a);
+  }
+  if (o.format == "azure2021") {
+    auto a = o.azure2021;
+    a.models = o.models;
+    return parse_azure_functions_2021(*text, path, a);
+  }
+  auto a = o.azure_llm;
+  a.models = o.models;
+  return parse_azure_llm(*text, path, a);
+}
+
 } // namespace sy::sim

@@ -97,6 +97,20 @@ result<trace> parse_azure_llm(const std::string& text, const std::string& source
 /// Reads a whole file; the error names the path.
 result<std::string> read_text_file(const std::string& path);
 
+/// One trace file in a named format: the reader behind `switchyard trace convert` and `replay --trace`.
+/// `models` goes to the format's options (csv: empty = every model the file names); the per-format options
+/// carry the rest (their `models` fields are overwritten).
+struct trace_file_options {
+  std::string format = "csv"; // csv | azure2019 | azure2021 | azure-llm
+  std::vector<std::string> models;
+  azure2019_options azure2019;
+  azure2021_options azure2021;
+  azure_llm_options azure_llm;
+};
+/// Errors: unknown format ("--format: expected csv, azure2019, azure2021 or azure-llm, found 'x'"), the
+/// file cannot be read, or a bad line (file:line: field: expected ..., found ...).
+result<trace> load_trace_file(const std::string& path, const trace_file_options& o);
+
 // ---------------------------------------------------------------------------------------------------------
 // Transforms and writer.
 

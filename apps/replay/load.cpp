@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -52,6 +53,27 @@ result<std::vector<int>> connect_all(const load_options& o, timeval timeout) {
     fds.push_back(fd);
   }
   return fds;
+}
+
+/// A receiver thread's counts into the shared result.
+void add_answers(load_result& out, std::mutex& mu, long answered, const std::map<std::string, long>& statuses,
+                 const std::vector<double>& lat) {
+  std::lock_guard<std::mutex> g(mu);
+  out.answered += answered;
+  for (const auto& [k, v] : statuses)
+    out.by_status[k] += v;
+  out.latency_s.insert(out.latency_s.end(), lat.begin(), lat.end());
+}
+
+/// Joins the client threads and closes the connections; an error when one of them failed.
+status finish(std::vector<std::thread>& threads, const std::vector<int>& fds, const std::atomic<bool>& failed) {
+  for (auto& t : threads)
+    t.join();
+  for (int f : fds)
+    ::close(f);
+  if (failed)
+    return make_error("net", "a benchmark connection failed (closed or timed out)");
+  return {};
 }
 
 } // namespace
@@ -123,19 +145,11 @@ result<load_result> run_closed_loop(const load_options& o) {
           }
         }
       }
-      std::lock_guard<std::mutex> g(mu);
-      out.answered += answered;
-      for (auto& [k, v] : statuses)
-        out.by_status[k] += v;
-      out.latency_s.insert(out.latency_s.end(), lat.begin(), lat.end());
+      add_answers(out, mu, answered, statuses, lat);
     });
   }
-  for (auto& t : threads)
-    t.join();
-  for (int f : fds)
-    ::close(f);
-  if (failed)
-    return make_error("net", "a benchmark connection failed (closed or timed out)");
+  if (auto st = finish(threads, fds, failed); !st)
+    return st.err();
   out.seconds = std::chrono::duration<double>(o.duration).count();
   std::sort(out.latency_s.begin(), out.latency_s.end());
   return out;
@@ -239,19 +253,11 @@ result<load_result> run_open_loop(const load_options& o) {
             lat.push_back(static_cast<double>(now - sent) * 1e-9);
         }
       }
-      std::lock_guard<std::mutex> g(mu);
-      out.answered += answered;
-      for (auto& [k, v] : statuses)
-        out.by_status[k] += v;
-      out.latency_s.insert(out.latency_s.end(), lat.begin(), lat.end());
+      add_answers(out, mu, answered, statuses, lat);
     });
   }
-  for (auto& t : threads)
-    t.join();
-  for (int f : fds)
-    ::close(f);
-  if (failed)
-    return make_error("net", "a benchmark connection failed (closed or timed out)");
+  if (auto st = finish(threads, fds, failed); !st)
+    return st.err();
   out.seconds = std::chrono::duration<double>(o.duration).count();
   out.sent_rate = static_cast<double>(sent_recorded) / out.seconds;
   std::sort(out.latency_s.begin(), out.latency_s.end());
