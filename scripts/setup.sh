@@ -8,7 +8,8 @@ packages=(
   build-essential cmake pkg-config git
   libcaf-dev libmsgpack-cxx-dev libspdlog-dev libfmt-dev catch2 libyaml-cpp-dev libcli11-dev
   libopenblas-dev coinor-libcbc-dev libcpp-httplib-dev
-  python3 python3-torch python3-numpy python3-matplotlib python3-msgpack
+  python3 python3-torch python3-numpy python3-matplotlib python3-msgpack python3-scipy python3-venv python3-pip
+  ccache
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -22,7 +23,23 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Test-only Python packages (pinned) in .venv, which also sees Debian's torch/numpy. Tests find it as
+# .venv/bin/python (CMake passes SY_TEST_PYTHON); SKIP_VENV=1 skips this step.
+if [ "${SKIP_VENV:-0}" != 1 ]; then
+  stamp=.venv/.sy-requirements
+  want=$(cat scripts/requirements-test.txt scripts/requirements-nodeps.txt | sha256sum | cut -c1-16)
+  if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: installing the pinned Python test packages into .venv"
+    /usr/bin/python3 -m venv --system-site-packages .venv
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-nodeps.txt
+    echo "$want" > "$stamp"
+  fi
+fi
+
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@"
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@"
 cmake --build "$BUILD_DIR" -j "$JOBS"
