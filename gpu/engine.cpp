@@ -366,4 +366,46 @@ device_activation::~device_activation() {
   }
 }
 
+std::string_view to_string(output_kind k) noexcept {
+  switch (k) {
+    case output_kind::logits_last: return "logits_last";
+    case output_kind::logits_all: return "logits_all";
+    case output_kind::pooler: return "pooler";
+    case output_kind::cls: return "cls";
+    case output_kind::mean: return "mean";
+    case output_kind::mean_normalized: return "mean_normalized";
+    case output_kind::hidden: return "hidden";
+  }
+  return "?";
+}
+
+result<output_kind> parse_output_kind(std::string_view s) {
+  if (s == "logits_last" || s == "last") return output_kind::logits_last;
+  if (s == "logits_all" || s == "all") return output_kind::logits_all;
+  if (s == "pooler") return output_kind::pooler;
+  if (s == "cls") return output_kind::cls;
+  if (s == "mean") return output_kind::mean;
+  if (s == "mean_normalized" || s == "mean-normalized") return output_kind::mean_normalized;
+  if (s == "hidden") return output_kind::hidden;
+  return make_error("spec", "unknown output '" + std::string{s} +
+                              "', expected one of logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden");
+}
+
+std::int64_t total_tokens(const forward_request& r) noexcept {
+  if (r.seq_lens.empty())
+    return static_cast<std::int64_t>(r.batch) * r.seq;
+  std::int64_t n = 0;
+  for (int l : r.seq_lens)
+    n += l;
+  return n;
+}
+
+std::int64_t output_rows(const forward_request& r) noexcept {
+  return r.out_kind == output_kind::logits_all || r.out_kind == output_kind::hidden ? total_tokens(r) : r.batch;
+}
+
+int output_width(const model_spec& spec, output_kind kind) noexcept {
+  return kind == output_kind::logits_last || kind == output_kind::logits_all ? spec.vocab : spec.hidden;
+}
+
 } // namespace sy::gpu

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "gpu/backend.hpp"
@@ -68,8 +69,29 @@ private:
 
 /// One forward pass of a batch of `batch` sequences of `seq` tokens each through this stage's layers.
 /// Host pointers are owned by the caller (pinned for copy overlap on CUDA) and valid until done.
+/// What the last stage writes (issue 8). Shapes, f32: logits_last [batch, vocab]; logits_all
+/// [sum(len), vocab]; pooler/cls/mean/mean_normalized [batch, hidden]; hidden [sum(len), hidden].
+enum class output_kind : std::uint8_t { logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden };
+std::string_view to_string(output_kind k) noexcept;
+/// "logits_last|last", "logits_all|all", "pooler", "cls", "mean", "mean_normalized|mean-normalized", "hidden".
+result<output_kind> parse_output_kind(std::string_view s);
+/// Decoder: logits_last; encoder: pooler if spec.pooler else cls.
+inline output_kind default_output(const model_spec& spec) noexcept {
+  if (spec.kind == arch::decoder)
+    return output_kind::logits_last;
+  return spec.pooler ? output_kind::pooler : output_kind::cls;
+}
+
 struct forward_request {
   int batch = 0, seq = 0;
+  /// Empty: every sequence has `seq` tokens; else `batch` per-sequence lengths (each in [1, seq]), tokens
+  /// (and token_types, inputs, per-token outputs) packed [sum(seq_lens)] with no padding.
+  std::vector<int> seq_lens;
+  /// First stage of encoders with type_vocab > 0: token type ids, same layout as tokens; null = all 0.
+  const std::int32_t* token_types = nullptr;
+  /// What the last stage writes to `output` (named out_kind: `output` is the buffer). The engine computes
+  /// only its default (decoder logits_last, encoder pooler) until the other kinds are implemented.
+  output_kind out_kind = output_kind::logits_last;
   /// First stage: token ids [batch * seq], each in [0, vocab).
   const std::int32_t* tokens = nullptr;
   /// Other stages, one of: the previous stage's output [batch * seq, hidden] in activation_type() in host
@@ -83,6 +105,13 @@ struct forward_request {
   void* output = nullptr;
   std::shared_ptr<device_activation>* output_activation = nullptr;
 };
+
+/// Tokens of a request: sum(seq_lens), or batch * seq when seq_lens is empty.
+std::int64_t total_tokens(const forward_request& r) noexcept;
+/// Rows of the last stage's output for r.output (batch or total_tokens).
+std::int64_t output_rows(const forward_request& r) noexcept;
+/// Columns of the last stage's output for `kind` (vocab or hidden).
+int output_width(const model_spec& spec, output_kind kind) noexcept;
 
 class stage_executor {
 public:

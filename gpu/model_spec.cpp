@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 namespace sy::gpu {
 
@@ -61,10 +62,101 @@ status model_spec::validate() const {
                       {"vocab", vocab}, {"max_seq", max_seq}})
     if (auto st = positive(k, v); !st)
       return st;
-  if (hidden % heads != 0)
-    return make_error("spec", "model '" + name + "': hidden (" + std::to_string(hidden) +
-                                ") must be divisible by heads (" + std::to_string(heads) + ")");
+  auto bad = [&](const std::string& m) { return make_error("spec", "model '" + name + "': " + m); };
+  if (head_dim < 0)
+    return bad("head_dim must be >= 0 (0 = hidden / heads), found " + std::to_string(head_dim));
+  if (head_dim == 0 && hidden % heads != 0)
+    return bad("hidden (" + std::to_string(hidden) + ") must be divisible by heads (" +
+               std::to_string(heads) + ")");
+  if (kv_heads < 0)
+    return bad("kv_heads must be >= 0 (0 = heads), found " + std::to_string(kv_heads));
+  if (heads % kv_heads_or_heads() != 0)
+    return bad("heads (" + std::to_string(heads) + ") must be divisible by kv_heads (" +
+               std::to_string(kv_heads) + ")");
+  if (!(norm_eps > 0))
+    return bad("norm_eps must be positive, found " + std::to_string(norm_eps));
+  if (type_vocab < 0)
+    return bad("type_vocab must be >= 0, found " + std::to_string(type_vocab));
+  if (positions == position_kind::rotary) {
+    if (head_dim_or_default() % 2 != 0)
+      return bad("rotary positions need an even head_dim, found " + std::to_string(head_dim_or_default()));
+    if (!(rope_theta > 0))
+      return bad("rope_theta must be positive, found " + std::to_string(rope_theta));
+  }
+  if (rope_scaling) {
+    if (positions != position_kind::rotary)
+      return bad("rope_scaling needs rotary positions");
+    if (rope_scaling->type != "linear" && rope_scaling->type != "llama3")
+      return bad("rope_scaling type '" + rope_scaling->type + "' is not supported, expected linear or llama3");
+    if (!(rope_scaling->factor > 0))
+      return bad("rope_scaling factor must be positive, found " + std::to_string(rope_scaling->factor));
+  }
   return {};
+}
+
+std::string_view to_string(norm_kind k) noexcept {
+  return k == norm_kind::layer_norm ? "layer_norm" : "rms_norm";
+}
+std::string_view to_string(ffn_kind k) noexcept {
+  switch (k) {
+    case ffn_kind::gelu_tanh: return "gelu_tanh";
+    case ffn_kind::gelu_erf: return "gelu_erf";
+    case ffn_kind::relu: return "relu";
+    case ffn_kind::silu_gated: return "silu_gated";
+  }
+  return "?";
+}
+std::string_view to_string(position_kind k) noexcept {
+  return k == position_kind::learned ? "learned" : "rotary";
+}
+std::string_view to_string(family f) noexcept {
+  switch (f) {
+    case family::native: return "native";
+    case family::gpt2: return "gpt2";
+    case family::opt: return "opt";
+    case family::llama: return "llama";
+    case family::bert: return "bert";
+  }
+  return "?";
+}
+
+namespace {
+template <class E, std::size_t N>
+result<E> parse_enum(std::string_view s, const char* what, const std::pair<const char*, E> (&table)[N]) {
+  auto l = lower(s);
+  std::string expected;
+  for (auto& [n, v] : table) {
+    if (l == n)
+      return v;
+    expected += expected.empty() ? n : std::string{", "} + n;
+  }
+  return make_error("spec", std::string{"unknown "} + what + " '" + std::string{s} + "', expected one of " +
+                              expected);
+}
+} // namespace
+
+result<norm_kind> parse_norm_kind(std::string_view s) {
+  static const std::pair<const char*, norm_kind> t[] = {{"layer_norm", norm_kind::layer_norm},
+                                                        {"rms_norm", norm_kind::rms_norm}};
+  return parse_enum(s, "norm", t);
+}
+result<ffn_kind> parse_ffn_kind(std::string_view s) {
+  static const std::pair<const char*, ffn_kind> t[] = {{"gelu_tanh", ffn_kind::gelu_tanh},
+                                                       {"gelu_erf", ffn_kind::gelu_erf},
+                                                       {"relu", ffn_kind::relu},
+                                                       {"silu_gated", ffn_kind::silu_gated}};
+  return parse_enum(s, "ffn activation", t);
+}
+result<position_kind> parse_position_kind(std::string_view s) {
+  static const std::pair<const char*, position_kind> t[] = {{"learned", position_kind::learned},
+                                                            {"rotary", position_kind::rotary}};
+  return parse_enum(s, "positions", t);
+}
+result<family> parse_family(std::string_view s) {
+  static const std::pair<const char*, family> t[] = {{"native", family::native}, {"gpt2", family::gpt2},
+                                                     {"opt", family::opt},       {"llama", family::llama},
+                                                     {"bert", family::bert}};
+  return parse_enum(s, "family", t);
 }
 
 std::int64_t model_spec::layer_params() const {

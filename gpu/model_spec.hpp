@@ -11,6 +11,7 @@
 //   last stage: y = ln_f(x); decoder -> logits = head(y[n-1]) ([vocab]);
 //               encoder -> pooled = tanh(pool(y[0])) ([hidden])
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,31 @@ std::string_view to_string(arch a) noexcept;
 result<dtype> parse_dtype(std::string_view s);   // "f32|fp32|float32", "f16|fp16|float16", "bf16|bfloat16"
 result<arch> parse_arch(std::string_view s);     // "decoder|gpt|opt", "encoder|bert"
 
+// Architecture options (issue 8). The defaults reproduce the native architecture above exactly.
+enum class norm_kind : std::uint8_t { layer_norm, rms_norm };
+enum class ffn_kind : std::uint8_t { gelu_tanh, gelu_erf, relu, silu_gated /* SwiGLU: down(silu(gate x) * up x) */ };
+enum class position_kind : std::uint8_t { learned, rotary };
+enum class family : std::uint8_t { native, gpt2, opt, llama, bert }; // native = the hand-made architecture
+
+std::string_view to_string(norm_kind k) noexcept;
+std::string_view to_string(ffn_kind k) noexcept;
+std::string_view to_string(position_kind k) noexcept;
+std::string_view to_string(family f) noexcept;
+result<norm_kind> parse_norm_kind(std::string_view s);         // "layer_norm", "rms_norm"
+result<ffn_kind> parse_ffn_kind(std::string_view s);           // "gelu_tanh", "gelu_erf", "relu", "silu_gated"
+result<position_kind> parse_position_kind(std::string_view s); // "learned", "rotary"
+result<family> parse_family(std::string_view s);               // "native", "gpt2", "opt", "llama", "bert"
+
+/// Rotary scaling. type "linear": positions divided by factor; "llama3": Llama-3.1 frequency-dependent
+/// scaling with low_freq_factor, high_freq_factor and original_max_position_embeddings.
+struct rope_scaling_spec {
+  std::string type;
+  double factor = 1;
+  double low_freq_factor = 1;
+  double high_freq_factor = 4;
+  int original_max_position_embeddings = 8192;
+};
+
 struct model_spec {
   std::string name;
   arch kind = arch::decoder;
@@ -39,7 +65,32 @@ struct model_spec {
   int max_seq = 0;
   dtype type = dtype::f32; // weight dtype on the device
 
-  /// Checks positivity and divisibility (hidden % heads == 0). The message names the field.
+  // Architecture options; the defaults are the native architecture.
+  family fam = family::native;
+  int kv_heads = 0;                 // 0: = heads (multi-head); GQA when < heads
+  int head_dim = 0;                 // 0: hidden / heads
+  norm_kind norm = norm_kind::layer_norm;
+  bool pre_norm = true;             // false: post-LN (BERT): x = LN(x + sublayer(x))
+  float norm_eps = 1e-5f;
+  ffn_kind ffn_act = ffn_kind::gelu_tanh;
+  position_kind positions = position_kind::learned;
+  double rope_theta = 10000;
+  std::optional<rope_scaling_spec> rope_scaling;
+  bool qkv_bias = true, attn_out_bias = true, ffn_bias = true;
+  bool tied_head = false;           // head = tok_emb^T, no second copy in host memory
+  bool head_bias = true;            // native decoder head has a bias; HF heads have none
+  int type_vocab = 0;               // token-type embeddings (BERT); 0 = none
+  bool embed_norm = false;          // LayerNorm after the embeddings (BERT)
+  bool final_norm = true;           // ln_f before the head/pooler (false for post-LN BERT)
+  bool pooler = true;               // encoder: tanh(W h[0] + b) pooler present
+  int bos_token = -1, eos_token = -1;
+
+  int kv_heads_or_heads() const noexcept { return kv_heads > 0 ? kv_heads : heads; }
+  int head_dim_or_default() const noexcept { return head_dim > 0 ? head_dim : (heads > 0 ? hidden / heads : 0); }
+
+  /// Checks positivity and divisibility (hidden % heads == 0 unless head_dim is set; heads % kv_heads == 0;
+  /// rotary needs an even head_dim; rope_scaling type linear|llama3; rms_norm has no bias). The message
+  /// names the field.
   [[nodiscard]] status validate() const;
 
   /// Parameter counts (biases included).
