@@ -75,7 +75,7 @@ struct model_spec {
   ffn_kind ffn_act = ffn_kind::gelu_tanh;
   position_kind positions = position_kind::learned;
   double rope_theta = 10000;
-  std::optional<rope_scaling_spec> rope_scaling;
+  std::optional<rope_scaling_spec> rope_scaling{};
   bool qkv_bias = true, attn_out_bias = true, ffn_bias = true;
   bool tied_head = false;           // head = tok_emb^T, no second copy in host memory
   bool head_bias = true;            // native decoder head has a bias; HF heads have none
