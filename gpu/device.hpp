@@ -168,6 +168,10 @@ public:
   virtual status attention(const attention_params& p, stream s) = 0;
   virtual status convert(const convert_params& p, stream s) = 0;
 
+  // --- paged KV cache ops (gpu/ops.hpp, generation), async on a stream ---
+  virtual status kv_append(const kv_append_params& p, stream s) = 0;
+  virtual status paged_attention(const paged_attention_params& p, stream s) = 0;
+
   // --- health ---
   /// The first asynchronous failure on this device, or ok.
   virtual status health() const = 0;

@@ -87,4 +87,53 @@ status convert_params::check() const {
   return {};
 }
 
+status paged_kv::check(const char* op) const {
+  if (!block_tables || !query_start || !context_lens)
+    return bad(op, "null pointer (block_tables, query_start and context_lens are required)");
+  if (seqs <= 0 || tokens <= 0)
+    return bad(op, "seqs and tokens must be positive, found " + num(seqs) + ", " + num(tokens));
+  if (kv_heads <= 0 || head_dim <= 0 || block_tokens <= 0)
+    return bad(op, "kv_heads, head_dim, block_tokens must be positive, found " + num(kv_heads) + ", " +
+                     num(head_dim) + ", " + num(block_tokens));
+  if (layers <= 0 || layer < 0 || layer >= layers)
+    return bad(op, "layer must be in [0, layers), found layer " + num(layer) + " of " + num(layers));
+  if (max_context < 1)
+    return bad(op, "max_context must be positive, found " + num(max_context));
+  long long need = (static_cast<long long>(max_context) + block_tokens - 1) / block_tokens;
+  if (max_blocks < need)
+    return bad(op, "max_blocks " + num(max_blocks) + " cannot hold max_context " + num(max_context) +
+                     " tokens in blocks of " + num(block_tokens) + " (needs " + num(need) + ")");
+  return {};
+}
+
+status kv_append_params::check() const {
+  if (auto st = kv.check("kv_append"); !st)
+    return st;
+  if (!k || !v)
+    return bad("kv_append", "null pointer (k and v are required)");
+  int w = kv.kv_heads * kv.head_dim;
+  for (int s : {k_stride, v_stride})
+    if (s != 0 && s < w)
+      return bad("kv_append", "a stride (" + num(s) + ") is smaller than kv_heads * head_dim (" + num(w) + ")");
+  return {};
+}
+
+status paged_attention_params::check() const {
+  if (auto st = kv.check("paged_attention"); !st)
+    return st;
+  if (!q || !out)
+    return bad("paged_attention", "null pointer (q and out are required)");
+  if (q == out)
+    return bad("paged_attention", "out must not alias q");
+  if (heads <= 0 || heads % kv.kv_heads != 0)
+    return bad("paged_attention", "heads must be a positive multiple of kv_heads " + num(kv.kv_heads) +
+                                    ", found " + num(heads));
+  int w = heads * kv.head_dim;
+  for (int s : {q_stride, out_stride})
+    if (s != 0 && s < w)
+      return bad("paged_attention",
+                 "a stride (" + num(s) + ") is smaller than heads * head_dim (" + num(w) + ")");
+  return {};
+}
+
 } // namespace sy::gpu

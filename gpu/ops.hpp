@@ -112,4 +112,58 @@ struct convert_params {
   [[nodiscard]] status check() const;
 };
 
+// --- Paged KV cache (generation, issue 10; gpu/kv_cache.hpp owns the blocks) ---------------------------
+//
+// A block holds `block_tokens` consecutive tokens of one sequence for every layer of a (model, stage,
+// tensor rank), laid out [layers][2 (K, V)][kv_heads][block_tokens][head_dim] in `type`: the K row of
+// (layer l, kv head g, token slot t) starts at element ((l*2 + 0)*kv_heads + g)*block_tokens*head_dim +
+// t*head_dim of the block, the V row at ((l*2 + 1)*kv_heads + g)*block_tokens*head_dim + t*head_dim. Token
+// rows are contiguous so kv_append writes whole rows and both backends read a key with unit stride.
+//
+// A step batch: `seqs` sequences; sequence s contributes the rows query_start[s] .. query_start[s+1]-1 of
+// the step's q/k/v (its new tokens: a prefill chunk of many tokens or one decode token), and after the
+// step holds context_lens[s] tokens in its cache (the new ones included), so its new token i sits at
+// position context_lens[s] - n_s + i. Token position p of s lives in block block_tables[s*max_blocks +
+// p/block_tokens] at slot p % block_tokens.
+struct paged_kv {
+  void* const* block_tables = nullptr;       // [seqs, max_blocks] block base addresses (device memory)
+  const std::int32_t* query_start = nullptr; // [seqs + 1], device memory, query_start[0] = 0, non-decreasing
+  const std::int32_t* context_lens = nullptr; // [seqs], device memory, n_s <= context_lens[s] <= max_context
+  int seqs = 0, tokens = 0;                  // tokens = query_start[seqs] (the rows of q/k/v/out)
+  int max_blocks = 0;                        // columns of block_tables (>= ceil(max_context / block_tokens))
+  int max_context = 0;                       // an upper bound of every context_lens[s] (kernel sizing)
+  int layers = 0, layer = 0;                 // layers of the block layout, the layer this op reads/writes
+  int kv_heads = 0, head_dim = 0, block_tokens = 0;
+  [[nodiscard]] status check(const char* op) const;
+};
+
+/// Writes the step's new K and V rows into their blocks (before paged_attention of the same layer): row
+/// r = query_start[s] + i of k (v) -> (layer, head g, position context_lens[s] - n_s + i) of sequence s,
+/// for every g < kv_heads. k and v are [tokens] x stride with kv_heads*head_dim columns used (e.g. slices of
+/// the packed QKV GEMM output).
+struct kv_append_params {
+  paged_kv kv;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  int k_stride = 0, v_stride = 0; // 0 = kv_heads * head_dim
+  dtype type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
+/// Attention of a step batch over the paged cache: for row r = query_start[s] + i (position p =
+/// context_lens[s] - n_s + i) and query head h, out[r, h] = softmax(scale * q[r, h] . K[s, g, 0..p]) V[s, g,
+/// 0..p] with g = h / (heads / kv_heads) (grouped-query attention; kv_heads == heads is multi-head). Causal
+/// within the sequence (keys 0..p), never across sequences; softmax in fp32. q rows are [tokens] x q_stride
+/// with heads*head_dim columns used, out likewise. The layer's K/V must already be appended (kv_append).
+struct paged_attention_params {
+  paged_kv kv;
+  const void* q = nullptr;
+  void* out = nullptr; // must not alias q
+  int heads = 0;
+  int q_stride = 0, out_stride = 0; // 0 = heads * head_dim
+  float scale = 0.0f;               // 0 = 1/sqrt(head_dim)
+  dtype type = dtype::f32;
+  [[nodiscard]] status check() const;
+};
+
 } // namespace sy::gpu

@@ -266,6 +266,8 @@ SY_CPU_OP(layer_norm, run_layer_norm)
 SY_CPU_OP(bias_act, run_bias_act)
 SY_CPU_OP(add, run_add)
 SY_CPU_OP(attention, run_attention)
+SY_CPU_OP(kv_append, run_kv_append)
+SY_CPU_OP(paged_attention, run_paged_attention)
 #undef SY_CPU_OP
 
 status cpu_device::convert(const convert_params& p, stream s) {

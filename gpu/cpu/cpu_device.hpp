@@ -58,6 +58,8 @@ public:
   status add(const add_params& p, stream s) override;
   status attention(const attention_params& p, stream s) override;
   status convert(const convert_params& p, stream s) override;
+  status kv_append(const kv_append_params& p, stream s) override;
+  status paged_attention(const paged_attention_params& p, stream s) override;
 
   status health() const override;
 

@@ -12,6 +12,9 @@ void run_layer_norm(const layer_norm_params& p);
 void run_bias_act(const bias_act_params& p);
 void run_add(const add_params& p);
 void run_attention(const attention_params& p);
+// Paged KV cache (cpu_paged_kernels.cpp).
+void run_kv_append(const kv_append_params& p);
+void run_paged_attention(const paged_attention_params& p);
 
 /// x[r*ld + c] = act(x[r*ld + c] + bias[c]) (bias may be null).
 void bias_act_rows(float* x, const float* bias, int rows, int cols, int ld, activation act);

@@ -71,6 +71,8 @@ public:
   status add(const add_params& p, stream s) override;
   status attention(const gpu::attention_params& p, stream s) override;
   status convert(const gpu::convert_params& p, stream s) override;
+  status kv_append(const gpu::kv_append_params& p, stream s) override;
+  status paged_attention(const gpu::paged_attention_params& p, stream s) override;
 
   status health() const override;
 

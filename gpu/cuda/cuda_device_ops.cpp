@@ -209,4 +209,21 @@ status cuda_device::convert(const gpu::convert_params& p, stream s) {
   return launched("convert", invoke_convert(k, *cs));
 }
 
+status cuda_device::kv_append(const gpu::kv_append_params& p, stream s) {
+  if (auto st = p.check(); !st)
+    return st;
+  SY_ENTER(s, cs);
+  return launched("kv_append", invoke_kv_append(p, *cs));
+}
+
+status cuda_device::paged_attention(const gpu::paged_attention_params& p, stream s) {
+  if (auto st = p.check(); !st)
+    return st;
+  if (p.kv.head_dim > 256)
+    return make_error("kernel", "paged_attention: head_dim must be at most 256, found " +
+                                  std::to_string(p.kv.head_dim));
+  SY_ENTER(s, cs);
+  return launched("paged_attention", invoke_paged_attention(p, *cs));
+}
+
 } // namespace sy::gpu::cuda

@@ -126,6 +126,12 @@ struct attention_params {
 };
 [[nodiscard]] cudaError_t invoke_attention(const attention_params& p, cudaStream_t stream);
 
+/// The paged KV cache ops of gpu/ops.hpp (kv_append, paged_attention: layout, step metadata and
+/// semantics there; the block tables and metadata are device memory). paged_attention: head_dim <= 256.
+/// Both return cudaErrorInvalidValue without launching when check() fails.
+[[nodiscard]] cudaError_t invoke_kv_append(const gpu::kv_append_params& p, cudaStream_t stream);
+[[nodiscard]] cudaError_t invoke_paged_attention(const gpu::paged_attention_params& p, cudaStream_t stream);
+
 /// Scratch bytes a kernel needs besides its operands (0 for all kernels in this header).
 template <class Params>
 constexpr std::size_t workspace_bytes(const Params&) noexcept {
