@@ -45,6 +45,7 @@ template <class T>
 T* upload(device& d, const std::vector<T>& v) {
   auto* p = static_cast<T*>(device_bytes(d, std::max<std::size_t>(1, v.size()) * sizeof(T)));
   REQUIRE(d.copy_to_device(p, v.data(), v.size() * sizeof(T), d.compute_stream()).ok());
+  REQUIRE(d.synchronize(d.compute_stream()).ok()); // v may be a temporary
   return p;
 }
 
