@@ -1,5 +1,6 @@
 #include "gpu/engine.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -45,6 +46,7 @@ struct stage_executor::impl {
   backend& b;
   std::vector<device*> devs;
   std::vector<std::unique_ptr<communicator>> comms;
+  std::vector<std::unique_ptr<kv_pool>> pools; // per rank; before `models`, whose KV caches hold its blocks
   mutable std::mutex mutex; // guards models' state (completions run on backend threads)
   std::map<model_id, internal::stage_model> models;
 
@@ -77,8 +79,10 @@ result<std::unique_ptr<stage_executor>> stage_executor::create(backend& b, const
     return comms.err();
   auto p = std::make_unique<impl>(b);
   p->comms = std::move(*comms);
-  for (int i : devices)
+  for (int i : devices) {
     p->devs.push_back(&b.dev(i));
+    p->pools.push_back(std::make_unique<kv_pool>(b.dev(i)));
+  }
   return std::unique_ptr<stage_executor>{new stage_executor(std::move(p))};
 }
 
@@ -406,6 +410,203 @@ std::int64_t output_rows(const forward_request& r) noexcept {
 
 int output_width(const model_spec& spec, output_kind kind) noexcept {
   return kind == output_kind::logits_last || kind == output_kind::logits_all ? spec.vocab : spec.hidden;
+}
+
+// --- generation steps ---------------------------------------------------------------------------------
+
+namespace {
+std::size_t align_up(std::size_t n) {
+  return (n + 255) / 256 * 256;
+}
+} // namespace
+
+status stage_executor::step(model_id id, const step_request& req, std::function<void()> done) {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  if (m->state != residency::loading && m->state != residency::resident)
+    return make_error("engine", mname(id) + ": step while " + std::string{to_string(m->state)} + " (load it first)");
+  const auto& plan = m->shards[0]->plan;
+  const auto& spec = plan.spec;
+  if (spec.kind != arch::decoder)
+    return make_error("engine", mname(id) + ": generation steps need a decoder, " + spec.name + " is an encoder");
+  const int seqs = static_cast<int>(req.seqs.size());
+  if (seqs == 0)
+    return make_error("engine", mname(id) + ": a step without sequences");
+  if (m->kv.empty())
+    for (int r = 0; r < tp(); ++r) {
+      const auto& pr = m->shards[static_cast<std::size_t>(r)]->plan;
+      auto layout = make_kv_layout(spec, pr.first_layer, pr.end_layer, tp(), m->type);
+      if (!layout)
+        return layout.err();
+      m->kv.push_back(std::make_unique<kv_cache>(*impl_->pools[static_cast<std::size_t>(r)], *layout));
+    }
+  // Rows, positions and sizes (rank 0's cache is the reference: all ranks move together).
+  std::vector<int> query_start{0}, first_pos, context;
+  std::map<sequence_id, int> seen;
+  for (const auto& q : req.seqs) {
+    if (q.tokens <= 0)
+      return make_error("engine", mname(id) + ": sequence " + std::to_string(q.id.value) + " has " +
+                                    std::to_string(q.tokens) + " new tokens in a step (at least 1)");
+    if (!seen.emplace(q.id, 0).second)
+      return make_error("engine", mname(id) + ": sequence " + std::to_string(q.id.value) + " is twice in one step");
+    const int cached = m->kv[0]->length(q.id);
+    if (cached + q.tokens > spec.max_seq)
+      return make_error("engine", mname(id) + ": sequence " + std::to_string(q.id.value) + " would reach " +
+                                    std::to_string(cached + q.tokens) + " tokens, past max_seq " +
+                                    std::to_string(spec.max_seq));
+    first_pos.push_back(cached);
+    context.push_back(cached + q.tokens);
+    query_start.push_back(query_start.back() + q.tokens);
+  }
+  const int T = query_start.back();
+  const bool device_out = req.output_activation != nullptr;
+  if (device_out && plan.has_head)
+    return make_error("engine", mname(id) + ": the last stage writes its logits to host memory");
+  if (req.output == nullptr && !device_out)
+    return make_error("engine", mname(id) + ": step without an output buffer");
+  if (plan.has_embeddings) {
+    if (!req.tokens)
+      return make_error("engine", mname(id) + ": the first stage needs token ids");
+    for (int i = 0; i < T; ++i)
+      if (req.tokens[i] < 0 || req.tokens[i] >= spec.vocab)
+        return make_error("engine", mname(id) + ": token " + std::to_string(req.tokens[i]) + " at row " +
+                                      std::to_string(i) + " is outside the vocabulary [0, " +
+                                      std::to_string(spec.vocab) + ")");
+  } else if ((req.input == nullptr) == (req.input_activation == nullptr)) {
+    return make_error("engine", mname(id) + ": stage " + std::to_string(plan.stage) +
+                                  " needs exactly one of a host input and an input_activation");
+  } else if (const auto& a = req.input_activation) {
+    const std::size_t want = static_cast<std::size_t>(T) * spec.hidden * dtype_size(m->type);
+    if (a->type() != m->type || a->bytes() != want)
+      return make_error("engine", mname(id) + ": input_activation of " + std::to_string(a->bytes()) + " bytes, expected " +
+                                    std::to_string(want));
+  }
+  // Blocks first, on every rank: all or nothing for the sequences this step creates.
+  for (int r = 0; r < tp(); ++r)
+    for (std::size_t i = 0; i < req.seqs.size(); ++i)
+      if (auto st = m->kv[static_cast<std::size_t>(r)]->reserve(req.seqs[i].id, context[i]); !st) {
+        for (std::size_t j = 0; j < req.seqs.size(); ++j)
+          if (first_pos[j] == 0)
+            for (auto& c : m->kv)
+              c->free(req.seqs[j].id);
+        return make_error(st.err().category, mname(id) + ": kv blocks for the step: " + st.err().message);
+      }
+  std::shared_ptr<device_activation> out_act;
+  if (device_out) {
+    auto* d0 = impl_->devs[0];
+    const std::size_t bytes = static_cast<std::size_t>(T) * spec.hidden * dtype_size(m->type);
+    auto buf = d0->allocate(bytes);
+    if (!buf)
+      return make_error(buf.err().category, mname(id) + ": step output activation: " + buf.err().message);
+    out_act = std::make_shared<device_activation>(*d0, *buf, bytes, m->type);
+  }
+  // Per rank: workspace = activations for T rows and head rows for `seqs`, then the KV metadata.
+  int max_context = *std::max_element(context.begin(), context.end());
+  const int bt = impl_->pools[0]->block_tokens();
+  const int max_blocks = (max_context + bt - 1) / bt;
+  std::vector<internal::step_context> ctx(static_cast<std::size_t>(tp()));
+  std::vector<std::shared_ptr<std::vector<std::byte>>> meta(static_cast<std::size_t>(tp()));
+  std::vector<device_buffer> ws;
+  auto release_ws = [&] {
+    for (std::size_t i = 0; i < ws.size(); ++i)
+      impl_->devs[i]->free(ws[i]);
+  };
+  const std::size_t tables_bytes = static_cast<std::size_t>(seqs) * max_blocks * sizeof(void*);
+  const std::size_t meta_bytes = tables_bytes + (2 * static_cast<std::size_t>(seqs) + 1) * sizeof(std::int32_t);
+  for (int r = 0; r < tp(); ++r) {
+    auto& c = ctx[static_cast<std::size_t>(r)];
+    const auto& pr = m->shards[static_cast<std::size_t>(r)]->plan;
+    c.seqs = seqs;
+    c.tokens = T;
+    c.query_start = query_start;
+    c.first_pos = first_pos;
+    c.ws = internal::plan_workspace(pr, m->type, seqs, (T + seqs - 1) / seqs);
+    const std::size_t meta_at = align_up(c.ws.total);
+    auto buf = impl_->devs[static_cast<std::size_t>(r)]->allocate(meta_at + meta_bytes);
+    if (!buf) {
+      release_ws();
+      return make_error(buf.err().category, mname(id) + ": step workspace: " + buf.err().message);
+    }
+    ws.push_back(*buf);
+    auto host = std::make_shared<std::vector<std::byte>>(meta_bytes);
+    auto* tables = reinterpret_cast<void**>(host->data());
+    for (int q = 0; q < seqs; ++q) {
+      const auto& t = m->kv[static_cast<std::size_t>(r)]->table(req.seqs[static_cast<std::size_t>(q)].id);
+      for (int b = 0; b < max_blocks; ++b)
+        tables[static_cast<std::size_t>(q) * max_blocks + b] = b < static_cast<int>(t.size()) ? t[static_cast<std::size_t>(b)] : nullptr;
+    }
+    auto* qs = reinterpret_cast<std::int32_t*>(host->data() + tables_bytes);
+    std::copy(query_start.begin(), query_start.end(), qs);
+    std::copy(context.begin(), context.end(), qs + seqs + 1);
+    auto* dmeta = buf->as<std::byte>() + meta_at;
+    c.kv.block_tables = reinterpret_cast<void* const*>(dmeta);
+    c.kv.query_start = reinterpret_cast<const std::int32_t*>(dmeta + tables_bytes);
+    c.kv.context_lens = reinterpret_cast<const std::int32_t*>(dmeta + tables_bytes) + seqs + 1;
+    c.kv.seqs = seqs;
+    c.kv.tokens = T;
+    c.kv.max_blocks = max_blocks;
+    c.kv.max_context = max_context;
+    c.kv.layers = pr.end_layer - pr.first_layer;
+    c.kv.kv_heads = m->kv[static_cast<std::size_t>(r)]->layout().kv_heads;
+    c.kv.head_dim = m->kv[static_cast<std::size_t>(r)]->layout().head_dim;
+    c.kv.block_tokens = bt;
+    meta[static_cast<std::size_t>(r)] = std::move(host);
+  }
+  forward_request fr;
+  fr.batch = 1;
+  fr.seq = T;
+  fr.tokens = req.tokens;
+  fr.input = req.input;
+  fr.input_activation = req.input_activation;
+  fr.output = req.output;
+  auto finish = countdown(tp(), std::move(done));
+  for (int r = 0; r < tp(); ++r) {
+    auto* d = impl_->devs[static_cast<std::size_t>(r)];
+    auto s = d->compute_stream();
+    const auto& c = ctx[static_cast<std::size_t>(r)];
+    const auto& host = meta[static_cast<std::size_t>(r)];
+    auto st = d->copy_to_device(const_cast<void**>(c.kv.block_tables), host->data(), meta_bytes, s);
+    if (st)
+      st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], fr,
+                                     ws[static_cast<std::size_t>(r)], out_act.get(), &c);
+    if (!st) {
+      logger("engine")->error("{}: enqueueing the step on rank {} failed: {}", mname(id), r, st.err().to_string());
+      return st;
+    }
+    (void)d->free_after(ws[static_cast<std::size_t>(r)], s);
+    // The host metadata stays alive until the stream has copied it.
+    (void)d->on_complete(s, [host, finish] { finish(); });
+  }
+  for (auto& cache : m->kv)
+    for (std::size_t i = 0; i < req.seqs.size(); ++i)
+      (void)cache->set_length(req.seqs[i].id, context[i]);
+  if (device_out)
+    *req.output_activation = std::move(out_act);
+  return {};
+}
+
+status stage_executor::free_sequence(model_id id, sequence_id seq) {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  for (auto& c : m->kv)
+    c->free(seq);
+  return {};
+}
+
+int stage_executor::cached_tokens(model_id id, sequence_id seq) const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto it = impl_->models.find(id);
+  if (it == impl_->models.end() || it->second.kv.empty())
+    return 0;
+  return it->second.kv[0]->length(seq);
+}
+
+kv_pool& stage_executor::rank_kv_pool(int rank) const {
+  return *impl_->pools.at(static_cast<std::size_t>(rank));
 }
 
 } // namespace sy::gpu

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "gpu/backend.hpp"
+#include "gpu/kv_cache.hpp"
 #include "gpu/shard.hpp"
 #include "messages/ids.hpp"
 
@@ -113,6 +114,30 @@ std::int64_t output_rows(const forward_request& r) noexcept;
 /// Columns of the last stage's output for `kind` (vocab or hidden).
 int output_width(const model_spec& spec, output_kind kind) noexcept;
 
+/// One sequence's part of a generation step: `tokens` >= 1 new tokens (a prefill chunk, or 1 to decode) on
+/// top of what the stage's KV cache already holds for it (nothing for a new id).
+struct step_sequence {
+  sequence_id id;
+  int tokens = 0;
+};
+
+/// A generation step (issue 10): the new tokens of a batch of sequences, packed in `seqs` order ([sum of
+/// tokens] rows, no padding). Host pointers are owned by the caller and valid until done, as in
+/// forward_request.
+struct step_request {
+  std::vector<step_sequence> seqs;
+  /// First stage: the new token ids [sum tokens], each in [0, vocab).
+  const std::int32_t* tokens = nullptr;
+  /// Other stages, one of: the previous stage's output rows [sum tokens, hidden] in host memory, or its
+  /// device_activation.
+  const void* input = nullptr;
+  std::shared_ptr<const device_activation> input_activation;
+  /// Last stage: [seqs, vocab] f32 in host memory, the logits after each sequence's last new token. Other
+  /// stages: [sum tokens, hidden] in host memory, or `output_activation` as in forward_request.
+  void* output = nullptr;
+  std::shared_ptr<device_activation>* output_activation = nullptr;
+};
+
 class stage_executor {
 public:
   /// A stage over devices[r] of `b` for tp rank r (distinct device indices).
@@ -146,6 +171,20 @@ public:
   /// Enqueues this stage's part of a forward pass. Errors (nothing enqueued): unknown model, not loaded or
   /// being evicted, bad shapes (batch, seq > max_seq), token out of range, workspace over budget.
   status forward(model_id id, const forward_request& request, std::function<void()> done);
+
+  // --- generation (issue 10): paged KV caches per (model, rank), blocks from each rank device's kv_pool ---
+  /// Enqueues this stage's part of a generation step: on every rank the sequences' new K/V rows are
+  /// appended to their paged caches (blocks reserved at once; error "memory", nothing enqueued, when they
+  /// do not fit) and their new rows attend to their whole cached context. Decoders only. Errors (nothing
+  /// enqueued): as forward, plus an empty batch, a sequence listed twice or with no tokens, a context past
+  /// max_seq.
+  status step(model_id id, const step_request& request, std::function<void()> done);
+  /// Gives a sequence's KV blocks back on every rank (call after its last step completed). No-op if unknown.
+  status free_sequence(model_id id, sequence_id seq);
+  /// Tokens this stage's cache holds for `seq` after the steps enqueued so far (0 if unknown).
+  int cached_tokens(model_id id, sequence_id seq) const;
+  /// The KV block pool of rank `rank`'s device (shared by every model of this stage).
+  kv_pool& rank_kv_pool(int rank) const;
 
 private:
   struct impl;

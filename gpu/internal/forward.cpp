@@ -86,7 +86,7 @@ workspace_layout plan_workspace(const shard_plan& plan, dtype type, int batch, i
 }
 
 status enqueue_forward(const stage_model& m, int rank, device& dev, communicator& comm, const forward_request& r,
-                       device_buffer ws, device_activation* out_act) {
+                       device_buffer ws, device_activation* out_act, const step_context* step) {
   const shard_plan& p = m.shards[static_cast<std::size_t>(rank)]->plan;
   const shard_offsets& o = m.offsets[static_cast<std::size_t>(rank)];
   const auto& spec = p.spec;
@@ -96,14 +96,15 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
   auto* wbase = static_cast<std::byte*>(m.weights[static_cast<std::size_t>(rank)].data);
   auto W = [&](std::size_t off) { return static_cast<const void*>(wbase + off); };
   auto* base = static_cast<std::byte*>(ws.data);
-  const workspace_layout wl = plan_workspace(p, type, r.batch, r.seq);
+  const workspace_layout wl = step ? step->ws : plan_workspace(p, type, r.batch, r.seq);
   void* x = base + wl.x;
   void* ln = base + wl.ln;
   void* qkv = base + wl.qkv;
   void* attn = base + wl.attn;
   void* tmp = base + wl.tmp;
   void* ffn = base + wl.ffn;
-  const int tp = p.layout.tp, T = r.batch * r.seq, h = spec.hidden, d = spec.hidden / spec.heads;
+  const int tp = p.layout.tp, T = step ? step->tokens : r.batch * r.seq, h = spec.hidden, d = spec.hidden / spec.heads;
+  const int out_rows = step ? step->seqs : r.batch; // last stage: one output row per sequence
   const int qw = p.local_heads * d, fl = p.local_ffn;
 
   // The weights may still be on their way (load on the copy stream): wait on the device, not the host.
@@ -111,6 +112,9 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
   if (p.has_embeddings) {
     auto* tokens = reinterpret_cast<std::int32_t*>(base + wl.tokens);
     SY_TRY(dev.copy_to_device(tokens, r.tokens, static_cast<std::size_t>(T) * sizeof(std::int32_t), s));
+    if (step)
+      SY_TRY(enqueue_step_embedding(*step, dev, s, tokens, W(o.tok_emb), W(o.pos_emb), x, spec, type));
+    else {
     embedding_params ep;
     ep.tokens = tokens;
     ep.tok_emb = W(o.tok_emb);
@@ -123,6 +127,7 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
     ep.max_seq = spec.max_seq;
     ep.type = type;
     SY_TRY(dev.embedding(ep, s));
+    }
   } else if (const auto& a = r.input_activation) {
     // The previous stage's output by handle: its forward completed, so the source is ready.
     SY_TRY(dev.copy_from_peer(x, a->owner(), a->data(), static_cast<std::size_t>(T) * h * e, s));
@@ -173,11 +178,16 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
     return dev.add(ap, s);
   };
 
-  for (const auto& l : o.layers) {
+  for (std::size_t li = 0; li < o.layers.size(); ++li) {
+    const auto& l = o.layers[li];
     SY_TRY(norm(x, ln, l.ln1_w, l.ln1_b, T, 0));
     SY_TRY(gemm(ln, l.qkv_w, W(l.qkv_b), qkv, T, 3 * qw, h, 0.0f, activation::none));
-    attention_params at;
     auto* q = static_cast<std::byte*>(qkv);
+    if (step)
+      SY_TRY(enqueue_step_attention(*step, dev, s, static_cast<int>(li), q, q + static_cast<std::size_t>(qw) * e,
+                                    q + static_cast<std::size_t>(2 * qw) * e, 3 * qw, attn, qw, p.local_heads, type));
+    else {
+    attention_params at;
     at.q = q;
     at.k = q + static_cast<std::size_t>(qw) * e;
     at.v = q + static_cast<std::size_t>(2 * qw) * e;
@@ -191,6 +201,7 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
     at.causal = spec.kind == arch::decoder;
     at.type = type;
     SY_TRY(dev.attention(at, s));
+    }
     SY_TRY(row_split(attn, l.out_w, l.out_b, qw));
     SY_TRY(norm(x, ln, l.ln2_w, l.ln2_b, T, 0));
     SY_TRY(gemm(ln, l.in_w, W(l.in_b), ffn, T, fl, h, 0.0f, activation::gelu_tanh));
@@ -207,17 +218,22 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
   // ln_f on the rows that matter only: the last token (decoder) or the first (encoder) of each sequence.
   const bool dec = spec.kind == arch::decoder;
   const void* first_row = static_cast<std::byte*>(x) + (dec ? static_cast<std::size_t>(r.seq - 1) * h * e : 0);
-  SY_TRY(norm(first_row, ln, o.lnf_w, o.lnf_b, r.batch, r.seq * h));
+  if (step) { // the rows of the sequences' last new tokens, gathered, normalised in place
+    SY_TRY(enqueue_step_last_rows(*step, dev, s, x, ln, h, type));
+    SY_TRY(norm(ln, ln, o.lnf_w, o.lnf_b, out_rows, 0));
+  } else {
+    SY_TRY(norm(first_row, ln, o.lnf_w, o.lnf_b, r.batch, r.seq * h));
+  }
   const int cols = p.out_end - p.out_begin;
   if (cols == 0)
     return {};
   void* head = base + wl.head;
-  SY_TRY(gemm(ln, o.head_w, W(o.head_b), head, r.batch, cols, h, 0.0f, dec ? activation::none : activation::tanh));
+  SY_TRY(gemm(ln, o.head_w, W(o.head_b), head, out_rows, cols, h, 0.0f, dec ? activation::none : activation::tanh));
   if (type != dtype::f32) {
     convert_params cp;
     cp.src = head;
     cp.dst = base + wl.head_f32;
-    cp.count = static_cast<std::size_t>(r.batch) * cols;
+    cp.count = static_cast<std::size_t>(out_rows) * cols;
     cp.src_type = type;
     cp.dst_type = dtype::f32;
     SY_TRY(dev.convert(cp, s));
@@ -225,7 +241,7 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
   }
   auto* out = static_cast<float*>(r.output) + p.out_begin;
   return dev.copy_to_host_2d(out, static_cast<std::size_t>(p.out_dim) * 4, head, static_cast<std::size_t>(cols) * 4,
-                             static_cast<std::size_t>(cols) * 4, static_cast<std::size_t>(r.batch), s);
+                             static_cast<std::size_t>(cols) * 4, static_cast<std::size_t>(out_rows), s);
 }
 
 } // namespace sy::gpu::internal
