@@ -226,4 +226,15 @@ struct bench_planner_options {
 };
 int run_bench_planner(const bench_planner_options&);
 
+// --- generation (issue 10): apps/generate_cmd.cpp, apps/bench_generate_cmd.cpp; each registers its options ---
+} // namespace sy::apps
+namespace CLI {
+class App;
+}
+namespace sy::apps {
+/// switchyard generate
+void add_generate_command(CLI::App& app, int& rc);
+/// switchyard bench generate (under the `bench` subcommand)
+void add_bench_generate_command(CLI::App& bench, int& rc);
+
 } // namespace sy::apps

@@ -128,6 +128,9 @@ int main(int argc, char** argv) {
   be_cmd->add_option("--python", be.python, "python with torch")->capture_default_str();
   be_cmd->callback([&] { rc = run_bench_engine(be); });
 
+  add_generate_command(app, rc);               // apps/generate_cmd.cpp
+  add_bench_generate_command(*bench_cmd, rc);  // apps/bench_generate_cmd.cpp
+
   up_options up_opts;
   auto* up = app.add_subcommand("up", "serve a deployment: controller, local node, msgpack + HTTP ingress");
   up->add_option("-c,--config", up_opts.config_path, "deployment YAML (default: the embedded default)");
