@@ -112,21 +112,21 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
   if (p.has_embeddings) {
     auto* tokens = reinterpret_cast<std::int32_t*>(base + wl.tokens);
     SY_TRY(dev.copy_to_device(tokens, r.tokens, static_cast<std::size_t>(T) * sizeof(std::int32_t), s));
-    if (step)
+    if (step) {
       SY_TRY(enqueue_step_embedding(*step, dev, s, tokens, W(o.tok_emb), W(o.pos_emb), x, spec, type));
-    else {
-    embedding_params ep;
-    ep.tokens = tokens;
-    ep.tok_emb = W(o.tok_emb);
-    ep.pos_emb = W(o.pos_emb);
-    ep.out = x;
-    ep.batch = r.batch;
-    ep.seq = r.seq;
-    ep.hidden = h;
-    ep.vocab = spec.vocab;
-    ep.max_seq = spec.max_seq;
-    ep.type = type;
-    SY_TRY(dev.embedding(ep, s));
+    } else {
+      embedding_params ep;
+      ep.tokens = tokens;
+      ep.tok_emb = W(o.tok_emb);
+      ep.pos_emb = W(o.pos_emb);
+      ep.out = x;
+      ep.batch = r.batch;
+      ep.seq = r.seq;
+      ep.hidden = h;
+      ep.vocab = spec.vocab;
+      ep.max_seq = spec.max_seq;
+      ep.type = type;
+      SY_TRY(dev.embedding(ep, s));
     }
   } else if (const auto& a = r.input_activation) {
     // The previous stage's output by handle: its forward completed, so the source is ready.
@@ -183,24 +183,24 @@ status enqueue_forward(const stage_model& m, int rank, device& dev, communicator
     SY_TRY(norm(x, ln, l.ln1_w, l.ln1_b, T, 0));
     SY_TRY(gemm(ln, l.qkv_w, W(l.qkv_b), qkv, T, 3 * qw, h, 0.0f, activation::none));
     auto* q = static_cast<std::byte*>(qkv);
-    if (step)
+    if (step) { // kv_append + paged attention over the rank's cache
       SY_TRY(enqueue_step_attention(*step, dev, s, static_cast<int>(li), q, q + static_cast<std::size_t>(qw) * e,
                                     q + static_cast<std::size_t>(2 * qw) * e, 3 * qw, attn, qw, p.local_heads, type));
-    else {
-    attention_params at;
-    at.q = q;
-    at.k = q + static_cast<std::size_t>(qw) * e;
-    at.v = q + static_cast<std::size_t>(2 * qw) * e;
-    at.out = attn;
-    at.batch = r.batch;
-    at.seq = r.seq;
-    at.heads = p.local_heads;
-    at.head_dim = d;
-    at.q_stride = at.k_stride = at.v_stride = 3 * qw;
-    at.out_stride = qw;
-    at.causal = spec.kind == arch::decoder;
-    at.type = type;
-    SY_TRY(dev.attention(at, s));
+    } else {
+      attention_params at;
+      at.q = q;
+      at.k = q + static_cast<std::size_t>(qw) * e;
+      at.v = q + static_cast<std::size_t>(2 * qw) * e;
+      at.out = attn;
+      at.batch = r.batch;
+      at.seq = r.seq;
+      at.heads = p.local_heads;
+      at.head_dim = d;
+      at.q_stride = at.k_stride = at.v_stride = 3 * qw;
+      at.out_stride = qw;
+      at.causal = spec.kind == arch::decoder;
+      at.type = type;
+      SY_TRY(dev.attention(at, s));
     }
     SY_TRY(row_split(attn, l.out_w, l.out_b, qw));
     SY_TRY(norm(x, ln, l.ln2_w, l.ln2_b, T, 0));
