@@ -418,7 +418,86 @@ namespace {
 std::size_t align_up(std::size_t n) {
   return (n + 255) / 256 * 256;
 }
+
+/// The model's per-rank KV caches, made at its first step.
+status ensure_kv(internal::stage_model& m, const std::vector<std::unique_ptr<kv_pool>>& pools) {
+  if (!m.kv.empty())
+    return {};
+  for (std::size_t r = 0; r < m.shards.size(); ++r) {
+    const auto& pr = m.shards[r]->plan;
+    auto layout = make_kv_layout(pr.spec, pr.first_layer, pr.end_layer, pr.layout.tp, m.type);
+    if (!layout) {
+      m.kv.clear();
+      return layout.err();
+    }
+    m.kv.push_back(std::make_unique<kv_cache>(*pools[r], *layout));
+  }
+  return {};
+}
+
+std::size_t meta_bytes(int seqs, int max_blocks) {
+  return static_cast<std::size_t>(seqs) * max_blocks * sizeof(void*) +
+         (2 * static_cast<std::size_t>(seqs) + 1) * sizeof(std::int32_t);
+}
+
+/// Device bytes a step of `seqs` needs on each rank besides its KV blocks: the workspace with its KV
+/// metadata and, on rank 0 of a stage before the last, the output activation (plus allocator rounding).
+std::vector<std::size_t> step_headroom(const internal::stage_model& m, const std::vector<step_sequence>& seqs,
+                                       int block_tokens) {
+  int T = 0, max_context = 1;
+  for (const auto& q : seqs) {
+    T += q.tokens;
+    max_context = std::max(max_context, m.kv[0]->length(q.id) + q.tokens);
+  }
+  const int n = std::max<int>(1, static_cast<int>(seqs.size()));
+  const int max_blocks = (max_context + block_tokens - 1) / block_tokens;
+  std::vector<std::size_t> out;
+  for (std::size_t r = 0; r < m.shards.size(); ++r) {
+    const auto& pr = m.shards[r]->plan;
+    std::size_t b = align_up(internal::plan_workspace(pr, m.type, n, (T + n - 1) / n).total) +
+                    meta_bytes(n, max_blocks) + 512;
+    if (r == 0 && !pr.has_head)
+      b += align_up(static_cast<std::size_t>(T) * pr.spec.hidden * dtype_size(m.type)) + 512;
+    out.push_back(b);
+  }
+  return out;
+}
+
+/// Blocks for every sequence's cached + new tokens on every rank, leaving headroom[r] bytes of rank r's
+/// budget free; on failure the sequences that held nothing before are forgotten again (the others keep
+/// what they had, plus any block already added).
+status reserve_blocks(std::vector<std::unique_ptr<kv_cache>>& kv, const std::vector<step_sequence>& seqs,
+                      const std::vector<std::size_t>& headroom) {
+  std::vector<int> total;
+  std::vector<bool> fresh;
+  for (const auto& q : seqs) {
+    total.push_back(kv[0]->length(q.id) + q.tokens);
+    fresh.push_back(kv[0]->capacity(q.id) == 0);
+  }
+  for (std::size_t r = 0; r < kv.size(); ++r)
+    for (std::size_t i = 0; i < seqs.size(); ++i)
+      if (auto st = kv[r]->reserve(seqs[i].id, total[i], headroom[r]); !st) {
+        for (std::size_t j = 0; j < seqs.size(); ++j)
+          if (fresh[j])
+            for (auto& c : kv)
+              c->free(seqs[j].id);
+        return st;
+      }
+  return {};
+}
 } // namespace
+
+status stage_executor::reserve(model_id id, const std::vector<step_sequence>& seqs) {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  if (auto st = ensure_kv(*m, impl_->pools); !st)
+    return st;
+  if (auto st = reserve_blocks(m->kv, seqs, step_headroom(*m, seqs, impl_->pools[0]->block_tokens())); !st)
+    return make_error(st.err().category, mname(id) + ": kv blocks: " + st.err().message);
+  return {};
+}
 
 status stage_executor::step(model_id id, const step_request& req, std::function<void()> done) {
   std::lock_guard<std::mutex> lock{impl_->mutex};
@@ -434,14 +513,8 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
   const int seqs = static_cast<int>(req.seqs.size());
   if (seqs == 0)
     return make_error("engine", mname(id) + ": a step without sequences");
-  if (m->kv.empty())
-    for (int r = 0; r < tp(); ++r) {
-      const auto& pr = m->shards[static_cast<std::size_t>(r)]->plan;
-      auto layout = make_kv_layout(spec, pr.first_layer, pr.end_layer, tp(), m->type);
-      if (!layout)
-        return layout.err();
-      m->kv.push_back(std::make_unique<kv_cache>(*impl_->pools[static_cast<std::size_t>(r)], *layout));
-    }
+  if (auto st = ensure_kv(*m, impl_->pools); !st)
+    return st;
   // Rows, positions and sizes (rank 0's cache is the reference: all ranks move together).
   std::vector<int> query_start{0}, first_pos, context;
   std::map<sequence_id, int> seen;
@@ -484,15 +557,8 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
                                     std::to_string(want));
   }
   // Blocks first, on every rank: all or nothing for the sequences this step creates.
-  for (int r = 0; r < tp(); ++r)
-    for (std::size_t i = 0; i < req.seqs.size(); ++i)
-      if (auto st = m->kv[static_cast<std::size_t>(r)]->reserve(req.seqs[i].id, context[i]); !st) {
-        for (std::size_t j = 0; j < req.seqs.size(); ++j)
-          if (first_pos[j] == 0)
-            for (auto& c : m->kv)
-              c->free(req.seqs[j].id);
-        return make_error(st.err().category, mname(id) + ": kv blocks for the step: " + st.err().message);
-      }
+  if (auto st = reserve_blocks(m->kv, req.seqs, step_headroom(*m, req.seqs, impl_->pools[0]->block_tokens())); !st)
+    return make_error(st.err().category, mname(id) + ": kv blocks for the step: " + st.err().message);
   std::shared_ptr<device_activation> out_act;
   if (device_out) {
     auto* d0 = impl_->devs[0];
@@ -514,7 +580,7 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
       impl_->devs[i]->free(ws[i]);
   };
   const std::size_t tables_bytes = static_cast<std::size_t>(seqs) * max_blocks * sizeof(void*);
-  const std::size_t meta_bytes = tables_bytes + (2 * static_cast<std::size_t>(seqs) + 1) * sizeof(std::int32_t);
+  const std::size_t step_meta = meta_bytes(seqs, max_blocks);
   for (int r = 0; r < tp(); ++r) {
     auto& c = ctx[static_cast<std::size_t>(r)];
     const auto& pr = m->shards[static_cast<std::size_t>(r)]->plan;
@@ -524,13 +590,13 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
     c.first_pos = first_pos;
     c.ws = internal::plan_workspace(pr, m->type, seqs, (T + seqs - 1) / seqs);
     const std::size_t meta_at = align_up(c.ws.total);
-    auto buf = impl_->devs[static_cast<std::size_t>(r)]->allocate(meta_at + meta_bytes);
+    auto buf = impl_->devs[static_cast<std::size_t>(r)]->allocate(meta_at + step_meta);
     if (!buf) {
       release_ws();
       return make_error(buf.err().category, mname(id) + ": step workspace: " + buf.err().message);
     }
     ws.push_back(*buf);
-    auto host = std::make_shared<std::vector<std::byte>>(meta_bytes);
+    auto host = std::make_shared<std::vector<std::byte>>(step_meta);
     auto* tables = reinterpret_cast<void**>(host->data());
     for (int q = 0; q < seqs; ++q) {
       const auto& t = m->kv[static_cast<std::size_t>(r)]->table(req.seqs[static_cast<std::size_t>(q)].id);
@@ -567,7 +633,7 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
     auto s = d->compute_stream();
     const auto& c = ctx[static_cast<std::size_t>(r)];
     const auto& host = meta[static_cast<std::size_t>(r)];
-    auto st = d->copy_to_device(const_cast<void**>(c.kv.block_tables), host->data(), meta_bytes, s);
+    auto st = d->copy_to_device(const_cast<void**>(c.kv.block_tables), host->data(), step_meta, s);
     if (st)
       st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], fr,
                                      ws[static_cast<std::size_t>(r)], out_act.get(), &c);

@@ -179,6 +179,10 @@ public:
   /// enqueued): as forward, plus an empty batch, a sequence listed twice or with no tokens, a context past
   /// max_seq.
   status step(model_id id, const step_request& request, std::function<void()> done);
+  /// Reserves, on every rank, the KV blocks a step of `seqs` will need (so a caller can find out before
+  /// running a step through several stages that every stage has room). Error "memory" when they do not
+  /// fit; sequences new to this stage are then forgotten again.
+  status reserve(model_id id, const std::vector<step_sequence>& seqs);
   /// Gives a sequence's KV blocks back on every rank (call after its last step completed). No-op if unknown.
   status free_sequence(model_id id, sequence_id seq);
   /// Tokens this stage's cache holds for `seq` after the steps enqueued so far (0 if unknown).

@@ -87,6 +87,18 @@ result<std::vector<generation_result>> generate(pipeline& p, const std::vector<g
   generation_stats st{};
   std::vector<std::int32_t> tokens;
   std::vector<float> logits;
+  bool hold_admission = false; // after a preemption, until a sequence finishes
+  // Token j of a sequence's context: its prompt, then what it generated (re-read after a preemption).
+  auto context_token = [&](int index, int j) {
+    const auto& prompt = requests[static_cast<std::size_t>(index)].prompt;
+    return j < static_cast<int>(prompt.size())
+             ? prompt[static_cast<std::size_t>(j)]
+             : out[static_cast<std::size_t>(index)].tokens[static_cast<std::size_t>(j - static_cast<int>(prompt.size()))];
+  };
+  auto context_len = [&](int index) {
+    return static_cast<int>(requests[static_cast<std::size_t>(index)].prompt.size() +
+                            out[static_cast<std::size_t>(index)].tokens.size());
+  };
   while (!waiting.empty() || !run.empty()) {
     // The batch: decodes of running sequences, then prefill chunks (running first, then new admissions).
     int budget = o.token_budget;
@@ -100,19 +112,36 @@ result<std::vector<generation_result>> generate(pipeline& p, const std::vector<g
         members.push_back(static_cast<int>(i));
         --budget;
       }
-    while (!waiting.empty() && static_cast<int>(run.size()) < o.max_seqs) {
+    while (!hold_admission && !waiting.empty() && static_cast<int>(run.size()) < o.max_seqs) {
       run.push_back(running{waiting.front(), 0, false});
       waiting.pop_front();
     }
     for (std::size_t i = 0; i < run.size() && budget > 0; ++i) {
       if (run[i].decoding)
         continue;
-      const auto& prompt = requests[static_cast<std::size_t>(run[i].index)].prompt;
-      int n = std::min(budget, static_cast<int>(prompt.size()) - run[i].fed);
+      int n = std::min(budget, context_len(run[i].index) - run[i].fed);
       req.seqs.push_back({sequence_id{static_cast<std::uint64_t>(run[i].index)}, n});
-      tokens.insert(tokens.end(), prompt.begin() + run[i].fed, prompt.begin() + run[i].fed + n);
+      for (int j = run[i].fed; j < run[i].fed + n; ++j)
+        tokens.push_back(context_token(run[i].index, j));
       members.push_back(static_cast<int>(i));
       budget -= n;
+    }
+    // Room on every stage first; out of KV blocks: preempt the newest sequence (recompute it later).
+    bool room = true;
+    for (int s = 0; s < p.stages() && room; ++s)
+      if (auto e = p.stage(s).reserve(p.id(), req.seqs); !e) {
+        if (e.err().category != "memory" || run.size() <= 1)
+          return fail(e.err());
+        room = false;
+      }
+    if (!room) {
+      running victim = run.back();
+      run.pop_back();
+      free_all(victim.index);
+      waiting.push_front(victim.index);
+      hold_admission = true;
+      ++st.preemptions;
+      continue;
     }
     // One step through the stages, activations handed over on the devices.
     std::shared_ptr<device_activation> prev, next;
@@ -136,15 +165,15 @@ result<std::vector<generation_result>> generate(pipeline& p, const std::vector<g
     ++st.steps;
     st.peak_kv_blocks = std::max(st.peak_kv_blocks, p.stage(0).rank_kv_pool(0).usage().blocks_used);
     const auto now = std::chrono::steady_clock::now() - t0;
-    // Sample the rows that end a prompt or decode; retire the sequences that stop.
+    // Sample the rows that end a (re)fill or decode; retire the sequences that stop.
     std::vector<bool> retire(run.size(), false);
     for (std::size_t k = 0; k < members.size(); ++k) {
       running& r = run[static_cast<std::size_t>(members[k])];
       const auto& rq = requests[static_cast<std::size_t>(r.index)];
       auto& res = out[static_cast<std::size_t>(r.index)];
       r.fed += req.seqs[k].tokens;
-      if (!r.decoding && r.fed < static_cast<int>(rq.prompt.size()))
-        continue; // a prefill chunk in the middle of the prompt
+      if (!r.decoding && r.fed < context_len(r.index))
+        continue; // a prefill chunk in the middle of the context
       r.decoding = true;
       int token = sample_token(logits.data() + k * static_cast<std::size_t>(vocab), vocab, rq.sampling,
                                res.tokens.size());
@@ -154,6 +183,7 @@ result<std::vector<generation_result>> generate(pipeline& p, const std::vector<g
       if (res.reason != stop_reason::none) {
         free_all(r.index);
         retire[static_cast<std::size_t>(members[k])] = true;
+        hold_admission = false;
       }
     }
     std::vector<running> kept;

@@ -38,13 +38,17 @@ struct generation_options {
 
 struct generation_stats {
   int steps = 0;
+  int preemptions = 0;            // sequences preempted (KV freed, recomputed later) when blocks ran out
   std::size_t peak_kv_blocks = 0; // rank 0 of stage 0
 };
 
-/// Runs every request to completion (its stop rule) on `p`, which must be loaded. Errors: a bad request
-/// (empty prompt, token out of range, prompt + max_new_tokens past max_seq, bad sampling parameters), an
-/// encoder, or a step failing (e.g. out of KV blocks: "memory"). Every sequence's KV blocks are given back
-/// before it returns, also on error.
+/// Runs every request to completion (its stop rule) on `p`, which must be loaded. Before each step every
+/// stage reserves the step's KV blocks; when one has no room, the newest running sequence is preempted:
+/// its blocks are freed and it waits to be recomputed (prompt + its tokens so far, re-read as a prefill),
+/// and no new sequence is admitted until a running one finishes. Its tokens are unchanged by this (the
+/// draws are keyed by token index). Errors: a bad request (empty prompt, token out of range, prompt +
+/// max_new_tokens past max_seq, bad sampling parameters), an encoder, a step failing, or no room even for
+/// a single sequence ("memory"). Every sequence's KV blocks are given back before it returns, also on error.
 result<std::vector<generation_result>> generate(pipeline& p, const std::vector<generation_request>& requests,
                                                 const generation_options& options = {},
                                                 generation_stats* stats = nullptr);

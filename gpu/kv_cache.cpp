@@ -84,7 +84,7 @@ void kv_pool::drop_slab(std::uint32_t id) {
   slabs_.erase(it);
 }
 
-result<std::vector<kv_block>> kv_pool::allocate(std::size_t block_bytes, int count) {
+result<std::vector<kv_block>> kv_pool::allocate(std::size_t block_bytes, int count, std::size_t leave_free) {
   if (block_bytes == 0 || count < 0)
     return make_error("kv", dev_.name() + ": kv pool allocation of " + std::to_string(count) + " blocks of " +
                               num(block_bytes) + " bytes");
@@ -103,9 +103,14 @@ result<std::vector<kv_block>> kv_pool::allocate(std::size_t block_bytes, int cou
   };
   while (have < static_cast<std::size_t>(count)) {
     int missing = count - static_cast<int>(have);
-    // A full slab when it fits, else exactly the missing blocks (the budget is nearly spent).
+    // A full slab when it fits with `leave_free` to spare, else exactly the missing blocks.
+    const std::size_t room = dev_.memory_budget() - std::min(dev_.memory_budget(), dev_.memory_used());
     int want = std::max(missing, options_.slab_blocks);
-    status st = add_slab(block_bytes, want);
+    if (room < block_bytes * static_cast<std::size_t>(want) + leave_free)
+      want = missing;
+    status st = room < block_bytes * static_cast<std::size_t>(missing) + leave_free
+                  ? status{make_error("memory", num(leave_free) + " bytes must stay free for the step")}
+                  : add_slab(block_bytes, want);
     if (!st && want != missing)
       st = add_slab(block_bytes, missing);
     if (!st) {
@@ -177,13 +182,13 @@ int kv_cache::blocks_needed(sequence_id seq, int tokens) const {
   return std::max(0, want - have);
 }
 
-status kv_cache::reserve(sequence_id seq, int tokens) {
+status kv_cache::reserve(sequence_id seq, int tokens, std::size_t leave_free) {
   int missing = blocks_needed(seq, tokens);
   if (missing == 0) {
     seqs_.try_emplace(seq);
     return {};
   }
-  auto got = pool_.allocate(block_bytes_, missing);
+  auto got = pool_.allocate(block_bytes_, missing, leave_free);
   if (!got)
     return got.err();
   auto& s = seqs_[seq];

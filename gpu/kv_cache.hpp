@@ -84,9 +84,10 @@ public:
   int block_tokens() const noexcept { return options_.block_tokens; }
 
   /// `count` blocks of `block_bytes` each, all or nothing. Error "memory" (the pool unchanged) when the
-  /// device budget or max_bytes has no room: the message says blocks requested, block bytes, the pool's
-  /// bytes and the device's used and budget bytes.
-  result<std::vector<kv_block>> allocate(std::size_t block_bytes, int count);
+  /// device budget or max_bytes has no room, or new slabs would leave less than `leave_free` bytes of the
+  /// budget (e.g. the workspace of the step the blocks are for): the message says blocks requested, block
+  /// bytes, the pool's bytes and the device's used and budget bytes.
+  result<std::vector<kv_block>> allocate(std::size_t block_bytes, int count, std::size_t leave_free = 0);
   /// Gives blocks back (each exactly once). Slabs left with no block in use go back to the device.
   void release(const std::vector<kv_block>& blocks);
   kv_pool_usage usage() const;
@@ -134,8 +135,8 @@ public:
   /// from 0). For admission.
   int blocks_needed(sequence_id seq, int tokens) const;
   /// Makes room for `tokens` tokens in total (creating the sequence if new): allocates the missing blocks
-  /// from the pool, all or nothing (error "memory", nothing changed).
-  status reserve(sequence_id seq, int tokens);
+  /// from the pool, all or nothing (error "memory", nothing changed); see kv_pool::allocate for leave_free.
+  status reserve(sequence_id seq, int tokens, std::size_t leave_free = 0);
   /// The sequence now holds `tokens` valid tokens (after a step's kv_append). Error when it is unknown or
   /// `tokens` exceeds its reserved capacity.
   status set_length(sequence_id seq, int tokens);

@@ -245,24 +245,60 @@ TEST_CASE("bad generation requests and steps are refused with precise errors", "
         "model 1: sequence 1 has 0 new tokens in a step (at least 1)");
 }
 
-TEST_CASE("a step that does not fit the kv budget fails with a memory error and leaks no blocks",
+TEST_CASE("out of kv blocks, the newest sequence is preempted and recomputed with the same tokens",
           "[gpu][generation]") {
   auto spec = preset("tiny-gpt").value();
   auto w = generate_weights(spec, 1);
   REQUIRE(w.ok());
-  // Room for the weights and a forward's workspace, not for 64 sequences of 60 tokens of KV.
-  auto r = make_rig(spec, *w, 1, 1, 8 << 20);
-  std::vector<generation_request> reqs(64);
-  for (auto& q : reqs) {
-    q.prompt = some_tokens(spec, 60, 1);
-    q.stop.max_new_tokens = 2;
+  std::vector<generation_request> reqs(12);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    reqs[i].prompt = some_tokens(spec, 20 + static_cast<int>(i), static_cast<int>(i));
+    reqs[i].stop.max_new_tokens = 20;
+    if (i % 3 == 0) {
+      reqs[i].sampling.temperature = 1.0f;
+      reqs[i].sampling.seed = i;
+    }
   }
   generation_options o;
-  o.max_seqs = 64;
-  o.token_budget = 64 * 60;
-  auto out = generate(*r.p, reqs, o);
+  o.max_seqs = 12;
+  o.token_budget = 64;
+  auto roomy = make_rig(spec, *w, 1, 2);
+  generation_stats free_stats;
+  auto want = generate(*roomy.p, reqs, o, &free_stats);
+  REQUIRE(want.ok());
+  CHECK(free_stats.preemptions == 0);
+  // A budget with room for the weights, a step's workspace and about a third of the sequences' KV.
+  const std::size_t weights = roomy.p->stage(0).shard_bytes(roomy.p->id()).value();
+  const std::size_t block = roomy.p->stage(0).rank_kv_pool(0).block_tokens() * std::size_t{2} * 2 * spec.hidden * 4;
+  auto tight = make_rig(spec, *w, 1, 2, weights + (std::size_t{256} << 10) + 12 * block);
+  generation_stats stats;
+  auto got = generate(*tight.p, reqs, o, &stats);
+  INFO((got.ok() ? std::string{"ok"} : got.err().to_string()));
+  REQUIRE(got.ok());
+  INFO("peak blocks " << stats.peak_kv_blocks << " weights " << weights << " block " << block);
+  CHECK(stats.preemptions > 0);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    INFO("request " << i);
+    CHECK((*got)[i].tokens == (*want)[i].tokens);
+  }
+  for (int s = 0; s < tight.p->stages(); ++s)
+    CHECK(tight.p->stage(s).rank_kv_pool(0).usage().blocks_used == 0);
+}
+
+TEST_CASE("a sequence that alone does not fit the kv budget fails with a memory error and leaks no blocks",
+          "[gpu][generation]") {
+  auto spec = preset("tiny-gpt").value();
+  auto w = generate_weights(spec, 1);
+  REQUIRE(w.ok());
+  auto probe = make_rig(spec, *w, 1, 1);
+  const std::size_t weights = probe.p->stage(0).shard_bytes(probe.p->id()).value();
+  auto r = make_rig(spec, *w, 1, 1, weights + (std::size_t{64} << 10));
+  generation_request q;
+  q.prompt = some_tokens(spec, 60, 1);
+  q.stop.max_new_tokens = 2;
+  auto out = generate(*r.p, {q});
   REQUIRE_FALSE(out.ok());
   CHECK(out.err().category == "memory");
-  CHECK_THAT(out.err().message, Catch::Contains("kv blocks for the step"));
+  CHECK_THAT(out.err().message, Catch::Contains("kv blocks"));
   CHECK(r.p->stage(0).rank_kv_pool(0).usage().blocks_used == 0);
 }
