@@ -203,3 +203,21 @@ TEST_CASE("the summary trims int(10 / span * N) requests from each end and count
   auto csv = sim::records_csv(rec);
   REQUIRE(csv.rfind("arrival,dispatch,start,finish,status,group,batch_size,load_wait\n", 0) == 0);
 }
+
+TEST_CASE("swapping refuses a profile entry without load_seconds, naming the model and config", "[sim][swap]") {
+  auto no_load = entry("b", 1, 1, {0.1}, 6);
+  no_load.load_seconds.clear();
+  auto table = policies::profile_table::build({"a", "b"}, {entry("a", 1, 1, {0.1}, 6, 1.0), no_load});
+  REQUIRE(table.ok());
+  auto trace = sim::prepare(make_trace({"a", "b"}, {{1.0, 0}, {2.0, 1}}), *table, 100);
+  REQUIRE(trace.ok());
+  sim::sim_options opt;
+  opt.mode = sim::sim_mode::swapping;
+  opt.mem_budget_bytes = 12;
+  auto e = sim::simulator(*table, opt).run(place({group(1, 1, {0, 1})}), *trace, 0, 2, nullptr);
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.err().message ==
+        "model 'b' (op 1, pp 1): the swapping simulator needs the profile's load_seconds, the entry has none");
+  opt.mode = sim::sim_mode::compat; // compat ignores load times
+  CHECK(sim::simulator(*table, opt).run(place({group(1, 1, {0, 1})}), *trace, 0, 2, nullptr).ok());
+}
