@@ -54,6 +54,7 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
         : static_cast<float>(slo_scale * table.single_latency(m));
   prepared_trace p;
   p.num_models = table.num_models();
+  p.model_slo = model_slo;
   const auto n = t.requests.size();
   p.arrival.resize(n);
   p.model.resize(n);
