@@ -161,6 +161,7 @@ int run_plan(const plan_options& o) {
   f.devices = shape->devices;
   f.mem_budget_bytes = pb.mem_budget;
   f.expected_attainment = shown;
+  f.slo_scale = o.in.slo_scale;
   f.schedule = std::move(*s);
   if (in->config)
     if (auto st = policies::check_plan(f, *in->config, o.output); !st) { // e.g. a group across nodes

@@ -79,7 +79,7 @@ result<policies::profile_entry> measure_one(gpu::backend& b, const gpu::model_sp
     auto bytes = pl.stage(s).shard_bytes(id);
     if (!bytes)
       return bytes.err();
-    e.weight_bytes.push_back(static_cast<std::int64_t>(*bytes));
+    e.weight_bytes.push_back(static_cast<double>(*bytes));
   }
   // Forwards at each batch size; a batch that does not fit ends the rows (entries hold a prefix).
   for (int batch : policies::profile_batch_sizes) {
@@ -90,8 +90,8 @@ result<policies::profile_entry> measure_one(gpu::backend& b, const gpu::model_sp
       auto w = pl.stage(s).workspace_bytes(id, batch, seq);
       if (!w)
         return w.err();
-      fits = e.weight_bytes[static_cast<std::size_t>(s)] + static_cast<std::int64_t>(*w) <=
-             static_cast<std::int64_t>(pl.stage(s).rank_device(0).memory_budget());
+      fits = e.weight_bytes[static_cast<std::size_t>(s)] + static_cast<double>(*w) <=
+             static_cast<double>(pl.stage(s).rank_device(0).memory_budget());
       act.push_back(static_cast<std::int64_t>(*w));
     }
     if (!fits)

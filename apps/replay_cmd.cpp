@@ -157,6 +157,11 @@ int run_replay(const replay_options& o) {
     return 1;
   }
   auto summary = driver::summarize(*res, tr->models, o.warmup_s);
+  if (o.simulate)
+    summary.slo_scale = o.slo_scale; // models without slo_ms; live, they have no deadline
+  for (auto& m : summary.models)
+    if (const auto* mc = cfg->find_model(m.name); mc && mc->slo)
+      m.slo_s = std::chrono::duration<double>(*mc->slo).count();
   std::fputs(driver::summary_text(summary).c_str(), stdout);
   int rc = 0;
   for (const auto& p : {o.records_path, o.summary_path})
@@ -165,7 +170,7 @@ int run_replay(const replay_options& o) {
   if (!o.plots_dir.empty())
     make_parent(o.plots_dir + "/x");
   if (!o.records_path.empty())
-    if (auto st = sim::write_file(o.records_path, driver::records_csv(res->records)); !st) {
+    if (auto st = sim::write_file(o.records_path, driver::records_csv(res->records, tr->models)); !st) {
       log->error("{}", st.err().message);
       rc = 1;
     }
@@ -178,9 +183,15 @@ int run_replay(const replay_options& o) {
     std::string csv = o.records_path;
     if (csv.empty()) {
       csv = o.plots_dir + "/records.csv";
-      (void)sim::write_file(csv, driver::records_csv(res->records));
+      (void)sim::write_file(csv, driver::records_csv(res->records, tr->models));
     }
-    auto cmd = fmt::format("/usr/bin/python3 '{}/plot_replay.py' '{}' '{}' >&2", scripts_dir(), csv, o.plots_dir);
+    std::string summary_file = o.summary_path;
+    if (summary_file.empty()) {
+      summary_file = o.plots_dir + "/summary.json";
+      (void)sim::write_file(summary_file, driver::summary_json(summary));
+    }
+    auto cmd = fmt::format("/usr/bin/python3 '{}/plot_replay.py' '{}' '{}' --summary '{}' >&2", scripts_dir(), csv,
+                           o.plots_dir, summary_file);
     if (std::system(cmd.c_str()) != 0) {
       log->error("plotting failed: {}", cmd);
       rc = 1;

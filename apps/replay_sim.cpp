@@ -9,6 +9,7 @@
 #include "policies/policy_registry.hpp"
 #include "policies/runtime_registry.hpp"
 #include "sim/simulator.hpp"
+#include "sim/summary.hpp"
 
 namespace sy::apps {
 
@@ -77,6 +78,7 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
     d.start = r.start;
     d.finish = r.finish;
     d.status = sim::to_string(r.status);
+    d.reason = sim::reason_of(r, prepared->model[i]);
     d.group = r.group >= 0 && static_cast<std::size_t>(r.group) < group_names.size()
                 ? group_names[static_cast<std::size_t>(r.group)]
                 : std::string{};

@@ -44,6 +44,44 @@ result<std::vector<std::string>> expand_models(const std::string& spec) {
   return out;
 }
 
+std::vector<std::string> natural_order(std::vector<std::string> names) {
+  // Compare runs of digits by value (then by length, so "01" after "1"), everything else byte by byte.
+  auto less = [](const std::string& a, const std::string& b) {
+    std::size_t i = 0, j = 0;
+    auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+    while (i < a.size() && j < b.size()) {
+      if (digit(a[i]) && digit(b[j])) {
+        std::size_t i2 = i, j2 = j;
+        while (i2 < a.size() && digit(a[i2]))
+          ++i2;
+        while (j2 < b.size() && digit(b[j2]))
+          ++j2;
+        std::size_t ia = i, jb = j; // skip leading zeros for the value comparison
+        while (ia + 1 < i2 && a[ia] == '0')
+          ++ia;
+        while (jb + 1 < j2 && b[jb] == '0')
+          ++jb;
+        if (i2 - ia != j2 - jb)
+          return i2 - ia < j2 - jb;
+        if (int c = a.compare(ia, i2 - ia, b, jb, j2 - jb); c != 0)
+          return c < 0;
+        if (i2 - i != j2 - j)
+          return i2 - i < j2 - j;
+        i = i2;
+        j = j2;
+        continue;
+      }
+      if (a[i] != b[j])
+        return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+      ++i;
+      ++j;
+    }
+    return a.size() - i < b.size() - j;
+  };
+  std::stable_sort(names.begin(), names.end(), less);
+  return names;
+}
+
 result<std::string> preset_of(const std::string& model) {
   if (gpu::preset(model).ok())
     return model;
@@ -159,8 +197,11 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
       return t.err();
     out.trace = std::move(*t);
   }
-  if (table_models.empty())
-    table_models = !cli_models.empty() ? cli_models : out.trace.models;
+  if (table_models.empty()) {
+    // Model ids are the registration order (AlpaServe's): --models, else the trace's names in natural order
+    // (m2 before m10), never the order in which the trace first names them.
+    table_models = !cli_models.empty() ? cli_models : natural_order(out.trace.models);
+  }
   // Profiles.
   std::vector<policies::profile_entry> entries;
   if (!in.profile.empty()) {
@@ -189,7 +230,16 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
       return es.err();
     entries = std::move(*es);
   }
-  auto table = policies::profile_table::build(table_models, entries);
+  // Model types, so that one profile entry per preset (`bert-1.3b`) serves all its models.
+  std::vector<std::string> types(table_models.size());
+  for (std::size_t i = 0; i < table_models.size(); ++i) {
+    if (out.config) {
+      types[i] = out.config->find_model(table_models[i])->preset;
+    } else if (auto p = preset_of(table_models[i])) {
+      types[i] = *p;
+    }
+  }
+  auto table = policies::profile_table::build(table_models, entries, types);
   if (!table)
     return table.err();
   out.table = std::move(*table);

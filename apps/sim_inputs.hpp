@@ -25,9 +25,12 @@ struct sim_inputs {
 result<std::vector<std::string>> expand_models(const std::string& spec);
 /// The preset behind a model name: the name itself, or NAME-<digits> for a copy.
 result<std::string> preset_of(const std::string& model);
+/// Names sorted with runs of digits compared by value: m0, m2, m10 (stable for equal keys).
+std::vector<std::string> natural_order(std::vector<std::string> names);
 
-/// `table_models`: the models of the profile table, in order; empty: the config's models (-c), else the
-/// trace's models (a trace file) or --models (synthetic). With -c, every table model must be a config model
+/// `table_models`: the models of the profile table, in order (their ids: AlpaServe's registration order);
+/// empty: the config's models (-c), else --models, else the trace's model names in natural order (never
+/// their order of first appearance). Profile entries may name a model or its preset (one entry per type). With -c, every table model must be a config model
 /// (analytic profiles then come from the config's specs, inline architectures included) and --models is an
 /// error (the config names the models).
 /// `given`: use this workload instead of in.trace / the synthetic options (`replay --simulate` parses its own

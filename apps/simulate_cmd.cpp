@@ -80,6 +80,9 @@ int run_simulate(const simulate_options& o) {
     return 1;
   }
   auto sum = sim::summarize(records, trace->model, in->table.model_names(), o.warmup_s);
+  sum.slo_scale = o.in.slo_scale;
+  for (std::size_t m = 0; m < sum.models.size() && m < trace->model_slo.size(); ++m)
+    sum.models[m].slo_s = static_cast<double>(trace->model_slo[m]);
   const auto& ov = sum.overall;
   std::printf("%ld requests (%ld trimmed from each end): SLO attainment %.4f, goodput %.2f req/s, "
               "p50 %.4f s, p90 %.4f s, p99 %.4f s; ok %ld, rejected %ld, failed %ld\n",
@@ -91,7 +94,7 @@ int run_simulate(const simulate_options& o) {
       return 1;
     }
   if (!o.records.empty())
-    if (auto st = sim::write_file(o.records, sim::records_csv(records)); !st) {
+    if (auto st = sim::write_file(o.records, sim::records_csv(records, trace->model, in->table.model_names())); !st) {
       log->error("{}", st.err().to_string());
       return 1;
     }

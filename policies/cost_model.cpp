@@ -158,7 +158,7 @@ result<profile_entry> cost_model::profile(const gpu::model_spec& m, parallel_con
   }
   for (int k = 0; k < c.pp; ++k) {
     auto w = stage_weight_bytes(m, c, k, bd[k], bd[k + 1]);
-    e.weight_bytes.push_back(w);
+    e.weight_bytes.push_back(static_cast<double>(w));
     e.load_seconds.push_back(static_cast<double>(w) / (hw_.pcie_bw * hw_.pcie_eff));
   }
   if (auto st = e.validate(); !st)

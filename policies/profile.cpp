@@ -65,11 +65,13 @@ status profile_entry::validate() const {
   }
   if (auto st = check_values(*this, "weight_bytes", weight_bytes, pp, ""); !st)
     return st;
+  if (load_seconds.empty()) // not measured
+    return {};
   return check_values(*this, "load_seconds", load_seconds, pp, "");
 }
 
-std::int64_t profile_entry::max_weight_bytes() const {
-  std::int64_t m = 0;
+double profile_entry::max_weight_bytes() const {
+  double m = 0;
   for (auto w : weight_bytes)
     m = std::max(m, w);
   return m;
@@ -153,7 +155,8 @@ json_value to_document(const profile_db& db) {
     o.set("stage_latency", to_matrix(e.stage_latency));
     o.set("weight_bytes", to_array(e.weight_bytes));
     o.set("act_bytes", to_matrix(e.act_bytes));
-    o.set("load_seconds", to_array(e.load_seconds));
+    if (!e.load_seconds.empty())
+      o.set("load_seconds", to_array(e.load_seconds));
     entries.push(std::move(o));
   }
   doc.set("entries", std::move(entries));
@@ -279,18 +282,26 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
     if (!lat)
       return lat.err();
     e.stage_latency = std::move(*lat);
-    auto wb = d.vector<std::int64_t>(o, "weight_bytes");
+    auto wb = d.vector<double>(o, "weight_bytes");
     if (!wb)
       return wb.err();
     e.weight_bytes = std::move(*wb);
-    auto ab = d.matrix<std::int64_t>(o, "act_bytes");
-    if (!ab)
-      return ab.err();
-    e.act_bytes = std::move(*ab);
-    auto ls = d.vector<double>(o, "load_seconds");
-    if (!ls)
-      return ls.err();
-    e.load_seconds = std::move(*ls);
+    // act_bytes and load_seconds are optional: no simulator mode reads activations (zeros when absent), and
+    // only swapping needs load times (absent: the swapping simulator refuses the entry).
+    if (o.get("act_bytes")) {
+      auto ab = d.matrix<std::int64_t>(o, "act_bytes");
+      if (!ab)
+        return ab.err();
+      e.act_bytes = std::move(*ab);
+    } else {
+      e.act_bytes.assign(e.stage_latency.size(), std::vector<std::int64_t>(static_cast<std::size_t>(e.config.pp), 0));
+    }
+    if (o.get("load_seconds")) {
+      auto ls = d.vector<double>(o, "load_seconds");
+      if (!ls)
+        return ls.err();
+      e.load_seconds = std::move(*ls);
+    }
     if (auto st = e.validate(); !st)
       return make_error("profile", source + ": entry " + std::to_string(i) + ": " + st.err().message);
     if (db.find(e.model, e.config))

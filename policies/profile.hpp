@@ -33,14 +33,15 @@ struct profile_entry {
   /// folded into the receiving stage, all-reduces inside the stage). Rows are a prefix of the batch sizes:
   /// at least batch 1; the cost model always writes all 5, measured/converted profiles may have fewer.
   std::vector<std::vector<double>> stage_latency;
-  std::vector<std::int64_t> weight_bytes;           // [k] per GPU of stage k
+  std::vector<double> weight_bytes;                 // [k] per GPU of stage k (AlpaServe's are floats)
   std::vector<std::vector<std::int64_t>> act_bytes; // [b][k] per GPU, as many rows as stage_latency
-  std::vector<double> load_seconds;                 // [k] host->device copy of stage k's per-GPU shard
+  std::vector<double> load_seconds;                 // [k] host->device copy of stage k's per-GPU shard; empty:
+                                                    // not measured (the swapping simulator refuses it)
 
   /// Sizes consistent with config.pp, non-negative numbers; the message names the model and field.
   [[nodiscard]] status validate() const;
   /// max_k weight_bytes[k]: the per-GPU memory this model takes in a group (compat memory rule).
-  std::int64_t max_weight_bytes() const;
+  double max_weight_bytes() const;
   /// sum_k stage_latency[b][k]; 0 when batch index b was not profiled
   double total_latency(std::size_t b = 0) const;
 };

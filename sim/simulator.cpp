@@ -54,6 +54,7 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
         : static_cast<float>(slo_scale * table.single_latency(m));
   prepared_trace p;
   p.num_models = table.num_models();
+  p.model_slo = model_slo;
   const auto n = t.requests.size();
   p.arrival.resize(n);
   p.model.resize(n);
@@ -255,6 +256,16 @@ result<internal::counts> run_segment(const policies::placement& p, const policie
                                      const sim_options& opt, std::vector<double>& scratch, const prepared_trace& t,
                                      std::size_t begin, std::size_t end, request_record* rec) {
   const bool extended = opt.mode != sim_mode::compat;
+  if (opt.mode == sim_mode::swapping)
+    for (const auto& g : p.groups)
+      for (int m : g.models) {
+        const auto* v = table.view(g.config);
+        if (v && m >= 0 && m < table.num_models() && v->present[static_cast<std::size_t>(m)] &&
+            !v->has_load[static_cast<std::size_t>(m)])
+          return make_error("sim", "model '" + table.model_names()[static_cast<std::size_t>(m)] + "' (op " +
+                                       std::to_string(g.config.op) + ", pp " + std::to_string(g.config.pp) +
+                                       "): the swapping simulator needs the profile's load_seconds, the entry has none");
+      }
   auto c = internal::compile(p, table, extended);
   if (!c)
     return c.err();

@@ -76,6 +76,7 @@ struct prepared_trace {
   std::vector<float> slo; // float32, compat
   std::vector<packed> rows; // the same three columns interleaved (the compat kernel's single stream)
   int num_models = 0;
+  std::vector<float> model_slo; // [m] the model's deadline for requests that carry none (float32)
 };
 
 /// Maps trace model names onto the table (an unknown name is an error naming it) and computes SLOs:

@@ -100,6 +100,11 @@ summary summarize_outcomes(std::size_t n, const std::function<outcome(std::size_
       skip = n / 2; // compat would produce an empty slice (NaN); keep the middle request(s)
   }
   out.trimmed_each_end = static_cast<long>(skip);
+  long ok_all = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    ok_all += at(i).status == "ok" ? 1 : 0;
+  out.untrimmed_requests = static_cast<long>(n);
+  out.untrimmed_attainment = n > 0 ? static_cast<double>(ok_all) / static_cast<double>(n) : 0.0;
   acc all;
   std::vector<acc> per(model_names.size());
   for (std::size_t i = skip; i + skip < n; ++i) {
@@ -126,26 +131,92 @@ summary summarize(const std::vector<request_record>& records, const std::vector<
 }
 
 std::string to_json(const summary& s) {
-  std::string o = "{\n  \"trimmed_each_end\": " + std::to_string(s.trimmed_each_end);
+  std::string o = "{\n  \"trimmed_each_end\": " + std::to_string(s.trimmed_each_end) +
+                  ",\n  \"untrimmed_requests\": " + std::to_string(s.untrimmed_requests) +
+                  ",\n  \"untrimmed_attainment\": " + json::number(s.untrimmed_attainment);
+  if (s.slo_scale > 0)
+    o += ",\n  \"slo_scale\": " + json::number(s.slo_scale);
   for (const auto& [k, v] : s.extra)
     o += ",\n  " + json::quote(k) + ": " + v;
   o += ",\n  \"overall\": {" + fields(s.overall) + "},\n  \"models\": [";
   for (std::size_t i = 0; i < s.models.size(); ++i) {
     o += i ? ",\n    " : "\n    ";
-    o += "{\"name\": " + json::quote(s.models[i].name) + ", " + fields(s.models[i].s) + "}";
+    o += "{\"name\": " + json::quote(s.models[i].name) + ", ";
+    if (s.models[i].slo_s > 0)
+      o += "\"slo_s\": " + json::number(s.models[i].slo_s) + ", ";
+    o += fields(s.models[i].s) + "}";
   }
   o += s.models.empty() ? "]\n}\n" : "\n  ]\n}\n";
   return o;
 }
 
-std::string records_csv(const std::vector<request_record>& records) {
-  std::string o = "arrival,dispatch,start,finish,status,group,batch_size,load_wait\n";
-  o.reserve(o.size() + records.size() * 80);
-  char buf[256];
-  for (const auto& r : records) {
-    std::snprintf(buf, sizeof buf, "%.9f,%.9f,%.9f,%.9f,%s,%d,%d,%.9f\n", r.arrival, r.dispatch, r.start, r.finish,
-                  to_string(r.status), r.group, r.batch_size, r.load_wait);
-    o += buf;
+namespace {
+
+void append_text(std::string& o, std::string_view s) {
+  if (s.find_first_of(",\"\n\r") == std::string_view::npos) {
+    o += s;
+    return;
+  }
+  o += '"';
+  for (char c : s) {
+    if (c == '"')
+      o += '"';
+    o += c;
+  }
+  o += '"';
+}
+
+void append_number(std::string& o, double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  o += buf;
+}
+
+} // namespace
+
+void append_record(std::string& o, const record_row& r) {
+  o += std::to_string(r.id);
+  o += ',';
+  append_text(o, r.model);
+  for (double x : {r.arrival, r.dispatch, r.start, r.finish}) {
+    o += ',';
+    append_number(o, x);
+  }
+  o += ',';
+  append_text(o, r.status);
+  o += ',';
+  append_text(o, r.reason);
+  o += ',';
+  append_text(o, r.group.empty() ? std::string_view{"-1"} : r.group);
+  o += ',';
+  o += std::to_string(r.batch_size);
+  o += ',';
+  append_number(o, r.load_wait);
+  o += '\n';
+}
+
+const char* reason_of(const request_record& r, std::int32_t model) {
+  switch (r.status) {
+  case request_status::ok: return "";
+  case request_status::rejected: return "would miss its SLO";
+  case request_status::failed: return model < 0 ? "model outside the simulated set" : "no replica of the model";
+  }
+  return "";
+}
+
+std::string records_csv(const std::vector<request_record>& records, const std::vector<std::int32_t>& model,
+                        const std::vector<std::string>& model_names) {
+  std::string o = records_header;
+  o.reserve(o.size() + records.size() * 120);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    const std::int32_t m = i < model.size() ? model[i] : -1;
+    const std::string group = std::to_string(r.group);
+    append_record(o, record_row{i, m >= 0 && static_cast<std::size_t>(m) < model_names.size()
+                                       ? std::string_view{model_names[static_cast<std::size_t>(m)]}
+                                       : std::string_view{},
+                                r.arrival, r.dispatch, r.start, r.finish, to_string(r.status), reason_of(r, m), group,
+                                r.batch_size, r.load_wait});
   }
   return o;
 }

@@ -34,10 +34,14 @@ struct latency_summary {
 struct model_summary {
   std::string name;
   latency_summary s;
+  double slo_s = 0; // the model's deadline where the caller knows one (written when > 0)
 };
 
 struct summary {
   long trimmed_each_end = 0;
+  double untrimmed_attainment = 0; // ok / requests over the whole trace, nothing trimmed
+  long untrimmed_requests = 0;
+  double slo_scale = 0;            // SLO = scale x single-device latency, where the caller used one (written when > 0)
   /// Further top-level fields as (key, JSON text), written after trimmed_each_end (replay: duplicates,
   /// unknown_ids, unanswered, wall_s).
   std::vector<std::pair<std::string, std::string>> extra;
@@ -61,8 +65,27 @@ summary summarize(const std::vector<request_record>& records, const std::vector<
                   const std::vector<std::string>& model_names, double warmup_s = 10);
 
 std::string to_json(const summary& s);
-/// The per-request CSV: header arrival,dispatch,start,finish,status,group,batch_size,load_wait.
-std::string records_csv(const std::vector<request_record>& records);
+/// The per-request CSV (simulate and replay): header records_header, one row per request in trace order;
+/// times in seconds with full precision (%.17g), text fields quoted when they hold a comma or a quote.
+inline constexpr const char* records_header =
+    "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait\n";
+struct record_row {
+  std::size_t id = 0;         // position in the trace
+  std::string_view model;     // name; empty when the request named none the run knows
+  double arrival = 0, dispatch = 0, start = 0, finish = 0;
+  std::string_view status;    // ok | rejected | failed | deadline_exceeded | ...
+  std::string_view reason;    // why it was not ok ("" when ok)
+  std::string_view group;     // serving (or rejecting) group, "-1" when none
+  int batch_size = 0;
+  double load_wait = 0;
+};
+void append_record(std::string& csv, const record_row& r);
+/// Why the simulator did not serve a request: "" (ok), "would miss its SLO" (rejected at dispatch), "no
+/// replica of the model" (failed), "model outside the simulated set" (failed, model -1).
+const char* reason_of(const request_record& r, std::int32_t model);
+/// `model[i]` indexes `model_names` for records[i] (-1: none); groups are written by index.
+std::string records_csv(const std::vector<request_record>& records, const std::vector<std::int32_t>& model,
+                        const std::vector<std::string>& model_names);
 [[nodiscard]] status write_file(const std::string& path, const std::string& text);
 
 } // namespace sy::sim

@@ -31,14 +31,16 @@ std::string summary_json(const replay_summary& s) {
   return sim::to_json(s);
 }
 
-std::string records_csv(const std::vector<replay_record>& records) {
-  std::string o = "arrival,dispatch,start,finish,status,group,batch_size,load_wait\n";
-  char buf[320];
-  for (const auto& r : records) {
-    std::string group = r.group.empty() ? "-1" : r.group;
-    std::snprintf(buf, sizeof buf, "%.9f,%.9f,%.9f,%.9f,%s,%s,%d,%.9f\n", r.arrival, r.dispatch, r.start,
-                  r.finish, r.status.c_str(), group.c_str(), r.batch_size, r.load_wait);
-    o += buf;
+std::string records_csv(const std::vector<replay_record>& records, const std::vector<std::string>& model_names) {
+  std::string o = sim::records_header;
+  o.reserve(o.size() + records.size() * 120);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    const std::string_view model = r.model >= 0 && static_cast<std::size_t>(r.model) < model_names.size()
+                                       ? std::string_view{model_names[static_cast<std::size_t>(r.model)]}
+                                       : std::string_view{};
+    sim::append_record(o, sim::record_row{i, model, r.arrival, r.dispatch, r.start, r.finish, r.status, r.reason,
+                                          r.group, r.batch_size, r.load_wait});
   }
   return o;
 }

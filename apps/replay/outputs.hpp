@@ -1,6 +1,6 @@
 #pragma once
 // The replay driver's outputs (README "Outputs", the same format as the simulator's): the per-request CSV
-// `arrival,dispatch,start,finish,status,group,batch_size,load_wait` and the summary JSON (warm-up trimming,
+// `id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait` and the summary JSON (warm-up trimming,
 // SLO attainment, goodput, p50/p90/p99 of ok requests, counts per status; overall and per model).
 // Pure functions; any thread.
 #include <map>
@@ -23,7 +23,8 @@ replay_summary summarize(const driver_result& r, const std::vector<std::string>&
 
 /// sim::to_json: the same document `switchyard simulate --summary` writes.
 std::string summary_json(const replay_summary& s);
-std::string records_csv(const std::vector<replay_record>& records);
+/// sim::records_header rows; `model_names` indexes replay_record::model.
+std::string records_csv(const std::vector<replay_record>& records, const std::vector<std::string>& model_names);
 /// A short human-readable table of the summary (what `replay` prints).
 std::string summary_text(const replay_summary& s);
 

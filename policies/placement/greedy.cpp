@@ -1,7 +1,10 @@
 #include "policies/placement/greedy.hpp"
 
+#include "policies/placement/numpy_argsort.hpp"
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 
@@ -41,6 +44,8 @@ filled_placement greedy_fill(placement init, const std::vector<int>& models, con
   std::vector<double> unserved(static_cast<std::size_t>(t.num_models()), 0.0);
   std::vector<int> group_order;
   std::vector<double> group_mem;
+  std::vector<double> unserved_of;        // [position in models]
+  std::vector<std::int64_t> requests_of;  // [group]
   int rounds = 0;
   while (true) {
     evaluation e = ev.evaluate(sol);
@@ -57,18 +62,20 @@ filled_placement greedy_fill(placement init, const std::vector<int>& models, con
       const double good = mi < e.model_good.size() ? static_cast<double>(e.model_good[mi]) : 0.0;
       unserved[mi] = req * (1 - good / (req + 1e-6)); // AlpaServe: goodput = good / (requests + eps)
     }
-    model_order = models;
-    std::stable_sort(model_order.begin(), model_order.end(), [&](int a, int b) {
-      return unserved[static_cast<std::size_t>(a)] > unserved[static_cast<std::size_t>(b)];
-    });
+    // AlpaServe: model_ids = np.argsort(unserved)[::-1] over the candidates in their order, group_ids =
+    // np.argsort(num_requests); numpy's default sort is not stable, so ties follow its introsort.
+    unserved_of.resize(models.size());
+    for (std::size_t i = 0; i < models.size(); ++i)
+      unserved_of[i] = unserved[static_cast<std::size_t>(models[i])];
+    const std::vector<int> by_unserved = numpy_argsort(unserved_of);
+    model_order.resize(models.size());
+    for (std::size_t i = 0; i < models.size(); ++i)
+      model_order[i] = models[static_cast<std::size_t>(by_unserved[models.size() - 1 - i])];
     const auto ng = sol.groups.size();
-    group_order.resize(ng);
-    std::iota(group_order.begin(), group_order.end(), 0);
-    std::stable_sort(group_order.begin(), group_order.end(), [&](int a, int b) {
-      const auto ra = static_cast<std::size_t>(a) < e.group_requests.size() ? e.group_requests[static_cast<std::size_t>(a)] : 0;
-      const auto rb = static_cast<std::size_t>(b) < e.group_requests.size() ? e.group_requests[static_cast<std::size_t>(b)] : 0;
-      return ra < rb;
-    });
+    requests_of.assign(ng, 0);
+    for (std::size_t g = 0; g < ng && g < e.group_requests.size(); ++g)
+      requests_of[g] = e.group_requests[g];
+    group_order = numpy_argsort(requests_of);
     group_mem.resize(ng);
     for (std::size_t g = 0; g < ng; ++g)
       group_mem[g] = group_memory(sol.groups[g], t);

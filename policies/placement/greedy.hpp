@@ -26,7 +26,8 @@ double group_memory(const group_placement& g, const profile_table& t);
 placement normalize(placement p);
 
 /// The compat greedy: repeat { simulate; unserved[m] = requests[m] * (1 - good[m] / (requests[m] + 1e-6));
-/// models by unserved descending, groups by dispatched requests ascending (stable sorts, ties by index); add the
+/// models by unserved descending (numpy.argsort(unserved)[::-1] over `models`), groups by dispatched requests
+/// ascending (numpy.argsort; both numpy 1.24's unstable introsort, numpy_argsort.hpp); add the
 /// first (group, model) pair, groups outer and models inner, where m is not in g and
 /// group_memory(g) + weight(m) <= mem_budget; normalize } until no pair fits.
 /// `models` lists the candidate models (ascending). With keep_best, the best-scoring placement seen along the

@@ -61,6 +61,8 @@ std::string to_yaml(const plan_file& p) {
   o << "mem_budget_bytes: " << num(p.mem_budget_bytes) << "\n";
   if (p.expected_attainment >= 0)
     o << "expected_attainment: " << num(p.expected_attainment) << "\n";
+  if (p.slo_scale > 0)
+    o << "slo_scale: " << num(p.slo_scale) << "\n";
   o << "models: [";
   for (std::size_t i = 0; i < names.size(); ++i)
     o << (i ? ", " : "") << names[i];
@@ -118,6 +120,14 @@ result<plan_file> parse_plan(const std::string& text, const std::string& src) {
     if (!v)
       return v.err();
     p.expected_attainment = *v;
+  }
+  if (root["slo_scale"]) {
+    auto v = scalar<double>(src, root["slo_scale"], "slo_scale", "a positive number");
+    if (!v)
+      return v.err();
+    if (!(*v > 0))
+      return bad(src, root["slo_scale"], "slo_scale", "a positive number");
+    p.slo_scale = *v;
   }
   const auto models = root["models"];
   if (!models.IsSequence())

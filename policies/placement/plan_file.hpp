@@ -5,6 +5,7 @@
 //   devices: 8
 //   mem_budget_bytes: 13958643712
 //   expected_attainment: 0.97    # on the planning trace, untrimmed (informational)
+//   slo_scale: 5                 # SLO = scale x single-device latency it was made for (informational)
 //   models: [bert-1.3b-0, bert-1.3b-1]
 //   windows:                     # one entry unless the policy re-places over time (sr-replace-X)
 //     - start: 0
@@ -25,6 +26,7 @@ struct plan_file {
   int devices = 0;
   double mem_budget_bytes = 0;
   double expected_attainment = -1; // < 0: unknown
+  double slo_scale = 0;            // the SLO scale the plan was made for (models without slo_ms); 0: unknown
   placement_schedule schedule;     // placements carry model_names = models
 };
 

@@ -39,7 +39,8 @@ status check_entry(const profile_entry& e) {
 } // namespace
 
 result<profile_table> profile_table::build(std::vector<std::string> model_names,
-                                           const std::vector<profile_entry>& entries) {
+                                           const std::vector<profile_entry>& entries,
+                                           const std::vector<std::string>& model_types) {
   profile_table t;
   t.names_ = std::move(model_names);
   const auto n = t.names_.size();
@@ -50,13 +51,34 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
   t.single_latency_.assign(n, -1);
   t.single_max_stage_.assign(n, -1);
 
-  for (const auto& e : entries) {
-    auto it = index.find(e.model);
-    if (it == index.end())
-      continue;
+  if (!model_types.empty() && model_types.size() != n)
+    return make_error("profile", "model types: expected one per model (" + std::to_string(n) + "), found " +
+                                     std::to_string(model_types.size()));
+  // An entry names a model, or a model type (a preset): a type's entry serves every model of that type that
+  // has no entry of its own for the config.
+  std::unordered_map<std::string, std::vector<std::size_t>> of_type;
+  for (std::size_t i = 0; i < model_types.size(); ++i)
+    if (!model_types[i].empty() && !index.count(model_types[i]))
+      of_type[model_types[i]].push_back(i);
+  std::vector<std::pair<const profile_entry*, std::size_t>> uses; // (entry, model): own entries first
+  for (const auto& e : entries)
+    if (auto it = index.find(e.model); it != index.end())
+      uses.emplace_back(&e, static_cast<std::size_t>(it->second));
+  const std::size_t own = uses.size();
+  for (const auto& e : entries)
+    if (auto it = of_type.find(e.model); it != of_type.end())
+      for (std::size_t m : it->second)
+        uses.emplace_back(&e, m);
+  for (std::size_t u = 0; u < uses.size(); ++u) {
+    const auto& e = *uses[u].first;
+    const auto m = uses[u].second;
     if (auto st = check_entry(e); !st)
       return st.err();
-    const auto m = static_cast<std::size_t>(it->second);
+    if (u >= own) {
+      auto vi = t.views_.find(e.config);
+      if (vi != t.views_.end() && vi->second.present[m])
+        continue; // the model's own entry wins
+    }
     const auto pp = static_cast<std::size_t>(e.config.pp);
     auto& v = t.views_[e.config];
     if (v.present.empty()) {
@@ -66,13 +88,15 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
       v.stage_lat.assign(n * pp, static_cast<float>(compat_inf));
       v.batch_lat.assign(n * pp * 5, static_cast<float>(compat_inf));
       v.load_seconds.assign(n * pp, 0.0);
+      v.has_load.assign(n, 0);
       v.weight_bytes.assign(n * pp, 0.0);
       t.configs_.push_back(e.config);
     }
     v.present[m] = 1;
+    v.has_load[m] = e.load_seconds.empty() ? 0 : 1;
     double mw = 0;
     for (auto w : e.weight_bytes)
-      mw = std::max(mw, static_cast<double>(w));
+      mw = std::max(mw, w);
     v.max_weight[m] = mw;
     const double penalty = 1 + 0.009 * static_cast<double>(pp); // AlpaServe: 0.009 * number of stages
     for (std::size_t k = 0; k < pp; ++k) {
@@ -83,7 +107,7 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
           v.batch_lat[(m * pp + k) * 5 + b] = static_cast<float>(e.stage_latency[b][k] * penalty);
       }
       v.load_seconds[m * pp + k] = e.load_seconds.empty() ? 0.0 : e.load_seconds[k];
-      v.weight_bytes[m * pp + k] = static_cast<double>(e.weight_bytes[k]);
+      v.weight_bytes[m * pp + k] = e.weight_bytes[k];
     }
     if (e.config == parallel_config{1, 1}) {
       double sum = 0, mx = 0;
@@ -97,8 +121,11 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
   }
   for (std::size_t m = 0; m < n; ++m)
     if (t.single_latency_[m] < 0)
-      return make_error("profile", "model '" + t.names_[m] +
-                                       "': expected a profile entry for config (op=1, pp=1) (the SLO base), found none");
+      return make_error("profile", "model '" + t.names_[m] + "': expected a profile entry for config (op=1, pp=1) (the SLO base)" +
+                                       (m < model_types.size() && !model_types[m].empty()
+                                            ? " named after it or its type '" + model_types[m] + "'"
+                                            : std::string{}) +
+                                       ", found none");
   std::sort(t.configs_.begin(), t.configs_.end());
   return t;
 }

@@ -24,7 +24,8 @@ struct config_view {
   std::vector<double> max_weight;     // [m] max_k weight_bytes[k], compat_inf when absent
   std::vector<float> stage_lat;       // [m*pp + k] batch-1 latency with the pp penalty, float32
   std::vector<float> batch_lat;       // [(m*pp + k)*5 + b] same for batch sizes 1,2,4,8,16
-  std::vector<double> load_seconds;   // [m*pp + k]
+  std::vector<double> load_seconds;   // [m*pp + k] (0 where the entry has none)
+  std::vector<char> has_load;         // [m] the entry gives load_seconds
   std::vector<double> weight_bytes;   // [m*pp + k]
 };
 
@@ -32,7 +33,11 @@ class profile_table {
 public:
   /// `entries` may hold models not in `model_names` (ignored). Each listed model needs a (1,1) entry
   /// (the SLO base); entries are validated (sizes consistent with pp). Errors name the model and field.
-  static result<profile_table> build(std::vector<std::string> model_names, const std::vector<profile_entry>& entries);
+  /// `model_types` (empty, or one per model: its preset name, "" for none) lets an entry named after a type
+  /// (`bert-1.3b`) serve every model of that type (`bert-1.3b-0`, ...) for the configs where the model has no
+  /// entry of its own; a type that is also a model's name is that model's only.
+  static result<profile_table> build(std::vector<std::string> model_names, const std::vector<profile_entry>& entries,
+                                     const std::vector<std::string>& model_types = {});
   static result<profile_table> from_db(std::vector<std::string> model_names, const profile_db& db);
 
   int num_models() const { return static_cast<int>(names_.size()); }

@@ -7,6 +7,7 @@ Every wait is bounded; ports of the ingress are chosen by the server, the contro
 written into the config. Exit 0 = pass.
 """
 import argparse
+import csv
 import json
 import os
 import signal
@@ -140,7 +141,7 @@ def scenario_replay():
         check(s["overall"]["requests"] == n and s["unanswered"] == 0 and s["duplicates"] == 0,
               "every request answered exactly once: %r" % s["overall"])
         check(s["overall"]["ok"] == n, "all served within a 5 s SLO: %r" % s["overall"])
-        groups = {line.split(",")[5] for line in open(rec).read().splitlines()[1:]}
+        groups = {r["group"] for r in csv.DictReader(open(rec))}
         check("across" in groups, "the group spanning both processes served: %r" % groups)
         print("replay over two processes: %d requests, groups %s" % (n, sorted(groups)))
         check(c.up.stop() == 0, "up exits 0 after SIGTERM")

@@ -10,9 +10,10 @@ common="--hardware V100-16GB --models bert-1.3b:6 --rate 30 --cv 2 --duration 40
 "$exe" --log-level warn plan $common --devices 4 --policy mp-search -o "$dir/plan.yaml" > "$dir/plan.out"
 grep -q "expected SLO attainment" "$dir/plan.out"
 grep -q "^windows:" "$dir/plan.yaml"
+grep -qx "slo_scale: 5" "$dir/plan.yaml"
 "$exe" --log-level warn simulate $common --plan "$dir/plan.yaml" --warmup 0 \
     --summary "$dir/summary.json" --records "$dir/records.csv" > "$dir/sim.out"
-head -1 "$dir/records.csv" | grep -qx "arrival,dispatch,start,finish,status,group,batch_size,load_wait"
+head -1 "$dir/records.csv" | grep -qx "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait"
 /usr/bin/python3 - "$dir" <<'PY'
 import csv, json, re, sys
 d = sys.argv[1]
@@ -20,6 +21,12 @@ s = json.load(open(f"{d}/summary.json"))
 rows = list(csv.DictReader(open(f"{d}/records.csv")))
 assert s["trimmed_each_end"] == 0, s["trimmed_each_end"]
 assert s["overall"]["requests"] == len(rows)
+assert s["untrimmed_requests"] == len(rows) and s["untrimmed_attainment"] == s["overall"]["attainment"], s
+assert s["slo_scale"] == 5, s.get("slo_scale")
+assert all(m["slo_s"] > 0 for m in s["models"]), s["models"]
+assert [r["id"] for r in rows] == [str(i) for i in range(len(rows))]
+assert {r["model"] for r in rows} <= {m["name"] for m in s["models"]}
+assert all((r["reason"] == "") == (r["status"] == "ok") for r in rows), "a reason for every request not served"
 ok = sum(r["status"] == "ok" for r in rows)
 assert s["overall"]["ok"] == ok
 plan = open(f"{d}/plan.yaml").read()

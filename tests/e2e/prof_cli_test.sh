@@ -51,6 +51,29 @@ alpaserve)
   grep -q '^2 entries' "$dir/out" || fail "expected 2 entries (dp=2 dropped): $(cat "$dir/out")"
   "$sy" profile --models bert-1.3b --calibrate "$dir/ap.json" -o "$dir/fit.json" 2>"$dir/log" || fail "load: $(cat "$dir/log")"
   grep -q 'rms relative error' "$dir/log" || fail "no calibration summary"
+  # mms commit a82bdb1's layout (stage_latency dict, scalar weight_mem in GB): float weight bytes split over
+  # the config's GPUs, no load_seconds; one entry per type serves four copies of the preset in `plan`.
+  /usr/bin/python3 "$src/tests/e2e/alpaserve_profile_fixture.py" "$dir/old.pkl" old || fail "old fixture"
+  /usr/bin/python3 "$src/scripts/alpaserve_profile_to_json.py" "$dir/old.pkl" "$dir/old.json" --strip-prefix alpa/ \
+    >"$dir/out" || fail "old layout: $(cat "$dir/out")"
+  grep -q '^2 entries' "$dir/out" || fail "old layout: expected 2 entries: $(cat "$dir/out")"
+  grep -q '1395864371.2' "$dir/old.json" || fail "old layout: expected 2.6 GB / 2 per stage: $(cat "$dir/old.json")"
+  grep -q 'load_seconds' "$dir/old.json" && fail "old layout: load_seconds written without --pcie-gbps"
+  "$sy" plan --profile "$dir/old.json" --models bert-1.3b:4 --devices 2 --duration 20 -o "$dir/plan.yaml" \
+    >"$dir/log" 2>&1 || fail "plan on a per-type profile: $(cat "$dir/log")"
+  grep -q 'bert-1.3b-3' "$dir/plan.yaml" || fail "plan does not name the copies: $(cat "$dir/plan.yaml")"
+  # What cannot be converted fails with the model and a non-zero exit, never 0 entries and exit 0.
+  for bad in old-no-weight empty; do
+    /usr/bin/python3 "$src/tests/e2e/alpaserve_profile_fixture.py" "$dir/$bad.pkl" $bad || fail "$bad fixture"
+    /usr/bin/python3 "$src/scripts/alpaserve_profile_to_json.py" "$dir/$bad.pkl" "$dir/$bad.json" >"$dir/out" 2>&1 \
+      && fail "$bad: converter exited 0: $(cat "$dir/out")"
+    test -e "$dir/$bad.json" && fail "$bad: converter wrote an output"
+  done
+  /usr/bin/python3 "$src/scripts/alpaserve_profile_to_json.py" "$dir/old-no-weight.pkl" "$dir/x.json" 2>"$dir/out"
+  grep -q "old-no-weight.pkl: model 'alpa/bert-1.3b': old layout (stage_latency dict): expected weight_mem to be one number for the whole model, found None" "$dir/out" \
+    || fail "old layout without weights: $(cat "$dir/out")"
+  /usr/bin/python3 "$src/scripts/alpaserve_profile_to_json.py" "$dir/empty.pkl" "$dir/x.json" 2>"$dir/out"
+  grep -q "empty.pkl: the database holds no model" "$dir/out" || fail "empty database: $(cat "$dir/out")"
   ;;
 measure)
   # --measure on the cpu engine, devices and budget from a small cpu deployment

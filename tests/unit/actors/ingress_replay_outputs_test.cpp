@@ -67,11 +67,38 @@ TEST_CASE("the summary JSON parses and carries the simulator's keys") {
   CHECK(j->get("models")->as_array().at(0).get("name")->as_string() == "m\"x");
 }
 
-TEST_CASE("the records CSV has the simulator's header and one row per request") {
-  std::vector<replay_record> r{rec(0, 1.5, 2.0, "ok")};
+TEST_CASE("the records CSV has the simulator's header, one row per request, full-precision times and quoted text") {
+  std::vector<replay_record> r{rec(0, 1.5, 2.0, "ok"), rec(1, 0.1, 1.0 / 3.0, "rejected"), rec(-1, 2, 2, "invalid")};
   r[0].group = "decoders";
   r[0].batch_size = 3;
-  auto csv = records_csv(r);
-  CHECK(csv == "arrival,dispatch,start,finish,status,group,batch_size,load_wait\n"
-               "1.500000000,1.500000000,1.500000000,2.000000000,ok,decoders,3,0.000000000\n");
+  r[1].reason = "queue full, \"m\" over its limit";
+  auto csv = records_csv(r, {"gpt", "bert"});
+  CHECK(csv == "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait\n"
+               "0,gpt,1.5,1.5,1.5,2,ok,,decoders,3,0\n"
+               "1,bert,0.10000000000000001,0.10000000000000001,0.10000000000000001,0.33333333333333331,rejected,"
+               "\"queue full, \"\"m\"\" over its limit\",-1,0,0\n"
+               "2,,2,2,2,2,invalid,,-1,0,0\n");
+}
+
+TEST_CASE("the summary JSON carries the untrimmed attainment, the SLO scale and the models' SLOs") {
+  driver_result d;
+  for (int i = 0; i < 100; ++i)
+    d.records.push_back(rec(0, i * 0.5, i * 0.5 + 0.1, i < 10 ? "rejected" : "ok")); // 49.5 s span
+  auto s = summarize(d, {"a"}, 10); // int(10 / 49.5 * 100) = 20 trimmed from each end: all 10 rejects go
+  CHECK(s.trimmed_each_end == 20);
+  CHECK(s.overall.attainment == 1.0);
+  CHECK(s.untrimmed_requests == 100);
+  CHECK(s.untrimmed_attainment == 0.9);
+  s.slo_scale = 5;
+  s.models[0].slo_s = 0.25;
+  auto j = sy::json::parse(summary_json(s));
+  REQUIRE(j.ok());
+  CHECK(j->get("untrimmed_attainment")->as_number() == 0.9);
+  CHECK(j->get("untrimmed_requests")->as_number() == 100);
+  CHECK(j->get("slo_scale")->as_number() == 5);
+  CHECK(j->get("models")->as_array().at(0).get("slo_s")->as_number() == 0.25);
+  s.slo_scale = 0; // unknown: left out
+  auto j2 = sy::json::parse(summary_json(s));
+  REQUIRE(j2.ok());
+  CHECK(j2->get("slo_scale") == nullptr);
 }

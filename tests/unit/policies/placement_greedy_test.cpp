@@ -138,3 +138,31 @@ TEST_CASE("devices are assigned largest groups first so that groups stay aligned
   REQUIRE(p.groups[0].devices == std::vector<int>{12, 13});
   REQUIRE(p.groups[2].devices == std::vector<int>{14});
 }
+
+TEST_CASE("one profile entry per model type serves every model of that preset; a model's own entry wins",
+          "[placement]") {
+  auto t = policies::profile_table::build(
+      {"bert-1.3b-0", "bert-1.3b-1", "gpt-a"},
+      {entry("bert-1.3b", 1, 1, {0.1}, 5), entry("bert-1.3b", 1, 2, {0.05, 0.05}, 3),
+       entry("bert-1.3b-1", 1, 1, {0.2}, 7), entry("gpt-a", 1, 1, {0.3}, 9)},
+      {"bert-1.3b", "bert-1.3b", ""});
+  REQUIRE(t.ok());
+  const auto* one = t->view({1, 1});
+  const auto* two = t->view({1, 2});
+  REQUIRE(one != nullptr);
+  REQUIRE(two != nullptr);
+  CHECK(t->single_latency(0) == Approx(0.1)); // the type's entry
+  CHECK(t->single_latency(1) == Approx(0.2)); // its own entry, not the type's
+  CHECK(one->max_weight == std::vector<double>{5, 7, 9});
+  CHECK(two->max_weight[0] == 3); // the type's (1,2) entry serves both
+  CHECK(two->max_weight[1] == 3);
+  CHECK(two->max_weight[2] == policies::compat_inf);
+
+  auto untyped = policies::profile_table::build({"bert-1.3b-0"}, {entry("bert-1.3b", 1, 1, {0.1}, 5)});
+  REQUIRE_FALSE(untyped.ok());
+  auto typed_missing = policies::profile_table::build({"bert-2.6b-0"}, {entry("bert-1.3b", 1, 1, {0.1}, 5)}, {"bert-2.6b"});
+  REQUIRE_FALSE(typed_missing.ok());
+  CHECK(typed_missing.err().message ==
+        "model 'bert-2.6b-0': expected a profile entry for config (op=1, pp=1) (the SLO base) named after it or its "
+        "type 'bert-2.6b', found none");
+}

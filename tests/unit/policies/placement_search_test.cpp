@@ -188,6 +188,7 @@ TEST_CASE("a plan survives a YAML round trip and bad plans name line, key and wh
   p.devices = 3;
   p.mem_budget_bytes = 13.0 * (1LL << 30);
   p.expected_attainment = 0.875;
+  p.slo_scale = 2.5;
   policies::placement pl;
   pl.model_names = {"a", "b"};
   pl.groups = {policies::group_placement{{1, 2}, {0, 1}, {0, 1}}, policies::group_placement{{1, 1}, {2}, {1}}};
@@ -196,6 +197,7 @@ TEST_CASE("a plan survives a YAML round trip and bad plans name line, key and wh
   REQUIRE(back.ok());
   REQUIRE(back->policy == "mp-search");
   REQUIRE(back->expected_attainment == 0.875);
+  REQUIRE(back->slo_scale == 2.5);
   REQUIRE(back->schedule.start_times == std::vector<double>{0.0, 30.5});
   REQUIRE(back->schedule.placements[1].groups[0].models == std::vector<int>{0, 1});
   REQUIRE(back->schedule.placements[1].groups[1].devices == std::vector<int>{2});
@@ -208,6 +210,10 @@ TEST_CASE("a plan survives a YAML round trip and bad plans name line, key and wh
   auto badpp = policies::parse_plan("models: [a]\ngroups:\n  - {op: 1, pp: two, models: [a]}\n", "p.yaml");
   REQUIRE_FALSE(badpp.ok());
   REQUIRE(badpp.err().message.find("pp: expected an integer >= 1, found 'two'") != std::string::npos);
+  auto badscale = policies::parse_plan("slo_scale: -1\nmodels: [a]\ngroups: []\n", "p.yaml");
+  REQUIRE_FALSE(badscale.ok());
+  REQUIRE(badscale.err().message.find("p.yaml:1:") != std::string::npos);
+  REQUIRE(badscale.err().message.find("slo_scale: expected a positive number") != std::string::npos);
 }
 
 TEST_CASE("swap-aware serves more models than fit in memory where mp-search cannot", "[placement][swap]") {

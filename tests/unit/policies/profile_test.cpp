@@ -171,3 +171,27 @@ TEST_CASE("entries may hold a prefix of the batch sizes but not more rows or mis
   f.act_bytes.clear();
   CHECK_FALSE(f.validate().ok());
 }
+
+TEST_CASE("act_bytes and load_seconds may be left out and weight bytes may be fractional (AlpaServe's floats)") {
+  const std::string text = R"({"format": "switchyard-profile", "version": 1, "batch_sizes": [1, 2, 4, 8, 16],
+ "entries": [{"model": "bert-1.3b", "op": 1, "pp": 2, "stage_latency": [[0.05, 0.051], [0.09, 0.091]],
+              "weight_bytes": [1395864371.2, 1395864371.2]}]})";
+  auto db = profile_db::from_json(text);
+  REQUIRE(db.ok());
+  const auto* e = db->find("bert-1.3b", {1, 2});
+  REQUIRE(e != nullptr);
+  CHECK(e->weight_bytes == std::vector<double>{1395864371.2, 1395864371.2});
+  CHECK(e->max_weight_bytes() == 1395864371.2);
+  CHECK(e->act_bytes == std::vector<std::vector<std::int64_t>>{{0, 0}, {0, 0}});
+  CHECK(e->load_seconds.empty());
+  // Written back without load_seconds, and read again the same.
+  auto back = profile_db::from_json(db->to_json());
+  REQUIRE(back.ok());
+  expect_same(*db, *back);
+  // Present but wrong still fails with the field named.
+  std::string bad = text;
+  bad.replace(bad.find("\"weight_bytes\""), 0, "\"load_seconds\": [0.1], ");
+  auto wrong = profile_db::from_json(bad);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.err().message.find("load_seconds has 1 values, expected 2") != std::string::npos);
+}

@@ -200,6 +200,28 @@ TEST_CASE("the summary trims int(10 / span * N) requests from each end and count
   REQUIRE(s.models[1].s.ok == 40); // odd arrivals are never multiples of 4
   auto json = sim::to_json(s);
   REQUIRE(json.find("\"trimmed_each_end\": 10") != std::string::npos);
-  auto csv = sim::records_csv(rec);
-  REQUIRE(csv.rfind("arrival,dispatch,start,finish,status,group,batch_size,load_wait\n", 0) == 0);
+  REQUIRE(s.untrimmed_requests == 100);
+  REQUIRE(s.untrimmed_attainment == Approx(75.0 / 100));
+  auto csv = sim::records_csv(rec, model, {"a", "b"});
+  REQUIRE(csv.rfind("id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait\n"
+                    "0,a,0,0,0,0,rejected,would miss its SLO,-1,0,0\n"
+                    "1,b,1,1,1,1.5,ok,,-1,0,0\n", 0) == 0);
+}
+
+TEST_CASE("swapping refuses a profile entry without load_seconds, naming the model and config", "[sim][swap]") {
+  auto no_load = entry("b", 1, 1, {0.1}, 6);
+  no_load.load_seconds.clear();
+  auto table = policies::profile_table::build({"a", "b"}, {entry("a", 1, 1, {0.1}, 6, 1.0), no_load});
+  REQUIRE(table.ok());
+  auto trace = sim::prepare(make_trace({"a", "b"}, {{1.0, 0}, {2.0, 1}}), *table, 100);
+  REQUIRE(trace.ok());
+  sim::sim_options opt;
+  opt.mode = sim::sim_mode::swapping;
+  opt.mem_budget_bytes = 12;
+  auto e = sim::simulator(*table, opt).run(place({group(1, 1, {0, 1})}), *trace, 0, 2, nullptr);
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.err().message ==
+        "model 'b' (op 1, pp 1): the swapping simulator needs the profile's load_seconds, the entry has none");
+  opt.mode = sim::sim_mode::compat; // compat ignores load times
+  CHECK(sim::simulator(*table, opt).run(place({group(1, 1, {0, 1})}), *trace, 0, 2, nullptr).ok());
 }
