@@ -1,6 +1,7 @@
 // switchyard generate: one generation run through the sharded engine (gpu::generate), and switchyard
 // bench generate (apps/bench_generate_cmd.cpp). Registers its own options (STYLE.md: a command registers
 // its options in its own file; main() only lists commands).
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -106,8 +107,11 @@ int run_generate(const generate_options& o) {
   sp.top_k = o.top_k;
   sp.top_p = o.top_p;
   sp.seed = static_cast<std::uint64_t>(o.sample_seed);
-  if (auto st = sp.check(); !st)
-    return fail("--" + st.err().message);
+  if (auto st = sp.check(); !st) { // the field names as options: top_p -> --top-p
+    std::string m = "--" + st.err().message;
+    std::replace(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(m.find(' ')), '_', '-');
+    return fail(m);
+  }
   std::vector<gpu::generation_request> reqs;
   std::size_t at = 0;
   for (std::size_t i = 0; i < lens.size(); ++i) {
