@@ -411,9 +411,11 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
         report(self);
     },
     [=](policy_atom, policy_update& u) { // a run-time swap (policies/policy_actor.hpp)
-      if (auto* b = std::any_cast<policies::batching_fn>(&u.fn); b && *b)
+      if (!u.policy)
+        return;
+      if (auto* b = std::get_if<policies::batching_fn>(&u.policy->fn); b && *b)
         self->state.init.batching = *b;
-      else if (auto* e = std::any_cast<policies::eviction_fn>(&u.fn); e && *e)
+      else if (auto* e = std::get_if<policies::eviction_fn>(&u.policy->fn); e && *e)
         self->state.init.eviction = *e;
       pump(self);
     },

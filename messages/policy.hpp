@@ -2,12 +2,16 @@
 // The payloads of run-time policy swaps (DESIGN.md §4): a client asks the controller for the current policy
 // of a kind or swaps it (controller_actor: policy_atom); the kind's policy actor builds the new policy and
 // pushes it to its users (policy_update, local only). Plain aggregates; any thread.
-#include <any>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
+
+namespace sy::policies {
+struct runtime_policy; // policies/policy_fn.hpp: a variant of the kinds' function types
+} // namespace sy::policies
 
 namespace sy::messages {
 
@@ -43,7 +47,8 @@ typename Inspector::result_type inspect(Inspector& f, policy_info& x) {
 struct policy_update {
   std::string kind;
   std::string name;
-  std::any fn; // the policies::<kind>_fn (type-erased: messages/ sits below policies/)
+  /// The new policy; its alternative must match `kind` (declared here only: messages/ sits below policies/).
+  std::shared_ptr<const policies::runtime_policy> policy;
 };
 
 } // namespace sy::messages

@@ -51,7 +51,7 @@ policy_actor::behavior_type policy_fn(self_ptr self, std::string kind, std::shar
       if (!fn)
         return info(st, fn.err().message);
       auto rp = self->make_response_promise<policy_info>();
-      self->request(st.sink, std::chrono::seconds(30), policy_atom_v, policy_update{st.kind, spec.name, std::move(*fn)})
+      self->request(st.sink, std::chrono::seconds(30), policy_atom_v, policy_update{st.kind, spec.name, std::make_shared<const runtime_policy>(std::move(*fn))})
         .then(
           [=](ack& a) mutable {
             auto& st = self->state;

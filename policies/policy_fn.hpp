@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "policies/admission/admission.hpp"
@@ -22,5 +23,11 @@ using admission_fn = std::function<admission_decision(const admission_view&)>;
 using dispatch_fn = std::function<int(const std::vector<dispatch_candidate>&)>;
 using batching_fn = std::function<batching_decision(const batching_view&)>;
 using eviction_fn = std::function<eviction_decision(const eviction_view&)>;
+
+/// One runtime policy of any kind, as the registry builds it and a policy actor pushes it to its users
+/// (messages::policy_update): the alternative is the kind.
+struct runtime_policy {
+  std::variant<admission_fn, dispatch_fn, batching_fn, eviction_fn> fn;
+};
 
 } // namespace sy::policies

@@ -235,12 +235,12 @@ result<eviction_fn> policy_registry::make_eviction(const std::string& name, cons
                                 faults_, *this);
 }
 
-result<std::any> policy_registry::make(const std::string& kind, const std::string& name,
-                                       const policy_numbers& params) const {
-  auto wrap = [](auto r) -> result<std::any> {
+result<runtime_policy> policy_registry::make(const std::string& kind, const std::string& name,
+                                             const policy_numbers& params) const {
+  auto wrap = [](auto r) -> result<runtime_policy> {
     if (!r)
       return r.err();
-    return std::any{std::move(*r)};
+    return runtime_policy{std::move(*r)};
   };
   if (kind == "admission")
     return wrap(make_admission(name, params));

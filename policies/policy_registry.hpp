@@ -12,7 +12,6 @@
 // Threads: load_plugin before the registry is shared (start-up); the make functions are const and may run
 // concurrently (one policy actor per kind); a built policy is a value (copy it per actor); policy_faults is
 // thread-safe.
-#include <any>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -56,8 +55,8 @@ public:
   result<dispatch_fn> make_dispatch(const std::string& name, const policy_numbers& params = {}) const;
   result<batching_fn> make_batching(const std::string& name, const policy_numbers& params = {}) const;
   result<eviction_fn> make_eviction(const std::string& name, const policy_numbers& params = {}) const;
-  /// The same by kind; the std::any holds the kind's *_fn. Errors: unknown kind or name, bad parameters.
-  result<std::any> make(const std::string& kind, const std::string& name, const policy_numbers& params) const;
+  /// The same by kind; the variant holds the kind's *_fn. Errors: unknown kind or name, bad parameters.
+  result<runtime_policy> make(const std::string& kind, const std::string& name, const policy_numbers& params) const;
 
   /// Built-in names, then plug-in names, of a kind.
   std::vector<std::string> names(const std::string& kind) const;

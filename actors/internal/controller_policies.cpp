@@ -22,8 +22,8 @@ policy_info unknown_kind(const std::string& kind) {
 }
 
 template <class Fn>
-bool take(policy_update& u, Fn& into) {
-  auto* f = std::any_cast<Fn>(&u.fn);
+bool take(const policy_update& u, Fn& into) {
+  auto* f = u.policy ? std::get_if<Fn>(&u.policy->fn) : nullptr;
   if (!f || !*f)
     return false;
   into = *f;

@@ -71,7 +71,7 @@ TEST_CASE("the example plug-in registers its policies and they decide like built
   // the generic entry point
   auto any = reg.make("dispatch", "least-loaded-random", {});
   REQUIRE(any);
-  CHECK(std::any_cast<dispatch_fn>(&*any) != nullptr);
+  CHECK(std::get_if<dispatch_fn>(&any->fn) != nullptr);
   CHECK_FALSE(reg.make("placement", "x", {}));
 }
 
