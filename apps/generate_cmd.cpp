@@ -3,7 +3,6 @@
 // its options in its own file; main() only lists commands).
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 
 #include <CLI/CLI.hpp>
 
@@ -34,28 +33,6 @@ struct generate_options {
   int threads = 0;
   int max_seqs = 16, token_budget = 512;
 };
-
-/// Writes an int64 C-order array of shape [rows, cols] as .npy (format 1.0).
-status write_npy_i64(const std::string& path, const std::vector<std::int64_t>& data, std::size_t rows,
-                     std::size_t cols) {
-  std::string header = "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
-                       std::to_string(cols) + "), }";
-  while ((10 + header.size() + 1) % 64 != 0)
-    header += ' ';
-  header += '\n';
-  std::ofstream f{path, std::ios::binary};
-  if (!f)
-    return make_error("io", path + ": cannot open for writing");
-  const unsigned short len = static_cast<unsigned short>(header.size());
-  f.write("\x93NUMPY\x01\x00", 8);
-  f.put(static_cast<char>(len & 0xff));
-  f.put(static_cast<char>(len >> 8));
-  f.write(header.data(), static_cast<std::streamsize>(header.size()));
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * 8));
-  if (!f)
-    return make_error("io", path + ": write failed");
-  return {};
-}
 
 int run_generate(const generate_options& o) {
   auto log = logger("engine");
@@ -128,27 +105,14 @@ int run_generate(const generate_options& o) {
   auto layout = gpu::even_layout(*spec, o.tp, o.pp);
   if (!layout)
     return fail(layout.err().to_string());
-  auto weights = o.weights.empty() ? gpu::generate_weights(*spec, static_cast<std::uint64_t>(o.seed))
-                                   : gpu::load_weights(o.weights, *spec);
-  if (!weights)
-    return fail(weights.err().to_string(), 1);
-  gpu::backend_options bo;
-  bo.kind = *kind;
-  bo.devices = o.tp * o.pp;
-  bo.budget_bytes = static_cast<std::size_t>(o.budget_mib) << 20;
-  bo.cpu_threads = o.threads;
-  auto b = gpu::open_devices(bo);
-  if (!b)
-    return fail(b.err().to_string(), 1);
-  auto p = gpu::pipeline::create(**b, *spec, *layout, *weights);
-  if (!p)
-    return fail(p.err().to_string(), 1);
-  if (auto st = (*p)->load(); !st)
-    return fail(st.err().to_string(), 1);
+  auto engine = open_engine(*spec, *layout, {o.weights, o.seed, *kind, o.budget_mib, o.threads});
+  if (!engine)
+    return fail(engine.err().to_string(), 1);
+  auto& p = engine->model;
   gpu::generation_options go;
   go.max_seqs = o.max_seqs;
   go.token_budget = o.token_budget;
-  auto out = gpu::generate(**p, reqs, go);
+  auto out = gpu::generate(*p, reqs, go);
   if (!out)
     return fail(out.err().to_string(), out.err().category == "generate" ? 2 : 1);
 
@@ -158,7 +122,7 @@ int run_generate(const generate_options& o) {
     for (std::size_t i = 0; i < out->size(); ++i)
       for (std::size_t t = 0; t < (*out)[i].tokens.size(); ++t)
         flat[i * n + t] = (*out)[i].tokens[t];
-    if (auto st = write_npy_i64(o.output, flat, out->size(), n); !st)
+    if (auto st = write_npy(o.output, flat, {out->size(), n}); !st)
       return fail(st.err().to_string(), 1);
     log->info("wrote [{}, {}] int64 to {}", out->size(), n, o.output);
     return 0;

@@ -106,7 +106,10 @@ result<std::vector<std::int32_t>> parse_tokens(const std::string& text) {
   return r;
 }
 
-status write_npy(const std::string& path, const std::vector<float>& data, const std::vector<std::size_t>& shape) {
+namespace {
+
+status write_npy_bytes(const std::string& path, const char* descr, const void* data, std::size_t bytes,
+                       const std::vector<std::size_t>& shape) {
   std::string dims;
   for (auto d : shape)
     dims += std::to_string(d) + ", ";
@@ -114,7 +117,7 @@ status write_npy(const std::string& path, const std::vector<float>& data, const 
     dims.erase(dims.size() - 2); // "(2, 3)" but "(5,)"
   else
     dims.pop_back();
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  std::string header = std::string{"{'descr': '"} + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
   std::size_t total = 10 + header.size() + 1;
   header += std::string((64 - total % 64) % 64, ' ') + "\n";
   std::ofstream out{path, std::ios::binary | std::ios::trunc};
@@ -125,10 +128,46 @@ status write_npy(const std::string& path, const std::vector<float>& data, const 
   char l[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
   out.write(l, 2);
   out << header;
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
   if (!out)
     return make_error("output", path + ": write failed");
   return {};
+}
+
+} // namespace
+
+status write_npy(const std::string& path, const std::vector<float>& data, const std::vector<std::size_t>& shape) {
+  return write_npy_bytes(path, "<f4", data.data(), data.size() * sizeof(float), shape);
+}
+
+status write_npy(const std::string& path, const std::vector<std::int64_t>& data,
+                 const std::vector<std::size_t>& shape) {
+  return write_npy_bytes(path, "<i8", data.data(), data.size() * sizeof(std::int64_t), shape);
+}
+
+result<loaded_engine> open_engine(const gpu::model_spec& spec, const gpu::parallel_layout& layout,
+                                  const engine_args& a) {
+  auto weights = a.weights.empty() ? gpu::generate_weights(spec, static_cast<std::uint64_t>(a.seed))
+                                   : gpu::load_weights(a.weights, spec);
+  if (!weights)
+    return weights.err();
+  gpu::backend_options bo;
+  bo.kind = a.kind;
+  bo.devices = layout.tp * layout.stages();
+  bo.budget_bytes = static_cast<std::size_t>(a.budget_mib) << 20;
+  bo.cpu_threads = a.threads;
+  loaded_engine e;
+  auto b = gpu::open_devices(bo);
+  if (!b)
+    return b.err();
+  e.devices = std::move(*b);
+  auto p = gpu::pipeline::create(*e.devices, spec, layout, *weights);
+  if (!p)
+    return p.err();
+  e.model = std::move(*p);
+  if (auto st = e.model->load(); !st)
+    return st.err();
+  return e;
 }
 
 } // namespace sy::apps

@@ -1,11 +1,14 @@
 #pragma once
-// Shared by the engine commands: a --model argument (preset name or spec.yaml), --tokens parsing, and a
-// .npy writer. Single-threaded helpers.
+// Shared by the engine commands: a --model argument (preset name or spec.yaml), --tokens parsing, opening
+// a loaded pipeline, and .npy writers. Single-threaded helpers.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "gpu/backend.hpp"
 #include "gpu/model_spec.hpp"
+#include "gpu/pipeline.hpp"
 
 namespace sy::apps {
 
@@ -16,5 +19,28 @@ result<gpu::model_spec> load_model_arg(const std::string& arg);
 result<std::vector<std::int32_t>> parse_tokens(const std::string& text);
 /// Writes a float32 C-order array of `shape` as .npy (format 1.0).
 status write_npy(const std::string& path, const std::vector<float>& data, const std::vector<std::size_t>& shape);
+/// Writes an int64 C-order array of `shape` as .npy (format 1.0).
+status write_npy(const std::string& path, const std::vector<std::int64_t>& data,
+                 const std::vector<std::size_t>& shape);
+
+/// The engine options run-model and generate share: weights (a safetensors file, else seeded), devices.
+struct engine_args {
+  std::string weights;      // empty: seeded weights
+  long long seed = 0;
+  gpu::backend_kind kind = gpu::backend_kind::automatic;
+  long long budget_mib = 0; // per device, 0 = backend default
+  int threads = 0;          // cpu backend: OpenBLAS threads, 0 = auto
+};
+
+/// A model loaded onto its devices. `model` is declared last so that it is destroyed before `devices`.
+struct loaded_engine {
+  std::unique_ptr<gpu::backend> devices;
+  std::unique_ptr<gpu::pipeline> model;
+};
+
+/// Weights (file or seed) -> tp x pp devices of `a.kind` -> pipeline -> loaded. Errors are runtime errors
+/// (exit code 1 in the commands); argument errors are the caller's to check first.
+result<loaded_engine> open_engine(const gpu::model_spec& spec, const gpu::parallel_layout& layout,
+                                  const engine_args& a);
 
 } // namespace sy::apps

@@ -44,29 +44,15 @@ int run_run_model(const run_model_options& o) {
   if (!layout)
     return fail(layout.err().to_string());
 
-  auto weights = o.weights.empty() ? gpu::generate_weights(*spec, static_cast<std::uint64_t>(o.seed))
-                                   : gpu::load_weights(o.weights, *spec);
-  if (!weights)
-    return fail(weights.err().to_string(), 1);
-
-  gpu::backend_options bo;
-  bo.kind = *kind;
-  bo.devices = o.tp * o.pp;
-  bo.budget_bytes = static_cast<std::size_t>(o.budget_mib) << 20;
-  bo.cpu_threads = o.threads;
-  auto b = gpu::open_devices(bo);
-  if (!b)
-    return fail(b.err().to_string(), 1);
-  auto p = gpu::pipeline::create(**b, *spec, *layout, *weights);
-  if (!p)
-    return fail(p.err().to_string(), 1);
-  if (auto st = (*p)->load(); !st)
-    return fail(st.err().to_string(), 1);
-  auto out = (*p)->run(*tokens, o.batch);
+  auto engine = open_engine(*spec, *layout, {o.weights, o.seed, *kind, o.budget_mib, o.threads});
+  if (!engine)
+    return fail(engine.err().to_string(), 1);
+  auto& p = engine->model;
+  auto out = p->run(*tokens, o.batch);
   if (!out)
     return fail(out.err().to_string(), 1);
 
-  const std::size_t dim = static_cast<std::size_t>((*p)->out_dim());
+  const std::size_t dim = static_cast<std::size_t>(p->out_dim());
   if (!o.output.empty()) {
     if (auto st = write_npy(o.output, *out, {static_cast<std::size_t>(o.batch), dim}); !st)
       return fail(st.err().to_string(), 1);
