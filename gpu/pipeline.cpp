@@ -49,9 +49,16 @@ pipeline::~pipeline() = default;
 
 result<std::unique_ptr<pipeline>> pipeline::create(backend& b, const model_spec& spec, const parallel_layout& layout,
                                                    const weight_set& weights, int first_device) {
+  if (auto st = check_weights(spec, weights); !st)
+    return st.err();
+  return create(b, spec, layout, weight_set_source{weights}, first_device);
+}
+
+result<std::unique_ptr<pipeline>> pipeline::create(backend& b, const model_spec& spec, const parallel_layout& layout,
+                                                   const tensor_source& weights, int first_device) {
   if (auto st = validate_layout(spec, layout); !st)
     return st.err();
-  if (auto st = check_weights(spec, weights); !st)
+  if (auto st = weights.check(spec); !st)
     return st.err();
   int need = layout.stages() * layout.tp;
   if (first_device < 0 || first_device + need > b.device_count())

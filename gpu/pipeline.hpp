@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gpu/engine.hpp"
+#include "gpu/tensor_source.hpp"
 #include "gpu/weights.hpp"
 
 namespace sy::gpu {
@@ -19,6 +20,10 @@ public:
   /// layout.stages() * layout.tp devices from first_device on.
   static result<std::unique_ptr<pipeline>> create(backend& b, const model_spec& spec,
                                                   const parallel_layout& layout, const weight_set& weights,
+                                                  int first_device = 0);
+  /// The same, reading each shard's slices from `source` (checked here once against the spec).
+  static result<std::unique_ptr<pipeline>> create(backend& b, const model_spec& spec,
+                                                  const parallel_layout& layout, const tensor_source& source,
                                                   int first_device = 0);
   ~pipeline();
 

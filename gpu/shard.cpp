@@ -14,38 +14,34 @@ std::size_t align256(std::size_t n) {
   return (n + 255) / 256 * 256;
 }
 
-/// Which part of a full tensor a rank holds: rows [row_begin, row_end) and, of each row, the column
-/// segments (begin, count) concatenated.
-struct slice {
-  std::int64_t row_begin = 0, row_end = 0;
-  std::vector<std::pair<std::int64_t, std::int64_t>> cols;
-};
-
-slice slice_of(const std::string& name, const std::vector<std::int64_t>& full, const shard_plan& p) {
+/// Which part of the full tensor `name` (shape `full`) rank p.rank holds.
+tensor_slice slice_of(const std::string& name, const std::vector<std::int64_t>& full, const shard_plan& p) {
   const auto& s = p.spec;
-  std::int64_t tp = p.layout.tp, r = p.rank, h = s.hidden, d = s.hidden / s.heads;
-  std::int64_t qw = p.local_heads * d, fw = p.local_ffn;
-  slice sl;
-  std::int64_t rows = full.size() == 2 ? full[0] : 1, cols = full.size() == 2 ? full[1] : full[0];
-  sl.row_begin = 0;
-  sl.row_end = rows;
-  sl.cols = {{0, cols}};
-  if (tp == 1)
+  const std::int64_t r = p.rank, d = p.head_dim, f = s.ffn;
+  const std::int64_t qw = static_cast<std::int64_t>(p.local_heads) * d, kw = static_cast<std::int64_t>(p.local_kv_heads) * d;
+  const std::int64_t hq = static_cast<std::int64_t>(s.heads) * d, hk = static_cast<std::int64_t>(s.kv_heads_or_heads()) * d;
+  const std::int64_t fw = p.local_ffn;
+  tensor_slice sl = tensor_slice::whole(full);
+  if (name == "head.weight" || name == "head.bias" || name == "pool.weight" || name == "pool.bias") {
+    sl.cols = {{p.out_begin, p.out_end - p.out_begin}};
+    return sl;
+  }
+  if (p.layout.tp == 1)
     return sl;
   if (ends_with(name, "attn.qkv.weight") || ends_with(name, "attn.qkv.bias")) {
-    sl.cols = {{r * qw, qw}, {h + r * qw, qw}, {2 * h + r * qw, qw}};
+    sl.cols = {{r * qw, qw}, {hq + r * kw, kw}, {hq + hk + r * kw, kw}};
   } else if (ends_with(name, "attn.out.weight")) {
     sl.row_begin = r * qw;
     sl.row_end = (r + 1) * qw;
   } else if (ends_with(name, "ffn.in.weight") || ends_with(name, "ffn.in.bias")) {
-    sl.cols = {{r * fw, fw}};
+    if (s.ffn_act == ffn_kind::silu_gated)
+      sl.cols = {{r * fw, fw}, {f + r * fw, fw}};
+    else
+      sl.cols = {{r * fw, fw}};
   } else if (ends_with(name, "ffn.out.weight")) {
     sl.row_begin = r * fw;
     sl.row_end = (r + 1) * fw;
-  } else if (name == "head.weight" || name == "head.bias" || name == "pool.weight" || name == "pool.bias") {
-    sl.cols = {{p.out_begin, p.out_end - p.out_begin}};
   }
-  (void)tp;
   return sl;
 }
 
@@ -73,6 +69,10 @@ status validate_layout(const model_spec& spec, const parallel_layout& l) {
   if (spec.heads % l.tp != 0)
     return make_error("layout", m + "heads (" + std::to_string(spec.heads) + ") must be divisible by the " +
                                   "tensor-parallel degree " + std::to_string(l.tp));
+  if (spec.kv_heads_or_heads() % l.tp != 0)
+    return make_error("layout", m + "key/value heads (" + std::to_string(spec.kv_heads_or_heads()) +
+                                  ") must be divisible by the tensor-parallel degree " + std::to_string(l.tp) +
+                                  " (tensor parallelism splits the kv heads)");
   if (spec.ffn % l.tp != 0)
     return make_error("layout", m + "ffn (" + std::to_string(spec.ffn) + ") must be divisible by the " +
                                   "tensor-parallel degree " + std::to_string(l.tp));
@@ -112,15 +112,31 @@ result<shard_plan> plan_shard(const model_spec& spec, const parallel_layout& lay
   p.has_embeddings = stage == 0;
   p.has_head = stage == layout.stages() - 1;
   p.local_heads = spec.heads / layout.tp;
+  p.local_kv_heads = spec.kv_heads_or_heads() / layout.tp;
+  p.head_dim = spec.head_dim_or_default();
   p.local_ffn = spec.ffn / layout.tp;
   p.out_dim = spec.kind == arch::decoder ? spec.vocab : spec.hidden;
   p.out_begin = static_cast<int>(static_cast<std::int64_t>(p.out_dim) * rank / layout.tp);
   p.out_end = static_cast<int>(static_cast<std::int64_t>(p.out_dim) * (rank + 1) / layout.tp);
   p.type = type;
   std::size_t offset = 0;
+  auto add = [&](const std::string& name, const tensor_desc& d, tensor_slice sl) {
+    shard_tensor t;
+    t.name = name;
+    t.source = d.name;
+    t.full_shape = d.shape;
+    t.shape = d.shape.size() == 2 ? std::vector<std::int64_t>{sl.rows(), sl.width()}
+                                  : std::vector<std::int64_t>{sl.width()};
+    t.slice = std::move(sl);
+    t.offset = offset;
+    t.bytes = static_cast<std::size_t>(t.slice.elements()) * dtype_size(type);
+    offset = align256(offset + t.bytes);
+    p.tensors.push_back(std::move(t));
+  };
+  const bool tied = spec.kind == arch::decoder && spec.tied_head;
   for (const auto& d : weight_tensors(spec)) {
     bool take = false;
-    if (d.name == "tok_emb" || d.name == "pos_emb") {
+    if (d.name == "tok_emb" || d.name == "pos_emb" || d.name == "tok_type_emb" || d.name.rfind("emb_ln.", 0) == 0) {
       take = p.has_embeddings;
     } else if (d.name.rfind("layers.", 0) == 0) {
       int layer = std::stoi(d.name.substr(7));
@@ -128,58 +144,41 @@ result<shard_plan> plan_shard(const model_spec& spec, const parallel_layout& lay
     } else {
       take = p.has_head;
     }
-    if (!take)
-      continue;
-    slice sl = slice_of(d.name, d.shape, p);
-    std::int64_t cols = 0;
-    for (auto [b, c] : sl.cols)
-      cols += c;
-    shard_tensor t;
-    t.name = d.name;
-    t.shape = d.shape.size() == 2 ? std::vector<std::int64_t>{sl.row_end - sl.row_begin, cols}
-                                  : std::vector<std::int64_t>{cols};
-    t.offset = offset;
-    t.bytes = static_cast<std::size_t>((sl.row_end - sl.row_begin) * cols) * dtype_size(type);
-    offset = align256(offset + t.bytes);
-    p.tensors.push_back(std::move(t));
+    if (take)
+      add(d.name, d, slice_of(d.name, d.shape, p));
+    if (d.name == "tok_emb" && tied && p.has_head && !p.has_embeddings) {
+      tensor_slice sl = tensor_slice::whole(d.shape);
+      sl.row_begin = p.out_begin;
+      sl.row_end = p.out_end;
+      add("head.tied", d, std::move(sl));
+    }
   }
   p.bytes = std::max<std::size_t>(offset, 256);
   return p;
+}
+
+result<std::shared_ptr<const host_shard>> build_host_shard(const shard_plan& plan, const tensor_source& source,
+                                                           backend& b) {
+  auto buf = b.allocate_pinned(plan.bytes);
+  if (!buf)
+    return buf.err();
+  std::memset(buf->data(), 0, plan.bytes);
+  for (const auto& t : plan.tensors) {
+    tensor_desc d{t.source, t.full_shape};
+    if (auto st = source.read(d, t.slice, plan.type, buf->data() + t.offset); !st)
+      return st.err();
+  }
+  auto shard = std::make_shared<host_shard>();
+  shard->plan = plan;
+  shard->data = std::move(*buf);
+  return std::shared_ptr<const host_shard>{std::move(shard)};
 }
 
 result<std::shared_ptr<const host_shard>> build_host_shard(const shard_plan& plan, const weight_set& weights,
                                                            backend& b) {
   if (auto st = check_weights(plan.spec, weights); !st)
     return st.err();
-  auto buf = b.allocate_pinned(plan.bytes);
-  if (!buf)
-    return buf.err();
-  std::memset(buf->data(), 0, plan.bytes);
-  for (const auto& t : plan.tensors) {
-    const host_tensor* full = weights.find(t.name);
-    slice sl = slice_of(t.name, full->shape, plan);
-    std::int64_t full_cols = full->shape.size() == 2 ? full->shape[1] : full->shape[0];
-    std::byte* dst = buf->data() + t.offset;
-    std::size_t esize = dtype_size(plan.type);
-    std::size_t k = 0;
-    for (std::int64_t r = sl.row_begin; r < sl.row_end; ++r)
-      for (auto [c0, n] : sl.cols) {
-        const float* src = full->values.data() + r * full_cols + c0;
-        if (plan.type == dtype::f32) {
-          std::memcpy(dst + k * esize, src, static_cast<std::size_t>(n) * 4);
-        } else {
-          for (std::int64_t i = 0; i < n; ++i) {
-            std::uint16_t h = plan.type == dtype::f16 ? f32_to_f16(src[i]) : f32_to_bf16(src[i]);
-            std::memcpy(dst + (k + static_cast<std::size_t>(i)) * esize, &h, 2);
-          }
-        }
-        k += static_cast<std::size_t>(n);
-      }
-  }
-  auto shard = std::make_shared<host_shard>();
-  shard->plan = plan;
-  shard->data = std::move(*buf);
-  return std::shared_ptr<const host_shard>{std::move(shard)};
+  return build_host_shard(plan, weight_set_source{weights}, b);
 }
 
 } // namespace sy::gpu

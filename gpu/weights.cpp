@@ -13,31 +13,54 @@ std::int64_t tensor_desc::elements() const {
 }
 
 std::vector<tensor_desc> weight_tensors(const model_spec& spec) {
-  std::int64_t h = spec.hidden, f = spec.ffn, v = spec.vocab, s = spec.max_seq;
+  const std::int64_t h = spec.hidden, f = spec.ffn, v = spec.vocab, s = spec.max_seq;
+  const std::int64_t d = spec.head_dim_or_default(), qw = static_cast<std::int64_t>(spec.heads) * d,
+                     kw = static_cast<std::int64_t>(spec.kv_heads_or_heads()) * d;
+  const std::int64_t fin = spec.ffn_act == ffn_kind::silu_gated ? 2 * f : f;
+  const bool norm_bias = spec.norm == norm_kind::layer_norm;
   std::vector<tensor_desc> r;
   r.push_back({"tok_emb", {v, h}});
-  r.push_back({"pos_emb", {s, h}});
+  if (spec.positions == position_kind::learned)
+    r.push_back({"pos_emb", {s, h}});
+  if (spec.type_vocab > 0)
+    r.push_back({"tok_type_emb", {spec.type_vocab, h}});
+  if (spec.embed_norm) {
+    r.push_back({"emb_ln.weight", {h}});
+    if (norm_bias)
+      r.push_back({"emb_ln.bias", {h}});
+  }
   for (int i = 0; i < spec.layers; ++i) {
     std::string p = "layers." + std::to_string(i) + ".";
     r.push_back({p + "ln1.weight", {h}});
-    r.push_back({p + "ln1.bias", {h}});
-    r.push_back({p + "attn.qkv.weight", {h, 3 * h}});
-    r.push_back({p + "attn.qkv.bias", {3 * h}});
-    r.push_back({p + "attn.out.weight", {h, h}});
-    r.push_back({p + "attn.out.bias", {h}});
+    if (norm_bias)
+      r.push_back({p + "ln1.bias", {h}});
+    r.push_back({p + "attn.qkv.weight", {h, qw + 2 * kw}});
+    if (spec.qkv_bias)
+      r.push_back({p + "attn.qkv.bias", {qw + 2 * kw}});
+    r.push_back({p + "attn.out.weight", {qw, h}});
+    if (spec.attn_out_bias)
+      r.push_back({p + "attn.out.bias", {h}});
     r.push_back({p + "ln2.weight", {h}});
-    r.push_back({p + "ln2.bias", {h}});
-    r.push_back({p + "ffn.in.weight", {h, f}});
-    r.push_back({p + "ffn.in.bias", {f}});
+    if (norm_bias)
+      r.push_back({p + "ln2.bias", {h}});
+    r.push_back({p + "ffn.in.weight", {h, fin}});
+    if (spec.ffn_bias)
+      r.push_back({p + "ffn.in.bias", {fin}});
     r.push_back({p + "ffn.out.weight", {f, h}});
-    r.push_back({p + "ffn.out.bias", {h}});
+    if (spec.ffn_bias)
+      r.push_back({p + "ffn.out.bias", {h}});
   }
-  r.push_back({"ln_f.weight", {h}});
-  r.push_back({"ln_f.bias", {h}});
+  if (spec.final_norm) {
+    r.push_back({"ln_f.weight", {h}});
+    if (norm_bias)
+      r.push_back({"ln_f.bias", {h}});
+  }
   if (spec.kind == arch::decoder) {
-    r.push_back({"head.weight", {h, v}});
-    r.push_back({"head.bias", {v}});
-  } else {
+    if (!spec.tied_head)
+      r.push_back({"head.weight", {h, v}});
+    if (spec.head_bias)
+      r.push_back({"head.bias", {v}});
+  } else if (spec.pooler) {
     r.push_back({"pool.weight", {h, h}});
     r.push_back({"pool.bias", {h}});
   }
