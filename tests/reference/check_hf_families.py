@@ -7,7 +7,8 @@ llama3 scaling and a tied head; Qwen2 with q/k/v biases; BERT post-LN with token
 1e-12 and its pooler), exported to switchyard's names, run with `switchyard run-model` on the cpu backend
 unsplit and tp 2 / pp 2 / tp 2 x pp 2, compared with transformers' outputs for the same tokens:
   - a batch of equal-length sequences: last-token logits, all logits (decoders); pooler, cls, mean,
-    mean-normalized (sentence-transformers' formula), hidden (BERT)
+    mean-normalized, hidden (BERT); BERT mean and mean-normalized of variable-length sequences also against
+    sentence-transformers' Pooling + Normalize modules on the padded batch with its attention mask
   - a batch of variable-length sequences (--lengths) against each sequence run alone in transformers
   - f32 relative difference (max |ours - theirs| / max |theirs|) < 1e-4
   - f16 and bf16 weight files: equal (1e-4) to transformers running the same rounded weights, and within
@@ -71,6 +72,21 @@ def hf_outputs(family, model, seqs, types):
     return out
 
 
+def sentence_transformers_padded(model, seqs, types):
+    """sentence-transformers' mean pooling and normalisation over a padded batch with its attention mask (what
+    it serves for all-MiniLM-L6-v2): (mean, mean-normalized) per sequence."""
+    from sentence_transformers.models import Normalize, Pooling
+    n = max(len(s) for s in seqs)
+    ids = torch.tensor([s + [0] * (n - len(s)) for s in seqs])
+    tt = torch.tensor([t + [0] * (n - len(t)) for t in types])
+    mask = torch.tensor([[1] * len(s) + [0] * (n - len(s)) for s in seqs])
+    with torch.no_grad():
+        h = model(input_ids=ids, token_type_ids=tt, attention_mask=mask).last_hidden_state
+        pooled = Pooling(h.shape[-1], pooling_mode="mean")({"token_embeddings": h, "attention_mask": mask})
+        normalized = Normalize()(dict(pooled))
+    return pooled["sentence_embedding"].numpy(), normalized["sentence_embedding"].numpy()
+
+
 def ours(exe, d, tokens, extra, tp, pp, tag, weights="w.safetensors"):
     path = os.path.join(d, f"out-{tag}-tp{tp}-pp{pp}.npy")
     run([exe, "run-model", "--model", os.path.join(d, "spec.yaml"), "--weights", os.path.join(d, weights),
@@ -114,6 +130,13 @@ def main():
                 got = ours(exe, d, [x for s in varlen for x in s], ["--lengths", lens, flag, k] + tt, tp, pp,
                            "var-" + k)
                 check(f"{family} tp{tp} pp{pp} {k} lengths {lens} (vs each alone)", got, stack(ref_var, k))
+        if enc:  # the padded batch through sentence-transformers' own modules
+            st_mean, st_norm = sentence_transformers_padded(model, varlen, types_var)
+            tt = ["--token-types", ",".join(str(x) for t in types_var for x in t)]
+            lens = ",".join(str(len(s)) for s in varlen)
+            for k, ref in (("mean", st_mean), ("mean-normalized", st_norm)):
+                got = ours(exe, d, [x for s in varlen for x in s], ["--lengths", lens, flag, k] + tt, 1, 1, "st-" + k)
+                check(f"{family} {k} lengths {lens} vs sentence-transformers on the padded batch", got, ref)
         if family in ("llama", "bert"):  # half-precision weight files
             k = kinds[0]
             tt = ["--token-types", ",".join(str(x) for t in types_eq for x in t)] if enc else []
