@@ -94,14 +94,14 @@ struct forward_request {
   /// logits_last, logits_all, hidden, cls, mean, mean_normalized; encoders: pooler (with a pooler), cls,
   /// mean, mean_normalized, hidden; logits_last on an encoder means its default_output().
   output_kind out_kind = output_kind::logits_last;
-  /// First stage: token ids [batch * seq], each in [0, vocab).
+  /// First stage: token ids [T] (T = total_tokens(): batch * seq, or sum(seq_lens)), each in [0, vocab).
   const std::int32_t* tokens = nullptr;
-  /// Other stages, one of: the previous stage's output [batch * seq, hidden] in activation_type() in host
+  /// Other stages, one of: the previous stage's output [T, hidden] in activation_type() in host
   /// memory, or the previous stage's device_activation (same backend, this process; its forward completed).
   const void* input = nullptr;
   std::shared_ptr<const device_activation> input_activation;
-  /// Last stage: [batch, out_dim] f32 in host memory (decoder: logits of the last token; encoder: pooled
-  /// first token). Other stages, one of: [batch * seq, hidden] in activation_type() in host memory, or
+  /// Last stage: [output_rows(), output_width()] f32 in host memory, per out_kind (table above). Other
+  /// stages, one of: [T, hidden] in activation_type() in host memory, or
   /// `output_activation` != nullptr: the output stays on rank 0's device and *output_activation receives
   /// the handle when the forward is enqueued (readable once it completes).
   void* output = nullptr;

@@ -2,14 +2,14 @@
 // model_spec: the description of one transformer model (architecture only, no weights). A value type,
 // serializable, shared by the engine, the config, the planner and the simulator.
 //
-// The architecture (identical on every backend and in the PyTorch reference, tests/reference/):
-//   x = tok_emb[tokens] + pos_emb[0..n)                           (stage 0)
-//   per layer:  h = x + attn_out(attention(ln1(x)))                pre-LayerNorm, eps 1e-5
-//               x = h + ffn_out(gelu_tanh(ffn_in(ln2(h))))
-//   attention: heads of size hidden/heads, softmax(QK^T/sqrt(d)) with a causal mask for decoders,
-//              bidirectional for encoders
-//   last stage: y = ln_f(x); decoder -> logits = head(y[n-1]) ([vocab]);
-//               encoder -> pooled = tanh(pool(y[0])) ([hidden])
+// The architecture (defaults = the native one; identical on every backend; tests/reference/):
+//   x = tok_emb[tokens] + pos_emb[0..n) [+ tok_type_emb[types]; emb_ln(x) with embed_norm]   (stage 0)
+//   per layer:  h = x + attn_out(attention(ln1(x)))   pre-LN (post-LN: h = ln1(x + attn_out(attention(x))))
+//               x = h + ffn_out(act(ffn_in(ln2(h))))  act gelu_tanh|gelu_erf|relu, or SwiGLU (silu_gated)
+//   attention: heads (kv_heads: GQA) of head_dim, softmax(QK^T/sqrt(d)), causal for decoders, else
+//              bidirectional; rotary positions rotate q and k instead of pos_emb; LayerNorm or RMSNorm
+//   last stage: y = ln_f(x) (final_norm); decoder -> logits = head(y[n-1]) (tied: tok_emb^T);
+//               encoder -> pooled = tanh(pool(y[0])); other outputs: output_kind in gpu/engine.hpp
 #include <cstdint>
 #include <optional>
 #include <string>
