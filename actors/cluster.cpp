@@ -1,6 +1,8 @@
 // start_cluster / stop_cluster: the blocking entry points for apps (see actors/cluster.hpp).
 #include "actors/cluster.hpp"
 
+#include <optional>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
@@ -70,12 +72,13 @@ result<cluster_handle> start_cluster(caf::actor_system& sys, const config::clust
     if (!opts.local_nodes.empty()
         && std::find(opts.local_nodes.begin(), opts.local_nodes.end(), name) == opts.local_nodes.end())
       continue;
-    auto n = spawn_node(sys, shared, static_cast<int>(i), *ctrl);
+    auto n = spawn_node(sys, shared, static_cast<int>(i));
     if (!n) {
       caf::anon_send_exit(*ctrl, caf::exit_reason::user_shutdown);
       return n.err();
     }
-    nodes.push_back(*n);
+    nodes.push_back(n->handle);
+    caf::anon_send(*ctrl, register_atom_v, *n);
   }
   cluster_handle h{controller_actor{*ctrl}, sys.spawn(keeper, nodes), 0};
   if (opts.publish) {
@@ -126,10 +129,25 @@ result<joined_node> join_cluster(caf::actor_system& sys, const config::cluster_c
   for (int attempt = 1;; ++attempt) {
     auto ctrl = sys.middleman().remote_actor<controller_full_actor>(host, port);
     if (ctrl) {
-      auto n = spawn_node(sys, std::make_shared<const config::cluster_config>(cfg), index, *ctrl);
+      auto n = spawn_node(sys, std::make_shared<const config::cluster_config>(cfg), index);
       if (!n)
         return n.err();
-      return joined_node{caf::actor_cast<caf::actor>(*n), caf::actor_cast<caf::actor>(*ctrl)};
+      // Joined only once the controller accepted the registration (a refusal says why).
+      std::optional<error> refused;
+      self->request(*ctrl, std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(30)), register_atom_v, *n)
+        .receive(
+          [&](const ack& a) {
+            if (!a.ok)
+              refused = make_error("cluster", "refused by the controller at " + where + ": " + a.reason);
+          },
+          [&](caf::error& e) {
+            refused = make_error("cluster", "registering with the controller at " + where + " failed: " + sys.render(e));
+          });
+      if (refused) {
+        caf::anon_send_exit(n->handle, caf::exit_reason::user_shutdown);
+        return *refused;
+      }
+      return joined_node{caf::actor_cast<caf::actor>(n->handle), caf::actor_cast<caf::actor>(*ctrl)};
     }
     // Refused or unreachable: the controller may not be up yet, retry. Anything else (a peer that speaks
     // another protocol, another build, an interface mismatch) will not get better: fail at once.

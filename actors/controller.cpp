@@ -69,49 +69,167 @@ infer_response reject(self_ptr self, const infer_request& req, const std::string
   return r;
 }
 
+/// Node index in the config, or -1.
+int node_index(const controller_state& st, const std::string& name) {
+  for (std::size_t i = 0; i < st.cfg->nodes.size(); ++i)
+    if (st.cfg->nodes[i].name == name)
+      return static_cast<int>(i);
+  return -1;
+}
+
+bool group_uses(const internal::group_slot& slot, int node) {
+  for (auto& d : slot.plan.devices)
+    if (d.node == node)
+      return true;
+  return false;
+}
+
+/// (Re)builds group g: a new model_group actor, its stages spawned by the nodes that hold its devices.
+void wire_group(self_ptr self, std::size_t g) {
+  auto& st = self->state;
+  auto& slot = st.groups[g];
+  const auto& plan = slot.plan;
+  const auto epoch = ++slot.epoch;
+  model_group_init init;
+  init.name = plan.name;
+  init.stages = plan.pp;
+  init.budget_bytes = plan.budget;
+  init.models = plan.bytes;
+  init.batching = st.batching;
+  init.eviction = st.eviction;
+  init.load_pipelining = st.cfg->runtime.load_pipelining;
+  for (int m : plan.models)
+    init.preload.push_back(st.cfg->models[static_cast<std::size_t>(m)].name);
+  init.controller = controller_full_actor{self};
+  slot.actor = spawn_model_group(self->system(), std::move(init));
+  slot.report = group_report{};
+  slot.report.group = plan.name;
+  slot.ready = false;
+  slot.down.clear();
+  slot.stages.assign(static_cast<std::size_t>(plan.pp), stage_actor{});
+  slot.stages_pending = plan.pp;
+  for (int s = 0; s < plan.pp; ++s) {
+    stage_spec spec{plan.name, s, plan.pp, {}, plan.models};
+    const auto& first = plan.devices[static_cast<std::size_t>(s * plan.op)];
+    for (int r = 0; r < plan.op; ++r)
+      spec.devices.push_back(plan.devices[static_cast<std::size_t>(s * plan.op + r)].device);
+    const auto& node_name = st.cfg->nodes[static_cast<std::size_t>(first.node)].name;
+    auto node = st.nodes.find(node_name);
+    if (node == st.nodes.end()) {
+      slot.down = "node " + node_name + " is not present";
+      return;
+    }
+    self->request(node->second.handle, std::chrono::minutes(5), spawn_stage_atom_v, spec)
+      .then(
+        [=](stage_actor& stage) {
+          auto& sl = self->state.groups[g];
+          if (sl.epoch != epoch) { // this build was given up (a node lost meanwhile)
+            caf::anon_send(stage, stop_atom_v);
+            return;
+          }
+          sl.stages[static_cast<std::size_t>(s)] = stage;
+          if (--sl.stages_pending == 0)
+            self->send(sl.actor, attach_atom_v, sl.stages);
+        },
+        [=](caf::error& err) {
+          auto& sl = self->state.groups[g];
+          auto msg = "group " + sl.plan.name + " stage " + std::to_string(s) + ": " + self->system().render(err);
+          logger("controller")->error("{}", msg);
+          self->state.problems.push_back(msg);
+          if (sl.epoch == epoch && sl.down.empty())
+            sl.down = msg;
+        });
+  }
+}
+
 void wire(self_ptr self) {
   auto& st = self->state;
   st.wiring = true;
-  for (std::size_t g = 0; g < st.groups.size(); ++g) {
-    auto& slot = st.groups[g];
-    const auto& plan = slot.plan;
-    model_group_init init;
-    init.name = plan.name;
-    init.stages = plan.pp;
-    init.budget_bytes = plan.budget;
-    init.models = plan.bytes;
-    init.batching = st.batching;
-    init.eviction = st.eviction;
-    init.load_pipelining = st.cfg->runtime.load_pipelining;
-    for (int m : plan.models)
-      init.preload.push_back(st.cfg->models[static_cast<std::size_t>(m)].name);
-    init.controller = controller_full_actor{self};
-    slot.actor = spawn_model_group(self->system(), std::move(init));
-    slot.report.group = plan.name;
-    slot.stages.resize(static_cast<std::size_t>(plan.pp));
-    slot.stages_pending = plan.pp;
-    for (int s = 0; s < plan.pp; ++s) {
-      stage_spec spec{plan.name, s, plan.pp, {}, plan.models};
-      const auto& first = plan.devices[static_cast<std::size_t>(s * plan.op)];
-      for (int r = 0; r < plan.op; ++r)
-        spec.devices.push_back(plan.devices[static_cast<std::size_t>(s * plan.op + r)].device);
-      auto node = st.nodes[st.cfg->nodes[static_cast<std::size_t>(first.node)].name].handle;
-      self->request(node, std::chrono::minutes(5), spawn_stage_atom_v, spec)
-        .then(
-          [=](stage_actor& stage) {
-            auto& sl = self->state.groups[g];
-            sl.stages[static_cast<std::size_t>(s)] = stage;
-            if (--sl.stages_pending == 0)
-              self->send(sl.actor, attach_atom_v, sl.stages);
-          },
-          [=](caf::error& err) {
-            auto msg = "group " + self->state.groups[g].plan.name + " stage " + std::to_string(s) + ": "
-                       + self->system().render(err);
-            logger("controller")->error("{}", msg);
-            self->state.problems.push_back(msg);
-          });
-    }
+  for (std::size_t g = 0; g < st.groups.size(); ++g)
+    wire_group(self, g);
+}
+
+/// Group g serves nothing any more (`why`): its requests in flight are answered `failed` now, its actor is
+/// stopped (queued requests fail, the stages that remain drain and quit), and its replicas show as lost.
+void group_down(self_ptr self, std::size_t g, const std::string& why, error_code code) {
+  auto& st = self->state;
+  auto& slot = st.groups[g];
+  ++slot.epoch; // late reports and stage answers of this build are ignored
+  slot.ready = false;
+  slot.down = why;
+  for (auto& [addr, r] : st.in_flight)
+    if (r.group == g)
+      self->send(r.who, outcome_atom_v,
+                 request_outcome{{}, request_status::failed, why, {}, {}, {}, 0, {}, code});
+  if (slot.actor)
+    caf::anon_send(slot.actor, stop_atom_v);
+  slot.actor = nullptr;
+  for (auto& [m, r] : slot.report.models)
+    r = residency::lost;
+  for (auto& [m, bytes] : slot.plan.bytes)
+    slot.report.models[m] = residency::lost;
+  slot.report.queued.clear();
+}
+
+/// Node `name` is gone (down message, missed heartbeats, left): its groups go down.
+void node_lost(self_ptr self, const std::string& name, const std::string& why) {
+  auto& st = self->state;
+  auto it = st.nodes.find(name);
+  if (it == st.nodes.end())
+    return;
+  auto msg = "node " + name + " " + why;
+  logger("controller")->error("{}", msg);
+  st.problems.push_back(msg);
+  st.lost_nodes[name] = why;
+  self->demonitor(it->second.handle.address());
+  st.nodes.erase(it); // no stop, metrics or heartbeat requests to a node that is gone
+  st.last_seen.erase(name);
+  int idx = node_index(st, name);
+  for (std::size_t g = 0; g < st.groups.size(); ++g)
+    if (group_uses(st.groups[g], idx) && st.groups[g].actor)
+      group_down(self, g, "group " + st.groups[g].plan.name + " lost: " + msg, error_code::node_lost);
+}
+
+/// How often the controller probes its remote nodes: a lost one is found within node_timeout plus this.
+std::chrono::milliseconds beat_period(const controller_state& st) {
+  auto t = st.cfg->runtime.node_timeout;
+  return std::max(std::chrono::milliseconds(10), std::min(st.cfg->runtime.heartbeat_interval, t / 4));
+}
+
+/// The heartbeat: a node in another process that has not answered a probe within runtime.node_timeout is
+/// lost, whatever the middleman's own timers say (a hung process keeps its TCP connection open). Nodes in
+/// this process share its fate and are not probed.
+void beat(self_ptr self) {
+  auto& st = self->state;
+  if (st.stopping && st.nodes.empty()) {
+    st.beating = false;
+    return;
   }
+  auto now = self->clock().now();
+  const auto timeout = st.cfg->runtime.node_timeout;
+  std::vector<std::string> silent;
+  for (auto& [name, seen] : st.last_seen)
+    if (now - seen > timeout)
+      silent.push_back(name);
+  for (auto& name : silent)
+    node_lost(self, name, "lost: no heartbeat answer for " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - st.last_seen[name]).count()) +
+                            " ms (runtime.node_timeout_ms " + std::to_string(timeout.count()) + ")");
+  for (auto& [name, n] : st.nodes) {
+    if (!st.last_seen.count(name))
+      continue; // local
+    auto handle = n.handle;
+    auto who = name;
+    self->request(handle, timeout, heartbeat_atom_v)
+      .then(
+        [=](const ack&) {
+          auto& s2 = self->state;
+          if (auto it = s2.nodes.find(who); it != s2.nodes.end() && it->second.handle == handle)
+            s2.last_seen[who] = self->clock().now();
+        },
+        [](caf::error&) {}); // silence is judged by the next beats
+  }
+  self->delayed_send(self, beat_period(st), heartbeat_atom_v);
 }
 
 void check_drained(self_ptr self) {
@@ -138,6 +256,12 @@ void check_drained(self_ptr self) {
       .then([=](const ack&) { if (--*remaining == 0) finish(); },
             [=](caf::error&) { if (--*remaining == 0) finish(); });
 }
+
+/// The residency policy of a refused request (see on_infer): start the load of a model that is not
+/// resident when admission refuses a request because of it.
+constexpr bool load_on_reject = true;
+
+constexpr auto fan_out_timeout = std::chrono::minutes(2);
 
 caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
   auto& st = self->state;
@@ -168,7 +292,7 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
   };
   for (std::size_t g = 0; g < st.groups.size(); ++g) {
     const auto& slot = st.groups[g];
-    if (!slot.ready || !slot.plan.bytes.count(req.model))
+    if (!slot.ready || !slot.actor || !slot.plan.bytes.count(req.model))
       continue;
     const auto& rep = slot.report;
     double wait = 0;
@@ -185,15 +309,39 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
     c.queued = q == rep.queued.end() ? 0 : q->second;
     cands.push_back(c);
   }
-  if (cands.empty())
-    return reject(self, req, "model not placed on a ready group");
+  if (cands.empty()) {
+    std::string why = "model not placed on a ready group";
+    for (auto& slot : st.groups)
+      if (slot.plan.bytes.count(req.model) && !slot.down.empty())
+        why += " (" + slot.down + ")";
+    return reject(self, req, why);
+  }
   int g = st.dispatch(cands);
-  auto cand = *std::find_if(cands.begin(), cands.end(), [&](auto& c) { return c.group == g; });
+  auto chosen = std::find_if(cands.begin(), cands.end(), [&](auto& c) { return c.group == g; });
+  if (chosen == cands.end()) { // a (plug-in) dispatch policy named a group that is not a candidate
+    logger("controller")->warn("dispatch policy chose group {}, not one of the {} candidates; using the first",
+                               g, cands.size());
+    chosen = cands.begin();
+    g = chosen->group;
+  }
+  auto cand = *chosen;
   auto& slot = st.groups[static_cast<std::size_t>(g)];
   policies::admission_view v{deadline - now, cand.free_in, cand.load, seconds(lookup(slot.report.latency_s, req.model))};
   auto d = st.admission(v);
-  if (!d.accept)
+  if (!d.accept) {
+    // Load on demand: a model that is not resident is refused while its load would miss the deadline, but
+    // the refusal starts the load, so that the requests after it find the model resident (or loading) and
+    // are admitted; without it a swapped-out model would stay refused for ever.
+    if (load_on_reject && cand.load.count() > 0 && slot.actor) {
+      auto res = slot.report.models.find(req.model);
+      if (res == slot.report.models.end() || res->second == residency::evicted) {
+        slot.report.models[req.model] = residency::loading; // one load per burst of refusals
+        self->request(slot.actor, fan_out_timeout, load_atom_v, req.model)
+          .then([](const ack&) {}, [](caf::error&) {}); // the group's reports show the outcome
+      }
+    }
     return reject(self, req, d.reason);
+  }
   request_init init{req.model, now, now, deadline, slot.plan.name, slot.actor, controller_full_actor{self}, false};
   auto who = spawn_request(self->system(), std::move(init));
   auto seq = st.next_seq++;
@@ -211,7 +359,7 @@ caf::result<ack> fan_out(self_ptr self, Atom atom, const model_command& cmd) {
   auto& st = self->state;
   std::vector<model_group_actor> targets;
   for (auto& g : st.groups)
-    if (g.actor && g.plan.bytes.count(cmd.model) && (cmd.group.empty() || cmd.group == g.plan.name))
+    if (g.actor && g.down.empty() && g.plan.bytes.count(cmd.model) && (cmd.group.empty() || cmd.group == g.plan.name))
       targets.push_back(g.actor);
   if (!st.cfg->find_model(cmd.model))
     return ack{false, "unknown model " + cmd.model};
@@ -229,8 +377,10 @@ caf::result<ack> fan_out(self_ptr self, Atom atom, const model_command& cmd) {
     if (--state->remaining == 0)
       promise.deliver(state->result);
   };
+  // finite: a load of a large model takes a while, but a group that never answers must not hold the
+  // client forever
   for (auto& t : targets)
-    self->request(t, caf::infinite, atom, cmd.model)
+    self->request(t, fan_out_timeout, atom, cmd.model)
       .then([=](ack& a) mutable { one(a); },
             [=](caf::error& e) mutable { one(ack{false, self->system().render(e)}); });
   return promise;
@@ -285,27 +435,12 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
   internal::start_policy_actors(self);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
-    for (auto it = st.nodes.begin(); it != st.nodes.end(); ++it) {
-      const auto& name = it->first;
-      if (it->second.handle.address() != dm.source)
+    for (auto& [name, n] : st.nodes) {
+      if (n.handle.address() != dm.source)
         continue;
       bool left = !dm.reason || dm.reason == caf::exit_reason::user_shutdown;
-      auto msg = "node " + name + (left ? " left the cluster" : " lost (" + self->system().render(dm.reason) + ")");
-      logger("controller")->error("{}", msg);
-      st.problems.push_back(msg);
-      int idx = st.cfg->nodes.empty() ? -1 : static_cast<int>(&*st.cfg->find_node(name) - &st.cfg->nodes[0]);
-      for (std::size_t g = 0; g < st.groups.size(); ++g) {
-        bool uses = false;
-        for (auto& d : st.groups[g].plan.devices)
-          uses = uses || d.node == idx;
-        if (!uses)
-          continue;
-        st.groups[g].ready = false;
-        for (auto& [addr, r] : st.in_flight)
-          if (r.group == g)
-            self->send(r.who, outcome_atom_v, request_outcome{{}, request_status::failed, msg, {}, {}, {}, 0, {}});
-      }
-      st.nodes.erase(it); // no stop or metrics requests to a node that is gone
+      auto who = name; // node_lost erases the entry
+      node_lost(self, who, left ? "left the cluster" : "lost (" + self->system().render(dm.reason) + ")");
       break;
     }
   });
@@ -320,7 +455,9 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
         for (auto& g : self->state.groups)
           if (auto it = g.plan.bytes.find(mc.name); it != g.plan.bytes.end()) {
             auto r = g.report.models.find(mc.name);
-            mi.replicas.push_back({g.plan.name, r == g.report.models.end() ? residency::evicted : r->second, it->second});
+            auto state = !g.down.empty() ? residency::lost
+                                          : r == g.report.models.end() ? residency::evicted : r->second;
+            mi.replicas.push_back({g.plan.name, state, it->second});
           }
         out.push_back(std::move(mi));
       }
@@ -337,6 +474,18 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
       h.devices = st.cfg->device_count();
       h.in_flight = static_cast<std::int64_t>(st.in_flight.size());
       h.problems = st.problems;
+      for (auto& nc : st.cfg->nodes)
+        if (!st.nodes.count(nc.name)) {
+          auto lost = st.lost_nodes.find(nc.name);
+          h.missing.push_back("node " + nc.name + " (" + (lost != st.lost_nodes.end() ? lost->second : "not registered")
+                              + ")");
+        }
+      for (auto& g : st.groups)
+        if (!g.down.empty())
+          h.missing.push_back("group " + g.plan.name + " (" + g.down + ")");
+        else if (st.ready && !g.ready)
+          h.missing.push_back("group " + g.plan.name + " (not ready)");
+      h.ready = st.ready && h.missing.empty();
       return h;
     },
     [=](metrics_atom) { return on_metrics(self); },
@@ -358,27 +507,51 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
       check_drained(self);
       return p;
     },
-    [=](register_atom, node_registration& reg) {
+    [=](register_atom, node_registration& reg) -> ack {
       auto& st = self->state;
-      // Refused registrations end the joining node with the reason (`switchyard node` prints it).
+      // A refusal is the answer: `switchyard node` prints it and exits, without a `joined` line.
       auto refuse = [&](const std::string& why) {
         logger("controller")->warn("{}", why);
         st.problems.push_back(why);
-        self->send_exit(reg.handle, caf::make_error(caf::sec::runtime_error, why));
+        return ack{false, why};
       };
       if (!st.cfg->find_node(reg.node))
         return refuse("node " + reg.node + " is not in the controller's config " + st.cfg->source);
       if (st.nodes.count(reg.node))
         return refuse("node " + reg.node + " is already registered");
-      if (st.wiring)
-        return refuse("node " + reg.node + " joined after the cluster was wired; rejoining is not supported "
-                      "(restart `switchyard up`)");
+      if (st.stopping)
+        return refuse("node " + reg.node + ": the cluster is stopping");
       self->monitor(reg.handle);
       st.nodes[reg.node] = reg;
-      logger("controller")->info("node {} registered ({} devices)", reg.node, reg.gpus.size());
-      if (!st.wiring && st.nodes.size() == st.cfg->nodes.size())
-        wire(self);
+      if (reg.handle->node() != self->node())
+        st.last_seen[reg.node] = self->clock().now();
+      if (!st.beating && !st.last_seen.empty()) {
+        st.beating = true;
+        self->delayed_send(self, beat_period(st), heartbeat_atom_v);
+      }
+      if (!st.wiring) {
+        logger("controller")->info("node {} registered ({} devices)", reg.node, reg.gpus.size());
+        if (st.nodes.size() == st.cfg->nodes.size())
+          wire(self);
+        return ack{};
+      }
+      // Rejoin: rebuild the groups that are down and whose nodes are all present again.
+      st.lost_nodes.erase(reg.node);
+      logger("controller")->info("node {} rejoined ({} devices); rebuilding its groups", reg.node, reg.gpus.size());
+      const int idx = node_index(st, reg.node);
+      for (std::size_t g = 0; g < st.groups.size(); ++g) {
+        auto& slot = st.groups[g];
+        if ((slot.actor && slot.down.empty()) || !group_uses(slot, idx))
+          continue; // serving, or down for a reason of another node (e.g. an unhealthy device)
+        bool all = true;
+        for (auto& d : slot.plan.devices)
+          all = all && st.nodes.count(st.cfg->nodes[static_cast<std::size_t>(d.node)].name) > 0;
+        if (all)
+          wire_group(self, g);
+      }
+      return ack{};
     },
+    [=](heartbeat_atom) { beat(self); },
     [=](done_atom, request_record& rec) {
       auto& st = self->state;
       if (auto it = st.in_flight.find(caf::actor_cast<caf::actor_addr>(self->current_sender())); it != st.in_flight.end()) {
@@ -390,16 +563,32 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
     },
     [=](tick_atom) { on_deadline_tick(self); },
     [=](report_atom, group_report& rep) {
-      for (auto& g : self->state.groups)
-        if (g.plan.name == rep.group)
-          g.report = std::move(rep);
+      auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      for (std::size_t g = 0; g < st.groups.size(); ++g) {
+        auto& slot = st.groups[g];
+        if (slot.plan.name != rep.group || !slot.actor || slot.actor.address() != sender)
+          continue; // a group actor that was replaced or stopped
+        if (!rep.unhealthy.empty()) { // a device failed: like a lost node for this group
+          auto why = "group " + rep.group + " unhealthy: " + rep.unhealthy;
+          logger("controller")->error("{}", why);
+          st.problems.push_back(why);
+          group_down(self, g, why, error_code::device_error);
+          return;
+        }
+        slot.report = std::move(rep);
+      }
     },
     [=](ready_atom, std::string& group, ack& a) {
       auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
       bool all = true;
       for (auto& g : st.groups) {
-        if (g.plan.name == group)
+        if (g.plan.name == group && g.actor && g.actor.address() == sender) {
           g.ready = a.ok;
+          if (a.ok && st.ready)
+            logger("controller")->info("group {} ready again", group);
+        }
         all = all && g.ready;
       }
       if (!a.ok)
@@ -431,7 +620,7 @@ result<controller_full_actor> spawn_controller(caf::actor_system& sys, std::shar
   if (!plan)
     return plan.err();
   for (auto& g : *plan)
-    st.groups.push_back(internal::group_slot{std::move(g), {}, {}, {}, 0, false});
+    st.groups.push_back(internal::group_slot{std::move(g), {}, {}, {}, 0, false, {}, 0});
   st.cfg = std::move(cfg);
   return sys.spawn(controller_fn, std::move(st));
 }

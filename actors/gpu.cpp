@@ -1,7 +1,7 @@
-// gpu actor: one per device. Accounts the device's weight memory (resident shards by model), the in-flight
-// uses of each model's shard, and swap statistics; stages report to it. The shards themselves live in the
-// stage's executor (engine), which frees a shard only after its last use; this actor is the device's
-// observable state for metrics and health.
+// gpu actor: one per device, a view for metrics: the device's weight memory (resident shards by model) and
+// swap statistics, derived from the loads and evictions its stages report. It owns nothing: the stage owns
+// its shards' residency (messages/pipeline.hpp, stage_event) and the stage's executor (engine) owns the
+// device memory, freeing a shard only after its last use.
 #include <map>
 
 #include <caf/actor_system.hpp>
@@ -19,7 +19,6 @@ struct gpu_state {
   std::string name;
   swap_stats stats;
   std::map<std::string, std::int64_t> resident; // model -> bytes
-  std::map<std::string, std::int64_t> uses;     // model -> stages on this device with batches of it in flight
 };
 
 using self_ptr = gpu_actor::stateful_pointer<gpu_state>;
@@ -42,11 +41,6 @@ gpu_actor::behavior_type gpu_fn(self_ptr self, std::string name, std::int64_t bu
       st.stats.used_bytes = 0;
       for (auto& [m, b] : st.resident)
         st.stats.used_bytes += b;
-    },
-    [=](acquire_atom, std::string& model) { ++self->state.uses[model]; },
-    [=](release_atom, std::string& model) {
-      if (--self->state.uses[model] <= 0)
-        self->state.uses.erase(model);
     },
     [=](status_atom) { return self->state.stats; },
     [=](stop_atom) { self->quit(); },

@@ -211,14 +211,19 @@ void http_ingress::install_routes(bool metrics_only) {
     self->request(ctx->controller, std::chrono::seconds(5), messages::health_atom_v)
       .receive(
         [&](messages::health_report& h) {
-          std::string problems;
-          for (std::size_t i = 0; i < h.problems.size(); ++i)
-            problems += (i ? ", " : "") + json::quote(h.problems[i]);
-          reply_json(res, h.ready && !h.draining ? 200 : 503,
+          auto list = [](const std::vector<std::string>& v) {
+            std::string out;
+            for (std::size_t i = 0; i < v.size(); ++i)
+              out += (i ? ", " : "") + json::quote(v[i]);
+            return out;
+          };
+          // 503 while anything expected is down (missing names it), 200 again once the cluster is whole
+          reply_json(res, h.ready && !h.draining && h.missing.empty() ? 200 : 503,
                      fmt::format("{{\"ready\": {}, \"draining\": {}, \"nodes\": {}, \"nodes_expected\": {}, "
-                                 "\"groups\": {}, \"devices\": {}, \"in_flight\": {}, \"problems\": [{}]}}\n",
-                                 h.ready, h.draining, h.nodes, h.nodes_expected, h.groups, h.devices,
-                                 h.in_flight, problems));
+                                 "\"groups\": {}, \"devices\": {}, \"in_flight\": {}, \"missing\": [{}], "
+                                 "\"problems\": [{}]}}\n",
+                                 h.ready && h.missing.empty(), h.draining, h.nodes, h.nodes_expected, h.groups,
+                                 h.devices, h.in_flight, list(h.missing), list(h.problems)));
         },
         [&](caf::error& e) { reply_json(res, 503, error_json("failed", sys->render(e))); });
   });

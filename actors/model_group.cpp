@@ -3,13 +3,21 @@
 // residency: a request for a model that is not resident starts a load entry through the stages (evicting
 // through the eviction policy when the budget requires it) and its batches are sent right behind the load.
 //
-// Per model: evicted --load entry--> loading --all stages done--> resident --evict entry--> evicted
-// (the accounting frees a model's bytes when its evict entry is sent; each stage frees its shard after the
-// model's last in-flight batch there, and a later load on that stage waits for the free).
+// Residency is owned by the stages (each reports its loads and evictions as stage events); the group's
+// per-model state is a view derived from those events, never ahead of them:
+//   evicted --load entry--> loading --every stage load_done--> resident --evict entry--> unloading
+//   unloading --every stage evict_done ok--> evicted;  unloading --a stage's eviction failed--> evicted,
+//   its bytes still counted ("stranded") until the next load, which copies only where the shard is gone
+//   loading --a stage load_failed--> evicted (queued requests fail with the reason)
+// A model's bytes count as used from its load entry until every stage confirmed its eviction; the eviction
+// policy may plan with the bytes of unloading models (each stage starts a load only after its earlier
+// evictions freed their memory). A device_unhealthy event from any stage makes the group refuse work: its
+// queued and new requests fail with the reason, and the controller is told (group_report::unhealthy).
 #include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -28,8 +36,11 @@ struct model_entry {
   residency state = residency::evicted;
   int pending_loads = 0;  // stages that have not finished the current load
   int pending_evicts = 0; // stage acknowledgements of evictions outstanding
+  std::string evict_error; // the first failed stage eviction of the current unload
+  bool stranded = false;   // an eviction failed on some stage: its bytes still count (a load re-adds none)
   std::uint64_t load_id = 0;
   time_point load_started{};
+  int load_sharers = 1; // loads in progress in the group when this one started, itself included
   std::deque<queued_request> queue;
   std::uint64_t last_used = 0;
   int in_pipeline = 0;
@@ -39,6 +50,12 @@ struct model_entry {
   std::vector<double> latency_s; // EWMA per batch size - 1 (0: unknown)
   double load_s = 0;
   std::vector<caf::typed_response_promise<ack>> load_waiters, unload_waiters;
+};
+
+struct cancel_hash {
+  std::size_t operator()(const std::pair<std::uint64_t, caf::actor_addr>& k) const noexcept {
+    return std::hash<std::uint64_t>{}(k.first) ^ (std::hash<caf::actor_addr>{}(k.second) << 1);
+  }
 };
 
 struct group_state {
@@ -54,6 +71,10 @@ struct group_state {
   time_point last_report{};  // when the last report left
   bool report_dirty = false; // a change since then that was not reported yet
   bool tick_armed = false;   // a tick_atom is on its way (flushes a dirty report)
+  std::string unhealthy;     // a stage's device has a sticky error: the group refuses work
+  // Requests cancelled by their request actor (deadline passed) while queued: dropped lazily when batching
+  // reaches them, so that a cancel costs O(1) instead of a scan of every queue. Key: (id, requester).
+  std::unordered_set<std::pair<std::uint64_t, caf::actor_addr>, cancel_hash> cancelled;
 };
 
 /// Queue lengths and latencies change with every request: the controller gets them at most once per
@@ -62,9 +83,10 @@ constexpr auto report_period = std::chrono::milliseconds(1);
 
 using self_ptr = model_group_actor::stateful_pointer<group_state>;
 
-void answer(self_ptr self, const queued_request& q, request_status s, std::string why) {
+void answer(self_ptr self, const queued_request& q, request_status s, std::string why,
+            error_code code = error_code::internal) {
   auto now = self->clock().now();
-  self->send(q.requester, outcome_atom_v, request_outcome{q.id, s, std::move(why), {}, {}, now, 0, duration{0}});
+  self->send(q.requester, outcome_atom_v, request_outcome{q.id, s, std::move(why), {}, {}, now, 0, duration{0}, code});
 }
 
 void report(self_ptr self) {
@@ -74,6 +96,7 @@ void report(self_ptr self) {
   group_report r;
   r.group = st.init.name;
   r.in_pipeline = st.in_flight;
+  r.unhealthy = st.unhealthy;
   for (auto& [name, m] : st.models) {
     r.models[name] = m.state;
     r.queued[name] = static_cast<std::int64_t>(m.queue.size()) + m.in_pipeline;
@@ -108,15 +131,16 @@ void maybe_ready(self_ptr self) {
     return;
   st.ready_sent = true;
   if (st.init.controller)
-    self->send(st.init.controller, ready_atom_v, st.init.name, ack{});
+    self->send(st.init.controller, ready_atom_v, st.init.name,
+               st.unhealthy.empty() ? ack{} : ack{false, "unhealthy: " + st.unhealthy});
 }
 
 void start_evict(self_ptr self, const std::string& name) {
   auto& st = self->state;
   auto& m = st.models[name];
-  m.state = residency::evicted;
+  m.state = residency::unloading; // bytes stay used until every stage confirmed the eviction
   m.unload_requested = false;
-  st.used -= m.bytes;
+  m.evict_error.clear();
   m.pending_evicts += static_cast<int>(st.stages.size());
   self->send(st.stages.front(), evict_entry{st.next_id++, name});
 }
@@ -125,10 +149,15 @@ void start_load(self_ptr self, const std::string& name) {
   auto& st = self->state;
   auto& m = st.models[name];
   m.state = residency::loading;
-  st.used += m.bytes;
+  if (!std::exchange(m.stranded, false))
+    st.used += m.bytes;
   m.pending_loads = static_cast<int>(st.stages.size());
   m.load_id = st.next_id++;
   m.load_started = self->clock().now();
+  m.load_sharers = 1;
+  for (auto& [other, o] : st.models)
+    if (&o != &m && o.state == residency::loading)
+      ++m.load_sharers;
   self->send(st.stages.front(), load_entry{m.load_id, name, st.init.load_pipelining});
 }
 
@@ -138,11 +167,17 @@ bool ensure_resident(self_ptr self, const std::string& name) {
   auto& m = st.models[name];
   if (m.state == residency::loading || m.state == residency::resident)
     return true;
+  if (m.state == residency::unloading)
+    return true; // loads again once the stages confirmed the eviction (on_event)
   if (st.stages.empty() || m.bytes > st.init.budget_bytes)
     return false;
   policies::eviction_view v;
-  v.needed_bytes = m.bytes;
-  v.free_bytes = st.init.budget_bytes - st.used;
+  v.needed_bytes = m.stranded ? 0 : m.bytes; // stranded: its bytes are still counted as used
+  std::int64_t unloading = 0; // freed by evictions on their way (a stage loads only after its evictions)
+  for (auto& [other, o] : st.models)
+    if (o.state == residency::unloading)
+      unloading += o.bytes;
+  v.free_bytes = st.init.budget_bytes - st.used + unloading;
   for (auto& [other, o] : st.models)
     if (o.state == residency::resident || o.state == residency::loading)
       v.resident.push_back({other, o.bytes, o.last_used, static_cast<std::int64_t>(o.queue.size()),
@@ -179,16 +214,29 @@ bool send_batch(self_ptr self, const std::string& name) {
   policies::batching_view v;
   v.latency = latency_table(m);
   std::size_t scanned = 0; // queue positions looked at: [0, scanned)
-  for (; scanned < m.queue.size() && idx.size() < max_candidates; ++scanned)
-    if (m.queue[scanned].tokens.size() == len) {
-      idx.push_back(scanned);
-      v.time_left.push_back(m.queue[scanned].deadline - now);
+  std::vector<std::size_t> dropped; // cancelled meanwhile: leave without an answer (they have theirs)
+  for (; scanned < m.queue.size() && idx.size() < max_candidates; ++scanned) {
+    auto& q = m.queue[scanned];
+    if (!st.cancelled.empty()) {
+      auto c = st.cancelled.find({q.id.value, q.requester.address()});
+      if (c != st.cancelled.end()) {
+        st.cancelled.erase(c);
+        dropped.push_back(scanned);
+        continue;
+      }
     }
+    if (q.tokens.size() == len) {
+      idx.push_back(scanned);
+      v.time_left.push_back(q.deadline - now);
+    }
+  }
   auto d = st.init.batching(v);
   // 0: stays, 1: expired, 2: taken (positions in [0, scanned))
   std::vector<char> fate(scanned, 0);
   for (auto e : d.expired)
     fate[idx[e]] = 1;
+  for (auto i : dropped)
+    fate[i] = 3;
   batch_entry b;
   b.batch_id = st.next_id++;
   b.model = name;
@@ -224,7 +272,7 @@ bool send_batch(self_ptr self, const std::string& name) {
   m.queue.erase(m.queue.begin(), m.queue.begin() + static_cast<std::ptrdiff_t>(end));
   m.queue.insert(m.queue.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
   if (b.ids.empty())
-    return any_expired;
+    return any_expired || !dropped.empty();
   b.batch = static_cast<std::int32_t>(b.ids.size());
   b.input.shape = {b.batch, b.seq};
   m.last_used = ++st.use_clock;
@@ -258,9 +306,11 @@ void pump(self_ptr self) {
     if (m.unload_requested && m.queue.empty()
         && (m.state == residency::resident || m.state == residency::loading) && m.pending_loads == 0)
       start_evict(self, name);
-    if (!m.unload_requested && m.pending_evicts == 0) // evicted (maybe reloaded by demand since)
+    if (!m.unload_requested && m.pending_evicts == 0) { // the stages confirmed (maybe reloaded by demand since)
       for (auto& w : std::exchange(m.unload_waiters, {}))
-        w.deliver(ack{});
+        w.deliver(m.evict_error.empty() ? ack{} : ack{false, "eviction failed: " + m.evict_error});
+      m.evict_error.clear();
+    }
   }
 }
 
@@ -268,8 +318,30 @@ double ewma(double old, double sample) {
   return old <= 0 ? sample : 0.8 * old + 0.2 * sample;
 }
 
+/// A stage's device has a sticky error: nothing of this group can run any more.
+void on_unhealthy(self_ptr self, const stage_event& e) {
+  auto& st = self->state;
+  if (!st.unhealthy.empty())
+    return;
+  st.unhealthy = "stage " + std::to_string(e.stage) + ": " + e.error;
+  for (auto& [name, m] : st.models) {
+    for (auto& q : std::exchange(m.queue, {}))
+      answer(self, q, request_status::failed, "group " + st.init.name + " unhealthy: " + st.unhealthy,
+             error_code::device_error);
+    for (auto& w : std::exchange(m.load_waiters, {}))
+      w.deliver(ack{false, "group " + st.init.name + " unhealthy: " + st.unhealthy});
+  }
+  st.preloading.clear();
+  report(self);
+}
+
 void on_event(self_ptr self, stage_event& e) {
   auto& st = self->state;
+  if (e.kind == stage_event_kind::device_unhealthy) {
+    on_unhealthy(self, e);
+    maybe_ready(self);
+    return;
+  }
   auto it = st.models.find(e.model);
   if (it == st.models.end())
     return;
@@ -279,7 +351,11 @@ void on_event(self_ptr self, stage_event& e) {
     case stage_event_kind::load_done:
       if (e.entry_id == m.load_id && m.state == residency::loading && --m.pending_loads == 0) {
         m.state = residency::resident;
-        m.load_s = ewma(m.load_s, std::chrono::duration<double>(self->clock().now() - m.load_started).count());
+        // Measured, per load: loads started together share the devices' copy engines, so a load that ran
+        // beside k others counts 1/(k+1) of its time (the start-up preloads all run at once; admission
+        // predicts a later load that runs alone).
+        m.load_s = ewma(m.load_s, std::chrono::duration<double>(self->clock().now() - m.load_started).count()
+                                    / m.load_sharers);
         m.pinned = false;
         for (auto& w : std::exchange(m.load_waiters, {}))
           w.deliver(ack{});
@@ -295,12 +371,32 @@ void on_event(self_ptr self, stage_event& e) {
         for (auto& w : std::exchange(m.load_waiters, {}))
           w.deliver(ack{false, "load failed: " + e.error});
         for (auto& q : std::exchange(m.queue, {}))
-          answer(self, q, request_status::failed, "load of " + e.model + " failed: " + e.error);
+          answer(self, q, request_status::failed, "load of " + e.model + " failed: " + e.error, client_code(e.code));
         st.preloading.erase(e.model);
       }
       break;
+    case stage_event_kind::device_unhealthy:
+      break; // handled before the switch
     case stage_event_kind::evict_done:
       --m.pending_evicts;
+      if (e.code != stage_error::none && e.code != stage_error::device_unhealthy && m.evict_error.empty())
+        m.evict_error = e.error; // that stage still holds the shard
+      if (m.pending_evicts == 0 && m.state == residency::unloading) {
+        if (m.evict_error.empty()) {
+          m.state = residency::evicted;
+          st.used -= m.bytes;
+          if (!m.load_waiters.empty() && !ensure_resident(self, e.model)) { // a load asked for meanwhile
+            m.pinned = false;
+            for (auto& w : std::exchange(m.load_waiters, {}))
+              w.deliver(ack{false, "model " + e.model + " does not fit group " + st.init.name + " now"});
+          }
+        } else {
+          // Some stages freed their shard, others still hold it: the model needs a load before it serves
+          // (stages that hold the shard acknowledge a load at once), and its bytes stay counted.
+          m.state = residency::evicted;
+          m.stranded = true;
+        }
+      }
       break;
     case stage_event_kind::batch_done:
     case stage_event_kind::batch_failed:
@@ -348,6 +444,11 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
       report(self);
     },
     [=](enqueue_atom, queued_request& q) {
+      if (!self->state.unhealthy.empty()) {
+        answer(self, q, request_status::failed,
+               "group " + self->state.init.name + " unhealthy: " + self->state.unhealthy, error_code::device_error);
+        return;
+      }
       auto it = self->state.models.find(q.model);
       if (it == self->state.models.end()) {
         answer(self, q, request_status::rejected, "model " + q.model + " is not hosted by group " + self->state.init.name);
@@ -364,14 +465,15 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
       pump(self);
       report_soon(self);
     },
-    [=](cancel_atom, request_id id) {
-      auto sender = self->current_sender();
-      for (auto& [name, m] : self->state.models)
-        m.queue.erase(std::remove_if(m.queue.begin(), m.queue.end(),
-                                     [&](const queued_request& q) {
-                                       return q.id == id && caf::actor_cast<caf::strong_actor_ptr>(q.requester) == sender;
-                                     }),
-                      m.queue.end());
+    [=](cancel_atom, request_id id) { // O(1): dropped when batching reaches it (send_batch)
+      auto& st = self->state;
+      st.cancelled.insert({id.value, caf::actor_cast<caf::actor_addr>(self->current_sender())});
+      // bound the set if cancels arrive for requests that already left the queue (they are never reached)
+      std::size_t queued = 0;
+      for (auto& [name, m] : st.models)
+        queued += m.queue.size();
+      if (st.cancelled.size() > 2 * queued + 1024)
+        st.cancelled.clear(); // stale keys only cost a little: their requests answered once already
     },
     [=](load_atom, std::string& name) -> caf::result<ack> {
       auto it = self->state.models.find(name);
@@ -399,7 +501,7 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
         return ack{};
       auto p = self->make_response_promise<ack>();
       m.unload_waiters.push_back(p);
-      m.unload_requested = m.state != residency::evicted;
+      m.unload_requested = m.state == residency::resident || m.state == residency::loading;
       pump(self);
       report(self);
       return p;

@@ -1,10 +1,15 @@
 // node actor: one per process/machine. Opens the node's devices (engine backend), spawns one gpu actor per
 // device, registers with the controller, and spawns stage actors on request: it builds the host shards of
 // every model of the stage (seeded or safetensors weights, cached per model) and an engine stage executor.
-// Building shards runs inside the spawn_stage handler (start-up only).
+// Building shards (reading and splitting weights: seconds for large models) runs in a detached builder
+// actor (its own thread), never in the node's handler: the node keeps answering heartbeats and other
+// requests meanwhile, and no scheduler worker blocks. Answers the controller's heartbeats.
 #include <map>
+#include <mutex>
 
 #include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/internal/engine_stage_backend.hpp"
@@ -20,18 +25,27 @@ namespace {
 
 using namespace messages;
 
-struct node_state {
+/// What a builder thread needs; shared by the node actor and its builders (the weight cache is locked).
+struct build_context {
   std::shared_ptr<const config::cluster_config> cfg;
-  int node = 0;
   std::shared_ptr<gpu::backend> backend;
   std::vector<gpu_actor> gpus;
-  std::vector<stage_actor> stages;
+  std::mutex mutex; // guards weights
   std::map<int, std::shared_ptr<const gpu::weight_set>> weights; // by model index
+};
+
+struct node_state {
+  std::shared_ptr<build_context> ctx;
+  int node = 0;
+  std::vector<stage_actor> stages;
+  std::uint64_t next_build = 1;
+  std::map<std::uint64_t, std::pair<caf::typed_response_promise<stage_actor>, stage_spec>> building;
 };
 
 using self_ptr = node_actor::stateful_pointer<node_state>;
 
-result<std::shared_ptr<const gpu::weight_set>> weights_of(node_state& st, int model) {
+result<std::shared_ptr<const gpu::weight_set>> weights_of(build_context& st, int model) {
+  std::lock_guard<std::mutex> lock{st.mutex}; // one model's weights are read once, even by parallel builders
   if (auto it = st.weights.find(model); it != st.weights.end())
     return it->second;
   const auto& mc = st.cfg->models[static_cast<std::size_t>(model)];
@@ -44,9 +58,13 @@ result<std::shared_ptr<const gpu::weight_set>> weights_of(node_state& st, int mo
   return ptr;
 }
 
-result<stage_actor> build_stage(self_ptr self, const stage_spec& spec) {
-  auto& st = self->state;
+/// Runs on a builder thread.
+result<stage_actor> build_stage(caf::actor_system& sys, build_context& st, const stage_spec& spec) {
   std::vector<int> devices(spec.devices.begin(), spec.devices.end());
+  for (auto d : devices)
+    if (d < 0 || static_cast<std::size_t>(d) >= st.gpus.size())
+      return make_error("cluster", "group " + spec.group + " stage " + std::to_string(spec.stage) + ": device " +
+                                     std::to_string(d) + " is not on this node");
   auto exec = gpu::stage_executor::create(*st.backend, devices);
   if (!exec)
     return exec.err();
@@ -76,40 +94,61 @@ result<stage_actor> build_stage(self_ptr self, const stage_spec& spec) {
   std::vector<gpu_actor> gpus;
   for (auto d : spec.devices)
     gpus.push_back(st.gpus.at(static_cast<std::size_t>(d)));
-  auto stage = spawn_stage(self->system(), spec.stage, std::move(backend), std::move(gpus));
-  st.stages.push_back(stage);
-  return stage;
+  return spawn_stage(sys, spec.stage, std::move(backend), std::move(gpus));
 }
 
-node_actor::behavior_type node_fn(self_ptr self, std::shared_ptr<const config::cluster_config> cfg, int node,
-                                  std::shared_ptr<gpu::backend> backend, std::vector<gpu_actor> gpus) {
-  self->state.cfg = std::move(cfg);
+node_actor::behavior_type node_fn(self_ptr self, std::shared_ptr<build_context> ctx, int node) {
+  self->state.ctx = std::move(ctx);
   self->state.node = node;
-  self->state.backend = std::move(backend);
-  self->state.gpus = std::move(gpus);
   // Killed (the controller refusing the node, a link): stop the stages and gpus too; they are referenced from
   // other processes, which would keep them, and the actor system, alive.
   self->set_exit_handler([=](caf::exit_msg& em) {
     for (auto& s : self->state.stages)
       caf::anon_send(s, stop_atom_v);
-    for (auto& g : self->state.gpus)
+    for (auto& g : self->state.ctx->gpus)
       caf::anon_send(g, stop_atom_v);
     self->state.stages.clear();
     self->quit(em.reason);
   });
   return {
     [=](spawn_stage_atom, stage_spec& spec) -> caf::result<stage_actor> {
-      auto res = build_stage(self, spec);
-      if (!res) {
-        logger("node")->error("group {} stage {}: {}", spec.group, spec.stage, res.err().to_string());
-        return caf::make_error(caf::sec::runtime_error, res.err().to_string());
-      }
-      return *res;
+      auto& st = self->state;
+      auto id = st.next_build++;
+      auto p = self->make_response_promise<stage_actor>();
+      st.building.emplace(id, std::make_pair(p, spec));
+      node_actor me{self};
+      auto ctx = st.ctx;
+      self->system().spawn<caf::detached>([ctx, spec, me, id](caf::blocking_actor* b) {
+        auto res = build_stage(b->system(), *ctx, spec);
+        if (res)
+          caf::anon_send(me, spawn_stage_atom_v, id, *res, std::string{});
+        else
+          caf::anon_send(me, spawn_stage_atom_v, id, stage_actor{}, res.err().to_string());
+      });
+      return p;
     },
+    [=](spawn_stage_atom, std::uint64_t id, stage_actor& stage, std::string& error) {
+      auto& st = self->state;
+      auto it = st.building.find(id);
+      if (it == st.building.end())
+        return;
+      auto [p, spec] = std::move(it->second);
+      st.building.erase(it);
+      if (!error.empty() || !stage) {
+        logger("node")->error("group {} stage {}: {}", spec.group, spec.stage, error);
+        p.deliver(caf::make_error(caf::sec::runtime_error, error));
+        return;
+      }
+      st.stages.push_back(stage);
+      p.deliver(stage);
+    },
+    [=](heartbeat_atom) { return ack{}; },
     [=](stop_atom) -> ack {
+      for (auto& [id, b] : std::exchange(self->state.building, {}))
+        b.first.deliver(caf::make_error(caf::sec::runtime_error, "node stopped"));
       for (auto& s : self->state.stages)
         caf::anon_send(s, stop_atom_v);
-      for (auto& g : self->state.gpus)
+      for (auto& g : self->state.ctx->gpus)
         caf::anon_send(g, stop_atom_v);
       self->state.stages.clear();
       self->quit();
@@ -120,8 +159,8 @@ node_actor::behavior_type node_fn(self_ptr self, std::shared_ptr<const config::c
 
 } // namespace
 
-result<node_actor> spawn_node(caf::actor_system& sys, std::shared_ptr<const config::cluster_config> cfg, int node,
-                              controller_full_actor controller) {
+result<node_registration> spawn_node(caf::actor_system& sys, std::shared_ptr<const config::cluster_config> cfg,
+                                     int node) {
   const auto& nc = cfg->nodes.at(static_cast<std::size_t>(node));
   if (nc.devices.empty())
     return make_error("cluster", "node " + nc.name + " has no devices");
@@ -133,14 +172,14 @@ result<node_actor> spawn_node(caf::actor_system& sys, std::shared_ptr<const conf
   if (!backend)
     return make_error("cluster", "node " + nc.name + ": " + backend.err().to_string());
   logger("node")->info("node {}: {}", nc.name, (*backend)->describe());
-  std::vector<gpu_actor> gpus;
+  auto ctx = std::make_shared<build_context>();
+  ctx->cfg = cfg;
+  ctx->backend = std::shared_ptr<gpu::backend>{std::move(*backend)};
   for (const auto& d : nc.devices)
-    gpus.push_back(spawn_gpu(sys, nc.name + "/" + std::to_string(d.ordinal), d.memory_bytes));
-  std::shared_ptr<gpu::backend> shared{std::move(*backend)};
-  auto handle = sys.spawn(node_fn, cfg, node, shared, gpus);
-  if (controller)
-    caf::anon_send(controller, register_atom_v, node_registration{nc.name, handle, gpus});
-  return handle;
+    ctx->gpus.push_back(spawn_gpu(sys, nc.name + "/" + std::to_string(d.ordinal), d.memory_bytes));
+  auto gpus = ctx->gpus;
+  auto handle = sys.spawn(node_fn, std::move(ctx), node);
+  return node_registration{nc.name, handle, std::move(gpus)};
 }
 
 } // namespace sy::actors

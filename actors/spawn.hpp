@@ -61,8 +61,9 @@ messages::model_group_actor spawn_model_group(caf::actor_system& sys, model_grou
 result<messages::controller_full_actor> spawn_controller(caf::actor_system& sys,
                                                          std::shared_ptr<const config::cluster_config> cfg);
 
-/// A node actor for cfg.nodes[node]: opens its devices, spawns gpu actors, registers with `controller`.
-result<messages::node_actor> spawn_node(caf::actor_system& sys, std::shared_ptr<const config::cluster_config> cfg,
-                                        int node, messages::controller_full_actor controller);
+/// A node actor for cfg.nodes[node]: opens its devices, spawns gpu actors. The caller registers the returned
+/// registration with the controller (register_atom; a joining node waits for the answer).
+result<messages::node_registration> spawn_node(caf::actor_system& sys,
+                                               std::shared_ptr<const config::cluster_config> cfg, int node);
 
 } // namespace sy::actors

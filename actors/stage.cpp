@@ -9,7 +9,16 @@
 // (they come from different device threads), so that its outputs, the load_done and the next stage's entries
 // keep their order. Never blocks.
 //
-// Per model: absent --load--> loading --done--> resident --evict (0 in flight)--> evicting --done--> absent
+// The stage is the one owner of its shards' residency (issue 9 §2): the group and the controller keep views
+// derived from the stage_events it sends (load_done / load_failed / evict_done, each with a typed code).
+//
+// Per model: absent --load--> loading --done ok--> resident --evict (0 in flight)--> evicting --done ok--> absent
+//            loading --done failed--> absent;  evicting --done failed--> resident (still on the device)
+// Per stage: running --stop--> stopping (new entries refused, enqueued device work completes and is answered)
+//            --nothing pending--> quit. running --sticky device error--> unhealthy (reported once; entries
+//            refused with device_unhealthy).
+// Errors are classified once, here: a completion's status becomes a stage_error (device_unhealthy when the
+// backend's health() reports a sticky error, out_of_memory for category "memory", else device_fault).
 #include <deque>
 #include <map>
 #include <variant>
@@ -44,6 +53,7 @@ struct pending_op {
   std::uint64_t behind_load = 0; // batch: token of the load it was queued behind on the device (0: none)
   bool finished = false;          // batch: the device finished it before the load's completion was handled
   std::string error;              // with finished: the device's error
+  stage_error code = stage_error::none;
 };
 
 struct stage_state {
@@ -56,8 +66,19 @@ struct stage_state {
   std::map<std::uint64_t, pending_op> pending;
   std::uint64_t next_token = 1;
   int evicting = 0; // evict entries accepted here and not finished (waiting or on the device)
+  // stop: new entries are refused at once, the device work already enqueued runs to its completion, and
+  // only then does the actor quit (and drop `pending`, whose outputs and inputs the queued device work
+  // still reads: a device_activation must outlive every stream that reads it).
   bool stopping = false;
+  std::vector<caf::typed_response_promise<ack>> stop_waiters;
+  // A sticky device error: reported to the group once; from then on every entry is refused.
+  std::string unhealthy;
 };
+
+/// How long a stop waits for the devices to finish the work enqueued before it. Past it (a hung device),
+/// the stage quits and deliberately leaks the pending operations' buffers instead of freeing memory that
+/// queued device work may still read.
+constexpr auto stop_grace = std::chrono::seconds(30);
 
 using self_ptr = stage_actor::stateful_pointer<stage_state>;
 
@@ -71,18 +92,45 @@ void report(self_ptr self, stage_event ev) {
     self->send(self->state.group, std::move(ev));
 }
 
-void fail_batch(self_ptr self, const batch_entry& b, const std::string& why) {
+void fail_batch(self_ptr self, const batch_entry& b, stage_error code, const std::string& why) {
   auto now = self->clock().now();
   for (std::size_t i = 0; i < b.requesters.size(); ++i)
     self->send(b.requesters[i], outcome_atom_v,
-               request_outcome{b.ids[i], request_status::failed, why, {}, b.start, now, b.batch, b.load_wait});
-  report(self, {stage_event_kind::batch_failed, 0, b.batch_id, b.model, b.batch, now - b.start, why});
+               request_outcome{b.ids[i], request_status::failed, why, {}, b.start, now, b.batch, b.load_wait,
+                               client_code(code)});
+  report(self, {stage_event_kind::batch_failed, 0, b.batch_id, b.model, b.batch, now - b.start, why, code});
+}
+
+/// The failure class of a backend error: a sticky device error wins; then the error's category.
+stage_error classify(self_ptr self, const std::string& category) {
+  if (self->state.backend)
+    if (auto h = self->state.backend->health(); !h) {
+      if (self->state.unhealthy.empty()) {
+        self->state.unhealthy = h.err().to_string();
+        logger("stage")->error("stage {}: device unhealthy: {}", self->state.index, self->state.unhealthy);
+        report(self, {stage_event_kind::device_unhealthy, 0, 0, {}, 0, duration{0}, self->state.unhealthy,
+                      stage_error::device_unhealthy});
+      }
+      return stage_error::device_unhealthy;
+    }
+  if (category == "memory")
+    return stage_error::out_of_memory;
+  if (category == "input" || category == "engine")
+    return stage_error::invalid_input;
+  return stage_error::device_fault;
 }
 
 /// Posts the backend's completion for `token` back into the actor.
 stage_backend::done_fn completion(self_ptr self, std::uint64_t token) {
   stage_actor handle{self};
-  return [handle, token](std::string error) { caf::anon_send(handle, completion_atom_v, token, std::move(error)); };
+  return [handle, token](status st) {
+    stage_completion c{token, {}, {}};
+    if (!st) {
+      c.error_category = st.err().category;
+      c.reason = st.err().message;
+    }
+    caf::anon_send(handle, completion_atom_v, std::move(c));
+  };
 }
 
 template <class Entry>
@@ -91,7 +139,7 @@ void forward_entry(self_ptr self, const Entry& e) {
     self->send(self->state.next, e);
 }
 
-void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, const std::string& error);
+void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, stage_error code, const std::string& error);
 
 /// Starts `e` if its model's state allows it; false: it must wait. Load and evict entries are handed to
 /// the next stage when they start here, which keeps every model's entries in order along the pipeline.
@@ -101,7 +149,8 @@ bool try_start(self_ptr self, entry& e) {
   auto now = self->clock().now();
   if (auto* b = std::get_if<batch_entry>(&e)) {
     if (slot.state != shard_state::resident && slot.state != shard_state::loading) {
-      fail_batch(self, *b, "model " + b->model + " is not resident on stage " + std::to_string(st.index));
+      fail_batch(self, *b, stage_error::not_resident,
+                 "model " + b->model + " is not resident on stage " + std::to_string(st.index));
       return true;
     }
     // loading: the device runs it after the copy (load event); stage 0 measures the wait from now
@@ -117,13 +166,11 @@ bool try_start(self_ptr self, entry& e) {
     const bool local_next = st.next && st.next->node() == self->node();
     auto res = st.backend->forward(b->model, b->input, b->batch, b->seq, out, local_next, completion(self, token));
     if (!res) {
-      fail_batch(self, *b, res.err().to_string());
+      fail_batch(self, *b, classify(self, res.err().category), res.err().to_string());
       return true;
     }
-    if (slot.in_flight++ == 0) // the gpu actors count stages in use, not batches (2 messages per busy period)
-      for (auto& g : st.gpus)
-        self->send(g, acquire_atom_v, b->model);
-    st.pending.emplace(token, pending_op{std::move(e), std::move(out), now, behind, false, {}});
+    ++slot.in_flight;
+    st.pending.emplace(token, pending_op{std::move(e), std::move(out), now, behind, false, {}, stage_error::none});
     return true;
   }
   if (auto* l = std::get_if<load_entry>(&e)) {
@@ -133,18 +180,19 @@ bool try_start(self_ptr self, entry& e) {
     if (l->pipelined || !here)
       forward_entry(self, *l); // the next stage starts its copy while this one copies
     if (!here) {
-      report(self, {stage_event_kind::load_done, 0, l->load_id, l->model, 0, duration{0}, {}});
+      report(self, {stage_event_kind::load_done, 0, l->load_id, l->model, 0, duration{0}, {}, stage_error::none});
       return true;
     }
     auto token = st.next_token++;
     auto res = st.backend->load(l->model, completion(self, token));
     if (!res) {
-      report(self, {stage_event_kind::load_failed, 0, l->load_id, l->model, 0, duration{0}, res.err().to_string()});
+      report(self, {stage_event_kind::load_failed, 0, l->load_id, l->model, 0, duration{0}, res.err().to_string(),
+                    classify(self, res.err().category)});
       return true;
     }
     slot.state = shard_state::loading;
     slot.load_token = token;
-    st.pending.emplace(token, pending_op{std::move(e), nullptr, now, 0, false, {}});
+    st.pending.emplace(token, pending_op{std::move(e), nullptr, now, 0, false, {}, stage_error::none});
     return true;
   }
   auto& ev = std::get<evict_entry>(e);
@@ -155,25 +203,27 @@ bool try_start(self_ptr self, entry& e) {
   forward_entry(self, ev);
   if (slot.state == shard_state::absent) {
     --st.evicting;
-    report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, duration{0}, {}});
+    report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, duration{0}, {}, stage_error::none});
     return true;
   }
   auto token = st.next_token++;
   auto res = st.backend->evict(ev.model, completion(self, token));
   if (!res) {
     --st.evicting;
-    report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, duration{0}, res.err().to_string()});
+    report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, duration{0}, res.err().to_string(),
+                  classify(self, res.err().category)});
     return true;
   }
   slot.state = shard_state::evicting;
-  st.pending.emplace(token, pending_op{std::move(e), nullptr, now, 0, false, {}});
+  st.pending.emplace(token, pending_op{std::move(e), nullptr, now, 0, false, {}, stage_error::none});
   return true;
 }
 
 /// The load `token` of `model` completed (with `error`): the batches queued behind it on the device start
 /// counting from now (stage 0: their load wait ends), fail if the load failed, and those the device already
 /// finished are handled now, in submission order.
-void release_behind_load(self_ptr self, std::uint64_t token, const std::string& error, time_point now) {
+void release_behind_load(self_ptr self, std::uint64_t token, stage_error code, const std::string& error,
+                         time_point now) {
   auto& st = self->state;
   std::vector<std::uint64_t> finished;
   for (auto& [t, op] : st.pending) {
@@ -185,8 +235,10 @@ void release_behind_load(self_ptr self, std::uint64_t token, const std::string& 
       b.load_wait = now - b.start;
       b.start = now;
     }
-    if (!error.empty())
+    if (code != stage_error::none) {
       op.error = "load of " + b.model + " failed: " + error;
+      op.code = code == stage_error::device_unhealthy ? code : stage_error::load_failed;
+    }
     if (op.finished)
       finished.push_back(t);
   }
@@ -194,7 +246,7 @@ void release_behind_load(self_ptr self, std::uint64_t token, const std::string& 
     auto it = st.pending.find(t);
     auto op = std::move(it->second);
     st.pending.erase(it);
-    on_batch_done(self, op, std::get<batch_entry>(op.what), op.error);
+    on_batch_done(self, op, std::get<batch_entry>(op.what), op.code, op.error);
   }
 }
 
@@ -205,7 +257,40 @@ void drain_waiting(self_ptr self) {
       slot.waiting.pop_front();
 }
 
+/// Refuses an entry that arrives after stop: batches fail, loads and evictions report failure.
+/// Refuses an entry that arrives after stop or once the device is unhealthy: batches fail, loads and
+/// evictions report failure.
+void refuse(self_ptr self, const entry& e) {
+  auto& st = self->state;
+  const auto code = st.stopping ? stage_error::stopped : stage_error::device_unhealthy;
+  const std::string why = st.stopping ? "stage " + std::to_string(st.index) + " stopped"
+                                      : "stage " + std::to_string(st.index) + " device unhealthy: " + st.unhealthy;
+  if (auto* b = std::get_if<batch_entry>(&e))
+    fail_batch(self, *b, code, why);
+  else if (auto* l = std::get_if<load_entry>(&e))
+    report(self, {stage_event_kind::load_failed, 0, l->load_id, l->model, 0, duration{0}, why, code});
+  else if (auto* ev = std::get_if<evict_entry>(&e))
+    report(self, {stage_event_kind::evict_done, 0, ev->evict_id, ev->model, 0, duration{0}, why, code});
+}
+
+/// Quits once a stop was requested and no device work of this stage is outstanding.
+void finish_stop(self_ptr self) {
+  auto& st = self->state;
+  if (!st.stopping || !st.pending.empty())
+    return;
+  for (auto& p : std::exchange(st.stop_waiters, {}))
+    p.deliver(ack{});
+  self->quit();
+}
+
 void accept(self_ptr self, entry e) {
+  if (self->state.stopping || !self->state.unhealthy.empty()) {
+    if (std::holds_alternative<evict_entry>(e) && !self->state.stopping) {
+      // an eviction still frees the shard on an unhealthy device (memory), handled normally below
+    } else {
+      return refuse(self, e);
+    }
+  }
   if (std::holds_alternative<evict_entry>(e))
     ++self->state.evicting; // later loads wait until this eviction has freed its memory
   auto& slot = self->state.models[model_of(e)];
@@ -216,14 +301,16 @@ void accept(self_ptr self, entry e) {
   slot.waiting.push_back(std::move(e));
 }
 
-void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, const std::string& error) {
+void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, stage_error code, const std::string& error) {
   auto& st = self->state;
   auto& slot = st.models[b.model];
-  if (--slot.in_flight == 0)
-    for (auto& g : st.gpus)
-      self->send(g, release_atom_v, b.model);
-  if (!error.empty()) {
-    fail_batch(self, b, error);
+  --slot.in_flight;
+  if (code != stage_error::none) {
+    fail_batch(self, b, code, error);
+    return;
+  }
+  if (st.next && st.stopping) { // the next stage may be gone: answer here, once
+    fail_batch(self, b, stage_error::stopped, "stage " + std::to_string(st.index) + " stopped");
     return;
   }
   if (st.next) {
@@ -242,51 +329,64 @@ void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, const std::str
     row.bytes.assign(out.bytes.begin() + static_cast<std::ptrdiff_t>(i * rows),
                      out.bytes.begin() + static_cast<std::ptrdiff_t>((i + 1) * rows));
     self->send(b.requesters[i], outcome_atom_v,
-               request_outcome{b.ids[i], request_status::ok, {}, std::move(row), b.start, now, b.batch, b.load_wait});
+               request_outcome{b.ids[i], request_status::ok, {}, std::move(row), b.start, now, b.batch, b.load_wait, error_code::none});
   }
-  report(self, {stage_event_kind::batch_done, 0, b.batch_id, b.model, b.batch, now - b.start, {}});
+  report(self, {stage_event_kind::batch_done, 0, b.batch_id, b.model, b.batch, now - b.start, {}, stage_error::none});
 }
 
-void on_completion(self_ptr self, std::uint64_t token, const std::string& error) {
+void on_completion(self_ptr self, stage_completion& c) {
   auto& st = self->state;
-  auto it = st.pending.find(token);
+  auto it = st.pending.find(c.token);
   if (it == st.pending.end())
     return;
+  const auto code = c.reason.empty() && c.error_category.empty() ? stage_error::none : classify(self, c.error_category);
+  const std::string& error = c.reason;
+  const auto token = c.token;
   if (it->second.behind_load != 0) { // its load's completion has not been handled yet: hold it
     it->second.finished = true;
-    if (it->second.error.empty())
+    if (it->second.code == stage_error::none) {
       it->second.error = error;
+      it->second.code = code;
+    }
     return;
   }
   auto op = std::move(it->second);
   st.pending.erase(it);
   auto now = self->clock().now();
   if (auto* b = std::get_if<batch_entry>(&op.what)) {
-    on_batch_done(self, op, *b, error.empty() ? op.error : error);
+    if (code != stage_error::none)
+      on_batch_done(self, op, *b, code, error);
+    else
+      on_batch_done(self, op, *b, op.code, op.error);
   } else if (auto* l = std::get_if<load_entry>(&op.what)) {
     auto& slot = st.models[l->model];
-    slot.state = error.empty() ? shard_state::resident : shard_state::absent;
+    const bool ok = code == stage_error::none;
+    slot.state = ok ? shard_state::resident : shard_state::absent;
     slot.load_token = 0;
     auto bytes = st.backend->shard_bytes(l->model);
-    if (error.empty())
+    if (ok)
       for (auto& g : st.gpus)
         self->send(g, swap_atom_v, swap_record{l->model, true, bytes, now - op.started});
     // batches that waited for a failed load fail in drain_waiting (model absent)
-    report(self, {error.empty() ? stage_event_kind::load_done : stage_event_kind::load_failed, 0, l->load_id,
-                  l->model, 0, now - op.started, error});
+    report(self, {ok ? stage_event_kind::load_done : stage_event_kind::load_failed, 0, l->load_id, l->model, 0,
+                  now - op.started, error, code});
     if (!l->pipelined)
       forward_entry(self, *l); // not pipelined: the next stage copies only now
-    release_behind_load(self, token, error, now);
+    release_behind_load(self, token, code, error, now);
   } else {
     auto& ev = std::get<evict_entry>(op.what);
-    st.models[ev.model].state = error.empty() ? shard_state::absent : shard_state::resident;
+    const bool ok = code == stage_error::none;
+    // A failed eviction on a healthy device leaves the shard resident (the stage says so); on an unhealthy
+    // one nothing can run on it any more, so the shard counts as gone.
+    st.models[ev.model].state = ok || code == stage_error::device_unhealthy ? shard_state::absent : shard_state::resident;
     --st.evicting;
-    if (error.empty())
+    if (ok)
       for (auto& g : st.gpus)
         self->send(g, swap_atom_v, swap_record{ev.model, false, st.backend->shard_bytes(ev.model), now - op.started});
-    report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, now - op.started, error});
+    report(self, {stage_event_kind::evict_done, 0, ev.evict_id, ev.model, 0, now - op.started, error, code});
   }
   drain_waiting(self);
+  finish_stop(self);
 }
 
 stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shared_ptr<stage_backend> backend,
@@ -302,20 +402,39 @@ stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shar
       self->state.next = std::move(next);
       self->state.group = std::move(group);
     },
-    [=](completion_atom, std::uint64_t token, std::string& error) { on_completion(self, token, error); },
-    [=](stop_atom) -> ack {
-      // Fail what waits; work on the devices completes before the backend is destroyed (its destructor
-      // drains the streams).
-      for (auto& [name, slot] : self->state.models)
-        for (auto& e : slot.waiting)
-          if (auto* b = std::get_if<batch_entry>(&e))
-            fail_batch(self, *b, "stage stopped");
-      for (auto& [token, op] : self->state.pending) // behind a load: their completions would be held forever
-        if (op.behind_load != 0)
-          fail_batch(self, std::get<batch_entry>(op.what), "stage stopped");
-      self->state.models.clear();
-      self->quit();
-      return {};
+    [=](completion_atom, stage_completion& c) { on_completion(self, c); },
+    [=](stop_atom) -> caf::result<ack> {
+      auto& st = self->state;
+      auto p = self->make_response_promise<ack>();
+      st.stop_waiters.push_back(p);
+      if (st.stopping)
+        return p;
+      st.stopping = true;
+      // Refuse what waits; the work already on the devices completes (and is answered) before the actor
+      // quits and drops the buffers that work reads.
+      for (auto& [name, slot] : st.models)
+        for (auto& e : std::exchange(slot.waiting, {}))
+          refuse(self, e);
+      if (!st.pending.empty())
+        self->delayed_send(self, stop_grace, tick_atom_v);
+      finish_stop(self);
+      return p;
+    },
+    [=](tick_atom) { // the stop's grace period is over
+      auto& st = self->state;
+      if (!st.stopping || st.pending.empty())
+        return;
+      logger("stage")->error("stage {}: {} device operations did not complete within {} s of the stop; "
+                             "quitting and leaking their buffers", st.index, st.pending.size(),
+                             std::chrono::duration_cast<std::chrono::seconds>(stop_grace).count());
+      for (auto& [token, op] : st.pending)
+        if (auto* b = std::get_if<batch_entry>(&op.what))
+          fail_batch(self, *b, stage_error::stopped, "stage " + std::to_string(st.index) + " stopped: its device did not finish");
+      // never freed: queued device work may still read them
+      (void)new std::map<std::uint64_t, pending_op>(std::move(st.pending));
+      (void)new std::shared_ptr<stage_backend>(std::move(st.backend));
+      st.pending.clear();
+      finish_stop(self);
     },
   };
 }

@@ -19,9 +19,13 @@ namespace sy::actors {
 
 class stage_backend {
 public:
-  /// Completion: empty string on success, else the reason.
-  using done_fn = std::function<void(std::string error)>;
+  /// Completion: ok, or why the device work failed (category "memory": out of device memory; anything else
+  /// a device fault). Called exactly once for every operation that was enqueued.
+  using done_fn = std::function<void(status)>;
   virtual ~stage_backend() = default;
+
+  /// ok, or the sticky error of one of the stage's devices (after which nothing on it completes ok).
+  virtual status health() const { return {}; }
 
   /// Device bytes of this stage's shard of `model` on each of its devices (0: unknown model).
   virtual std::int64_t shard_bytes(const std::string& model) const = 0;

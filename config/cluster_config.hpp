@@ -164,8 +164,8 @@ struct controller_config {
 
 struct runtime_config {
   std::chrono::milliseconds request_timeout{30000}; // a request without SLO fails after this
-  std::chrono::milliseconds heartbeat_interval{500}; // CAF middleman heartbeat, same on every node
-  std::chrono::milliseconds node_timeout{5000};      // a node silent this long is down
+  std::chrono::milliseconds heartbeat_interval{200}; // CAF middleman heartbeat, same on every node
+  std::chrono::milliseconds node_timeout{1000};      // a node silent this long is down (controller heartbeats)
   bool load_pipelining = true; // false: a load's stages copy one after another (bench swap's baseline)
 };
 

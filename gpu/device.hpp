@@ -139,9 +139,18 @@ public:
   virtual status synchronize(event e) = 0;
 
   // --- host callbacks ---
-  /// Calls `fn` on a backend thread once all work enqueued on `s` before this call has completed. Callbacks
-  /// on one stream run in order. See the threading rules above.
-  virtual status on_complete(stream s, std::function<void()> fn) = 0;
+  /// Calls `fn` on a backend thread once all work enqueued on `s` before this call has completed, with the
+  /// status of that work: ok, or the error of an operation of `s` that failed since the stream's previous
+  /// callback (transient), or the device's sticky error (health()). Callbacks on one stream run in order. See
+  /// the threading rules above.
+  virtual status on_complete(stream s, std::function<void(status)> fn) = 0;
+  /// The same, for a callback that does not look at the status (tests, tools that check health() after).
+  status on_complete(stream s, std::function<void()> fn) {
+    return on_complete(s, std::function<void(status)>{[f = std::move(fn)](status) {
+                         if (f)
+                           f();
+                       }});
+  }
 
   // --- copies (async on a stream) ---
   /// host must stay valid (and, for overlap on CUDA, be pinned) until the copy completes.
@@ -194,6 +203,11 @@ public:
   virtual device& dev() const noexcept = 0;
   /// In place: data[i] = sum over ranks of data[i], i < count, element type `type`.
   virtual status all_reduce_sum(void* data, std::size_t count, dtype type, stream s) = 0;
+  /// Breaks the group after one rank could not enqueue its part of a collective sequence: every rank's
+  /// collectives waiting for it, and every later one, complete at once with `reason` as their stream's
+  /// error instead of waiting forever. Irreversible; the group's devices must be treated as failed. Default:
+  /// nothing to release (a backend without blocking collectives).
+  virtual void abort(std::string reason) { (void)reason; }
 };
 
 } // namespace sy::gpu

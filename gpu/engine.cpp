@@ -57,11 +57,52 @@ status check_request_shape(const model_spec& spec, const forward_request& r) {
   return {};
 }
 
-/// Calls `done` once `n` parts have reported (from any thread).
-std::function<void()> countdown(int n, std::function<void()> done) {
-  auto left = std::make_shared<std::atomic<int>>(n);
-  return [left, done = std::move(done)] {
-    if (left->fetch_sub(1) == 1 && done)
+/// Calls `done` once `n` parts have reported (from any thread), with the first error any part reported.
+std::function<void(status)> countdown(int n, stage_executor::done_fn done) {
+  struct shared {
+    explicit shared(int n) : left(n) {}
+    std::atomic<int> left;
+    std::mutex mutex;
+    status first;
+  };
+  auto st = std::make_shared<shared>(n);
+  return [st, done = std::move(done)](status part) {
+    if (!part) {
+      std::lock_guard<std::mutex> lock{st->mutex};
+      if (st->first)
+        st->first = std::move(part);
+    }
+    if (st->left.fetch_sub(1) == 1 && done) {
+      status out;
+      {
+        std::lock_guard<std::mutex> lock{st->mutex};
+        out = st->first;
+      }
+      done(std::move(out));
+    }
+  };
+}
+
+} // namespace
+
+/// Completions that failed on the owner thread itself: run once the executor's mutex is released (a load's
+/// or eviction's completion takes that mutex). Declare it before the lock.
+struct stage_executor::deferred {
+  std::vector<std::function<void()>> calls;
+  void fail(const std::function<void(status)>& finish, status why) {
+    calls.push_back([finish, why] { finish(why); });
+  }
+  ~deferred() {
+    for (auto& c : calls)
+      c();
+  }
+};
+
+namespace {
+
+stage_executor::done_fn ignore_status(std::function<void()> done) {
+  return [done = std::move(done)](status) {
+    if (done)
       done();
   };
 }
@@ -75,6 +116,16 @@ struct stage_executor::impl {
   std::vector<std::unique_ptr<kv_pool>> pools; // per rank; before `models`, whose KV caches hold its blocks
   mutable std::mutex mutex; // guards models' state (completions run on backend threads)
   std::map<model_id, internal::stage_model> models;
+  // Weights of loads that failed: freed (stream-ordered, after the forwards queued behind the load) by the
+  // owner thread's next call, since a completion callback may not call the device.
+  std::vector<std::pair<device*, device_buffer>> failed_weights;
+
+  /// Owner thread, mutex held.
+  void free_failed_weights() {
+    for (auto& [d, buf] : std::exchange(failed_weights, {}))
+      if (auto st = d->free_after(buf, d->compute_stream()); !st)
+        d->free(buf);
+  }
 
   internal::stage_model* find(model_id id) {
     auto it = models.find(id);
@@ -206,7 +257,13 @@ dtype stage_executor::activation_type(model_id id) const {
 }
 
 status stage_executor::load(model_id id, std::function<void()> done) {
+  return load(id, ignore_status(std::move(done)));
+}
+
+status stage_executor::load(model_id id, done_fn done) {
+  deferred later;
   std::unique_lock<std::mutex> lock{impl_->mutex};
+  impl_->free_failed_weights();
   auto* m = impl_->find(id);
   if (!m)
     return make_error("engine", mname(id) + " is not registered on this stage");
@@ -236,37 +293,60 @@ status stage_executor::load(model_id id, std::function<void()> done) {
   m->weights = bufs;
   m->state = residency::loading;
   auto gen = ++m->generation;
-  auto finish = countdown(tp(), [this, id, gen, done = std::move(done)] {
+  auto finish = countdown(tp(), [this, id, gen, done = std::move(done)](status st) {
     {
       std::lock_guard<std::mutex> l{impl_->mutex};
       auto* mm = impl_->find(id);
-      if (mm && mm->generation == gen && mm->state == residency::loading)
-        mm->state = residency::resident;
+      if (mm && mm->generation == gen && mm->state == residency::loading) {
+        if (st) {
+          mm->state = residency::resident;
+        } else { // a copy failed: the shard is not usable; its memory goes back after what is queued on it
+          for (std::size_t r = 0; r < mm->weights.size(); ++r)
+            impl_->failed_weights.emplace_back(impl_->devs[r], mm->weights[r]);
+          mm->weights.clear();
+          mm->state = residency::host;
+        }
+      }
     }
     if (done)
-      done();
+      done(std::move(st));
   });
   for (int r = 0; r < tp(); ++r) {
     auto* d = impl_->devs[static_cast<std::size_t>(r)];
     const auto& shard = *m->shards[static_cast<std::size_t>(r)];
     auto s = d->copy_stream();
-    for (std::size_t off = 0; off < shard.plan.bytes; off += load_chunk) {
+    // A failed enqueue (the device refused a copy) fails the load through `done`: what was enqueued on
+    // this and earlier ranks still completes first, later ranks report the error at once.
+    status st;
+    for (std::size_t off = 0; off < shard.plan.bytes && st; off += load_chunk) {
       std::size_t n = std::min(load_chunk, shard.plan.bytes - off);
-      if (auto st = d->copy_to_device(bufs[static_cast<std::size_t>(r)].as<std::byte>() + off,
-                                      shard.data.data() + off, n, s);
-          !st)
-        return st; // cannot happen with valid handles; the device reports it
+      st = d->copy_to_device(bufs[static_cast<std::size_t>(r)].as<std::byte>() + off, shard.data.data() + off, n, s);
     }
-    if (auto st = d->record(m->loaded[static_cast<std::size_t>(r)], s); !st)
-      return st;
-    if (auto st = d->on_complete(s, finish); !st)
-      return st;
+    if (st)
+      st = d->record(m->loaded[static_cast<std::size_t>(r)], s);
+    if (!st) {
+      logger("engine")->error("{}: enqueueing the load on rank {} failed: {}", mname(id), r, st.err().to_string());
+      auto err = make_error(st.err().category, mname(id) + ": load on rank " + std::to_string(r) + ": " + st.err().message);
+      if (!d->on_complete(s, [finish, err](status) { finish(err); }))
+        later.fail(finish, err);
+      for (int next = r + 1; next < tp(); ++next)
+        later.fail(finish, err);
+      return {};
+    }
+    if (auto cb = d->on_complete(s, finish); !cb)
+      later.fail(finish, cb);
   }
   return {};
 }
 
 status stage_executor::evict(model_id id, std::function<void()> done) {
+  return evict(id, ignore_status(std::move(done)));
+}
+
+status stage_executor::evict(model_id id, done_fn done) {
+  deferred later;
   std::lock_guard<std::mutex> lock{impl_->mutex};
+  impl_->free_failed_weights();
   auto* m = impl_->find(id);
   if (!m)
     return make_error("engine", mname(id) + " is not registered on this stage");
@@ -274,7 +354,7 @@ status stage_executor::evict(model_id id, std::function<void()> done) {
     return make_error("engine", mname(id) + ": evict requested while " + std::string{to_string(m->state)});
   m->state = residency::evicting;
   auto gen = ++m->generation;
-  auto finish = countdown(tp(), [this, id, gen, done = std::move(done)] {
+  auto finish = countdown(tp(), [this, id, gen, done = std::move(done)](status st) {
     {
       std::lock_guard<std::mutex> l{impl_->mutex};
       auto* mm = impl_->find(id);
@@ -284,24 +364,35 @@ status stage_executor::evict(model_id id, std::function<void()> done) {
       }
     }
     if (done)
-      done();
+      done(std::move(st));
   });
   for (int r = 0; r < tp(); ++r) {
     auto* d = impl_->devs[static_cast<std::size_t>(r)];
     auto s = d->compute_stream();
     // After the load's copies (if still running) and every forward enqueued so far on the compute stream.
-    if (auto st = d->wait(s, m->loaded[static_cast<std::size_t>(r)]); !st)
-      return st;
-    if (auto st = d->free_after(m->weights[static_cast<std::size_t>(r)], s); !st)
-      return st;
-    if (auto st = d->on_complete(s, finish); !st)
-      return st;
+    auto st = d->wait(s, m->loaded[static_cast<std::size_t>(r)]);
+    if (st)
+      st = d->free_after(m->weights[static_cast<std::size_t>(r)], s);
+    if (!st) {
+      logger("engine")->error("{}: enqueueing the eviction on rank {} failed: {}", mname(id), r, st.err().to_string());
+      later.fail(finish, make_error(st.err().category, mname(id) + ": evict on rank " + std::to_string(r) + ": " +
+                                                         st.err().message));
+      continue;
+    }
+    if (auto cb = d->on_complete(s, finish); !cb)
+      later.fail(finish, cb);
   }
   return {};
 }
 
-status stage_executor::forward(model_id id, const forward_request& request, std::function<void()> done) {
+status stage_executor::forward(model_id id, const forward_request& req, std::function<void()> done) {
+  return forward(id, req, ignore_status(std::move(done)));
+}
+
+status stage_executor::forward(model_id id, const forward_request& request, done_fn done) {
+  deferred later;
   std::lock_guard<std::mutex> lock{impl_->mutex};
+  impl_->free_failed_weights();
   auto* m = impl_->find(id);
   if (!m)
     return make_error("engine", mname(id) + " is not registered on this stage");
@@ -386,17 +477,38 @@ status stage_executor::forward(model_id id, const forward_request& request, std:
     auto st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], req,
                                         ws[static_cast<std::size_t>(r)], out_act.get(), meta.get());
     if (!st) {
-      // Host-side checks passed above, so this is a backend/invariant failure: the ranks' streams may now
-      // disagree; report it loudly.
-      logger("engine")->error("{}: enqueueing the forward on rank {} failed: {}", mname(id), r, st.err().to_string());
-      return st;
+      enqueue_failed(later, r, ws, finish, make_error(st.err().category, mname(id) + ": forward on rank " +
+                                                                     std::to_string(r) + ": " + st.err().message));
+      break;
     }
     (void)d->free_after(ws[static_cast<std::size_t>(r)], s);
-    (void)d->on_complete(s, [meta, finish] { finish(); });
+    if (auto cb = d->on_complete(s, [meta, finish](status st) { finish(std::move(st)); }); !cb)
+      later.fail(finish, cb);
   }
   if (device_out)
     *req.output_activation = std::move(out_act);
   return {};
+}
+
+void stage_executor::enqueue_failed(deferred& later, int rank, const std::vector<device_buffer>& ws,
+                                    const std::function<void(status)>& finish, const error& why) {
+  // Host-side checks passed, so this is a backend failure on one rank: the ranks before it (and this one,
+  // partly) have enqueued their part, collectives included, and would wait for this rank forever. Break the
+  // group's collectives so that they complete (failed), let what this rank enqueued finish before its part
+  // reports the error, and report it for the ranks after it at once. `done` then runs once, failed.
+  logger("engine")->error("{}", why.to_string());
+  for (auto& c : impl_->comms)
+    c->abort(why.message);
+  auto* d = impl_->devs[static_cast<std::size_t>(rank)];
+  auto s = d->compute_stream();
+  if (!d->free_after(ws[static_cast<std::size_t>(rank)], s))
+    d->free(ws[static_cast<std::size_t>(rank)]); // nothing could be enqueued on this stream
+  if (!d->on_complete(s, std::function<void(status)>{[finish, why](status) { finish(why); }}))
+    later.fail(finish, why);
+  for (int next = rank + 1; next < tp(); ++next) {
+    impl_->devs[static_cast<std::size_t>(next)]->free(ws[static_cast<std::size_t>(next)]);
+    later.fail(finish, why);
+  }
 }
 
 device_activation::device_activation(device& dev, device_buffer buf, std::size_t bytes, dtype type)
@@ -542,6 +654,11 @@ status stage_executor::reserve(model_id id, const std::vector<step_sequence>& se
 }
 
 status stage_executor::step(model_id id, const step_request& req, std::function<void()> done) {
+  return step(id, req, ignore_status(std::move(done)));
+}
+
+status stage_executor::step(model_id id, const step_request& req, done_fn done) {
+  deferred later;
   std::lock_guard<std::mutex> lock{impl_->mutex};
   auto* m = impl_->find(id);
   if (!m)
@@ -685,12 +802,15 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
       st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], fr,
                                      ws[static_cast<std::size_t>(r)], out_act.get(), nullptr, &c);
     if (!st) {
-      logger("engine")->error("{}: enqueueing the step on rank {} failed: {}", mname(id), r, st.err().to_string());
-      return st;
+      enqueue_failed(later, r, ws, [host, finish](status e) { finish(std::move(e)); },
+                     make_error(st.err().category, mname(id) + ": step on rank " + std::to_string(r) + ": " +
+                                                     st.err().message));
+      break;
     }
     (void)d->free_after(ws[static_cast<std::size_t>(r)], s);
     // The host metadata stays alive until the stream has copied it.
-    (void)d->on_complete(s, [host, finish] { finish(); });
+    if (auto cb = d->on_complete(s, std::function<void(status)>{[host, finish](status e) { finish(std::move(e)); }}); !cb)
+      later.fail(finish, cb);
   }
   for (auto& cache : m->kv)
     for (std::size_t i = 0; i < req.seqs.size(); ++i)

@@ -165,12 +165,24 @@ public:
   /// Element type of the inter-stage activations on the host (cpu: f32).
   dtype activation_type(model_id id) const;
 
-  /// host -> loading. See the state machine above.
-  status load(model_id id, std::function<void()> done);
+  /// A completion: ok, or why the work failed on the device (an operation or copy failed, a rank could not
+  /// enqueue its part, the device is unhealthy). Errors returned by the enqueue functions themselves mean
+  /// nothing was enqueued and `done` never runs; once they return ok, `done` runs exactly once.
+  using done_fn = std::function<void(status)>;
+
+  /// host -> loading. See the state machine above. A failed copy: done(error), the state goes back to host
+  /// and the shard's memory is freed after the work queued behind the load.
+  status load(model_id id, done_fn done);
   /// loading|resident -> evicting -> host.
-  status evict(model_id id, std::function<void()> done);
+  status evict(model_id id, done_fn done);
   /// Enqueues this stage's part of a forward pass. Errors (nothing enqueued): unknown model, not loaded or
-  /// being evicted, bad shapes (batch, seq > max_seq), token out of range, workspace over budget.
+  /// being evicted, bad shapes (batch, seq > max_seq), token out of range, workspace over budget. A rank that
+  /// fails to enqueue its part after the host checks passed fails the forward through done (the group's
+  /// collectives are aborted so that no rank waits for it).
+  status forward(model_id id, const forward_request& request, done_fn done);
+  /// The same without the status (tools that check the devices' health afterwards).
+  status load(model_id id, std::function<void()> done);
+  status evict(model_id id, std::function<void()> done);
   status forward(model_id id, const forward_request& request, std::function<void()> done);
 
   // --- generation (issue 10): paged KV caches per (model, rank), blocks from each rank device's kv_pool ---
@@ -179,6 +191,7 @@ public:
   /// do not fit) and their new rows attend to their whole cached context. Decoders only. Errors (nothing
   /// enqueued): as forward, plus an empty batch, a sequence listed twice or with no tokens, a context past
   /// max_seq.
+  status step(model_id id, const step_request& request, done_fn done);
   status step(model_id id, const step_request& request, std::function<void()> done);
   /// Reserves, on every rank, the KV blocks a step of `seqs` will need (so a caller can find out before
   /// running a step through several stages that every stage has room). Error "memory" when they do not
@@ -194,6 +207,9 @@ public:
 private:
   struct impl;
   explicit stage_executor(std::unique_ptr<impl> p);
+  struct deferred;
+  void enqueue_failed(deferred& later, int rank, const std::vector<device_buffer>& ws,
+                      const std::function<void(status)>& finish, const error& why);
   std::unique_ptr<impl> impl_;
 };
 

@@ -26,13 +26,11 @@ using outcome_atom = caf::atom_constant<caf::atom("sy_outcome")>;
 using done_atom = caf::atom_constant<caf::atom("sy_done")>;
 using report_atom = caf::atom_constant<caf::atom("sy_report")>;
 using swap_atom = caf::atom_constant<caf::atom("sy_swap")>;
-using acquire_atom = caf::atom_constant<caf::atom("sy_acquire")>;
-using release_atom = caf::atom_constant<caf::atom("sy_release")>;
-using evict_atom = caf::atom_constant<caf::atom("sy_evict")>;
 using status_atom = caf::atom_constant<caf::atom("sy_status")>;
 using timeout_atom = caf::atom_constant<caf::atom("sy_timeout")>;
 using completion_atom = caf::atom_constant<caf::atom("sy_compl")>;
 using tick_atom = caf::atom_constant<caf::atom("sy_tick")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("sy_beat")>;
 using ready_atom = caf::atom_constant<caf::atom("sy_ready")>;
 
 constexpr infer_atom infer_atom_v{};
@@ -53,13 +51,11 @@ constexpr outcome_atom outcome_atom_v{};
 constexpr done_atom done_atom_v{};
 constexpr report_atom report_atom_v{};
 constexpr swap_atom swap_atom_v{};
-constexpr acquire_atom acquire_atom_v{};
-constexpr release_atom release_atom_v{};
-constexpr evict_atom evict_atom_v{};
 constexpr status_atom status_atom_v{};
 constexpr timeout_atom timeout_atom_v{};
 constexpr completion_atom completion_atom_v{};
 constexpr tick_atom tick_atom_v{};
+constexpr heartbeat_atom heartbeat_atom_v{};
 constexpr ready_atom ready_atom_v{};
 
 } // namespace sy::messages

@@ -33,7 +33,9 @@ typename Inspector::result_type inspect(Inspector& f, model_command& x) {
   return f(x.model, x.group);
 }
 
-enum class residency : std::uint8_t { evicted, loading, resident, unloading };
+/// The controller's and the group's view of a replica's residency, derived from its stages' events (the
+/// stages own residency). lost: the replica's group lost a node or a device and serves nothing.
+enum class residency : std::uint8_t { evicted, loading, resident, unloading, lost };
 
 inline const char* to_string(residency r) noexcept {
   switch (r) {
@@ -41,6 +43,7 @@ inline const char* to_string(residency r) noexcept {
     case residency::loading: return "loading";
     case residency::resident: return "resident";
     case residency::unloading: return "unloading";
+    case residency::lost: return "lost";
   }
   return "?";
 }
@@ -68,19 +71,21 @@ typename Inspector::result_type inspect(Inspector& f, model_info& x) {
 }
 
 struct health_report {
-  bool ready = false;    // every node registered and every group wired
+  bool ready = false;    // now: every expected node present, every group wired and healthy
   bool draining = false; // drain requested: new requests are rejected
   std::int32_t nodes = 0;
   std::int32_t nodes_expected = 0;
   std::int32_t groups = 0;
   std::int32_t devices = 0;
   std::int64_t in_flight = 0;
-  std::vector<std::string> problems; // e.g. "node n1 down"
+  std::vector<std::string> problems; // everything that went wrong since start, e.g. "node n1 lost (...)"
+  std::vector<std::string> missing;  // what is down now: "node n1 (...)", "group g1 (...)"; empty: whole
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, health_report& x) {
-  return f(x.ready, x.draining, x.nodes, x.nodes_expected, x.groups, x.devices, x.in_flight, x.problems);
+  return f(x.ready, x.draining, x.nodes, x.nodes_expected, x.groups, x.devices, x.in_flight, x.problems,
+           x.missing);
 }
 
 /// A cumulative latency histogram (Prometheus style): counts[i] = observations <= bounds[i] (seconds),

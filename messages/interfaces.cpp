@@ -12,6 +12,7 @@ void add_internal_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<evict_entry>("sy.evict_entry");
   cfg.add_message_type<stage_event>("sy.stage_event");
   cfg.add_message_type<swap_record>("sy.swap_record");
+  cfg.add_message_type<stage_completion>("sy.stage_completion");
   cfg.add_message_type<stage_spec>("sy.stage_spec");
   cfg.add_message_type<node_registration>("sy.node_registration");
   cfg.add_message_type<group_report>("sy.group_report");

@@ -15,6 +15,18 @@
 
 namespace sy::messages {
 
+/// A stage's device work completed (posted by the backend's callback to its own stage; local only).
+struct stage_completion {
+  std::uint64_t token = 0;
+  std::string error_category; // empty: ok
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stage_completion& x) {
+  return f(x.token, x.error_category, x.reason);
+}
+
 /// What a stage accepts from its predecessor (the group for stage 0, stage s-1 otherwise).
 using stage_input_actor = caf::typed_actor<
   caf::reacts_to<batch_entry>,  // run this stage's layers, hand on / answer
@@ -27,8 +39,9 @@ using group_events_actor = caf::typed_actor<caf::reacts_to<stage_event>>;
 /// stage: one per (group, stage index); owns its devices' executor.
 using stage_actor = stage_input_actor::extend<
   caf::reacts_to<attach_atom, stage_input_actor, group_events_actor>, // next stage (invalid: last), group
-  caf::reacts_to<completion_atom, std::uint64_t, std::string>,        // engine callback: token, error
-  caf::replies_to<stop_atom>::with<ack>>;                             // drain streams and quit
+  caf::reacts_to<completion_atom, stage_completion>,                  // engine callback
+  caf::reacts_to<tick_atom>,                                          // own timer: a stop's grace period
+  caf::replies_to<stop_atom>::with<ack>>; // refuse new entries, let enqueued device work finish, quit
 
 /// Swap accounting of one device, reported by stages to the device's gpu actor.
 struct swap_record {
@@ -43,11 +56,10 @@ typename Inspector::result_type inspect(Inspector& f, swap_record& x) {
   return f(x.model, x.load, x.bytes, x.elapsed);
 }
 
-/// gpu: one per device: budget, resident shards (bytes), swap statistics.
+/// gpu: one per device, a metrics view derived from its stages' loads and evictions: budget, resident
+/// shards (bytes), swap statistics. Owns nothing (the stage owns residency, the engine the memory).
 using gpu_actor = caf::typed_actor<
   caf::reacts_to<swap_atom, swap_record>,            // a load / eviction of a shard completed
-  caf::reacts_to<acquire_atom, std::string>,         // a batch of the model started on this device
-  caf::reacts_to<release_atom, std::string>,         // ... and completed
   caf::replies_to<status_atom>::with<swap_stats>,    // statistics and memory use
   caf::reacts_to<stop_atom>>;
 
@@ -67,7 +79,9 @@ typename Inspector::result_type inspect(Inspector& f, stage_spec& x) {
 
 /// node: one per process/machine: its devices (backend), gpu actors and stages.
 using node_actor = caf::typed_actor<
-  caf::replies_to<spawn_stage_atom, stage_spec>::with<stage_actor>, // build shards, spawn the stage
+  caf::replies_to<spawn_stage_atom, stage_spec>::with<stage_actor>, // build shards (off the actor threads), spawn the stage
+  caf::reacts_to<spawn_stage_atom, std::uint64_t, stage_actor, std::string>, // own builder: done (stage or error)
+  caf::replies_to<heartbeat_atom>::with<ack>,                       // the controller's liveness probe
   caf::replies_to<stop_atom>::with<ack>>;                           // stop stages and gpu actors
 
 struct node_registration {
@@ -89,11 +103,12 @@ struct group_report {
   std::map<std::string, double> latency_s; // measured pipeline latency per model (EWMA, batch of 1)
   std::map<std::string, double> load_s;    // measured load time per model (EWMA)
   std::int64_t in_pipeline = 0;            // batches in flight
+  std::string unhealthy;                   // non-empty: a device of the group failed (why); it refuses work
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_report& x) {
-  return f(x.group, x.models, x.queued, x.latency_s, x.load_s, x.in_pipeline);
+  return f(x.group, x.models, x.queued, x.latency_s, x.load_s, x.in_pipeline, x.unhealthy);
 }
 
 /// model_group: one per group of devices with one (tp, pp).
@@ -132,7 +147,8 @@ using policy_actor = caf::typed_actor<
 
 /// The controller with its internal interface (nodes, groups, requests report to it).
 using controller_full_actor = controller_actor::extend<
-  caf::reacts_to<register_atom, node_registration>, // a node joined
+  caf::replies_to<register_atom, node_registration>::with<ack>, // a node joins (or rejoins); refused: why
+  caf::reacts_to<heartbeat_atom>,                   // own timer: probe the nodes, detect lost ones
   caf::reacts_to<done_atom, request_record>,        // a request actor answered
   caf::reacts_to<report_atom, group_report>,        // a group's state changed
   caf::reacts_to<ready_atom, std::string, ack>,     // a group finished wiring (+ preloads)

@@ -9,9 +9,53 @@
 #include <caf/typed_actor.hpp>
 
 #include "messages/atoms.hpp"
+#include "messages/errors.hpp"
 #include "messages/infer.hpp"
 
 namespace sy::messages {
+
+/// Why an entry did not complete on a stage (issue 9 §1): one code per failure class, the human reason
+/// beside it (like CAF's sec). Decisions (the group's, the controller's, HTTP codes, metric labels) use the
+/// code, never the reason's text.
+enum class stage_error : std::uint8_t {
+  none,             // completed
+  not_resident,     // a batch of a model whose shard is not on this stage
+  invalid_input,    // the engine refused the entry's shapes or tokens (nothing was enqueued)
+  out_of_memory,    // the device budget cannot hold the shard, activations or workspace
+  device_fault,     // an operation, copy or enqueue failed on the device (transient: the device stays usable)
+  device_unhealthy, // the device has a sticky error: nothing on it completes any more
+  load_failed,      // a batch queued behind a load that failed
+  stopped,          // the stage was stopping
+};
+
+constexpr const char* to_string(stage_error e) noexcept {
+  switch (e) {
+    case stage_error::none: return "none";
+    case stage_error::not_resident: return "not_resident";
+    case stage_error::invalid_input: return "invalid_input";
+    case stage_error::out_of_memory: return "out_of_memory";
+    case stage_error::device_fault: return "device_fault";
+    case stage_error::device_unhealthy: return "device_unhealthy";
+    case stage_error::load_failed: return "load_failed";
+    case stage_error::stopped: return "stopped";
+  }
+  return "device_fault";
+}
+
+/// The client-facing code of a request that a stage failed.
+constexpr error_code client_code(stage_error e) noexcept {
+  switch (e) {
+    case stage_error::none: return error_code::none;
+    case stage_error::not_resident: return error_code::not_resident;
+    case stage_error::invalid_input: return error_code::invalid_request;
+    case stage_error::stopped: return error_code::draining;
+    case stage_error::out_of_memory:
+    case stage_error::device_fault:
+    case stage_error::device_unhealthy:
+    case stage_error::load_failed: return error_code::device_error;
+  }
+  return error_code::internal;
+}
 
 /// The terminal outcome of one request, sent by the pipeline (last stage / group) to its request actor.
 struct request_outcome {
@@ -23,11 +67,12 @@ struct request_outcome {
   time_point finish{};
   std::int32_t batch_size = 0;
   duration load_wait{0};
+  error_code code = error_code::none; // why, when not ok (the reason is its human text)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_outcome& x) {
-  return f(x.id, x.status, x.reason, x.output, x.start, x.finish, x.batch_size, x.load_wait);
+  return f(x.id, x.status, x.reason, x.output, x.start, x.finish, x.batch_size, x.load_wait, x.code);
 }
 
 /// request actor: holds the response promise of one infer and its deadline; answers exactly once.
@@ -99,9 +144,15 @@ typename Inspector::result_type inspect(Inspector& f, evict_entry& x) {
   return f(x.evict_id, x.model);
 }
 
-enum class stage_event_kind : std::uint8_t { batch_done, batch_failed, load_done, load_failed, evict_done };
+/// evict_done with code != none: the eviction failed and the shard is still resident on that stage.
+/// device_unhealthy: the stage's device has a sticky error (entry_id 0, model empty); the stage refuses work.
+enum class stage_event_kind : std::uint8_t {
+  batch_done, batch_failed, load_done, load_failed, evict_done, device_unhealthy
+};
 
-/// What a stage tells its group: completion of an entry on that stage, with the measured duration.
+/// What a stage tells its group: completion of an entry on that stage, with the measured duration. The
+/// stage owns its shards' residency (DESIGN.md §1); the group's and the controller's views are derived from
+/// these events.
 struct stage_event {
   stage_event_kind kind = stage_event_kind::batch_done;
   std::int32_t stage = 0;
@@ -109,12 +160,13 @@ struct stage_event {
   std::string model;
   std::int32_t batch = 0;
   duration elapsed{0};
-  std::string error;
+  std::string error;                  // the reason (empty: none)
+  stage_error code = stage_error::none; // the failure class
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stage_event& x) {
-  return f(x.kind, x.stage, x.entry_id, x.model, x.batch, x.elapsed, x.error);
+  return f(x.kind, x.stage, x.entry_id, x.model, x.batch, x.elapsed, x.error, x.code);
 }
 
 } // namespace sy::messages

@@ -25,6 +25,8 @@ struct group_slot {
   std::vector<messages::stage_actor> stages;
   int stages_pending = 0;
   bool ready = false;
+  std::string down;       // non-empty: why the group serves nothing now (a node lost, a device unhealthy)
+  std::uint64_t epoch = 0; // bumped on every (re)build and loss: answers of an older build are ignored
 };
 
 struct in_flight_request {
@@ -42,7 +44,10 @@ struct controller_state {
   policies::eviction_fn eviction;
   std::shared_ptr<const policies::policy_registry> registry; // built-ins + the config's plug-ins
   std::map<std::string, messages::policy_actor> policy_actors; // by kind (controller_policies.cpp)
-  std::map<std::string, messages::node_registration> nodes;
+  std::map<std::string, messages::node_registration> nodes; // present now
+  std::map<std::string, messages::time_point> last_seen;    // remote nodes: their last heartbeat answer
+  std::map<std::string, std::string> lost_nodes;            // expected, lost, not back yet: why
+  bool beating = false;                                     // the heartbeat timer runs
   std::vector<group_slot> groups;
   bool wiring = false;
   bool ready = false;

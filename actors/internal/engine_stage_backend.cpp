@@ -25,6 +25,13 @@ status engine_stage_backend::add_model(const std::string& name, model_id id,
   return {};
 }
 
+status engine_stage_backend::health() const {
+  for (int r = 0; r < exec_->tp(); ++r)
+    if (auto st = exec_->rank_device(r).health(); !st)
+      return st;
+  return {};
+}
+
 const engine_stage_backend::model_slot* engine_stage_backend::find(const std::string& model) const {
   auto it = models_.find(model);
   return it == models_.end() ? nullptr : &it->second;
@@ -42,14 +49,14 @@ status engine_stage_backend::load(const std::string& model, done_fn done) {
   auto* m = find(model);
   if (!m)
     return make_error("cluster", "unknown model " + model + " on this stage");
-  return exec_->load(m->id, [done] { done({}); });
+  return exec_->load(m->id, gpu::stage_executor::done_fn{[done](status st) { done(std::move(st)); }});
 }
 
 status engine_stage_backend::evict(const std::string& model, done_fn done) {
   auto* m = find(model);
   if (!m)
     return make_error("cluster", "unknown model " + model + " on this stage");
-  return exec_->evict(m->id, [done] { done({}); });
+  return exec_->evict(m->id, gpu::stage_executor::done_fn{[done](status st) { done(std::move(st)); }});
 }
 
 status engine_stage_backend::forward(const std::string& model, const messages::tensor& input, int batch, int seq,
@@ -88,7 +95,7 @@ status engine_stage_backend::forward(const std::string& model, const messages::t
   if (keep_on_device && !plan.has_head) {
     std::shared_ptr<gpu::device_activation> act;
     req.output_activation = &act;
-    if (auto st = exec_->forward(m->id, req, [in, done] { done({}); }); st) {
+    if (auto st = exec_->forward(m->id, req, gpu::stage_executor::done_fn{[in, done](status s) { done(std::move(s)); }}); st) {
       output->bytes.clear();
       output->device_data = std::move(act);
       return {};
@@ -98,7 +105,7 @@ status engine_stage_backend::forward(const std::string& model, const messages::t
   }
   output->bytes.resize(static_cast<std::size_t>(output->elements()) * messages::element_size(output->type));
   req.output = output->bytes.data();
-  return exec_->forward(m->id, req, [in, output, done] { done({}); });
+  return exec_->forward(m->id, req, gpu::stage_executor::done_fn{[in, output, done](status s) { done(std::move(s)); }});
 }
 
 } // namespace sy::actors::internal

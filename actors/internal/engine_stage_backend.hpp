@@ -27,6 +27,7 @@ public:
   [[nodiscard]] status add_model(const std::string& name, model_id id,
                                  std::vector<std::shared_ptr<const gpu::host_shard>> shards);
 
+  status health() const override;
   std::int64_t shard_bytes(const std::string& model) const override;
   status load(const std::string& model, done_fn done) override;
   status evict(const std::string& model, done_fn done) override;

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "gpu/backend.hpp"
@@ -32,17 +33,36 @@ struct comm_group {
   std::vector<std::size_t> counts;
   int arrived = 0;
   std::uint64_t generation = 0;
+  std::string aborted; // non-empty: the group is broken (communicator::abort), collectives fail at once
 
-  void barrier() {
+  /// false: the group was aborted (before or while waiting).
+  bool barrier() {
     std::unique_lock<std::mutex> lock{mutex};
+    if (!aborted.empty())
+      return false;
     auto gen = generation;
     if (++arrived == size) {
       arrived = 0;
       ++generation;
       cv.notify_all();
-    } else {
-      cv.wait(lock, [&] { return generation != gen; });
+      return true;
     }
+    cv.wait(lock, [&] { return generation != gen || !aborted.empty(); });
+    return generation != gen;
+  }
+
+  void abort(std::string reason) {
+    {
+      std::lock_guard<std::mutex> lock{mutex};
+      if (aborted.empty())
+        aborted = reason.empty() ? std::string{"aborted"} : std::move(reason);
+    }
+    cv.notify_all();
+  }
+
+  std::string why() {
+    std::lock_guard<std::mutex> lock{mutex};
+    return aborted;
   }
 };
 
@@ -64,7 +84,8 @@ public:
                                              this] {
       g->ptrs[r] = p;
       g->counts[r] = count;
-      g->barrier();
+      if (!g->barrier()) // a rank could not enqueue its part: fail here instead of waiting for it forever
+        return dev_.fail("all_reduce_sum: the tensor-parallel group was aborted: " + g->why());
       bool same = std::all_of(g->counts.begin(), g->counts.end(), [&](std::size_t c) { return c == count; });
       if (same) {
         // Rank r reduces chunk r of every buffer, in rank order (deterministic, identical on every rank).
@@ -78,11 +99,14 @@ public:
             g->ptrs[j][i] = sum;
         }
       }
-      g->barrier();
+      if (!g->barrier())
+        return dev_.fail("all_reduce_sum: the tensor-parallel group was aborted: " + g->why());
       if (!same)
         dev_.fail("all_reduce_sum: ranks passed different counts");
     });
   }
+
+  void abort(std::string reason) override { group_->abort(std::move(reason)); }
 
 private:
   std::shared_ptr<comm_group> group_;

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <string_view>
 
 #include "gpu/cpu/cpu_kernels.hpp"
 #include "messages/logging.hpp"
@@ -169,17 +170,67 @@ status cpu_device::synchronize(event e) {
   return health();
 }
 
-status cpu_device::on_complete(stream s, std::function<void()> fn) {
+status cpu_device::on_complete(stream s, std::function<void(status)> fn) {
   if (!fn)
     return make_error("device", name() + ": on_complete with an empty callback");
-  return submit(s, "callback", std::move(fn));
+  return submit(s, "callback", [this, s, fn = std::move(fn)] {
+    std::string transient;
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      if (auto it = stream_errors_.find(s.value); it != stream_errors_.end()) {
+        transient = std::move(it->second);
+        stream_errors_.erase(it);
+      }
+    }
+    if (!transient.empty())
+      fn(make_error("device", name() + ": " + transient));
+    else
+      fn(health());
+  });
+}
+
+std::optional<cpu_device::fault> cpu_device::take_fault(const char* op) {
+  std::lock_guard<std::mutex> lock{mutex_};
+  for (auto it = faults_.begin(); it != faults_.end(); ++it)
+    if (it->op == op) {
+      auto how = it->how;
+      if (--it->count <= 0)
+        faults_.erase(it);
+      return how;
+    }
+  return std::nullopt;
+}
+
+void cpu_device::inject_fault(std::string op, fault how, int count) {
+  std::lock_guard<std::mutex> lock{mutex_};
+  faults_.push_back({std::move(op), how, count});
+}
+
+void cpu_device::fail_stream(stream s, std::string message) {
+  std::lock_guard<std::mutex> lock{mutex_};
+  auto& e = stream_errors_[s.value];
+  if (e.empty())
+    e = std::move(message);
 }
 
 status cpu_device::submit(stream s, const char* what, std::function<void()> task) {
   auto* w = worker(s);
   if (!w)
     return make_error("device", name() + ": unknown stream " + std::to_string(s.value));
-  w->enqueue([this, what, task = std::move(task)] {
+  std::optional<fault> injected;
+  if (std::string_view{what} != "callback")
+    injected = take_fault(what);
+  if (injected && *injected == fault::enqueue)
+    return make_error("device", name() + ": " + what + ": injected enqueue fault");
+  w->enqueue([this, s, what, injected, task = std::move(task)] {
+    if (injected) { // the operation fails on the device: skipped, reported to the stream's next callback
+      std::string why = std::string{what} + ": injected device fault";
+      if (*injected == fault::sticky)
+        fail(why);
+      else
+        fail_stream(s, why);
+      return;
+    }
     try {
       task();
     } catch (const std::exception& e) {

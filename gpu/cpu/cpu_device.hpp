@@ -6,6 +6,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <vector>
 #include <unordered_map>
 
 #include "gpu/cpu/cpu_stream.hpp"
@@ -41,7 +43,8 @@ public:
   result<bool> query(event e) override;
   status synchronize(event e) override;
 
-  status on_complete(stream s, std::function<void()> fn) override;
+  using device::on_complete;
+  status on_complete(stream s, std::function<void(status)> fn) override;
 
   status copy_to_device(void* dst, const void* host, std::size_t bytes, stream s) override;
   status copy_to_host(void* host, const void* src, std::size_t bytes, stream s) override;
@@ -71,6 +74,16 @@ public:
   /// Enqueues a task on `s`; exceptions in it become the device's sticky error.
   status submit(stream s, const char* what, std::function<void()> task);
   void fail(std::string message);
+  /// Records a transient error of stream `s`: reported to its next on_complete callback (then cleared).
+  void fail_stream(stream s, std::string message);
+
+  /// Fault injection (tests of the runtime's failure handling; this is the device, not a mock): the next
+  /// `count` operations named `op` ("gemm", "copy_to_device", "all_reduce_sum", ... as in submit) fail in
+  /// the given way. enqueue: the enqueue call returns an error and enqueues nothing; run: the operation is
+  /// skipped when it runs and its stream's next callback reports the error; sticky: as run, and the device
+  /// becomes unhealthy (like a sticky CUDA error).
+  enum class fault { enqueue, run, sticky };
+  void inject_fault(std::string op, fault how, int count = 1);
 
 private:
   struct event_state {
@@ -90,6 +103,15 @@ private:
   std::uint64_t next_event_ = 1;
   std::deque<std::unique_ptr<cpu_stream>> streams_;
   std::string error_;
+  std::unordered_map<std::uint32_t, std::string> stream_errors_; // transient, until the stream's next callback
+  struct injected {
+    std::string op;
+    fault how;
+    int count;
+  };
+  std::vector<injected> faults_;
+  /// Takes one injected fault for `op`, if any.
+  std::optional<fault> take_fault(const char* op);
 };
 
 } // namespace sy::gpu::cpu

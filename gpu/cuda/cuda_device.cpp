@@ -307,25 +307,35 @@ status cuda_device::synchronize(event e) {
   return launched("cudaEventSynchronize", cudaEventSynchronize(*ce));
 }
 
-status cuda_device::on_complete(stream s, std::function<void()> fn) {
+status cuda_device::on_complete(stream s, std::function<void(status)> fn) {
   auto cs = native(s);
   if (!cs)
     return cs.err();
   if (auto st = enter(); !st)
     return st;
-  auto* heap = new std::function<void()>(std::move(fn));
-  auto trampoline = [](void* arg) {
-    std::unique_ptr<std::function<void()>> f{static_cast<std::function<void()>*>(arg)};
+  struct call {
+    std::function<void(status)> fn;
+    std::string device;
+  };
+  auto* heap = new call{std::move(fn), name_};
+  // cudaStreamAddCallback, not cudaLaunchHostFunc: it passes the status of the stream's work (an error of an
+  // earlier operation, or a sticky device error) to the callback, which turns it into the completion's status.
+  auto trampoline = [](cudaStream_t, cudaError_t e, void* arg) {
+    std::unique_ptr<call> c{static_cast<call*>(arg)};
     try {
-      if (*f)
-        (*f)();
+      if (c->fn)
+        c->fn(e == cudaSuccess ? status{} : status{cuda_error(c->device, e)});
     } catch (...) {
       // A callback must not throw into the CUDA runtime's thread; nothing sensible to do here.
     }
   };
-  if (auto e = cudaLaunchHostFunc(*cs, trampoline, heap); e != cudaSuccess) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const cudaError_t e = cudaStreamAddCallback(*cs, trampoline, heap, 0);
+#pragma GCC diagnostic pop
+  if (e != cudaSuccess) {
     delete heap;
-    return launched("cudaLaunchHostFunc", e);
+    return launched("cudaStreamAddCallback", e);
   }
   return {};
 }

@@ -54,7 +54,8 @@ public:
   result<bool> query(event e) override;
   status synchronize(event e) override;
 
-  status on_complete(stream s, std::function<void()> fn) override;
+  using device::on_complete;
+  status on_complete(stream s, std::function<void(status)> fn) override;
 
   status copy_to_device(void* dst, const void* host, std::size_t bytes, stream s) override;
   status copy_to_host(void* host, const void* src, std::size_t bytes, stream s) override;

@@ -40,7 +40,7 @@ controller:
   address: 127.0.0.1:%(port)d
 runtime:
   heartbeat_interval_ms: 200
-  node_timeout_ms: 2000
+  node_timeout_ms: 1000
 """
 
 
@@ -225,6 +225,103 @@ def scenario_errors():
             check(rc == 1 and "already registered" in err, "a second node b is refused: rc %d %s" % (rc, err))
             check(c.health()["nodes"] == 2, "the first node b stays")
             check(c.up.stop() == 0, "up exits 0")
+
+
+def wait_missing(c, name, timeout=30):
+    """Polls /v2/health/ready until it answers 503 naming `name` as missing; returns (seconds, body)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        code, body = c.up.http("GET", "/v2/health/ready")
+        h = json.loads(body)
+        if code == 503 and any(m.startswith(name) for m in h.get("missing", [])):
+            return time.monotonic() - t0, h
+        time.sleep(0.01)
+    raise AssertionError("%s not reported missing within %d s: %s" % (name, timeout, body))
+
+
+def replica_states(c):
+    code, body = c.up.http("GET", "/v2/models")
+    return {m["name"]: {r["group"]: r["state"] for r in m["replicas"]} for m in json.loads(body)["models"]}
+
+
+def flood(cl, n, model="small-gpt"):
+    for i in range(n):
+        cl.send(i, model, list(range(1, 33)), slo_ms=60000)
+
+
+def count_statuses(got):
+    out = {}
+    for r in got.values():
+        out[r["status"]] = out.get(r["status"], 0) + 1
+    return out
+
+
+def scenario_node_hung():
+    """Node b hangs (SIGSTOP): the controller's heartbeats find it within runtime.node_timeout_ms (1000 here)
+    although its TCP connection stays open; the requests it held are answered `failed` once, readiness says
+    503 naming it, its replicas show as lost; node a serves on."""
+    with tempfile.TemporaryDirectory() as d, Cluster(d) as c:
+        code, _ = c.up.http("GET", "/v2/health/ready")
+        check(code == 200, "ready while whole: %d" % code)
+        cl = c.up.client()
+        n = 100
+        flood(cl, n)
+        first = cl.recv()
+        os.kill(c.node.proc.pid, signal.SIGSTOP)
+        try:
+            took, h = wait_missing(c, "node b")
+            got, dup = recv_all(cl, n - 1)
+            got[first["id"]] = first
+            statuses = count_statuses(got)
+            check(dup == 0 and sorted(got) == list(range(n)), "every request answered exactly once: %r" % statuses)
+            check(set(statuses) <= {"ok", "failed", "rejected"}, "terminal answers only: %r" % statuses)
+            check(took < 1.0 + 1.0, "a hung node is found within node_timeout (+ one probe period, + polling): "
+                                    "%.3f s" % took)
+            states = replica_states(c)
+            check(states["small-gpt"] == {"across": "lost"}, "lost replica shown as lost: %r" % states)
+            check(states["tiny-gpt"]["local-b"] == "lost", "local-b lost: %r" % states)
+            r = cl.infer(1000, "tiny-bert", [1, 2, 3])
+            check(r["status"] == "ok", "node a serves on: %r" % r)
+            r = cl.infer(1001, "small-gpt", [1, 2, 3])
+            check(r["status"] == "rejected" and "node b" in r["reason"], "refused with the reason: %r" % r)
+            print("SIGSTOP node: reported missing after %.3f s; %d requests %r" % (took, n, statuses))
+        finally:
+            os.kill(c.node.proc.pid, signal.SIGCONT)
+        cl.close()
+        check(c.up.stop() == 0, "up exits 0 after SIGTERM")
+
+
+def scenario_rejoin():
+    """Node b is SIGKILLed: readiness goes 503 naming it within node_timeout, its replicas are lost; a
+    restarted `switchyard node` joins again, its groups are rebuilt and serve, readiness is 200 again."""
+    with tempfile.TemporaryDirectory() as d, Cluster(d) as c:
+        with c.up.client() as cl:
+            r = cl.infer(1, "small-gpt", [1, 2, 3])
+            check(r["status"] == "ok", "small-gpt served while whole: %r" % r)
+            c.node.proc.kill()
+            c.node.proc.wait()
+            took, h = wait_missing(c, "node b")
+            check(any(m.startswith("group across") for m in h["missing"]), "the group is named: %r" % h)
+            check(replica_states(c)["small-gpt"] == {"across": "lost"}, "lost: %r" % replica_states(c))
+            print("SIGKILL node: reported missing after %.3f s" % took)
+            c.node = Node(c.cfg, c.port)
+            c.node.wait_joined()
+            deadline = time.monotonic() + 60
+            code = 0
+            while time.monotonic() < deadline:
+                code, body = c.up.http("GET", "/v2/health/ready")
+                if code == 200:
+                    break
+                time.sleep(0.05)
+            check(code == 200, "ready again after the rejoin: %d %s" % (code, body))
+            check(replica_states(c)["small-gpt"] == {"across": "resident"}, "rebuilt: %r" % replica_states(c))
+            r = cl.infer(2, "small-gpt", [1, 2, 3])
+            check(r["status"] == "ok", "the rebuilt spanning group serves: %r" % r)
+            r = cl.infer(3, "tiny-gpt", [4, 5])
+            check(r["status"] == "ok", "served: %r" % r)
+        check(c.up.stop() == 0, "up exits 0 after SIGTERM")
+        rc, err = c.node.finish()
+        check(rc == 0, "the rejoined node follows the controller: rc %d %s" % (rc, err))
 
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}

@@ -58,7 +58,11 @@ public:
   }
   status forward(const std::string& m, const messages::tensor& in, int batch, int,
                  std::shared_ptr<messages::tensor> out, bool, done_fn done) override { // host bytes only
-    ops.push_back({"forward", m, in, batch, std::move(out), std::move(done)});
+    // Like the engine, the backend does not keep a device-side input alive: its caller (the stage) holds
+    // in.device_data until `done`.
+    auto kept = in;
+    kept.device_data.reset();
+    ops.push_back({"forward", m, std::move(kept), batch, std::move(out), std::move(done)});
     return {};
   }
 
@@ -89,7 +93,7 @@ public:
       if (o.kind == "forward" && error.empty())
         compute(o);
       ++completed[o.kind];
-      o.done(error);
+      o.done(error.empty() ? status{} : status{make_error(error_category, error)});
       return true;
     }
     return false;
@@ -108,8 +112,13 @@ public:
     throw std::logic_error("no pending " + kind);
   }
 
+  /// ok, or the sticky error that health() reports (set it to make the device unhealthy).
+  status health() const override { return sticky; }
+
   std::deque<op> ops;
   std::map<std::string, int> completed; // by kind
+  std::string error_category = "device"; // of the errors complete() reports
+  status sticky;
 
 private:
   void compute(op& o) {
@@ -174,6 +183,8 @@ inline messages::node_actor spawn_manual_node(caf::actor_system& sys, manual_bac
         backends->push_back(b);
         return actors::spawn_stage(self->system(), spec.stage, b, {});
       },
+      [](messages::spawn_stage_atom, std::uint64_t, messages::stage_actor&, std::string&) {},
+      [](messages::heartbeat_atom) { return messages::ack{}; },
       [](messages::stop_atom) { return messages::ack{}; },
     };
   });

@@ -171,3 +171,65 @@ TEST_CASE("the controller's deadline timer answers deadline_exceeded once, even 
   c.run();
   CHECK(c.responses().empty());
 }
+
+TEST_CASE("a request refused because its model is swapped out starts the load and later requests are admitted") {
+  controller_rig c;
+  c.pump_all(200ms); // the preload takes 400 ms of virtual time: more than the 100 ms SLO
+  REQUIRE(c.health().ready);
+  auto unloaded = c.self->request(c.ctrl, caf::infinite, unload_atom_v, model_command{"tiny-gpt", ""});
+  c.pump_all();
+  unloaded.receive([](ack& a) { CHECK(a.ok); }, [](caf::error&) { FAIL("no unload answer"); });
+  c.self->send(c.ctrl, infer_atom_v, infer_request{request_id{1}, "tiny-gpt", {1}, std::nullopt});
+  c.run();
+  auto first = c.responses();
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].status == request_status::rejected);
+  CHECK(first[0].reason == "cannot meet SLO");
+  // ... but the refusal started the load
+  REQUIRE((*c.backends)[0]->pending("load") == 1);
+  c.pump_all(1ms);
+  for (std::uint64_t i = 2; i <= 7; ++i) {
+    c.self->send(c.ctrl, infer_atom_v, infer_request{request_id{i}, "tiny-gpt", {1}, std::nullopt});
+    c.pump_all(1ms);
+  }
+  auto later = c.responses();
+  REQUIRE(later.size() == 6);
+  for (auto& r : later)
+    CHECK(r.status == request_status::ok);
+}
+
+TEST_CASE("a group whose device turns unhealthy goes down: readiness names it and its replicas show as lost") {
+  controller_rig c;
+  c.pump_all();
+  REQUIRE(c.health().ready);
+  (*c.backends)[1]->sticky = make_error("device", "cpu:1: illegal address");
+  c.self->send(c.ctrl, infer_atom_v, infer_request{request_id{1}, "tiny-gpt", {1}, std::nullopt});
+  c.run();
+  REQUIRE((*c.backends)[0]->complete("forward"));
+  c.run();
+  REQUIRE((*c.backends)[1]->complete("forward", "illegal address"));
+  c.run();
+  auto r = c.responses();
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].status == request_status::failed);
+  auto h = c.health();
+  CHECK_FALSE(h.ready);
+  REQUIRE(h.missing.size() == 1);
+  CHECK(h.missing[0].find("group g") == 0);
+  CHECK(h.missing[0].find("unhealthy") != std::string::npos);
+  auto list = c.self->request(c.ctrl, caf::infinite, list_atom_v);
+  c.run();
+  list.receive(
+    [](std::vector<model_info>& models) {
+      REQUIRE(models.size() == 1);
+      REQUIRE(models[0].replicas.size() == 1);
+      CHECK(models[0].replicas[0].state == residency::lost);
+    },
+    [](caf::error&) { FAIL("no model list"); });
+  c.self->send(c.ctrl, infer_atom_v, infer_request{request_id{2}, "tiny-gpt", {1}, std::nullopt});
+  c.run();
+  auto refused = c.responses();
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].status == request_status::rejected);
+  CHECK(refused[0].reason.find("unhealthy") != std::string::npos);
+}

@@ -40,6 +40,9 @@ struct pipeline3 : test::fixture {
     for (auto& s : stages)
       caf::anon_send(s, stop_atom_v);
     run();
+    // stages whose device work the test left pending quit after their stop's grace period
+    sched.trigger_timeouts();
+    run();
   }
 };
 
@@ -199,7 +202,7 @@ TEST_CASE("a batch behind a load is on the device before the copy finishes and a
   p.run();
   CHECK(p.req_box->outcomes.empty()); // held until the load's completion is handled
   CHECK(p.group_box->count(stage_event_kind::batch_done) == 0);
-  load.done("");
+  load.done({});
   p.run();
   REQUIRE(p.req_box->outcomes.size() == 1);
   CHECK(p.req_box->outcomes[0].status == request_status::ok);
@@ -245,4 +248,100 @@ TEST_CASE("a load that is not pipelined reaches the next stage only once this st
   REQUIRE(p.req_box->outcomes.size() == 1);
   CHECK(value(p.req_box->outcomes[0].output) == 512.0f);
   CHECK(p.group_box->count(stage_event_kind::load_done) == 2);
+}
+
+TEST_CASE("a stopped stage keeps the device input its queued work reads until the device finished it") {
+  pipeline3 p{2};
+  p.self->send(p.stages[1], load_entry{1, "m"});
+  p.run();
+  REQUIRE(p.backends[1]->complete("load"));
+  p.run();
+  // stage 1 gets an activation by handle (as from stage 0 in this process): the device reads it later
+  auto b = test::make_batch(2, "m", {6}, {p.requester});
+  b.input = tensor::from_f32(std::vector<float>{6.0f}.data(), {1, 1});
+  auto activation = std::make_shared<int>(42);
+  std::weak_ptr<int> alive = activation;
+  b.input.device_data = std::move(activation);
+  p.self->send(p.stages[1], std::move(b));
+  p.run();
+  REQUIRE(p.backends[1]->pending("forward") == 1);
+  auto stopped = p.self->request(p.stages[1], caf::infinite, stop_atom_v);
+  p.run();
+  // the forward is still queued on the device: its input must outlive it, and the stop is not done
+  CHECK_FALSE(alive.expired());
+  CHECK(p.req_box->outcomes.empty());
+  // a batch that arrives after the stop is refused at once
+  p.self->send(p.stages[1], test::make_batch(3, "m", {7}, {p.requester}));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 1);
+  CHECK(p.req_box->outcomes[0].status == request_status::failed);
+  CHECK(p.req_box->outcomes[0].reason == "stage 1 stopped");
+  REQUIRE(p.backends[1]->complete("forward"));
+  p.run();
+  // the queued work completed and was answered once; then the stage quit and released the input
+  REQUIRE(p.req_box->outcomes.size() == 2);
+  CHECK(p.req_box->outcomes[1].status == request_status::ok);
+  bool acked = false;
+  stopped.receive([&](const ack& a) { acked = a.ok; }, [&](caf::error&) {});
+  CHECK(acked);
+  CHECK(alive.expired());
+}
+
+TEST_CASE("a device fault fails the batch with a typed code and a sticky one makes the stage refuse later work") {
+  pipeline3 p{1};
+  p.self->send(p.stages[0], load_entry{1, "m"});
+  p.run();
+  REQUIRE(p.backends[0]->complete("load"));
+  p.run();
+  // transient: this batch fails, the next one runs
+  p.self->send(p.stages[0], test::make_batch(2, "m", {1}, {p.requester}));
+  p.run();
+  REQUIRE(p.backends[0]->complete("forward", "gemm: injected device fault"));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 1);
+  CHECK(p.req_box->outcomes[0].status == request_status::failed);
+  CHECK(p.req_box->outcomes[0].code == error_code::device_error);
+  REQUIRE(p.group_box->events.back().kind == stage_event_kind::batch_failed);
+  CHECK(p.group_box->events.back().code == stage_error::device_fault);
+  // sticky: the device reports it from now on
+  p.backends[0]->sticky = make_error("device", "cpu:0: illegal address");
+  p.self->send(p.stages[0], test::make_batch(3, "m", {2}, {p.requester}));
+  p.run();
+  REQUIRE(p.backends[0]->complete("forward", "illegal address"));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 2);
+  CHECK(p.req_box->outcomes[1].code == error_code::device_error);
+  CHECK(p.group_box->count(stage_event_kind::device_unhealthy) == 1);
+  // later entries are refused at once, nothing more reaches the device
+  p.self->send(p.stages[0], test::make_batch(4, "m", {3}, {p.requester}));
+  p.self->send(p.stages[0], load_entry{5, "other"});
+  p.run();
+  CHECK(p.backends[0]->pending("forward") == 0);
+  CHECK(p.backends[0]->pending("load") == 0);
+  REQUIRE(p.req_box->outcomes.size() == 3);
+  CHECK(p.req_box->outcomes[2].reason.find("device unhealthy") != std::string::npos);
+  CHECK(p.group_box->events.back().kind == stage_event_kind::load_failed);
+  CHECK(p.group_box->events.back().code == stage_error::device_unhealthy);
+  CHECK(p.group_box->count(stage_event_kind::device_unhealthy) == 1);
+}
+
+TEST_CASE("a failed eviction is reported with its code and the shard stays resident on the stage") {
+  pipeline3 p{1};
+  p.self->send(p.stages[0], load_entry{1, "m"});
+  p.run();
+  REQUIRE(p.backends[0]->complete("load"));
+  p.run();
+  p.self->send(p.stages[0], evict_entry{2, "m"});
+  p.run();
+  REQUIRE(p.backends[0]->complete("evict", "free_after: injected device fault"));
+  p.run();
+  REQUIRE(p.group_box->events.back().kind == stage_event_kind::evict_done);
+  CHECK(p.group_box->events.back().code == stage_error::device_fault);
+  // still resident: a batch runs without a new load
+  p.self->send(p.stages[0], test::make_batch(3, "m", {4}, {p.requester}));
+  p.run();
+  REQUIRE(p.backends[0]->complete("forward"));
+  p.run();
+  REQUIRE(p.req_box->outcomes.size() == 1);
+  CHECK(p.req_box->outcomes[0].status == request_status::ok);
 }
