@@ -182,11 +182,26 @@ int run_node(const node_options& o) {
                    log->warn("stopping the node: {}", sys.render(e));
                });
   if (node_alive) {
-    // Make the leave visible before the connection closes: wait for the node's end here, then one round trip
-    // to the controller, which arrives behind the node's down message on the same connection.
+    // Make the leave visible before the connection closes: wait for the node's end here, then until the
+    // controller's health no longer counts this node (its down message, normal exit, was handled), at
+    // most 5 s. One round trip is not enough: the local down message can overtake the one to the controller.
     self->receive([&](caf::down_msg& dm) { (void)dm; }, caf::after(std::chrono::seconds(5)) >> [] {});
-    self->request(joined->controller, std::chrono::seconds(5), messages::health_atom_v)
-      .receive([](messages::health_report&) {}, [](caf::error&) {});
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    const std::string gone = "node " + *name + " ";
+    for (bool seen = false; !seen && std::chrono::steady_clock::now() < until;) {
+      bool failed = false;
+      self->request(joined->controller, std::chrono::seconds(5), messages::health_atom_v)
+        .receive(
+          [&](messages::health_report& h) {
+            for (auto& m : h.missing)
+              seen = seen || m.rfind(gone, 0) == 0;
+          },
+          [&](caf::error&) { failed = true; });
+      if (failed)
+        break;
+      if (!seen)
+        self->receive([](caf::unit_t) {}, caf::after(std::chrono::milliseconds(10)) >> [] {});
+    }
   }
   log->info("node {} left", *name);
   return rc;
