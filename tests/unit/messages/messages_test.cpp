@@ -89,7 +89,8 @@ TEST_CASE("metrics snapshots, health reports and pipeline entries survive serial
   CHECK(y.latency["a"].counts == std::vector<std::uint64_t>{1, 2, 3});
   CHECK(y.swaps["n0/0"].bytes == 1000);
   CHECK(y.rejected_by_reason["cannot meet SLO"] == 9);
-  health_report h{true, false, 2, 2, 3, 8, 5, {"node x down"}};
+  health_report h{true, false, 2, 2, 3, 8, 5, {"node x down"}, {"node x (lost)"}};
+  CHECK(round_trip(sys, h).missing == std::vector<std::string>{"node x (lost)"});
   CHECK(round_trip(sys, h).problems == std::vector<std::string>{"node x down"});
   batch_entry b;
   b.batch_id = 11;
