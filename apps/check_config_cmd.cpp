@@ -5,6 +5,7 @@
 
 #include "apps/commands.hpp"
 #include "config/cluster_config.hpp"
+#include "config/weight_files.hpp"
 #include "policies/placement/plan_check.hpp"
 #include "policies/policy_registry.hpp"
 
@@ -24,6 +25,11 @@ int run_check_config(const check_config_options& opts) {
       std::fprintf(stderr, "%s: placement.plan: %s\n", c.source.c_str(), st.err().message.c_str());
       return 2;
     }
+  }
+  // Weight files: open them and parse their headers (cheap), as `up` does before it starts.
+  if (auto st = config::check_weight_files(c); !st) {
+    std::fprintf(stderr, "%s\n", st.err().message.c_str());
+    return 2;
   }
   // Plug-ins load here as they would at start-up; unknown policy names and bad parameters show up now.
   auto reg = policies::load_policy_registry(c);

@@ -1,14 +1,48 @@
 // switchyard: the one executable. Subcommands are parsed here (CLI11 stays in this file) and run by the
 // run_* functions of apps/commands.hpp.
+#include <csignal>
 #include <cstdio>
 #include <string>
+
+#include <pthread.h>
 
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.hpp"
 #include "messages/logging.hpp"
 
+namespace {
+
+// SIGINT/SIGTERM must be blocked in every thread before any thread starts, or the kernel may deliver them to
+// a thread that does not block them and the default action ends the process with no drain. OpenBLAS starts
+// its worker threads in its shared library's constructor, which runs before main() and before this
+// executable's own static initializers; only the executable's .preinit_array runs earlier. So block them
+// there: every thread a library starts inherits the mask. main() unblocks them for its own thread (commands
+// other than `up` stop on a signal as usual); `up` blocks them again before it starts any thread and waits
+// for them with sigwait (apps/up_cmd.cpp).
+void block_stop_signals(int, char**, char**) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &s, nullptr);
+}
+
+[[gnu::section(".preinit_array"), gnu::used]] void (*const sy_preinit_block_signals)(int, char**, char**) =
+  &block_stop_signals;
+
+void unblock_stop_signals_here() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  pthread_sigmask(SIG_UNBLOCK, &s, nullptr);
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
+  unblock_stop_signals_here(); // see block_stop_signals above
   using namespace sy::apps;
   CLI::App app{"switchyard: serve many deep-learning models on a shared GPU cluster"};
   app.require_subcommand(1);

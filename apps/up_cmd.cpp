@@ -7,6 +7,7 @@
 #include "apps/commands.hpp"
 #include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
+#include "config/weight_files.hpp"
 #include "messages/logging.hpp"
 #include "policies/policy_registry.hpp"
 
@@ -14,8 +15,9 @@ namespace sy::apps {
 
 int run_up(const up_options& o) {
   auto log = logger("up");
-  // Block the stop signals in every thread (the actor system's threads inherit the mask), then wait for
-  // them synchronously on this one: no work inside a signal handler.
+  // Block the stop signals in every thread (the actor system's threads inherit the mask; threads that
+  // libraries start before main, such as OpenBLAS's, inherit the mask set in apps/main.cpp's preinit
+  // entry), then wait for them synchronously on this one: no work inside a signal handler.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -33,6 +35,12 @@ int run_up(const up_options& o) {
   // The config's policy plug-ins and policies, checked before anything starts (exit 2 like a config error).
   if (auto reg = policies::load_policy_registry(*cfg); !reg) {
     log->error("{}", reg.err().message);
+    return 2;
+  }
+  // Weight files that are missing or corrupt: known in milliseconds, so refused now (exit 2), not after
+  // the ready timeout.
+  if (auto st = config::check_weight_files(*cfg); !st) {
+    log->error("{}", st.err().message);
     return 2;
   }
   serve_overrides ov;
@@ -79,7 +87,8 @@ int run_up(const up_options& o) {
             sig == SIGINT ? "SIGINT" : "SIGTERM");
   bool clean = (*service)->drain_and_stop(std::chrono::seconds(60));
   service->reset();
-  log->info(clean ? "stopped: every request answered" : "stopped with requests still in flight");
+  log->info(clean ? "stopped: every accepted request answered"
+                  : "stopped with requests still in flight after the 60 s drain timeout");
   return clean ? 0 : 1;
 }
 

@@ -109,10 +109,11 @@ def scenario_protocol():
             r = c.infer(10, "tiny-gpt", list(range(1, 100000)))
             check(r["status"] == "invalid" and ("limit" in r["reason"]), "too many tokens: %r" % r)
             r = c.infer(11, "no-such-model", [1])
-            check(r["status"] in ("rejected", "failed") and "unknown model" in r["reason"], "unknown: %r" % r)
+            check(r["status"] == "invalid" and "unknown model" in r["reason"], "unknown: %r" % r)
             c.sock.sendall(struct.pack(">I", 64 << 20) + b"x" * 1000)  # announces 64 MiB, over the limit
             r = c.recv()
             check(r["status"] == "invalid" and "exceeds the limit" in r["reason"], "oversized: %r" % r)
+            check(c.sock.recv(1) == b"", "the connection is closed after an oversized frame")
         with s.client() as c:  # a fresh connection: the server is healthy
             n = 200
             for i in range(n):
