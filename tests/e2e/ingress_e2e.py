@@ -106,7 +106,7 @@ def scenario_protocol():
             c.send_raw(msgpack.packb({"id": 9, "tokens": [1]}))
             r = c.recv()
             check(r["status"] == "invalid" and r["id"] == 9 and "'model'" in r["reason"], "missing: %r" % r)
-            r = c.infer(10, "tiny-gpt", list(range(1, 100000)))
+            r = c.infer(10, "small-gpt", list(range(1, 301)))  # 300 > the largest max_seq (256), frame small
             check(r["status"] == "invalid" and ("limit" in r["reason"]), "too many tokens: %r" % r)
             r = c.infer(11, "no-such-model", [1])
             check(r["status"] == "invalid" and "unknown model" in r["reason"], "unknown: %r" % r)

@@ -91,7 +91,7 @@ def scenario_wrong_client():
         foreign_total = 0
         for trial in range(10):
             a = s.client()
-            for i in range(40):
+            for i in range(24):
                 a.send(100000 + i, "small-gpt", list(range(1, 33)), slo_ms=60000)
             a.close()
             wait_metric(s, 'sy_ingress_connections{protocol="msgpack"}', 0.0, "a left")
@@ -120,7 +120,7 @@ def scenario_wrong_client():
 
 # --- 2. signals and the drain --------------------------------------------------------------------------------
 
-def scenario_sigterm_at_once(runs=8):
+def scenario_sigterm_at_once(runs=20):
     """SIGTERM right after the ready line: the process drains and exits 0 every time (never killed by the
     signal, never hung)."""
     ok = 0
@@ -448,8 +448,8 @@ def scenario_config_errors():
         cfg = config_with(d, text=one_model)
         for what, content, expected in (("missing", None, "cannot open the weights file"),
                                         ("corrupt", b"\xff" * 64, "does not fit the file"),
-                                        ("truncated", struct.pack("<Q", 60) + b'{"a": {"dtype": "F32", "shape": [4], '
-                                         b'"data_offsets": [0, 16]}}'.ljust(60) + b"\0" * 8, "outside the 8 data bytes")):
+                                        ("truncated", struct.pack("<Q", 64) + b'{"a": {"dtype": "F32", "shape": [4], '
+                                         b'"data_offsets": [0, 16]}}'.ljust(64) + b"\0" * 8, "outside the 8 data bytes")):
             w = os.path.join(d, "w.safetensors")
             if os.path.exists(w):
                 os.remove(w)
@@ -466,6 +466,8 @@ def scenario_config_errors():
                 (LOCAL_YAML.replace("ingress:\n  bind: 127.0.0.1", "ingress:\n  bind: 300.1.2.3"), "ingress.bind",
                  r"c\.yaml:\d+:\d+: ingress\.bind"),
                 (LOCAL_YAML.replace("max_batch: 8", "max_batch: 1e300"), "max_batch",
+                 r"c\.yaml:\d+:\d+: policies\.batching\.max_batch: expected a finite number .*found \"1e300\""),
+                (LOCAL_YAML.replace("max_batch: 8", "max_batch: 5000"), "max_batch",
                  r"c\.yaml:\d+:\d+: policies\.batching\.max_batch: expected an integer 1\.\.4096"),
                 (LOCAL_YAML.replace("max_batch: 8", "max_batch: 99999999999999999999999"), "max_batch",
                  r"c\.yaml:\d+:\d+: policies\.batching\.max_batch"),
