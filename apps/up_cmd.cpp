@@ -4,6 +4,10 @@
 #include <cstdio>
 #include <pthread.h>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
@@ -90,6 +94,18 @@ int run_up(const up_options& o) {
   log->info(clean ? "stopped: every accepted request answered"
                   : "stopped with requests still in flight after the 60 s drain timeout");
   return clean ? 0 : 1;
+}
+
+void add_up_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<up_options>();
+  auto* up = app.add_subcommand("up", "serve a deployment: controller, local node, msgpack + HTTP ingress");
+  up->add_option("-c,--config", o->config_path, "deployment YAML (default: the embedded default)");
+  up->add_flag("--any-ports", o->any_ports, "bind every listener to a free port (logged)");
+  up->add_option("--max-in-flight", o->max_in_flight, "override ingress.max_in_flight");
+  up->add_option("--node", o->node, "multi-node configs: the node run in this process (default: the first)");
+  up->add_option("--join-timeout", o->join_timeout_s, "multi-node configs: seconds for the other nodes to join")
+    ->capture_default_str();
+  up->callback([o, &rc] { rc = run_up(*o); });
 }
 
 } // namespace sy::apps
