@@ -20,26 +20,21 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-// A bounded label for a free-text reason: its leading words, up to the first detail (quote, colon, digit).
-std::string reason_class(const std::string& reason) {
-  std::string out;
-  for (char c : reason) {
-    if (c == ':' || c == '\'' || c == '"' || c == '(' || (c >= '0' && c <= '9') || out.size() >= 40)
-      break;
-    out.push_back(c);
-  }
-  while (!out.empty() && out.back() == ' ')
-    out.pop_back();
-  return out.empty() ? "other" : out;
-}
-
 double ms_between(messages::time_point from, messages::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
+using idle_atom = caf::atom_constant<caf::atom("sy_idle")>;
+
+// One client connection. `id` is never reused (the handle is the socket's fd, which the OS reuses): held
+// requests remember it, and an answer whose connection is gone is dropped instead of reaching the next
+// client on the same fd.
 struct conn_state {
-  explicit conn_state(std::size_t max) : dec(max) {}
+  conn_state(std::uint64_t id, std::size_t max) : id(id), dec(max) {}
+  std::uint64_t id;
   frame_decoder dec;
+  clock_type::time_point last_active = clock_type::now();
+  std::int64_t held = 0; // requests of this connection at the controller
 };
 
 struct ingress_state {
@@ -57,6 +52,7 @@ struct ingress_state {
   // ctx->request_timeout (a lost controller) as failed, and their late answers are dropped.
   struct held_request {
     caf::io::connection_handle hdl;
+    std::uint64_t conn = 0; // conn_state::id
     std::uint64_t id = 0;
     std::string model;
     clock_type::time_point t0;
@@ -64,6 +60,8 @@ struct ingress_state {
   std::unordered_map<std::uint64_t, held_request> held;
   std::uint64_t next_seq = 1;
   bool sweep_scheduled = false;
+  std::uint64_t next_conn = 1;
+  bool idle_scheduled = false;
   static inline const char* name = "sy.ingress";
 };
 
@@ -71,10 +69,28 @@ constexpr auto sweep_period = std::chrono::seconds(1);
 
 using ingress_broker_ptr = caf::stateful_actor<ingress_state, caf::io::broker>*;
 
-void write_answer(ingress_broker_ptr self, caf::io::connection_handle hdl, const wire_response& r) {
+conn_state* find_conn(ingress_broker_ptr self, caf::io::connection_handle hdl, std::uint64_t conn) {
+  auto it = self->state.conns.find(hdl);
+  if (it == self->state.conns.end() || it->second->id != conn)
+    return nullptr;
+  return it->second.get();
+}
+
+void close_conn(ingress_broker_ptr self, caf::io::connection_handle hdl, const char* counter) {
   auto& st = self->state;
-  if (st.conns.count(hdl) == 0)
-    return; // the client left; the answer has nowhere to go
+  if (st.conns.erase(hdl) == 0)
+    return;
+  st.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, -1);
+  st.ctx->metrics->counter_add("sy_ingress_closed_connections_total", {{"protocol", "msgpack"}, {"why", counter}});
+  self->close(hdl);
+}
+
+/// Writes `r` to connection `conn` (on handle `hdl`); nothing when that connection is gone.
+void write_answer(ingress_broker_ptr self, caf::io::connection_handle hdl, std::uint64_t conn,
+                  const wire_response& r) {
+  auto& st = self->state;
+  if (find_conn(self, hdl, conn) == nullptr)
+    return; // the client left (and its fd may serve another client now): the answer has nowhere to go
   encode_response(r, self->wr_buf(hdl));
   self->flush(hdl);
   // While the socket is blocked, flushed answers stay in the broker's buffer: a client that sends without
@@ -82,10 +98,7 @@ void write_answer(ingress_broker_ptr self, caf::io::connection_handle hdl, const
   if (auto backlog = self->wr_buf(hdl).size(); backlog > st.ctx->limits.max_write_backlog) {
     logger("ingress")->warn("closing a client that does not read its answers ({} bytes queued, limit {})",
                             backlog, st.ctx->limits.max_write_backlog);
-    st.conns.erase(hdl);
-    st.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, -1);
-    st.ctx->metrics->counter_add("sy_ingress_closed_slow_readers_total", {});
-    self->close(hdl);
+    close_conn(self, hdl, "slow_reader");
   }
 }
 
@@ -125,10 +138,14 @@ void finish_request(ingress_broker_ptr self, std::uint64_t seq, const messages::
   auto h = std::move(it->second);
   st.held.erase(it);
   double held = std::chrono::duration<double>(clock_type::now() - h.t0).count();
-  auto w = r ? to_wire(*r, held) : make_wire_error(h.id, "failed", error);
+  auto w = r ? to_wire(*r, held) : make_wire_error(h.id, messages::error_code::internal, error);
   w.id = h.id;
-  record_answer(*st.ctx->metrics, "msgpack", h.model, w.status, w.reason, held);
-  write_answer(self, h.hdl, w);
+  record_answer(*st.ctx->metrics, "msgpack", model_label(*st.ctx, h.model), w, held);
+  if (auto* c = find_conn(self, h.hdl, h.conn)) {
+    --c->held;
+    c->last_active = clock_type::now();
+  }
+  write_answer(self, h.hdl, h.conn, w);
   answered(self);
 }
 
@@ -150,28 +167,28 @@ void sweep(ingress_broker_ptr self) {
   }
 }
 
-void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, std::string_view body) {
+void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, conn_state& conn,
+                  std::string_view body) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   std::uint64_t id = 0;
+  auto refuse = [&](const std::string& model, messages::error_code code, std::string why) {
+    auto w = make_wire_error(id, code, std::move(why));
+    record_answer(*ctx.metrics, "msgpack", model_label(ctx, model), w, 0);
+    write_answer(self, hdl, conn.id, w);
+  };
   auto req = decode_request(body, ctx.limits, &id);
-  if (!req) {
-    record_answer(*ctx.metrics, "msgpack", "", "invalid", req.err().message, 0);
-    write_answer(self, hdl, make_wire_error(id, "invalid", req.err().message));
-    return;
-  }
-  if (st.draining) {
-    record_answer(*ctx.metrics, "msgpack", req->model, "rejected", "draining", 0);
-    write_answer(self, hdl, make_wire_error(id, "rejected", "draining: the server is shutting down"));
-    return;
-  }
-  if (!ctx.gate->try_acquire()) {
-    auto why = fmt::format("overload: {} requests in flight (limit {})", ctx.gate->current(), ctx.gate->max());
-    record_answer(*ctx.metrics, "msgpack", req->model, "rejected", why, 0);
-    write_answer(self, hdl, make_wire_error(id, "rejected", why));
-    return;
-  }
+  if (!req)
+    return refuse("", messages::error_code::invalid_request, req.err().message);
+  if (auto bad = check_request(ctx, req->model, req->tokens))
+    return refuse(req->model, bad->code, bad->reason);
+  if (st.draining)
+    return refuse(req->model, messages::error_code::draining, "draining: the server is shutting down");
+  if (!ctx.gate->try_acquire())
+    return refuse(req->model, messages::error_code::overload,
+                  fmt::format("overload: {} requests in flight (limit {})", ctx.gate->current(), ctx.gate->max()));
   ++st.pending;
+  ++conn.held;
   messages::infer_request ir;
   ir.id = request_id{ctx.next_id.fetch_add(1, std::memory_order_relaxed)};
   ir.model = std::move(req->model);
@@ -179,7 +196,7 @@ void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, std::
   if (req->slo_ms > 0)
     ir.slo = std::chrono::microseconds(static_cast<std::int64_t>(req->slo_ms * 1e3));
   auto seq = st.next_seq++;
-  st.held.emplace(seq, ingress_state::held_request{hdl, id, ir.model, clock_type::now()});
+  st.held.emplace(seq, ingress_state::held_request{hdl, conn.id, id, ir.model, clock_type::now()});
   if (!st.sweep_scheduled) {
     st.sweep_scheduled = true;
     self->delayed_send(self, sweep_period, messages::timeout_atom_v);
@@ -187,6 +204,28 @@ void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, std::
   self->request(ctx.controller, caf::infinite, messages::infer_atom_v, std::move(ir))
     .then([=](messages::infer_response& r) { finish_request(self, seq, &r, {}); },
           [=](caf::error& e) { finish_request(self, seq, nullptr, "controller: " + self->system().render(e)); });
+}
+
+/// Closes connections idle longer than limits.idle_timeout (nothing held, no bytes); re-arms while any
+/// connection is open.
+void idle_check(ingress_broker_ptr self) {
+  auto& st = self->state;
+  st.idle_scheduled = false;
+  auto limit = st.ctx->limits.idle_timeout;
+  if (limit.count() <= 0 || st.conns.empty())
+    return;
+  auto now = clock_type::now();
+  std::vector<caf::io::connection_handle> idle;
+  for (auto& [hdl, c] : st.conns)
+    if (c->held == 0 && now - c->last_active >= limit)
+      idle.push_back(hdl);
+  for (auto hdl : idle)
+    close_conn(self, hdl, "idle");
+  if (!st.conns.empty()) {
+    st.idle_scheduled = true;
+    self->delayed_send(self, std::max<std::chrono::milliseconds>(limit / 4, std::chrono::milliseconds(10)),
+                       idle_atom::value);
+  }
 }
 
 caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_context> ctx) {
@@ -206,9 +245,22 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
         self->close(msg.handle);
         return;
       }
-      st.conns.emplace(msg.handle, std::make_unique<conn_state>(st.ctx->limits.max_frame_bytes));
+      if (st.conns.size() >= st.ctx->limits.max_connections) {
+        // Refused at once: memory stays bounded whatever the number of clients.
+        st.ctx->metrics->counter_add("sy_ingress_refused_connections_total", {{"protocol", "msgpack"}});
+        self->close(msg.handle);
+        return;
+      }
+      st.conns.emplace(msg.handle, std::make_unique<conn_state>(st.next_conn++, st.ctx->limits.max_frame_bytes));
       st.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, 1);
-      self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
+      // 16 KiB reads: the buffer is allocated per connection (64 KiB made 1,024 idle clients cost 66 MB).
+      self->configure_read(msg.handle, caf::io::receive_policy::at_most(16 * 1024));
+      if (!st.idle_scheduled && st.ctx->limits.idle_timeout.count() > 0) {
+        st.idle_scheduled = true;
+        self->delayed_send(self, std::max<std::chrono::milliseconds>(st.ctx->limits.idle_timeout / 4,
+                                                                     std::chrono::milliseconds(10)),
+                           idle_atom::value);
+      }
     },
     [=](caf::io::new_data_msg& msg) {
       auto& st = self->state;
@@ -216,21 +268,25 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
       if (it == st.conns.end())
         return;
       st.last_frame = clock_type::now();
-      auto& dec = it->second->dec;
-      dec.feed(msg.buf.data(), msg.buf.size());
-      for (auto ev = dec.next(); ev.kind != frame_decoder::event::none; ev = dec.next()) {
+      auto* conn = it->second.get();
+      auto conn_id = conn->id;
+      conn->last_active = st.last_frame;
+      conn->dec.feed(msg.buf.data(), msg.buf.size());
+      for (auto ev = conn->dec.next(); ev.kind != frame_decoder::event::none; ev = conn->dec.next()) {
         if (ev.kind == frame_decoder::event::oversized) {
-          auto why = fmt::format("frame of {} bytes exceeds the limit of {} bytes", ev.length,
-                                 st.ctx->limits.max_frame_bytes);
-          record_answer(*st.ctx->metrics, "msgpack", "", "invalid", why, 0);
-          write_answer(self, msg.handle, make_wire_error(0, "invalid", why));
-          if (st.conns.count(msg.handle) == 0)
-            return; // closed (slow reader): its decoder is gone
-          continue;
-        }
-        handle_frame(self, msg.handle, ev.body);
-        if (self->state.conns.count(msg.handle) == 0)
+          // One answer, then the connection is closed: skipping the announced body (up to 4 GiB) would
+          // leave the client's later requests unanswered.
+          auto w = make_wire_error(0, messages::error_code::invalid_request,
+                                   fmt::format("frame of {} bytes exceeds the limit of {} bytes; closing the "
+                                               "connection", ev.length, st.ctx->limits.max_frame_bytes));
+          record_answer(*st.ctx->metrics, "msgpack", "", w, 0);
+          write_answer(self, msg.handle, conn_id, w);
+          close_conn(self, msg.handle, "oversized_frame");
           return;
+        }
+        handle_frame(self, msg.handle, *conn, ev.body);
+        if (find_conn(self, msg.handle, conn_id) == nullptr)
+          return; // closed (slow reader): its decoder is gone
       }
     },
     [=](const caf::io::connection_closed_msg& msg) {
@@ -256,6 +312,7 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
       check_drained(self);
     },
     [=](messages::timeout_atom) { sweep(self); },
+    [=](idle_atom) { idle_check(self); },
     [=](caf::get_atom) -> std::int64_t { return self->state.pending; },
   };
 }
@@ -266,23 +323,60 @@ void describe_ingress_metrics(metrics_registry& m) {
   m.describe_counter("sy_ingress_requests_total", "Requests answered by the ingress, by protocol, model and status");
   m.describe_histogram("sy_ingress_latency_seconds", "Time the ingress held an ok request (receive to answer)",
                        metrics_registry::default_latency_buckets());
-  m.describe_counter("sy_ingress_rejected_total", "Requests not served, by status and reason class");
+  m.describe_counter("sy_ingress_rejected_total", "Requests not served, by status and error code");
   m.describe_gauge("sy_ingress_connections", "Open client connections");
+  m.describe_counter("sy_ingress_closed_connections_total",
+                     "Client connections closed by the server, by protocol and why (idle, oversized_frame, slow_reader)");
+  m.describe_counter("sy_ingress_refused_connections_total", "Client connections refused: the connection limit");
 }
 
 void record_answer(metrics_registry& m, const std::string& protocol, const std::string& model,
-                   const std::string& status, const std::string& reason, double latency_s) {
+                   const wire_response& w, double latency_s) {
+  const char* status = messages::client_status(w.code);
   m.counter_add("sy_ingress_requests_total", {{"protocol", protocol}, {"model", model}, {"status", status}});
-  if (status == "ok")
+  if (w.code == messages::error_code::none)
     m.histogram_observe("sy_ingress_latency_seconds", {{"model", model}}, latency_s);
   else
-    m.counter_add("sy_ingress_rejected_total", {{"status", status}, {"reason", reason_class(reason)}});
+    m.counter_add("sy_ingress_rejected_total", {{"status", status}, {"reason", messages::to_string(w.code)}});
+}
+
+std::optional<refusal> check_request(const ingress_context& ctx, const std::string& model,
+                                     const std::vector<std::int32_t>& tokens) {
+  if (ctx.models.empty())
+    return std::nullopt;
+  auto it = ctx.models.find(model);
+  if (it == ctx.models.end()) {
+    // The name is client input of any size: quote a bounded prefix.
+    auto shown = model.size() > 64 ? model.substr(0, 64) + "..." : model;
+    return refusal{messages::error_code::unknown_model, fmt::format("unknown model '{}'", shown)};
+  }
+  const auto& lim = it->second;
+  if (lim.max_seq > 0 && static_cast<std::int64_t>(tokens.size()) > lim.max_seq)
+    return refusal{messages::error_code::invalid_request,
+                   fmt::format("'tokens': {} tokens exceed model {}'s max_seq of {}", tokens.size(), model,
+                               lim.max_seq)};
+  if (lim.vocab > 0)
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i] < 0 || tokens[i] >= lim.vocab)
+        return refusal{messages::error_code::invalid_request,
+                       fmt::format("'tokens'[{}]: {} is outside model {}'s vocabulary [0, {})", i, tokens[i],
+                                   model, lim.vocab)};
+  return std::nullopt;
+}
+
+std::string model_label(const ingress_context& ctx, const std::string& model) {
+  if (model.empty())
+    return model;
+  if (ctx.models.empty() ? model.size() <= 64 : ctx.models.count(model) > 0)
+    return model;
+  return "unknown";
 }
 
 wire_response to_wire(const messages::infer_response& r, double ingress_s) {
   wire_response w;
   w.id = r.id.value;
-  w.status = messages::to_string(r.status);
+  w.code = messages::code_of(r);
+  w.status = messages::client_status(w.code);
   w.reason = r.reason;
   w.output.data.assign(r.output.bytes.begin(), r.output.bytes.end());
   w.output.dtype = messages::to_string(r.output.type);

@@ -12,8 +12,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -45,6 +48,12 @@ private:
   std::int64_t max_;
 };
 
+/// What the ingress knows of a configured model, to refuse bad requests before they are scheduled.
+struct model_limits {
+  std::int64_t vocab = 0;   // token ids must be < vocab
+  std::int64_t max_seq = 0; // at most this many tokens
+};
+
 /// What the ingress endpoints share: the controller, limits, the gate and the metrics.
 struct ingress_context {
   messages::controller_actor controller;
@@ -53,14 +62,32 @@ struct ingress_context {
   std::shared_ptr<inflight_gate> gate;
   std::shared_ptr<metrics_registry> metrics;
   std::atomic<std::uint64_t> next_id{1}; // ids the controller sees (clients' ids may collide)
+  std::map<std::string, model_limits> models; // the config's models; empty: names not checked (tests)
+  std::string control_token; // non-empty: control routes require `Authorization: Bearer <token>`
 };
+
+/// A request refused by the ingress itself: the code and the reason.
+struct refusal {
+  messages::error_code code;
+  std::string reason;
+};
+
+/// Checks a request against the config's models before it reaches the controller: unknown model, a
+/// token outside the model's vocabulary, more tokens than its max_seq. nullopt: acceptable.
+std::optional<refusal> check_request(const ingress_context& ctx, const std::string& model,
+                                     const std::vector<std::int32_t>& tokens);
+
+/// The model label of metrics: the name when the config has it, else "unknown" (client input never
+/// becomes a label: memory stays bounded).
+std::string model_label(const ingress_context& ctx, const std::string& model);
 
 /// Declares the ingress metric families (requests, latency, rejections, connections) in `m`.
 void describe_ingress_metrics(metrics_registry& m);
 
-/// Records one answered request in the metrics (protocol "msgpack" or "http").
+/// Records one answered request in the metrics (protocol "msgpack" or "http"); `model` must be a label
+/// (model_label). Labels come from w.code, never from the reason's text.
 void record_answer(metrics_registry& m, const std::string& protocol, const std::string& model,
-                   const std::string& status, const std::string& reason, double latency_s);
+                   const wire_response& w, double latency_s);
 
 /// The wire answer for a controller response; `ingress_s` is the time the ingress held the request.
 wire_response to_wire(const messages::infer_response& r, double ingress_s);

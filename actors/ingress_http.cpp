@@ -1,13 +1,17 @@
 #include "actors/ingress_http.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include "actors/ingress_kserve.hpp"
 #include "actors/ingress_policies.hpp"
 #include "messages/json.hpp"
 #include "actors/metrics_text.hpp"
@@ -24,24 +28,94 @@ void reply_json(httplib::Response& res, int code, const std::string& body) {
   res.set_content(body, "application/json");
 }
 
+// Every error body carries `error` (what KServe clients read) and `status` + `reason` (our simple form).
 std::string error_json(const std::string& status, const std::string& reason) {
-  return fmt::format("{{\"status\": {}, \"reason\": {}}}\n", json::quote(status), json::quote(reason));
+  return kserve_error_json(status, reason);
+}
+
+void reply_error(httplib::Response& res, messages::error_code code, const std::string& reason) {
+  reply_json(res, messages::http_status(code), error_json(messages::client_status(code), reason));
+}
+
+std::optional<std::size_t> header_length_of(const httplib::Request& req) {
+  if (!req.has_header("Inference-Header-Content-Length"))
+    return std::nullopt;
+  auto v = req.get_header_value("Inference-Header-Content-Length");
+  char* end = nullptr;
+  auto n = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0')
+    return std::numeric_limits<std::size_t>::max(); // refused by the parser as longer than the body
+  return static_cast<std::size_t>(n);
+}
+
+/// The controller's model list, or the error.
+result<std::vector<messages::model_info>> list_models(caf::actor_system& sys, const ingress_context& ctx) {
+  result<std::vector<messages::model_info>> out = make_error("ingress", "no answer");
+  caf::scoped_actor self{sys};
+  self->request(ctx.controller, std::chrono::seconds(5), messages::list_atom_v)
+    .receive([&](std::vector<messages::model_info>& models) { out = std::move(models); },
+             [&](caf::error& e) { out = make_error("ingress", sys.render(e)); });
+  return out;
+}
+
+bool known_model(const ingress_context& ctx, const std::string& model) {
+  return ctx.models.empty() || ctx.models.count(model) > 0;
 }
 
 } // namespace
 
 int http_status_of(const wire_response& r) {
-  if (r.status == "ok")
-    return 200;
-  if (r.status == "invalid")
-    return 400;
-  if (r.reason.rfind("unknown model", 0) == 0)
-    return 404;
-  if (r.status == "rejected")
-    return 503;
-  if (r.status == "deadline_exceeded")
-    return 504;
-  return 500;
+  return messages::http_status(r.code);
+}
+
+bool control_allowed(const ingress_context& ctx, const std::string& authorization) {
+  if (ctx.control_token.empty())
+    return true;
+  const std::string expected = "Bearer " + ctx.control_token;
+  if (authorization.size() != expected.size())
+    return false;
+  unsigned char diff = 0; // constant time in the token's length
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(authorization[i] ^ expected[i]);
+  return diff == 0;
+}
+
+wire_response run_http_infer(caf::actor_system& sys, ingress_context& ctx, const std::string& model,
+                             std::vector<std::int32_t> tokens, double slo_ms) {
+  auto label = model_label(ctx, model);
+  if (auto bad = check_request(ctx, model, tokens)) {
+    auto w = make_wire_error(0, bad->code, bad->reason);
+    record_answer(*ctx.metrics, "http", label, w, 0);
+    return w;
+  }
+  if (!ctx.gate->try_acquire()) {
+    auto w = make_wire_error(0, messages::error_code::overload,
+                             fmt::format("overload: {} requests in flight (limit {})", ctx.gate->current(), ctx.gate->max()));
+    record_answer(*ctx.metrics, "http", label, w, 0);
+    return w;
+  }
+  messages::infer_request ir;
+  ir.id = request_id{ctx.next_id.fetch_add(1, std::memory_order_relaxed)};
+  ir.model = model;
+  ir.tokens = std::move(tokens);
+  if (slo_ms > 0)
+    ir.slo = std::chrono::microseconds(static_cast<std::int64_t>(slo_ms * 1e3));
+  auto id = ir.id.value;
+  auto t0 = clock_type::now();
+  wire_response w;
+  {
+    caf::scoped_actor self{sys};
+    self->request(ctx.controller, ctx.request_timeout, messages::infer_atom_v, std::move(ir))
+      .receive(
+        [&](messages::infer_response& r) {
+          w = to_wire(r, std::chrono::duration<double>(clock_type::now() - t0).count());
+        },
+        [&](caf::error& e) { w = make_wire_error(id, messages::error_code::internal, "controller: " + sys.render(e)); });
+  }
+  ctx.gate->release();
+  double held = std::chrono::duration<double>(clock_type::now() - t0).count();
+  record_answer(*ctx.metrics, "http", label, w, held);
+  return w;
 }
 
 std::string response_json(const wire_response& r, const std::string& model) {
@@ -105,8 +179,21 @@ result<wire_request> parse_infer_json(const std::string& body, const std::string
   return r;
 }
 
+namespace {
+
+http_server_limits server_limits(const ingress_limits& l) {
+  http_server_limits h;
+  h.workers = l.http_workers;
+  h.max_connections = l.max_connections;
+  h.read_timeout = l.read_timeout;
+  h.idle_timeout = l.idle_timeout.count() > 0 ? l.idle_timeout : std::chrono::milliseconds(60000);
+  return h;
+}
+
+} // namespace
+
 http_ingress::http_ingress(caf::actor_system& sys, std::shared_ptr<ingress_context> ctx, bool metrics_only)
-  : sys_(sys), ctx_(std::move(ctx)), server_(std::make_unique<httplib::Server>()) {
+  : sys_(sys), ctx_(std::move(ctx)), server_(std::make_unique<http_server>(server_limits(ctx_->limits))) {
   server_->set_payload_max_length(ctx_->limits.max_frame_bytes);
   install_routes(metrics_only);
 }
@@ -116,22 +203,22 @@ http_ingress::~http_ingress() {
 }
 
 result<std::uint16_t> http_ingress::start(const std::string& bind, std::uint16_t port) {
-  int bound = port;
-  if (port == 0)
-    bound = server_->bind_to_any_port(bind);
-  else if (!server_->bind_to_port(bind, port))
-    bound = -1;
-  if (bound <= 0)
-    return make_error("ingress", fmt::format("cannot listen for HTTP on {}:{}", bind, port));
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  return static_cast<std::uint16_t>(bound);
+  auto bound = this->bind(bind, port);
+  if (bound)
+    serve();
+  return bound;
 }
 
-void http_ingress::stop() {
-  if (server_)
-    server_->stop();
-  if (thread_.joinable())
-    thread_.join();
+result<std::uint16_t> http_ingress::bind(const std::string& bind, std::uint16_t port) {
+  return server_->bind_listener(bind, port);
+}
+
+void http_ingress::serve() {
+  server_->start();
+}
+
+std::size_t http_ingress::stop() {
+  return server_ ? server_->drain() : 0;
 }
 
 void http_ingress::install_routes(bool metrics_only) {
@@ -149,43 +236,107 @@ void http_ingress::install_routes(bool metrics_only) {
   });
   if (metrics_only)
     return;
-  server_->Post(R"(/v2/models/([^/]+)/infer)", [ctx, sys, timeout](const httplib::Request& req,
-                                                                      httplib::Response& res) {
+  // The control routes need the bearer token when one is configured.
+  server_->set_pre_routing_handler([ctx](const httplib::Request& req, httplib::Response& res) {
+    bool control = req.path.rfind("/v2/policies", 0) == 0 ||
+                   (req.path.rfind("/v2/repository/models/", 0) == 0 &&
+                    (req.path.size() > 5 && (req.path.compare(req.path.size() - 5, 5, "/load") == 0 ||
+                                             (req.path.size() > 7 && req.path.compare(req.path.size() - 7, 7, "/unload") == 0))));
+    if (!control || control_allowed(*ctx, req.get_header_value("Authorization")))
+      return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer");
+    reply_error(res, messages::error_code::unauthorized,
+                "unauthorized: control routes need 'Authorization: Bearer <ingress.control_token>'");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  auto infer = [ctx, sys](const httplib::Request& req, httplib::Response& res) {
     std::string model = req.matches[1];
+    if (req.body.empty()) {
+      auto w = make_wire_error(0, messages::error_code::invalid_request,
+                               "POST without a body: expected KServe v2 {\"inputs\": [...]} or {\"tokens\": [...]}");
+      record_answer(*ctx->metrics, "http", model_label(*ctx, model), w, 0);
+      return reply_error(res, w.code, w.reason);
+    }
+    auto header_length = header_length_of(req);
+    if (looks_like_kserve(req.body, header_length.has_value())) {
+      auto parsed = parse_kserve_infer(req.body, header_length, ctx->limits);
+      if (!parsed) {
+        auto w = make_wire_error(0, messages::error_code::invalid_request, parsed.err().message);
+        record_answer(*ctx->metrics, "http", model_label(*ctx, model), w, 0);
+        return reply_error(res, w.code, w.reason);
+      }
+      auto w = run_http_infer(*sys, *ctx, model, std::move(parsed->tokens), 0);
+      if (w.code != messages::error_code::none)
+        return reply_error(res, w.code, w.reason);
+      auto out = render_kserve_response(w, model, *parsed);
+      res.status = 200;
+      if (out.header_length) {
+        res.set_header("Inference-Header-Content-Length", std::to_string(*out.header_length));
+        res.set_content(out.body, "application/octet-stream");
+      } else {
+        res.set_content(out.body, "application/json");
+      }
+      return;
+    }
     auto parsed = parse_infer_json(req.body, model, ctx->limits);
     if (!parsed) {
-      record_answer(*ctx->metrics, "http", model, "invalid", parsed.err().message, 0);
-      reply_json(res, 400, error_json("invalid", parsed.err().message));
-      return;
+      auto w = make_wire_error(0, messages::error_code::invalid_request, parsed.err().message);
+      record_answer(*ctx->metrics, "http", model_label(*ctx, model), w, 0);
+      return reply_json(res, 400, response_json(w, model));
     }
-    if (!ctx->gate->try_acquire()) {
-      auto why = fmt::format("overload: {} requests in flight (limit {})", ctx->gate->current(), ctx->gate->max());
-      record_answer(*ctx->metrics, "http", model, "rejected", why, 0);
-      reply_json(res, 503, error_json("rejected", why));
-      return;
-    }
-    messages::infer_request ir;
-    ir.id = request_id{ctx->next_id.fetch_add(1, std::memory_order_relaxed)};
-    ir.model = model;
-    ir.tokens = std::move(parsed->tokens);
-    if (parsed->slo_ms > 0)
-      ir.slo = std::chrono::microseconds(static_cast<std::int64_t>(parsed->slo_ms * 1e3));
-    auto id = ir.id.value;
-    auto t0 = clock_type::now();
-    wire_response w;
-    {
-      caf::scoped_actor self{*sys};
-      self->request(ctx->controller, timeout, messages::infer_atom_v, std::move(ir))
-        .receive(
-          [&](messages::infer_response& r) {
-            w = to_wire(r, std::chrono::duration<double>(clock_type::now() - t0).count());
-          },
-          [&](caf::error& e) { w = make_wire_error(id, "failed", "controller: " + sys->render(e)); });
-    }
-    ctx->gate->release();
-    double held = std::chrono::duration<double>(clock_type::now() - t0).count();
-    record_answer(*ctx->metrics, "http", model, w.status, w.reason, held);
+    auto w = run_http_infer(*sys, *ctx, model, std::move(parsed->tokens), parsed->slo_ms);
     reply_json(res, http_status_of(w), response_json(w, model));
+  };
+  server_->Post(R"(/v2/models/([^/]+)/infer)", infer);
+  server_->Post(R"(/v2/models/([^/]+)/versions/[^/]+/infer)", infer);
+  server_->Get("/v2", [](const httplib::Request&, httplib::Response& res) {
+    reply_json(res, 200, kserve_server_metadata());
+  });
+  server_->Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) {
+    reply_json(res, 200, "{\"live\": true}\n");
+  });
+  auto metadata = [ctx](const httplib::Request& req, httplib::Response& res) {
+    std::string model = req.matches[1];
+    if (!known_model(*ctx, model))
+      return reply_error(res, messages::error_code::unknown_model, fmt::format("unknown model '{}'", model_label(*ctx, model)));
+    reply_json(res, 200, kserve_model_metadata(model));
+  };
+  server_->Get(R"(/v2/models/([^/]+))", metadata);
+  server_->Get(R"(/v2/models/([^/]+)/versions/[^/]+)", metadata);
+  auto model_ready = [ctx, sys](const httplib::Request& req, httplib::Response& res) {
+    std::string model = req.matches[1];
+    if (!known_model(*ctx, model))
+      return reply_error(res, messages::error_code::unknown_model, fmt::format("unknown model '{}'", model_label(*ctx, model)));
+    auto models = list_models(*sys, *ctx);
+    if (!models)
+      return reply_error(res, messages::error_code::internal, models.err().message);
+    for (const auto& m : *models)
+      if (m.name == model && !m.replicas.empty())
+        return reply_json(res, 200, fmt::format("{{\"name\": {}, \"ready\": true}}\n", json::quote(model)));
+    reply_error(res, messages::error_code::not_resident, fmt::format("model '{}' is not placed on any group", model));
+  };
+  server_->Get(R"(/v2/models/([^/]+)/ready)", model_ready);
+  server_->Get(R"(/v2/models/([^/]+)/versions/[^/]+/ready)", model_ready);
+  server_->Post("/v2/repository/index", [ctx, sys](const httplib::Request& req, httplib::Response& res) {
+    if (!req.body.empty()) {
+      if (auto doc = json::parse(req.body, 8); !doc || !doc->is_object())
+        return reply_error(res, messages::error_code::invalid_request,
+                           doc ? "body: expected an object" : "malformed JSON: " + doc.err().message);
+    }
+    auto models = list_models(*sys, *ctx);
+    if (!models)
+      return reply_error(res, messages::error_code::internal, models.err().message);
+    std::string o = "[";
+    for (std::size_t i = 0; i < models->size(); ++i) {
+      const auto& m = (*models)[i];
+      bool resident = false;
+      for (const auto& r : m.replicas)
+        resident = resident || r.state == messages::residency::resident;
+      o += fmt::format("{}{{\"name\": {}, \"version\": \"1\", \"state\": \"{}\", \"reason\": \"{}\"}}", i ? ", " : "",
+                       json::quote(m.name), m.replicas.empty() ? "UNAVAILABLE" : "READY",
+                       m.replicas.empty() ? "not placed" : resident ? "" : "placed, weights swapped out (loaded on demand)");
+    }
+    reply_json(res, 200, o + "]\n");
   });
   server_->Get("/v2/models", [ctx, sys](const httplib::Request&, httplib::Response& res) {
     caf::scoped_actor self{*sys};
@@ -204,7 +355,7 @@ void http_ingress::install_routes(bool metrics_only) {
           }
           reply_json(res, 200, o + "]}\n");
         },
-        [&](caf::error& e) { reply_json(res, 500, error_json("failed", sys->render(e))); });
+        [&](caf::error& e) { reply_error(res, messages::error_code::internal, sys->render(e)); });
   });
   server_->Get("/v2/health/ready", [ctx, sys](const httplib::Request&, httplib::Response& res) {
     caf::scoped_actor self{*sys};
@@ -229,13 +380,23 @@ void http_ingress::install_routes(bool metrics_only) {
   });
   auto control = [ctx, sys, timeout](bool load) {
     return [ctx, sys, timeout, load](const httplib::Request& req, httplib::Response& res) {
-      messages::model_command cmd{std::string(req.matches[1]), ""};
+      std::string model = req.matches[1];
+      // The body is optional (Triton's client sends none, or {"parameters": {...}}); when present it must be
+      // a JSON object.
+      if (!req.body.empty()) {
+        if (auto doc = json::parse(req.body, 16); !doc || !doc->is_object())
+          return reply_error(res, messages::error_code::invalid_request,
+                             doc ? "body: expected an object" : "malformed JSON: " + doc.err().message);
+      }
+      if (!known_model(*ctx, model))
+        return reply_error(res, messages::error_code::unknown_model,
+                           fmt::format("unknown model '{}'", model_label(*ctx, model)));
+      messages::model_command cmd{model, ""};
       caf::scoped_actor self{*sys};
       auto on_ack = [&](messages::ack& a) {
-        int code = a.ok ? 200 : (a.reason.rfind("unknown model", 0) == 0 ? 404 : 409);
-        reply_json(res, code, error_json(a.ok ? "ok" : "failed", a.reason));
+        reply_json(res, a.ok ? 200 : 409, error_json(a.ok ? "ok" : "failed", a.reason));
       };
-      auto on_err = [&](caf::error& e) { reply_json(res, 500, error_json("failed", sys->render(e))); };
+      auto on_err = [&](caf::error& e) { reply_error(res, messages::error_code::internal, sys->render(e)); };
       if (load)
         self->request(ctx->controller, timeout, messages::load_atom_v, cmd).receive(on_ack, on_err);
       else

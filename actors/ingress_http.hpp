@@ -3,26 +3,37 @@
 // worker pool). Each handler bridges to the actor system with a caf::scoped_actor request on the httplib
 // worker thread; no actor ever blocks on HTTP.
 //
-// Routes:
-//   POST /v2/models/{name}/infer                 {"tokens":[...], "slo_ms": n} -> the answer as JSON
-//   GET  /v2/models                              every model with its replicas and residency
+// Routes (KServe v2 / Triton HTTP protocol, actors/ingress_kserve.hpp, plus our own):
+//   GET  /v2                                     server metadata
+//   GET  /v2/health/live                         200 while the process serves HTTP
 //   GET  /v2/health/ready                        200 when the cluster is ready and not draining, else 503
-//   POST /v2/repository/models/{name}/load       load the model (answers once resident)
-//   POST /v2/repository/models/{name}/unload     evict the model
-//   GET|POST /v2/policies[/{kind}]               run-time policies: query, swap (actors/ingress_policies.hpp)
+//   GET  /v2/models                              every model with its replicas and residency (ours)
+//   GET  /v2/models/{m}[/versions/{v}]           model metadata (404: unknown model)
+//   GET  /v2/models/{m}[/versions/{v}]/ready     200 when the model is placed on a group, else 400/404
+//   POST /v2/models/{m}[/versions/{v}]/infer     KServe v2 inference (JSON or binary tensor data), or the
+//                                                simple form {"tokens":[...], "slo_ms": n} -> our JSON answer
+//   POST /v2/repository/index                    every model with its state
+//   POST /v2/repository/models/{m}/load|unload   load / evict the model (body optional)       [control]
+//   GET|POST /v2/policies[/{kind}]               run-time policies (actors/ingress_policies.hpp) [control]
 //   GET  /metrics                                Prometheus text (controller snapshot + ingress metrics)
+// [control]: with ingress.control_token (or SWITCHYARD_CONTROL_TOKEN) set, these need
+// `Authorization: Bearer <token>`; without it they answer 401.
 //
-// Ownership: an http_ingress owns its httplib server and listener thread; stop() (also run by the
-// destructor) stops accepting and returns once every handler in flight has answered. start/stop from one
-// controlling thread (main).
+// Errors: the HTTP status, the `status` field and the metric labels come from messages::error_code.
+// Connections: actors/ingress_http_server.hpp (bounded workers and connections, read deadlines).
+//
+// Ownership: an http_ingress owns its server and threads; stop() (also run by the destructor) stops
+// accepting, answers the requests already sent and returns once every handler has finished. start/stop
+// from one controlling thread (main).
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
 #include "actors/ingress.hpp"
+#include "actors/ingress_http_server.hpp"
 #include "messages/result.hpp"
 
 namespace httplib {
@@ -39,18 +50,30 @@ public:
   http_ingress(const http_ingress&) = delete;
   http_ingress& operator=(const http_ingress&) = delete;
 
-  /// Binds bind:port (0: any free port) and starts serving; returns the bound port.
+  /// Binds bind:port (0: any free port) and starts serving; returns the bound port. Once it returns, stop()
+  /// stops the server (no race with a listener that has not started yet).
   result<std::uint16_t> start(const std::string& bind, std::uint16_t port);
-  /// Stops accepting and waits for the handlers in flight.
-  void stop();
+  /// The two halves of start: bind (clients then wait in the kernel's backlog), and serve.
+  result<std::uint16_t> bind(const std::string& bind, std::uint16_t port);
+  void serve();
+  /// Stops accepting, answers the requests already sent and waits for the handlers in flight. Returns the
+  /// number of requests answered while stopping.
+  std::size_t stop();
 
 private:
   void install_routes(bool metrics_only);
   caf::actor_system& sys_;
   std::shared_ptr<ingress_context> ctx_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<http_server> server_;
 };
+
+/// Runs one inference request through the ingress checks, the in-flight gate and the controller, and
+/// records it in the metrics (protocol "http"). Blocks the calling (HTTP worker) thread.
+wire_response run_http_infer(caf::actor_system& sys, ingress_context& ctx, const std::string& model,
+                             std::vector<std::int32_t> tokens, double slo_ms);
+
+/// True when `authorization` (the header's value) carries the context's control token, or none is set.
+bool control_allowed(const ingress_context& ctx, const std::string& authorization);
 
 /// The JSON body of an infer answer (what POST .../infer returns). f32 outputs are a JSON number array.
 std::string response_json(const wire_response& r, const std::string& model);
@@ -59,7 +82,7 @@ std::string response_json(const wire_response& r, const std::string& model);
 result<wire_request> parse_infer_json(const std::string& body, const std::string& model,
                                       const ingress_limits& limits);
 
-/// The HTTP status code for a wire answer.
+/// The HTTP status code for a wire answer (from its error code).
 int http_status_of(const wire_response& r);
 
 } // namespace sy::actors

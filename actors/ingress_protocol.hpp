@@ -12,6 +12,7 @@
 //
 // Pure functions and one value type (frame_decoder); no I/O, no actors. Any thread may use them; a
 // frame_decoder belongs to the one connection (and thread) that feeds it.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "messages/errors.hpp"
 #include "messages/result.hpp"
 
 namespace sy::actors {
@@ -30,6 +32,11 @@ struct ingress_limits {
   std::size_t max_in_flight = 4096;      // accepted but unanswered requests, all connections together
   std::size_t max_write_backlog = 16 << 20; // answer bytes queued for a client that does not read them;
                                             // beyond: the connection is closed (memory stays bounded)
+  std::size_t max_connections = 1024;    // open client connections per listener; beyond: refused (closed)
+  std::chrono::milliseconds idle_timeout{60000}; // a connection with nothing in flight and no bytes for
+                                                 // this long is closed; 0: never (msgpack)
+  std::size_t http_workers = 16;           // HTTP: threads that read requests and run handlers
+  std::chrono::milliseconds read_timeout{2000}; // HTTP: one whole request, from its first byte
 };
 
 /// A decoded client request (before the model name is resolved).
@@ -50,7 +57,8 @@ struct wire_output {
 /// The one terminal answer to a request.
 struct wire_response {
   std::uint64_t id = 0;
-  std::string status; // ok | rejected | deadline_exceeded | failed | invalid
+  messages::error_code code = messages::error_code::none; // why not ok; not on the wire (status is)
+  std::string status; // ok | rejected | deadline_exceeded | failed | invalid: client_status(code)
   std::string reason; // empty when ok
   wire_output output;
   std::vector<std::pair<std::string, double>> timings; // milliseconds, e.g. {"total_ms", 1.2}
@@ -58,10 +66,12 @@ struct wire_response {
   int batch_size = 0;
 };
 
-inline wire_response make_wire_error(std::uint64_t id, std::string status, std::string reason) {
+/// The answer for a request that is not served: its status is client_status(code).
+inline wire_response make_wire_error(std::uint64_t id, messages::error_code code, std::string reason) {
   wire_response r;
   r.id = id;
-  r.status = std::move(status);
+  r.code = code;
+  r.status = messages::client_status(code);
   r.reason = std::move(reason);
   return r;
 }

@@ -12,6 +12,10 @@
 
 #include <fmt/format.h>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/replay/load.hpp"
 #include "apps/serve.hpp"
@@ -116,6 +120,22 @@ int run_bench_control_plane(const bench_control_plane_options& o) {
   std::printf("  hardware    %u hardware threads shared by client, ingress, controller and stage actors\n",
               std::thread::hardware_concurrency());
   return clean ? 0 : 1;
+}
+
+void add_bench_control_plane_command(CLI::App& bench, int& rc) {
+  auto o = std::make_shared<bench_control_plane_options>();
+  auto* bench_cp = bench.add_subcommand("control-plane", "req/s and latency through ingress -> controller -> "
+                                                          "group -> stages with stages that cost nothing");
+  bench_cp->add_option("--pipeline", o->pipeline, "stages (1, 2, 4)")->capture_default_str();
+  bench_cp->add_option("--max-batch", o->max_batch, "greedy batching up to this size (1: none)")
+    ->capture_default_str();
+  bench_cp->add_option("--connections", o->connections, "client connections")->capture_default_str();
+  bench_cp->add_option("--window", o->window, "outstanding requests per connection")->capture_default_str();
+  bench_cp->add_option("--duration", o->duration_s, "seconds measured")->capture_default_str();
+  bench_cp->add_flag("--ingress-only", o->ingress_only, "answer from an echo controller (the ingress alone)");
+  bench_cp->add_option("--rate", o->rate, "open loop at this many requests/s instead of a closed loop")
+    ->check(CLI::NonNegativeNumber);
+  bench_cp->callback([o, &rc] { rc = run_bench_control_plane(*o); });
 }
 
 } // namespace sy::apps

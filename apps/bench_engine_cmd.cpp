@@ -12,6 +12,10 @@
 #include <sstream>
 #include <thread>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/model_arg.hpp"
 #include "gpu/pipeline.hpp"
@@ -166,6 +170,19 @@ int run_bench_engine(const bench_engine_options& o) {
       std::printf("%6d %14.1f %14s %10s\n", batch, ours[batch], "-", "-");
   }
   return 0;
+}
+
+void add_bench_engine_command(CLI::App& bench, int& rc) {
+  auto o = std::make_shared<bench_engine_options>();
+  auto* be_cmd = bench.add_subcommand("engine", "forward latency of the cpu backend vs PyTorch CPU");
+  be_cmd->add_option("--model", o->model, "preset or spec.yaml")->capture_default_str();
+  be_cmd->add_option("--seq", o->seq, "tokens per sequence")->capture_default_str();
+  be_cmd->add_option("--batches", o->batches, "batch sizes")->capture_default_str();
+  be_cmd->add_option("--threads", o->threads, "threads for OpenBLAS and torch (0 = all cores)");
+  be_cmd->add_option("--reps", o->reps, "timed repetitions (median)")->capture_default_str();
+  be_cmd->add_flag("!--no-torch", o->torch, "skip the PyTorch comparison");
+  be_cmd->add_option("--python", o->python, "python with torch")->capture_default_str();
+  be_cmd->callback([o, &rc] { rc = run_bench_engine(*o); });
 }
 
 } // namespace sy::apps

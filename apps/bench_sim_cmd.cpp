@@ -5,6 +5,10 @@
 #include <ctime>
 #include <memory>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/sim_inputs.hpp"
 #include "messages/logging.hpp"
@@ -152,6 +156,30 @@ int run_bench_planner(const bench_planner_options& o) {
               e->score(p.replicas()), e->attainment, p.groups.size(), p.groups.front().config.op,
               p.groups.front().config.pp, p.replicas());
   return 0;
+}
+
+void add_bench_sim_command(CLI::App& bench, int& rc) {
+  auto o = std::make_shared<bench_sim_options>();
+  auto* bench_sim = bench.add_subcommand("sim", "simulated requests/s of the compat simulator");
+  bench_sim->add_option("--requests", o->requests)->capture_default_str();
+  bench_sim->add_option("--devices", o->devices)->capture_default_str();
+  bench_sim->add_option("--models", o->models)->capture_default_str();
+  bench_sim->add_option("--repeat", o->repeat)->capture_default_str();
+  bench_sim->callback([o, &rc] { rc = run_bench_sim(*o); });
+}
+
+void add_bench_planner_command(CLI::App& bench, int& rc) {
+  auto o = std::make_shared<bench_planner_options>();
+  auto* bench_planner = bench.add_subcommand("planner", "wall time of mp-search on the AlpaServe S1-like case");
+  bench_planner->add_option("--devices", o->devices)->capture_default_str();
+  bench_planner->add_option("--models", o->models)->capture_default_str();
+  bench_planner->add_option("--rate", o->rate)->capture_default_str();
+  bench_planner->add_option("--cv", o->cv)->capture_default_str();
+  bench_planner->add_option("--duration", o->duration_s)->capture_default_str();
+  bench_planner->add_option("--slo-scale", o->slo_scale)->capture_default_str();
+  bench_planner->add_option("--threads", o->threads)->capture_default_str();
+  bench_planner->add_option("--policy", o->policy)->capture_default_str();
+  bench_planner->callback([o, &rc] { rc = run_bench_planner(*o); });
 }
 
 } // namespace sy::apps

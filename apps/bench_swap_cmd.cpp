@@ -13,6 +13,10 @@
 #include <fmt/format.h>
 
 #include "actors/ingress_protocol.hpp"
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/replay/driver.hpp"
 #include "apps/replay/load.hpp"
@@ -148,6 +152,16 @@ int run_bench_swap(const bench_swap_options& o) {
                 n[0].mean_resp > 0 ? n[1].mean_resp / n[0].mean_resp : 0.0);
   }
   return 0;
+}
+
+void add_bench_swap_command(CLI::App& bench, int& rc) {
+  auto o = std::make_shared<bench_swap_options>();
+  auto* bench_sw = bench.add_subcommand("swap", "alternating requests to two models that cannot both be "
+                                                 "resident, pipeline degree 1, 2, 4");
+  bench_sw->add_option("--layers", o->layers, "layers per model")->capture_default_str();
+  bench_sw->add_option("--hidden", o->hidden, "hidden size")->capture_default_str();
+  bench_sw->add_option("--requests", o->requests, "requests per run (2 pipelined + 2 sequential runs per degree)")->capture_default_str();
+  bench_sw->callback([o, &rc] { rc = run_bench_swap(*o); });
 }
 
 } // namespace sy::apps

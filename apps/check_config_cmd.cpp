@@ -3,8 +3,13 @@
 // checks every policy name and parameter, as start-up would.
 #include <cstdio>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "config/cluster_config.hpp"
+#include "config/weight_files.hpp"
 #include "policies/placement/plan_check.hpp"
 #include "policies/policy_registry.hpp"
 
@@ -24,6 +29,11 @@ int run_check_config(const check_config_options& opts) {
       std::fprintf(stderr, "%s: placement.plan: %s\n", c.source.c_str(), st.err().message.c_str());
       return 2;
     }
+  }
+  // Weight files: open them and parse their headers (cheap), as `up` does before it starts.
+  if (auto st = config::check_weight_files(c); !st) {
+    std::fprintf(stderr, "%s\n", st.err().message.c_str());
+    return 2;
   }
   // Plug-ins load here as they would at start-up; unknown policy names and bad parameters show up now.
   auto reg = policies::load_policy_registry(c);
@@ -48,6 +58,14 @@ int run_check_config(const check_config_options& opts) {
   std::printf("\n  policies: admission %s, dispatch %s, batching %s, eviction %s\n", c.policies.admission.name.c_str(),
               c.policies.dispatch.name.c_str(), c.policies.batching.name.c_str(), c.policies.eviction.name.c_str());
   return 0;
+}
+
+void add_check_config_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<check_config_options>();
+  auto* check = app.add_subcommand("check-config", "validate a deployment file and print it normalized");
+  check->add_option("-c,--config", o->config_path, "deployment YAML (default: the embedded default)");
+  check->add_flag("--print", o->print, "print the normalized config as YAML");
+  check->callback([o, &rc] { rc = run_check_config(*o); });
 }
 
 } // namespace sy::apps

@@ -1,7 +1,8 @@
 #pragma once
-// The subcommands of the `switchyard` executable. main.cpp (the only file that includes CLI11, which is
-// slow to compile) parses the command line into these option structs and calls run_*; each run_* returns
-// the process exit code and logs its own errors.
+// The subcommands of the `switchyard` executable. Each command's *_cmd.cpp registers its options with CLI11
+// (add_*_command, at the end of this header; CLI11 stays out of this header) into these option structs and
+// calls run_*; main.cpp only lists the commands. Each run_* returns the process exit code and logs its own
+// errors.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -240,5 +241,26 @@ namespace sy::apps {
 void add_generate_command(CLI::App& app, int& rc);
 /// switchyard bench generate (under the `bench` subcommand)
 void add_bench_generate_command(CLI::App& bench, int& rc);
+
+// --- the other commands' registrations (each in its own apps/*_cmd.cpp; `rc` receives the exit code) ---
+void add_presets_command(CLI::App& app, int& rc);
+void add_profile_command(CLI::App& app, int& rc);
+void add_trace_command(CLI::App& app, int& rc);
+void add_check_config_command(CLI::App& app, int& rc);
+void add_run_model_command(CLI::App& app, int& rc);
+void add_init_weights_command(CLI::App& app, int& rc);
+void add_up_command(CLI::App& app, int& rc);
+void add_node_command(CLI::App& app, int& rc);
+void add_policy_command(CLI::App& app, int& rc);
+void add_replay_command(CLI::App& app, int& rc);
+void add_simulate_command(CLI::App& app, int& rc);
+void add_plan_command(CLI::App& app, int& rc);
+void add_bench_engine_command(CLI::App& bench, int& rc);
+void add_bench_control_plane_command(CLI::App& bench, int& rc);
+void add_bench_swap_command(CLI::App& bench, int& rc);
+void add_bench_sim_command(CLI::App& bench, int& rc);
+void add_bench_planner_command(CLI::App& bench, int& rc);
+/// The inputs simulate and plan share (-c, --profile, --hardware, --trace, ...): apps/simulate_cmd.cpp.
+void add_sim_input_options(CLI::App& c, sim_input_options& in);
 
 } // namespace sy::apps

@@ -1,3 +1,7 @@
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/model_arg.hpp"
 #include "gpu/weights.hpp"
@@ -33,6 +37,16 @@ int run_init_weights(const init_weights_options& o) {
   log->info("wrote {} tensors ({} parameters, {}) of '{}' seed {} to {}", w->tensors.size(), w->total_elements(),
             gpu::to_string(*type), spec->name, o.seed, o.output);
   return 0;
+}
+
+void add_init_weights_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<init_weights_options>();
+  auto* iw_cmd = app.add_subcommand("init-weights", "write seeded weights of a model as safetensors");
+  iw_cmd->add_option("--model", o->model, "preset name or spec.yaml")->required();
+  iw_cmd->add_option("--seed", o->seed, "generator seed")->capture_default_str();
+  iw_cmd->add_option("--output", o->output, "safetensors file to write")->required();
+  iw_cmd->add_option("--dtype", o->dtype, "f32|f16|bf16")->capture_default_str();
+  iw_cmd->callback([o, &rc] { rc = run_init_weights(*o); });
 }
 
 } // namespace sy::apps

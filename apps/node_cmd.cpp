@@ -16,6 +16,10 @@
 #include <caf/send.hpp>
 
 #include "actors/cluster.hpp"
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
@@ -205,6 +209,17 @@ int run_node(const node_options& o) {
   }
   log->info("node {} left", *name);
   return rc;
+}
+
+void add_node_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<node_options>();
+  auto* node = app.add_subcommand("node", "run one node of a multi-node config, joined to `up`'s controller");
+  node->add_option("--join", o->join, "HOST:PORT of the controller (the config's controller.address)")
+    ->required();
+  node->add_option("-c,--config", o->config_path, "the deployment YAML `up` runs");
+  node->add_option("--node", o->node, "the config node run here (default: the second of two)");
+  node->add_option("--timeout", o->timeout_s, "seconds to keep retrying the controller")->capture_default_str();
+  node->callback([o, &rc] { rc = run_node(*o); });
 }
 
 } // namespace sy::apps

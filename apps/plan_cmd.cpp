@@ -6,6 +6,10 @@
 #include <mutex>
 #include <unistd.h>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/sim_inputs.hpp"
 #include "messages/logging.hpp"
@@ -174,6 +178,23 @@ int run_plan(const plan_options& o) {
   }
   std::printf("wrote %s\n", o.output.c_str());
   return 0;
+}
+
+void add_plan_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<plan_options>();
+  auto* plan = app.add_subcommand("plan", "search a placement (AlpaServe mp-search, baselines, swap-aware)");
+  add_sim_input_options(*plan, o->in);
+  plan->add_option("--policy", o->policy, "mp-search|mp-search-sep|sr-greedy|sr-replace-<s>|mp-round-robin|"
+                                                 "mp-greedy-<k>|swap-aware")->capture_default_str();
+  plan->add_option("--devices", o->devices, "number of GPUs (default: -c's device count, else 8)");
+  plan->add_option("--devices-per-node", o->devices_per_node, "GPUs per node (default: -c's smallest node, else 8)");
+  plan->add_option("--mem-budget-gib", o->mem_budget_gib,
+                   "per-GPU weight budget (default: -c's smallest device memory, else 13)");
+  plan->add_option("--threads", o->threads, "parallel candidate evaluation")->capture_default_str();
+  plan->add_option("--overcommit", o->overcommit, "swap-aware: weights per group up to this x budget")
+      ->capture_default_str();
+  plan->add_option("--output,-o", o->output, "plan YAML to write")->capture_default_str();
+  plan->callback([o, &rc] { rc = run_plan(*o); });
 }
 
 } // namespace sy::apps

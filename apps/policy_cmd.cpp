@@ -5,6 +5,10 @@
 
 #include <httplib.h>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 
 namespace sy::apps {
@@ -43,6 +47,15 @@ int run_policy(const policy_options& o) {
   }
   std::fputs(res->body.c_str(), res->status == 200 ? stdout : stderr);
   return res->status == 200 ? 0 : 1;
+}
+
+void add_policy_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<policy_options>();
+  auto* policy = app.add_subcommand("policy", "list, show or swap the runtime policies of a running cluster");
+  policy->add_option("--http", o->http, "the cluster's HTTP ingress host:port")->capture_default_str();
+  policy->add_option("args", o->args, "[KIND [NAME [KEY=NUMBER ...]]]: none lists every kind, KIND shows it, "
+                                       "KIND NAME swaps it (built-in or plug-in name)");
+  policy->callback([o, &rc] { rc = run_policy(*o); });
 }
 
 } // namespace sy::apps

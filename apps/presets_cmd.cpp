@@ -1,5 +1,9 @@
 #include <cstdio>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "gpu/model_spec.hpp"
 
@@ -15,6 +19,13 @@ int run_presets(const presets_options&) {
                 std::string{to_string(s.type)}.c_str(), static_cast<long long>(s.total_params()));
   }
   return 0;
+}
+
+void add_presets_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<presets_options>();
+  app.add_subcommand("presets", "list the built-in model presets")->callback([o, &rc] {
+    rc = run_presets(*o);
+  });
 }
 
 } // namespace sy::apps

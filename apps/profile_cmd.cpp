@@ -3,6 +3,10 @@
 #include <cstdio>
 #include <optional>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/profile_measure.hpp"
 #include "config/cluster_config.hpp"
@@ -181,6 +185,30 @@ int run_profile(const profile_options& o) {
   log->info("wrote {} entries for {} models ({}) to {}", db->entries().size(), specs.size(),
             measure ? "measured" : hw_name, o.output);
   return 0;
+}
+
+void add_profile_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<profile_options>();
+  auto* profile = app.add_subcommand("profile", "write a profile database (analytic cost model of a named GPU)");
+  profile->add_option("-c,--config", o->config_path, "deployment YAML whose models to profile");
+  profile->add_option("--models", o->models, "model presets, comma-separated")->delimiter(',');
+  profile->add_option("--hardware", o->hardware,
+                      "analytic cost model of V100-16GB | A100-40GB | H100-80GB (default: V100-16GB; with -c and "
+                      "no --hardware: measure the config's devices)");
+  profile->add_option("-o,--output", o->output, "output file, .msgpack or .json")->capture_default_str();
+  profile->add_option("--seq", o->seq_len, "input tokens per request profiled")->capture_default_str();
+  profile->add_option("--memory-gib", o->memory_gib, "per-GPU budget (0: device memory; --measure: -c's)");
+  profile->add_option("--configs", o->configs, "OPxPP list (default: all)")->delimiter(',');
+  profile->add_option("--calibrate", o->calibrate, "measured profile db to fit the cost model to");
+  profile->add_flag("--measure", o->measure, "measure the real engine instead of the cost model (the "
+                                                      "default with -c and no --hardware)");
+  profile->add_option("--backend", o->backend, "--measure: cpu|cuda|auto (default: -c's device kind, else auto)");
+  profile->add_option("--devices", o->devices, "--measure: devices to open (default: -c's largest node, else 1)");
+  profile->add_option("--reps", o->reps, "--measure: timed runs per point (median)")->capture_default_str();
+  profile->add_flag("--print", o->print, "print a latency table");
+  profile->add_flag("--plan", o->plan, "print stage boundaries and the intra-op ILP's sharding");
+  profile->add_option("--ilp-time-limit", o->ilp_time_limit, "seconds per intra-op ILP")->capture_default_str();
+  profile->callback([o, &rc] { rc = run_profile(*o); });
 }
 
 } // namespace sy::apps

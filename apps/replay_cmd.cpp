@@ -9,6 +9,10 @@
 
 #include <fmt/format.h>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/replay/driver.hpp"
 #include "apps/replay/outputs.hpp"
@@ -203,6 +207,39 @@ int run_replay(const replay_options& o) {
     rc = 1;
   }
   return rc;
+}
+
+void add_replay_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<replay_options>();
+  auto* replay = app.add_subcommand("replay", "replay a trace open-loop and report SLO attainment and latency");
+  replay->add_option("--target", o->target, "host:port of a running msgpack ingress (default: serve -c here)");
+  replay->add_option("-c,--config", o->config_path, "deployment YAML (default: the embedded default)");
+  replay->add_option("--trace", o->trace_path, "trace file (default: a synthetic trace)");
+  replay->add_option("--format", o->format, "csv|azure2019|azure2021|azure-llm")->capture_default_str();
+  replay->add_option("--models", o->models, "comma-separated model names (default: the config's)");
+  replay->add_option("--rate", o->rate, "synthetic: requests/s over all models")->capture_default_str();
+  replay->add_option("--cv", o->cv, "synthetic: CV of inter-arrival gaps")->capture_default_str();
+  replay->add_option("--duration", o->duration_s, "synthetic: seconds")->capture_default_str();
+  replay->add_option("--seed", o->seed, "seed of generated or assigned traces")->capture_default_str();
+  replay->add_option("--tokens", o->tokens, "input tokens per request (synthetic, Azure Functions)")
+    ->capture_default_str();
+  replay->add_option("--time-scale", o->time_scale, "arrival / factor (> 1 compresses time)")->capture_default_str();
+  replay->add_option("--connections", o->connections, "TCP connections to the ingress")->capture_default_str();
+  replay->add_option("--answer-timeout", o->answer_timeout_s, "seconds to wait for answers after the last send")
+    ->capture_default_str();
+  replay->add_option("--warmup", o->warmup_s, "seconds trimmed from each end in the summary (sim compat: 10)")
+    ->capture_default_str();
+  replay->add_option("--records", o->records_path, "per-request CSV output");
+  replay->add_option("--summary", o->summary_path, "summary JSON output");
+  replay->add_option("--plots", o->plots_dir, "directory for latency CDF and attainment PNGs");
+  replay->add_flag("--no-progress", o->no_progress, "no progress bar even on a terminal");
+  replay->add_flag("--simulate", o->simulate, "simulate the trace on the config's placement instead of serving it");
+  replay->add_option("--profile", o->sim_profile, "--simulate: profile database (.json or .msgpack)");
+  replay->add_option("--hardware", o->sim_hardware, "--simulate: analytic profile of this GPU (V100-16GB, ...)");
+  replay->add_option("--sim-mode", o->sim_mode, "--simulate: compat|batching|swapping")->capture_default_str();
+  replay->add_option("--slo-scale", o->slo_scale, "--simulate: SLO = scale x latency for models without slo_ms")
+    ->capture_default_str();
+  replay->callback([o, &rc] { rc = run_replay(*o); });
 }
 
 } // namespace sy::apps

@@ -2,6 +2,10 @@
 #include <cstdio>
 #include <numeric>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/model_arg.hpp"
 #include "gpu/pipeline.hpp"
@@ -158,6 +162,27 @@ int run_run_model(const run_model_options& o) {
     std::printf("\n");
   }
   return 0;
+}
+
+void add_run_model_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<run_model_options>();
+  auto* rm_cmd = app.add_subcommand("run-model", "run one forward pass through the sharded engine");
+  rm_cmd->add_option("--model", o->model, "preset name or spec.yaml")->required();
+  auto* rm_w = rm_cmd->add_option("--weights", o->weights, "safetensors file");
+  rm_cmd->add_option("--seed", o->seed, "generate weights from this seed")->excludes(rm_w);
+  rm_cmd->add_option("--tp", o->tp, "tensor-parallel degree")->capture_default_str();
+  rm_cmd->add_option("--pp", o->pp, "pipeline stages")->capture_default_str();
+  rm_cmd->add_option("--backend", o->backend, "cpu|cuda|auto")->capture_default_str();
+  rm_cmd->add_option("--tokens", o->tokens, "token ids, batch sequences of equal length: 1,2,3,4")->required();
+  rm_cmd->add_option("--batch", o->batch, "sequences in --tokens")->capture_default_str();
+  rm_cmd->add_option("--output", o->output, "write the output as .npy instead of printing it");
+  rm_cmd->add_option("--budget-mib", o->budget_mib, "per-device memory budget (0 = default)");
+  rm_cmd->add_option("--threads", o->threads, "cpu backend: OpenBLAS threads (0 = auto)");
+  rm_cmd->add_option("--pooling", o->pooling, "encoders: pooler|cls|mean|mean-normalized|hidden");
+  rm_cmd->add_option("--logits", o->logits, "decoders: last|all (logits of the last token or of every token)");
+  rm_cmd->add_option("--lengths", o->lengths, "variable-length sequences in --tokens: 3,5,... (instead of --batch)");
+  rm_cmd->add_option("--token-types", o->token_types, "token type ids, one per token: 0,0,1,...");
+  rm_cmd->callback([o, &rc] { rc = run_run_model(*o); });
 }
 
 } // namespace sy::apps

@@ -1,7 +1,13 @@
 #include "apps/serve.hpp"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -37,6 +43,36 @@ void tune_scheduler(caf::actor_system_config& cfg) {
 
 namespace {
 
+/// Fails when host:port cannot be bound now (in use, bad address); port 0 always passes.
+status probe_port(const std::string& host, std::uint16_t port, const char* key) {
+  if (port == 0)
+    return {};
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+  addrinfo* res = nullptr;
+  if (int e = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); e != 0)
+    return make_error("ingress", fmt::format("{}: cannot listen on {}:{}: {}", key, host, port, ::gai_strerror(e)));
+  std::string why;
+  bool ok = false;
+  for (auto* ai = res; ai && !ok; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    ok = ::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1) == 0;
+    if (!ok)
+      why = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  if (!ok)
+    return make_error("ingress", fmt::format("{}: cannot listen on {}:{}: {}", key, host, port, why));
+  return {};
+}
+
 class service_impl final : public local_service {
 public:
   explicit service_impl(const config::cluster_config& cfg) {
@@ -49,6 +85,50 @@ public:
   ~service_impl() override { drain_and_stop(std::chrono::seconds(30)); }
 
   status start(const config::cluster_config& cfg, const serve_overrides& o) {
+    auto port_of = [&](std::uint16_t p) { return o.any_ports ? std::uint16_t{0} : p; };
+    ctx_ = std::make_shared<actors::ingress_context>();
+    ctx_->limits.max_in_flight = static_cast<std::size_t>(o.max_in_flight > 0 ? o.max_in_flight
+                                                                             : cfg.ingress.max_in_flight);
+    int max_seq = 0;
+    for (const auto& m : cfg.models) {
+      max_seq = std::max(max_seq, m.spec.max_seq);
+      ctx_->models[m.name] = actors::model_limits{m.spec.vocab, m.spec.max_seq};
+    }
+    ctx_->limits.max_tokens = static_cast<std::size_t>(cfg.ingress.max_input_tokens > 0 ? cfg.ingress.max_input_tokens
+                                                                                         : std::max(1, max_seq));
+    ctx_->limits.max_frame_bytes = std::max<std::size_t>(1 << 16, ctx_->limits.max_tokens * 8 + 4096);
+    ctx_->limits.max_connections = static_cast<std::size_t>(cfg.ingress.max_connections);
+    ctx_->limits.idle_timeout = cfg.ingress.idle_timeout;
+    ctx_->limits.read_timeout = cfg.ingress.read_timeout;
+    ctx_->limits.http_workers = static_cast<std::size_t>(cfg.ingress.http_workers);
+    ctx_->control_token = cfg.ingress.control_token;
+    if (const char* t = std::getenv("SWITCHYARD_CONTROL_TOKEN"); t && *t)
+      ctx_->control_token = t;
+    // The controller answers every request by its deadline; this bound only catches a lost controller.
+    ctx_->request_timeout = cfg.runtime.request_timeout * 2 + std::chrono::seconds(5);
+    ctx_->gate = std::make_shared<actors::inflight_gate>(static_cast<std::int64_t>(ctx_->limits.max_in_flight));
+    ctx_->metrics = std::make_shared<actors::metrics_registry>();
+    actors::describe_ingress_metrics(*ctx_->metrics);
+
+    // Every port is bound (HTTP, metrics) or checked (msgpack: CAF binds it below) before any weights load,
+    // so that a port in use is reported at once. Connections wait in the kernel's backlog until serving.
+    if (auto st = probe_port(cfg.ingress.bind, port_of(cfg.ingress.msgpack_port), "ingress.msgpack_port"); !st)
+      return st;
+    http_ = std::make_unique<actors::http_ingress>(*sys_, ctx_);
+    auto hp = http_->bind(cfg.ingress.bind, port_of(cfg.ingress.http_port));
+    if (!hp)
+      return hp.err();
+    ports_.http = *hp;
+    if (!o.any_ports && cfg.metrics.port == cfg.ingress.http_port && cfg.metrics.bind == cfg.ingress.bind) {
+      ports_.metrics = ports_.http;
+    } else {
+      metrics_http_ = std::make_unique<actors::http_ingress>(*sys_, ctx_, true);
+      auto mport = metrics_http_->bind(cfg.metrics.bind, port_of(cfg.metrics.port));
+      if (!mport)
+        return mport.err();
+      ports_.metrics = *mport;
+    }
+
     if (o.echo_controller) {
       std::vector<std::string> names;
       for (const auto& m : cfg.models)
@@ -67,42 +147,16 @@ public:
       controller_ = cluster_.controller;
       ports_.controller = cluster_.port;
     }
-    ctx_ = std::make_shared<actors::ingress_context>();
     ctx_->controller = controller_;
-    ctx_->limits.max_in_flight = static_cast<std::size_t>(o.max_in_flight > 0 ? o.max_in_flight
-                                                                             : cfg.ingress.max_in_flight);
-    int max_seq = 0;
-    for (const auto& m : cfg.models)
-      max_seq = std::max(max_seq, m.spec.max_seq);
-    ctx_->limits.max_tokens = static_cast<std::size_t>(cfg.ingress.max_input_tokens > 0 ? cfg.ingress.max_input_tokens
-                                                                                         : std::max(1, max_seq));
-    ctx_->limits.max_frame_bytes = std::max<std::size_t>(1 << 16, ctx_->limits.max_tokens * 8 + 4096);
-    // The controller answers every request by its deadline; this bound only catches a lost controller.
-    ctx_->request_timeout = cfg.runtime.request_timeout * 2 + std::chrono::seconds(5);
-    ctx_->gate = std::make_shared<actors::inflight_gate>(static_cast<std::int64_t>(ctx_->limits.max_in_flight));
-    ctx_->metrics = std::make_shared<actors::metrics_registry>();
-    actors::describe_ingress_metrics(*ctx_->metrics);
 
-    auto port_of = [&](std::uint16_t p) { return o.any_ports ? std::uint16_t{0} : p; };
     auto mp = actors::start_msgpack_ingress(*sys_, ctx_, cfg.ingress.bind, port_of(cfg.ingress.msgpack_port));
     if (!mp)
       return mp.err();
     ingress_ = mp->first;
     ports_.msgpack = mp->second;
-    http_ = std::make_unique<actors::http_ingress>(*sys_, ctx_);
-    auto hp = http_->start(cfg.ingress.bind, port_of(cfg.ingress.http_port));
-    if (!hp)
-      return hp.err();
-    ports_.http = *hp;
-    if (!o.any_ports && cfg.metrics.port == cfg.ingress.http_port && cfg.metrics.bind == cfg.ingress.bind) {
-      ports_.metrics = ports_.http;
-    } else {
-      metrics_http_ = std::make_unique<actors::http_ingress>(*sys_, ctx_, true);
-      auto mport = metrics_http_->start(cfg.metrics.bind, port_of(cfg.metrics.port));
-      if (!mport)
-        return mport.err();
-      ports_.metrics = *mport;
-    }
+    http_->serve();
+    if (metrics_http_)
+      metrics_http_->serve();
     int cpu = 0, cuda = 0;
     for (const auto& n : cfg.nodes)
       for (const auto& d : n.devices)
@@ -130,14 +184,17 @@ public:
       return clean_;
     stopped_ = true;
     clean_ = true;
-    // 1. Stop accepting on every endpoint; answer everything the ingress holds.
+    // 1. Stop accepting on every endpoint; answer everything the ingress holds (HTTP: the requests already
+    //    sent are answered before its workers stop).
     std::thread http_stop([this] {
       if (http_)
-        http_->stop();
+        http_drained_ = http_->stop();
     });
     if (ingress_)
       clean_ = actors::drain_ingress(*sys_, ingress_, timeout) && clean_;
     http_stop.join();
+    logger("up")->info("drain: {} HTTP request(s) answered while stopping; msgpack ingress {}", http_drained_,
+                       clean_ ? "drained" : "still held requests at the timeout");
     // 2. The cluster: drain (anything still queued inside), then stop nodes, groups, stages, gpus.
     if (echo_) {
       caf::anon_send_exit(controller_, caf::exit_reason::user_shutdown);
@@ -165,6 +222,7 @@ private:
   serve_ports ports_;
   std::string backend_;
   bool echo_ = false;
+  std::size_t http_drained_ = 0;
   bool stopped_ = false;
   bool clean_ = true;
 };

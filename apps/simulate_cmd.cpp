@@ -2,6 +2,10 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/sim_inputs.hpp"
 #include "messages/logging.hpp"
@@ -99,6 +103,39 @@ int run_simulate(const simulate_options& o) {
       return 1;
     }
   return 0;
+}
+
+void add_simulate_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<simulate_options>();
+  auto* simulate = app.add_subcommand("simulate", "simulate a placement plan on a trace (fast simulator)");
+  add_sim_input_options(*simulate, o->in);
+  simulate->add_option("--plan", o->plan, "plan YAML (switchyard plan)")->required();
+  simulate->add_option("--mode", o->mode, "compat|batching|swapping")->capture_default_str();
+  simulate->add_option("--mem-budget-gib", o->mem_budget_gib,
+                       "swapping: per-GPU budget (default: -c's smallest device memory, else 13)");
+  simulate->add_option("--eviction", o->eviction,
+                       "swapping: lru|demand-aware (the runtime's policy; default: -c's policies.eviction, else lru)");
+  simulate->add_option("--warmup", o->warmup_s, "seconds trimmed from each end")->capture_default_str();
+  simulate->add_option("--records", o->records, "write per-request CSV here");
+  simulate->add_option("--summary", o->summary, "write the summary JSON here");
+  simulate->callback([o, &rc] { rc = run_simulate(*o); });
+}
+
+void add_sim_input_options(CLI::App& c, sim_input_options& in) {
+  c.add_option("-c,--config", in.config_path, "deployment YAML: its models (specs, slo_ms), devices and memory "
+                                               "(explicit flags win over it)");
+  c.add_option("--profile", in.profile, "profile database (.json or .msgpack)");
+  c.add_option("--hardware", in.hardware, "analytic profile of this GPU (V100-16GB, A100-40GB, H100-80GB)");
+  c.add_option("--models", in.models, "models for --hardware / synthetic traces: preset[:copies],...");
+  c.add_option("--trace,--workload", in.trace,
+                "trace CSV (arrival_s,model,input_tokens[,slo_ms]); default: a synthetic trace (--rate, --cv, ...)");
+  c.add_option("--rate", in.rate, "synthetic: total requests/s (0: 10 per model)");
+  c.add_option("--cv", in.cv, "synthetic: coefficient of variation of inter-arrival gaps")->capture_default_str();
+  c.add_option("--duration", in.duration_s, "synthetic: seconds")->capture_default_str();
+  c.add_option("--popularity", in.popularity, "synthetic: power-law exponent of model rates")->capture_default_str();
+  c.add_option("--seed", in.seed, "synthetic: seed")->capture_default_str();
+  c.add_option("--slo-scale", in.slo_scale, "SLO = scale x single-GPU latency (models without -c's slo_ms)")
+    ->capture_default_str();
 }
 
 } // namespace sy::apps

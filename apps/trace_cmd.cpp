@@ -1,6 +1,10 @@
 // `switchyard trace synth|convert`: generate or convert workload traces to the native CSV.
 #include <cstdio>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "messages/logging.hpp"
 #include "sim/workload.hpp"
@@ -86,6 +90,47 @@ int run_trace(const trace_options& o) {
   for (std::size_t m = 0; m < out.models.size(); ++m)
     std::printf("  %-16s %ld\n", out.models[m].c_str(), per_model[m]);
   return 0;
+}
+
+void add_trace_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<trace_options>();
+  auto* trace = app.add_subcommand("trace", "generate or convert a workload trace (native CSV)");
+  trace->require_subcommand(1);
+  auto common = [o](CLI::App* c) {
+    c->add_option("--models", o->models, "model names, comma-separated")->delimiter(',');
+    c->add_option("-o,--output", o->output, "output CSV")->capture_default_str();
+    c->add_option("--seed", o->seed, "random seed")->capture_default_str();
+    c->add_option("--tokens", o->tokens, "input tokens per request")->capture_default_str();
+    c->add_option("--time-scale", o->time_scale, "divide arrival times by this factor");
+    c->add_option("--thin", o->thin, "rate scale by thinning (<1) or replication (>1)");
+    c->add_option("--slice-start", o->slice_start, "keep arrivals >= this (s)");
+    c->add_option("--slice-end", o->slice_end, "keep arrivals < this (s)");
+    c->add_flag("--uniform", o->uniform, "uniform popularity instead of the power law");
+  };
+  auto* synth = trace->add_subcommand("synth", "Gamma-process trace with power-law popularity");
+  common(synth);
+  synth->add_option("--rate", o->rate, "total requests/s")->capture_default_str();
+  synth->add_option("--cv", o->cv, "coefficient of variation of the gaps")->capture_default_str();
+  synth->add_option("--duration", o->duration, "seconds")->capture_default_str();
+  synth->callback([o, &rc] {
+    o->mode = "synth";
+    rc = run_trace(*o);
+  });
+  auto* convert = trace->add_subcommand("convert", "convert csv / azure2019 / azure2021 / azure-llm");
+  common(convert);
+  convert->add_option("-i,--input", o->inputs, "input trace file(s); repeat to merge")->required();
+  convert->add_option("--format", o->format, "csv | azure2019 | azure2021 | azure-llm")->capture_default_str();
+  convert->add_option("--rate-scale", o->rate_scale, "azure: rate multiplier of the Gamma processes");
+  convert->add_option("--cv-scale", o->cv_scale, "azure: CV (2019) or CV multiplier (2021 fit)");
+  convert->add_option("--start-minute", o->start_minute, "azure2019: first minute of the window");
+  convert->add_option("--minutes", o->minutes, "azure2019: window length in minutes");
+  convert->add_flag("--fit-gamma", o->fit_gamma, "azure2021: per-interval Gamma fit instead of raw");
+  convert->add_option("--interval", o->interval, "azure2021: Gamma-fit interval (s)");
+  convert->add_option("--max-seq", o->max_seq, "azure-llm: clip input tokens to this");
+  convert->callback([o, &rc] {
+    o->mode = "convert";
+    rc = run_trace(*o);
+  });
 }
 
 } // namespace sy::apps

@@ -4,9 +4,14 @@
 #include <cstdio>
 #include <pthread.h>
 
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
 #include "apps/commands.hpp"
 #include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
+#include "config/weight_files.hpp"
 #include "messages/logging.hpp"
 #include "policies/policy_registry.hpp"
 
@@ -14,8 +19,9 @@ namespace sy::apps {
 
 int run_up(const up_options& o) {
   auto log = logger("up");
-  // Block the stop signals in every thread (the actor system's threads inherit the mask), then wait for
-  // them synchronously on this one: no work inside a signal handler.
+  // Block the stop signals in every thread (the actor system's threads inherit the mask; threads that
+  // libraries start before main, such as OpenBLAS's, inherit the mask set in apps/main.cpp's preinit
+  // entry), then wait for them synchronously on this one: no work inside a signal handler.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -33,6 +39,12 @@ int run_up(const up_options& o) {
   // The config's policy plug-ins and policies, checked before anything starts (exit 2 like a config error).
   if (auto reg = policies::load_policy_registry(*cfg); !reg) {
     log->error("{}", reg.err().message);
+    return 2;
+  }
+  // Weight files that are missing or corrupt: known in milliseconds, so refused now (exit 2), not after
+  // the ready timeout.
+  if (auto st = config::check_weight_files(*cfg); !st) {
+    log->error("{}", st.err().message);
     return 2;
   }
   serve_overrides ov;
@@ -79,8 +91,21 @@ int run_up(const up_options& o) {
             sig == SIGINT ? "SIGINT" : "SIGTERM");
   bool clean = (*service)->drain_and_stop(std::chrono::seconds(60));
   service->reset();
-  log->info(clean ? "stopped: every request answered" : "stopped with requests still in flight");
+  log->info(clean ? "stopped: every accepted request answered"
+                  : "stopped with requests still in flight after the 60 s drain timeout");
   return clean ? 0 : 1;
+}
+
+void add_up_command(CLI::App& app, int& rc) {
+  auto o = std::make_shared<up_options>();
+  auto* up = app.add_subcommand("up", "serve a deployment: controller, local node, msgpack + HTTP ingress");
+  up->add_option("-c,--config", o->config_path, "deployment YAML (default: the embedded default)");
+  up->add_flag("--any-ports", o->any_ports, "bind every listener to a free port (logged)");
+  up->add_option("--max-in-flight", o->max_in_flight, "override ingress.max_in_flight");
+  up->add_option("--node", o->node, "multi-node configs: the node run in this process (default: the first)");
+  up->add_option("--join-timeout", o->join_timeout_s, "multi-node configs: seconds for the other nodes to join")
+    ->capture_default_str();
+  up->callback([o, &rc] { rc = run_up(*o); });
 }
 
 } // namespace sy::apps

@@ -149,6 +149,12 @@ struct ingress_config {
   std::uint16_t http_port = 7401;    // HTTP/JSON (0: any free port)
   int max_in_flight = 1024;          // accepted but unanswered requests; beyond: rejected (overload)
   int max_input_tokens = 0;          // per request; 0: each model's max_seq
+  int max_connections = 1024;        // open client connections per listener; beyond: refused
+  std::chrono::milliseconds idle_timeout{60000}; // a connection without requests this long is closed (0: never)
+  std::chrono::milliseconds read_timeout{2000};  // HTTP: one whole request from its first byte
+  int http_workers = 16;             // HTTP: threads that read requests and run handlers
+  std::string control_token;         // non-empty: control routes need `Authorization: Bearer <token>`
+                                     // (SWITCHYARD_CONTROL_TOKEN overrides it)
 };
 
 struct metrics_config {

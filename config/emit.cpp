@@ -104,6 +104,12 @@ std::string to_yaml(const cluster_config& c) {
   out << YAML::Key << "http_port" << YAML::Value << c.ingress.http_port;
   out << YAML::Key << "max_in_flight" << YAML::Value << c.ingress.max_in_flight;
   out << YAML::Key << "max_input_tokens" << YAML::Value << c.ingress.max_input_tokens;
+  out << YAML::Key << "max_connections" << YAML::Value << c.ingress.max_connections;
+  out << YAML::Key << "idle_timeout_ms" << YAML::Value << c.ingress.idle_timeout.count();
+  out << YAML::Key << "read_timeout_ms" << YAML::Value << c.ingress.read_timeout.count();
+  out << YAML::Key << "http_workers" << YAML::Value << c.ingress.http_workers;
+  if (!c.ingress.control_token.empty())
+    out << YAML::Key << "control_token" << YAML::Value << "<set>";
   out << YAML::EndMap;
   out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "bind" << YAML::Value << c.metrics.bind;

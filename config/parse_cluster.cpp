@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include "config/cluster_config.hpp"
+
+#include <arpa/inet.h>
+#include <cmath>
 #include "config/internal/read_model.hpp"
 #include "config/internal/read_sections.hpp"
 
@@ -178,6 +181,42 @@ param_value scalar_param(const YAML::Node& n) {
 }
 } // namespace
 
+namespace {
+// The numeric parameters of the built-in policies and their ranges: a value outside is refused here, with
+// its file:line:column, instead of overflowing a cast later (max_batch: 1e300).
+struct param_range {
+  const char* kind;
+  const char* key;
+  double min, max;
+  bool integer;
+  const char* what;
+};
+constexpr param_range builtin_param_ranges[] = {
+  {"batching", "max_batch", 1, 4096, true, "an integer 1..4096"},
+  {"admission", "slack", 0, 1e6, false, "a number 0..1e6"},
+  {"eviction", "default_gbps", 1e-6, 1e6, false, "a number (GB/s) in (0, 1e6]"},
+};
+
+void check_param_range(yaml_reader& r, const YAML::Node& n, const std::string& path, const std::string& kind,
+                       const std::string& key, const param_value& v) {
+  const double* d = std::get_if<double>(&v);
+  const std::int64_t* i = std::get_if<std::int64_t>(&v);
+  double x = d ? *d : i ? static_cast<double>(*i) : 0;
+  if (i && (*i == std::numeric_limits<std::int64_t>::max() || *i == std::numeric_limits<std::int64_t>::min()))
+    r.fail(n, path, "an integer within 64 bits", yaml_reader::describe(n));
+  if (d && (!std::isfinite(*d) || std::fabs(*d) > 1e15))
+    r.fail(n, path, "a finite number of magnitude at most 1e15", yaml_reader::describe(n));
+  for (const auto& pr : builtin_param_ranges) {
+    if (kind != pr.kind || key != pr.key)
+      continue;
+    if (!d && !i)
+      r.fail(n, path, pr.what, yaml_reader::describe(n));
+    if (x < pr.min || x > pr.max || (pr.integer && d && x != std::floor(x)))
+      r.fail(n, path, pr.what, yaml_reader::describe(n));
+  }
+}
+} // namespace
+
 policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string& path, const std::string& kind,
                           const std::string& name_key, bool plugin_names) {
   const auto& known = known_policy_names(kind);
@@ -196,6 +235,7 @@ policy_config read_policy(yaml_reader& r, const YAML::Node& n, const std::string
       if (!it->second.IsScalar())
         r.fail(it->second, at(path, key), "a scalar parameter value", yaml_reader::describe(it->second));
       out.params[key] = scalar_param(it->second);
+      check_param_range(r, it->second, at(path, key), kind, key, out.params[key]);
     }
   }
   std::string name_path = n.IsMap() ? at(path, name_key) : path;
@@ -248,12 +288,38 @@ policies_config read_policies(yaml_reader& r, const YAML::Node& n, const std::st
   return out;
 }
 
+/// A numeric IPv4 or IPv6 address to listen on (0.0.0.0 / :: for every interface; no host names: a
+/// listener's address must not depend on name resolution).
+std::string as_bind_address(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  static const std::string what = "a numeric IPv4 or IPv6 address (127.0.0.1, 0.0.0.0, ::1, ::)";
+  std::string s = r.as_string(n, path, what);
+  unsigned char buf[sizeof(in6_addr)];
+  if (::inet_pton(AF_INET, s.c_str(), buf) != 1 && ::inet_pton(AF_INET6, s.c_str(), buf) != 1)
+    r.fail(n, path, what, yaml_reader::describe(n));
+  return s;
+}
+
 void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
   if (YAML::Node in = r.child(root, "", "ingress"); yaml_reader::present(in)) {
-    r.expect_map(in, "ingress", {"bind", "msgpack_port", "http_port", "max_in_flight", "max_input_tokens"},
+    r.expect_map(in, "ingress", {"bind", "msgpack_port", "http_port", "max_in_flight", "max_input_tokens",
+                                 "max_connections", "idle_timeout_ms", "read_timeout_ms", "http_workers",
+                                 "control_token"},
                  "ingress settings");
     if (auto b = r.child(in, "ingress", "bind"); yaml_reader::present(b))
-      c.ingress.bind = r.as_string(b, "ingress.bind", "a bind address");
+      c.ingress.bind = as_bind_address(r, b, "ingress.bind");
+    if (auto m = r.child(in, "ingress", "max_connections"); yaml_reader::present(m))
+      c.ingress.max_connections = static_cast<int>(
+        r.as_int(m, "ingress.max_connections", 1, 1000000, "an integer 1..1000000 (per listener)"));
+    if (auto m = r.child(in, "ingress", "idle_timeout_ms"); yaml_reader::present(m))
+      c.ingress.idle_timeout = std::chrono::milliseconds{
+        r.as_int(m, "ingress.idle_timeout_ms", 0, 24LL * 3600 * 1000, "milliseconds 0..86400000 (0: never)")};
+    if (auto m = r.child(in, "ingress", "read_timeout_ms"); yaml_reader::present(m))
+      c.ingress.read_timeout = std::chrono::milliseconds{
+        r.as_int(m, "ingress.read_timeout_ms", 1, 600000, "milliseconds 1..600000")};
+    if (auto m = r.child(in, "ingress", "http_workers"); yaml_reader::present(m))
+      c.ingress.http_workers = static_cast<int>(r.as_int(m, "ingress.http_workers", 1, 1024, "an integer 1..1024"));
+    if (auto t = r.child(in, "ingress", "control_token"); yaml_reader::present(t))
+      c.ingress.control_token = r.as_string(t, "ingress.control_token", "a non-empty token string");
     if (auto p = r.child(in, "ingress", "msgpack_port"); yaml_reader::present(p))
       c.ingress.msgpack_port = r.as_port(p, "ingress.msgpack_port");
     if (auto p = r.child(in, "ingress", "http_port"); yaml_reader::present(p))
@@ -269,7 +335,7 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
   if (YAML::Node me = r.child(root, "", "metrics"); yaml_reader::present(me)) {
     r.expect_map(me, "metrics", {"bind", "port"}, "metrics settings");
     if (auto b = r.child(me, "metrics", "bind"); yaml_reader::present(b))
-      c.metrics.bind = r.as_string(b, "metrics.bind", "a bind address");
+      c.metrics.bind = as_bind_address(r, b, "metrics.bind");
     if (auto p = r.child(me, "metrics", "port"); yaml_reader::present(p))
       c.metrics.port = r.as_port(p, "metrics.port");
   }

@@ -6,8 +6,6 @@
 #include <optional>
 #include <string_view>
 
-#include "messages/infer.hpp"
-
 namespace sy::messages {
 
 enum class error_code : std::uint8_t {
@@ -83,18 +81,19 @@ constexpr bool is_client_error(error_code c) noexcept {
 }
 
 /// The client-visible status string for an error code: "invalid" for client errors (issue 9 §5), else
-/// the request_status that the engine would report.
+/// the request_status (messages/infer.hpp) that the engine would report: ok | rejected |
+/// deadline_exceeded | failed.
 constexpr const char* client_status(error_code c) noexcept {
   if (c == error_code::none)
-    return to_string(request_status::ok);
+    return "ok";
   if (is_client_error(c))
     return "invalid";
   switch (c) {
-    case error_code::deadline_exceeded: return to_string(request_status::deadline_exceeded);
+    case error_code::deadline_exceeded: return "deadline_exceeded";
     case error_code::overload:
     case error_code::not_resident:
-    case error_code::draining: return to_string(request_status::rejected);
-    default: return to_string(request_status::failed);
+    case error_code::draining: return "rejected";
+    default: return "failed";
   }
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/errors.hpp"
 #include "messages/ids.hpp"
 #include "messages/optional_field.hpp"
 #include "messages/tensor.hpp"
@@ -73,11 +74,26 @@ struct infer_response {
   std::string reason; // empty for ok
   tensor output;      // ok: decoder -> logits [vocab] (last token); encoder -> pooled [hidden]
   request_timings timings;
+  error_code code = error_code::none; // why not ok (messages/errors.hpp); none: derived from status
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, infer_response& x) {
-  return f(x.id, x.status, x.reason, x.output, x.timings);
+  return f(x.id, x.status, x.reason, x.output, x.timings, x.code);
+}
+
+/// The error code of a response: its own when set, else the one its status implies (a responder that
+/// does not set codes yet: rejected -> overload, deadline_exceeded, failed -> internal).
+constexpr error_code code_of(const infer_response& r) noexcept {
+  if (r.status == request_status::ok)
+    return error_code::none;
+  if (r.code != error_code::none)
+    return r.code;
+  switch (r.status) {
+    case request_status::rejected: return error_code::overload;
+    case request_status::deadline_exceeded: return error_code::deadline_exceeded;
+    default: return error_code::internal;
+  }
 }
 
 } // namespace sy::messages

@@ -87,6 +87,7 @@ struct fixture {
 
   void start(ingress_limits lim = {}) {
     ctx->controller = controller;
+    ctx->models = {{"echo", model_limits{100000, 4096}}, {"slow", model_limits{100000, 4096}}};
     ctx->limits = lim;
     ctx->gate = std::make_shared<inflight_gate>(static_cast<std::int64_t>(lim.max_in_flight));
     ctx->metrics = std::make_shared<metrics_registry>();
@@ -160,7 +161,7 @@ TEST_CASE_METHOD(fixture, "a malformed frame gets an invalid answer and the conn
   CHECK(good.status == "ok");
 }
 
-TEST_CASE_METHOD(fixture, "an oversized frame is answered, skipped, and the next request is served") {
+TEST_CASE_METHOD(fixture, "an oversized frame is answered once and its connection closed") {
   ingress_limits lim;
   lim.max_frame_bytes = 256;
   start(lim);
@@ -170,9 +171,114 @@ TEST_CASE_METHOD(fixture, "an oversized frame is answered, skipped, and the next
   auto big = c.recv();
   CHECK(big.status == "invalid");
   CHECK(big.reason.find("exceeds the limit of 256 bytes") != std::string::npos);
-  auto next = c.recv();
-  CHECK(next.id == 2);
+  char b[64];
+  CHECK(::recv(c.fd, b, sizeof b, 0) == 0); // closed: no silent skipping of the announced body
+  client d(port);                         // the server serves new connections
+  d.send(wire_request{3, "echo", {9}, 0});
+  auto next = d.recv();
+  CHECK(next.id == 3);
   CHECK(next.status == "ok");
+}
+
+TEST_CASE_METHOD(fixture, "a length prefix of 2 GiB or more is answered once and closes the connection") {
+  start();
+  client c(port);
+  c.send_bytes({'\x80', '\0', '\0', '\0', 'x', 'y'});
+  auto r = c.recv();
+  CHECK(r.status == "invalid");
+  CHECK(r.reason.find("2147483648 bytes exceeds the limit") != std::string::npos);
+  char b[64];
+  CHECK(::recv(c.fd, b, sizeof b, 0) == 0);
+  CHECK(ctx->metrics->value("sy_ingress_closed_connections_total", {{"protocol", "msgpack"}, {"why", "oversized_frame"}}) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "an answer for a client that left never reaches the next client on its reused handle") {
+  start();
+  auto open_connections = [&] { return ctx->metrics->value("sy_ingress_connections", {{"protocol", "msgpack"}}); };
+  for (int trial = 0; trial < 5; ++trial) {
+    {
+      client a(port);
+      a.send(wire_request{1000, "slow", {1}, 0}); // held by the stand-in controller
+      caf::scoped_actor self{sys};
+      for (int i = 0; i < 100000; ++i) { // until the broker holds it (bounded)
+        std::int64_t pending = 0;
+        self->request(ingress, caf::infinite, caf::get_atom::value).receive([&](std::int64_t n) { pending = n; },
+                                                                           [](caf::error&) {});
+        if (pending == 1)
+          break;
+        std::this_thread::yield();
+      }
+    } // a leaves with its request in flight
+    for (int i = 0; i < 100000 && open_connections() != 0; ++i)
+      std::this_thread::yield(); // the broker has seen it leave (its fd is free for the next client)
+    client b(port);              // the OS hands out the lowest free fd: usually a's
+    release_held();              // a's answer arrives now
+    b.send(wire_request{7, "echo", {1}, 0});
+    auto r = b.recv();
+    CHECK(r.id == 7); // b's own answer, not a's id 1000
+    CHECK(r.status == "ok");
+  }
+}
+
+TEST_CASE_METHOD(fixture, "a connection idle past the idle timeout is closed") {
+  ingress_limits lim;
+  lim.idle_timeout = std::chrono::milliseconds(50);
+  start(lim);
+  client c(port);
+  c.send(wire_request{1, "echo", {1}, 0});
+  CHECK(c.recv().status == "ok");
+  char b[64];
+  CHECK(::recv(c.fd, b, sizeof b, 0) == 0); // closed by the server (the socket timeout is 10 s)
+  CHECK(ctx->metrics->value("sy_ingress_closed_connections_total", {{"protocol", "msgpack"}, {"why", "idle"}}) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "connections beyond the limit are refused and the others keep working") {
+  ingress_limits lim;
+  lim.max_connections = 2;
+  start(lim);
+  client a(port), b(port);
+  a.send(wire_request{1, "echo", {1}, 0});
+  b.send(wire_request{2, "echo", {1}, 0});
+  CHECK(a.recv().id == 1);
+  CHECK(b.recv().id == 2);
+  client c(port);
+  char buf[64];
+  CHECK(::recv(c.fd, buf, sizeof buf, 0) <= 0); // closed at once
+  a.send(wire_request{3, "echo", {1}, 0});
+  CHECK(a.recv().id == 3);
+  CHECK(ctx->metrics->value("sy_ingress_refused_connections_total", {{"protocol", "msgpack"}}) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "tokens outside the vocabulary and unknown models are invalid at once, with bounded labels") {
+  ctx->models = {{"echo", model_limits{10, 3}}};
+  ctx->controller = controller;
+  ingress_limits lim;
+  ctx->limits = lim;
+  ctx->gate = std::make_shared<inflight_gate>(100);
+  ctx->metrics = std::make_shared<metrics_registry>();
+  auto r0 = start_msgpack_ingress(sys, ctx, "127.0.0.1", 0);
+  REQUIRE(r0.ok());
+  ingress = r0->first;
+  client c(r0->second);
+  c.send(wire_request{1, "echo", {1, 10}, 0});
+  auto r = c.recv();
+  CHECK(r.status == "invalid");
+  CHECK(r.reason == "'tokens'[1]: 10 is outside model echo's vocabulary [0, 10)");
+  c.send(wire_request{2, "echo", {1, 2, 3, 4}, 0});
+  r = c.recv();
+  CHECK(r.status == "invalid");
+  CHECK(r.reason == "'tokens': 4 tokens exceed model echo's max_seq of 3");
+  for (std::uint64_t i = 0; i < 50; ++i)
+    c.send(wire_request{10 + i, "no-such-model-" + std::to_string(i), {1}, 0});
+  for (int i = 0; i < 50; ++i) {
+    r = c.recv();
+    CHECK(r.status == "invalid");
+    CHECK(r.reason.rfind("unknown model 'no-such-model-", 0) == 0);
+  }
+  auto text = ctx->metrics->render();
+  CHECK(text.find("no-such-model") == std::string::npos); // client input never becomes a label
+  CHECK(ctx->metrics->value("sy_ingress_requests_total", {{"protocol", "msgpack"}, {"model", "unknown"}, {"status", "invalid"}}) == 50);
+  CHECK(ctx->metrics->value("sy_ingress_rejected_total", {{"status", "invalid"}, {"reason", "unknown_model"}}) == 50);
 }
 
 TEST_CASE_METHOD(fixture, "too many tokens and an unknown model get precise answers") {
@@ -188,7 +294,7 @@ TEST_CASE_METHOD(fixture, "too many tokens and an unknown model get precise answ
   CHECK(many.reason.find("limit of 4") != std::string::npos);
   auto unknown = c.recv();
   CHECK(unknown.id == 2);
-  CHECK(unknown.status == "rejected");
+  CHECK(unknown.status == "invalid");
   CHECK(unknown.reason == "unknown model 'nope'");
 }
 
@@ -263,7 +369,7 @@ TEST_CASE_METHOD(fixture, "the replay driver sends a trace open-loop and records
   REQUIRE(r->records.size() == 50);
   for (std::size_t i = 0; i < 50; ++i) {
     CHECK(r->records[i].answers == 1);
-    CHECK(r->records[i].status == (i % 5 == 0 ? "rejected" : "ok"));
+    CHECK(r->records[i].status == (i % 5 == 0 ? "invalid" : "ok"));
     CHECK(r->records[i].finish >= r->records[i].arrival);
   }
 }
@@ -297,7 +403,7 @@ TEST_CASE_METHOD(fixture, "a client that never reads its answers is closed once 
   }
   CHECK((k == 0 || errno == ECONNRESET));
   CHECK(got < 4000u * 4096u);
-  CHECK(ctx->metrics->value("sy_ingress_closed_slow_readers_total", {}) == 1);
+  CHECK(ctx->metrics->value("sy_ingress_closed_connections_total", {{"protocol", "msgpack"}, {"why", "slow_reader"}}) == 1);
 }
 
 TEST_CASE_METHOD(fixture, "a request the controller holds past the request timeout is answered failed once") {
