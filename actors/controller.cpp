@@ -59,11 +59,12 @@ void on_deadline_tick(self_ptr self) {
   arm_deadlines(self);
 }
 
-infer_response reject(self_ptr self, const infer_request& req, const std::string& reason) {
+infer_response reject(self_ptr self, const infer_request& req, const std::string& reason, error_code code) {
   infer_response r;
   r.id = req.id;
   r.status = request_status::rejected;
   r.reason = reason;
+  r.code = code;
   r.timings.arrival = self->clock().now();
   internal::record(self->state, req.model, r.status, reason, 0);
   return r;
@@ -267,17 +268,18 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
   auto& st = self->state;
   auto now = self->clock().now();
   if (st.draining)
-    return reject(self, req, "draining");
+    return reject(self, req, "draining", error_code::draining);
   if (!st.ready)
-    return reject(self, req, "not ready");
+    return reject(self, req, "not ready", error_code::overload);
   const auto* mc = st.cfg->find_model(req.model);
   if (!mc)
-    return reject(self, req, "unknown model");
+    return reject(self, req, "unknown model", error_code::unknown_model);
   if (req.tokens.empty() || static_cast<int>(req.tokens.size()) > mc->spec.max_seq)
-    return reject(self, req, "expected 1.." + std::to_string(mc->spec.max_seq) + " tokens");
+    return reject(self, req, "expected 1.." + std::to_string(mc->spec.max_seq) + " tokens", error_code::invalid_request);
   for (auto t : req.tokens)
     if (t < 0 || t >= mc->spec.vocab)
-      return reject(self, req, "token out of range [0, " + std::to_string(mc->spec.vocab) + ")");
+      return reject(self, req, "token out of range [0, " + std::to_string(mc->spec.vocab) + ")",
+                    error_code::invalid_request);
   std::chrono::nanoseconds slo = req.slo ? std::chrono::nanoseconds{*req.slo}
                                          : mc->slo ? std::chrono::nanoseconds{*mc->slo}
                                                    : std::chrono::nanoseconds{st.cfg->runtime.request_timeout};
@@ -311,10 +313,13 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
   }
   if (cands.empty()) {
     std::string why = "model not placed on a ready group";
+    error_code code = error_code::not_resident;
     for (auto& slot : st.groups)
-      if (slot.plan.bytes.count(req.model) && !slot.down.empty())
+      if (slot.plan.bytes.count(req.model) && !slot.down.empty()) {
         why += " (" + slot.down + ")";
-    return reject(self, req, why);
+        code = error_code::node_lost;
+      }
+    return reject(self, req, why, code);
   }
   int g = st.dispatch(cands);
   auto chosen = std::find_if(cands.begin(), cands.end(), [&](auto& c) { return c.group == g; });
@@ -340,7 +345,7 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
           .then([](const ack&) {}, [](caf::error&) {}); // the group's reports show the outcome
       }
     }
-    return reject(self, req, d.reason);
+    return reject(self, req, d.reason, error_code::overload);
   }
   request_init init{req.model, now, now, deadline, slot.plan.name, slot.actor, controller_full_actor{self}, false};
   auto who = spawn_request(self->system(), std::move(init));

@@ -60,6 +60,7 @@ request_actor::behavior_type request_fn(self_ptr self, request_init init) {
       infer_response resp;
       resp.status = out.status;
       resp.reason = std::move(out.reason);
+      resp.code = out.code;
       resp.output = std::move(out.output);
       resp.timings.start = out.start;
       resp.timings.finish = out.finish;
@@ -74,6 +75,7 @@ request_actor::behavior_type request_fn(self_ptr self, request_init init) {
       infer_response resp;
       resp.status = request_status::deadline_exceeded;
       resp.reason = "deadline passed before the output was ready";
+      resp.code = error_code::deadline_exceeded;
       answer(self, std::move(resp));
     },
   };
