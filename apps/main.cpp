@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   // --- engine commands (gpu/) ---
   run_model_options rm;
   auto* rm_cmd = app.add_subcommand("run-model", "run one forward pass through the sharded engine");
-  rm_cmd->add_option("--model", rm.model, "preset name or spec.yaml")->required();
+  rm_cmd->add_option("--model", rm.model, "preset name, spec.yaml or Hugging Face model folder")->required();
   auto* rm_w = rm_cmd->add_option("--weights", rm.weights, "safetensors file");
   rm_cmd->add_option("--seed", rm.seed, "generate weights from this seed")->excludes(rm_w);
   rm_cmd->add_option("--tp", rm.tp, "tensor-parallel degree")->capture_default_str();

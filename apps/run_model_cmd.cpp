@@ -44,7 +44,7 @@ int run_run_model(const run_model_options& o) {
   if (!layout)
     return fail(layout.err().to_string());
 
-  auto engine = open_engine(*spec, *layout, {o.weights, o.seed, *kind, o.budget_mib, o.threads});
+  auto engine = open_engine(*spec, *layout, {weights_arg(o.model, o.weights), o.seed, *kind, o.budget_mib, o.threads});
   if (!engine)
     return fail(engine.err().to_string(), 1);
   auto& p = engine->model;
