@@ -73,6 +73,10 @@ struct run_model_options {
   std::string output;         // .npy path; empty = print
   long long budget_mib = 0;   // per-device budget, 0 = backend default
   int threads = 0;            // cpu backend: OpenBLAS threads, 0 = auto
+  std::string pooling;        // encoders: pooler|cls|mean|mean-normalized|hidden (empty = model default)
+  std::string logits;         // decoders: last|all (empty = last)
+  std::string lengths;        // "3,5": variable-length sequences in --tokens (replaces --batch)
+  std::string token_types;    // "0,0,1,...": one per token (encoders with token types)
 };
 int run_run_model(const run_model_options&);
 

@@ -100,6 +100,10 @@ int main(int argc, char** argv) {
   rm_cmd->add_option("--output", rm.output, "write the output as .npy instead of printing it");
   rm_cmd->add_option("--budget-mib", rm.budget_mib, "per-device memory budget (0 = default)");
   rm_cmd->add_option("--threads", rm.threads, "cpu backend: OpenBLAS threads (0 = auto)");
+  rm_cmd->add_option("--pooling", rm.pooling, "encoders: pooler|cls|mean|mean-normalized|hidden");
+  rm_cmd->add_option("--logits", rm.logits, "decoders: last|all (logits of the last token or of every token)");
+  rm_cmd->add_option("--lengths", rm.lengths, "variable-length sequences in --tokens: 3,5,... (instead of --batch)");
+  rm_cmd->add_option("--token-types", rm.token_types, "token type ids, one per token: 0,0,1,...");
   rm_cmd->callback([&] { rc = run_run_model(rm); });
 
   init_weights_options iw;

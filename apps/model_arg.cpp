@@ -20,6 +20,88 @@ bool is_file(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
+
+constexpr const char* spec_keys =
+  "name, arch, layers, hidden, heads, ffn, vocab, max_seq, dtype, family, kv_heads, head_dim, norm, pre_norm, "
+  "norm_eps, ffn_act, positions, rope_theta, rope_scaling, qkv_bias, attn_out_bias, ffn_bias, tied_head, head_bias, "
+  "type_vocab, embed_norm, final_norm, pooler, bos_token, eos_token";
+
+/// The architecture-option keys of a spec file (named like the model_spec fields). Returns false when
+/// `key` is none of them; throws YAML::Exception on a value of the wrong type; sets `bad` to a message
+/// for a value of the right type that is not accepted.
+bool parse_option(gpu::model_spec& s, const std::string& key, const YAML::Node& v, std::string& bad) {
+  auto named = [&](auto parsed, auto& field) {
+    if (!parsed)
+      bad = parsed.err().message;
+    else
+      field = *parsed;
+  };
+  if (key == "family") named(gpu::parse_family(v.as<std::string>()), s.fam);
+  else if (key == "kv_heads") s.kv_heads = v.as<int>();
+  else if (key == "head_dim") s.head_dim = v.as<int>();
+  else if (key == "norm") named(gpu::parse_norm_kind(v.as<std::string>()), s.norm);
+  else if (key == "pre_norm") s.pre_norm = v.as<bool>();
+  else if (key == "norm_eps") s.norm_eps = v.as<float>();
+  else if (key == "ffn_act") named(gpu::parse_ffn_kind(v.as<std::string>()), s.ffn_act);
+  else if (key == "positions") named(gpu::parse_position_kind(v.as<std::string>()), s.positions);
+  else if (key == "rope_theta") s.rope_theta = v.as<double>();
+  else if (key == "qkv_bias") s.qkv_bias = v.as<bool>();
+  else if (key == "attn_out_bias") s.attn_out_bias = v.as<bool>();
+  else if (key == "ffn_bias") s.ffn_bias = v.as<bool>();
+  else if (key == "tied_head") s.tied_head = v.as<bool>();
+  else if (key == "head_bias") s.head_bias = v.as<bool>();
+  else if (key == "type_vocab") s.type_vocab = v.as<int>();
+  else if (key == "embed_norm") s.embed_norm = v.as<bool>();
+  else if (key == "final_norm") s.final_norm = v.as<bool>();
+  else if (key == "pooler") s.pooler = v.as<bool>();
+  else if (key == "bos_token") s.bos_token = v.as<int>();
+  else if (key == "eos_token") s.eos_token = v.as<int>();
+  else if (key == "rope_scaling") {
+    if (v.IsNull()) {
+      s.rope_scaling.reset();
+      return true;
+    }
+    if (!v.IsMap()) {
+      bad = "expected a mapping with type (linear|llama3), factor, low_freq_factor, high_freq_factor, "
+            "original_max_position_embeddings";
+      return true;
+    }
+    gpu::rope_scaling_spec r;
+    for (const auto& f : v) {
+      const std::string k = f.first.as<std::string>();
+      if (k == "type" || k == "rope_type") r.type = f.second.as<std::string>();
+      else if (k == "factor") r.factor = f.second.as<double>();
+      else if (k == "low_freq_factor") r.low_freq_factor = f.second.as<double>();
+      else if (k == "high_freq_factor") r.high_freq_factor = f.second.as<double>();
+      else if (k == "original_max_position_embeddings") r.original_max_position_embeddings = f.second.as<int>();
+      else {
+        bad = "unknown rope_scaling key '" + k + "', expected type, factor, low_freq_factor, high_freq_factor, "
+              "original_max_position_embeddings";
+        return true;
+      }
+    }
+    s.rope_scaling = r;
+  } else
+    return false;
+  return true;
+}
+
+std::string expected_kind(const std::string& key) {
+  static const char* strings[] = {"name", "arch", "dtype", "family", "norm", "ffn_act", "positions"};
+  static const char* bools[] = {"pre_norm", "qkv_bias", "attn_out_bias", "ffn_bias", "tied_head",
+                                "head_bias", "embed_norm", "final_norm", "pooler"};
+  for (const char* k : strings)
+    if (key == k)
+      return "a string";
+  for (const char* k : bools)
+    if (key == k)
+      return "true or false";
+  if (key == "norm_eps" || key == "rope_theta")
+    return "a number";
+  if (key == "rope_scaling")
+    return "a rope_scaling mapping of numbers (type a string)";
+  return "an integer";
+}
 } // namespace
 
 result<gpu::model_spec> load_model_arg(const std::string& arg) {
@@ -78,13 +160,15 @@ result<gpu::model_spec> load_model_arg(const std::string& arg) {
       } else if (key == "max_seq") {
         s.max_seq = v.as<int>();
       } else {
-        return make_error("spec", where(kv.first, key) + ": unknown key, expected one of name, arch, layers, "
-                                                         "hidden, heads, ffn, vocab, max_seq, dtype");
+        std::string bad;
+        if (!parse_option(s, key, v, bad))
+          return make_error("spec", where(kv.first, key) + ": unknown key, expected one of " + spec_keys);
+        if (!bad.empty())
+          return make_error("spec", where(v, key) + ": " + bad);
       }
     } catch (const YAML::Exception&) {
-      return make_error("spec", where(v, key) + ": expected " +
-                                  (key == "name" || key == "arch" || key == "dtype" ? "a string" : "an integer") +
-                                  ", found '" + (v.IsScalar() ? v.Scalar() : std::string{"a non-scalar"}) + "'");
+      return make_error("spec", where(v, key) + ": expected " + expected_kind(key) + ", found '" +
+                                  (v.IsScalar() ? v.Scalar() : std::string{"a non-scalar"}) + "'");
     }
   }
   s.ffn = ffn ? ffn : 4 * s.hidden;

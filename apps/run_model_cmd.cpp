@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdio>
+#include <numeric>
 
 #include "apps/commands.hpp"
 #include "apps/model_arg.hpp"
@@ -7,6 +8,49 @@
 #include "messages/logging.hpp"
 
 namespace sy::apps {
+
+namespace {
+/// --pooling / --logits -> the output kind (precise errors for the wrong architecture).
+result<gpu::output_kind> output_of(const run_model_options& o, const gpu::model_spec& spec) {
+  const bool dec = spec.kind == gpu::arch::decoder;
+  if (!o.pooling.empty() && !o.logits.empty())
+    return make_error("args", "--pooling and --logits exclude each other");
+  if (!o.logits.empty()) {
+    if (!dec)
+      return make_error("args", "--logits is for decoders; '" + spec.name + "' is an encoder (use --pooling)");
+    if (o.logits == "last")
+      return gpu::output_kind::logits_last;
+    if (o.logits == "all")
+      return gpu::output_kind::logits_all;
+    return make_error("args", "--logits: expected last or all, found '" + o.logits + "'");
+  }
+  if (!o.pooling.empty()) {
+    if (dec)
+      return make_error("args", "--pooling is for encoders; '" + spec.name + "' is a decoder (use --logits)");
+    auto k = gpu::parse_output_kind(o.pooling);
+    if (!k || *k == gpu::output_kind::logits_last || *k == gpu::output_kind::logits_all)
+      return make_error("args", "--pooling: expected pooler, cls, mean, mean-normalized or hidden, found '" +
+                                  o.pooling + "'");
+    if (*k == gpu::output_kind::pooler && !spec.pooler)
+      return make_error("args", "--pooling pooler: '" + spec.name + "' has no pooler");
+    return *k;
+  }
+  return gpu::default_output(spec);
+}
+
+std::string describe(gpu::output_kind k) {
+  switch (k) {
+    case gpu::output_kind::logits_last: return "logits of the last token";
+    case gpu::output_kind::logits_all: return "logits of every token";
+    case gpu::output_kind::pooler: return "pooled first token";
+    case gpu::output_kind::cls: return "first hidden state";
+    case gpu::output_kind::mean: return "mean of the hidden states";
+    case gpu::output_kind::mean_normalized: return "L2-normalized mean of the hidden states";
+    case gpu::output_kind::hidden: return "hidden states of every token";
+  }
+  return "?";
+}
+} // namespace
 
 int run_run_model(const run_model_options& o) {
   auto log = logger("engine");
@@ -26,13 +70,38 @@ int run_run_model(const run_model_options& o) {
     return fail("--batch must be positive, found " + std::to_string(o.batch));
   if (o.budget_mib < 0 || o.threads < 0 || o.seed < 0)
     return fail("--budget-mib, --threads and --seed must be non-negative");
+  auto out_kind = output_of(o, *spec);
+  if (!out_kind)
+    return fail(out_kind.err().message);
   auto tokens = parse_tokens(o.tokens);
   if (!tokens)
     return fail(tokens.err().message);
-  if (tokens->size() % static_cast<std::size_t>(o.batch) != 0)
-    return fail("--tokens: " + std::to_string(tokens->size()) + " tokens do not form " + std::to_string(o.batch) +
-                " sequences of equal length");
-  std::size_t seq = tokens->size() / static_cast<std::size_t>(o.batch);
+  gpu::pipeline::run_options ro;
+  ro.batch = o.batch;
+  ro.out = *out_kind;
+  std::vector<std::size_t> lens;
+  if (!o.lengths.empty()) {
+    auto l = parse_tokens(o.lengths);
+    if (!l)
+      return fail("--lengths: " + l.err().message.substr(l.err().message.find(':') + 2));
+    std::size_t sum = 0;
+    for (std::size_t i = 0; i < l->size(); ++i) {
+      if ((*l)[i] <= 0)
+        return fail("--lengths: element " + std::to_string(i) + " is 0; every sequence needs a token");
+      sum += static_cast<std::size_t>((*l)[i]);
+      ro.seq_lens.push_back((*l)[i]);
+      lens.push_back(static_cast<std::size_t>((*l)[i]));
+    }
+    if (sum != tokens->size())
+      return fail("--lengths add up to " + std::to_string(sum) + ", but --tokens has " +
+                  std::to_string(tokens->size()) + " tokens");
+  } else {
+    if (tokens->size() % static_cast<std::size_t>(o.batch) != 0)
+      return fail("--tokens: " + std::to_string(tokens->size()) + " tokens do not form " + std::to_string(o.batch) +
+                  " sequences of equal length");
+    lens.assign(static_cast<std::size_t>(o.batch), tokens->size() / static_cast<std::size_t>(o.batch));
+  }
+  const std::size_t seq = *std::max_element(lens.begin(), lens.end());
   if (seq > static_cast<std::size_t>(spec->max_seq))
     return fail("--tokens: sequences of " + std::to_string(seq) + " tokens exceed max_seq " +
                 std::to_string(spec->max_seq) + " of '" + spec->name + "'");
@@ -40,6 +109,21 @@ int run_run_model(const run_model_options& o) {
     if ((*tokens)[i] >= spec->vocab)
       return fail("--tokens: element " + std::to_string(i) + " (" + std::to_string((*tokens)[i]) +
                   ") is outside the vocabulary [0, " + std::to_string(spec->vocab) + ")");
+  if (!o.token_types.empty()) {
+    auto t = parse_tokens(o.token_types);
+    if (!t)
+      return fail("--token-types: " + t.err().message.substr(t.err().message.find(':') + 2));
+    if (spec->type_vocab <= 0)
+      return fail("--token-types: '" + spec->name + "' has no token-type embeddings (type_vocab 0)");
+    if (t->size() != tokens->size())
+      return fail("--token-types: " + std::to_string(t->size()) + " types for " + std::to_string(tokens->size()) +
+                  " tokens");
+    for (std::size_t i = 0; i < t->size(); ++i)
+      if ((*t)[i] >= spec->type_vocab)
+        return fail("--token-types: element " + std::to_string(i) + " (" + std::to_string((*t)[i]) +
+                    ") is outside [0, " + std::to_string(spec->type_vocab) + ")");
+    ro.token_types = std::move(*t);
+  }
   auto layout = gpu::even_layout(*spec, o.tp, o.pp);
   if (!layout)
     return fail(layout.err().to_string());
@@ -48,28 +132,28 @@ int run_run_model(const run_model_options& o) {
   if (!engine)
     return fail(engine.err().to_string(), 1);
   auto& p = engine->model;
-  auto out = p->run(*tokens, o.batch);
+  auto out = p->run(*tokens, ro);
   if (!out)
     return fail(out.err().to_string(), 1);
 
-  const std::size_t dim = static_cast<std::size_t>(p->out_dim());
+  const std::size_t dim = static_cast<std::size_t>(gpu::output_width(*spec, *out_kind));
+  const std::size_t rows = out->size() / dim;
   if (!o.output.empty()) {
-    if (auto st = write_npy(o.output, *out, {static_cast<std::size_t>(o.batch), dim}); !st)
+    if (auto st = write_npy(o.output, *out, {rows, dim}); !st)
       return fail(st.err().to_string(), 1);
-    log->info("wrote [{}, {}] float32 to {}", o.batch, dim, o.output);
+    log->info("wrote [{}, {}] float32 to {}", rows, dim, o.output);
     return 0;
   }
-  bool dec = spec->kind == gpu::arch::decoder;
-  std::printf("%s output [%d, %zu] (%s)\n", spec->name.c_str(), o.batch, dim,
-              dec ? "logits of the last token" : "pooled first token");
-  for (int b0 = 0; b0 < o.batch; ++b0) {
-    const float* row = out->data() + static_cast<std::size_t>(b0) * dim;
-    std::printf("seq %d:", b0);
+  const bool logits = *out_kind == gpu::output_kind::logits_last || *out_kind == gpu::output_kind::logits_all;
+  std::printf("%s output [%zu, %zu] (%s)\n", spec->name.c_str(), rows, dim, describe(*out_kind).c_str());
+  for (std::size_t b0 = 0; b0 < rows; ++b0) {
+    const float* row = out->data() + b0 * dim;
+    std::printf("row %zu:", b0);
     for (std::size_t i = 0; i < std::min<std::size_t>(dim, 8); ++i)
       std::printf(" %.6f", row[i]);
     if (dim > 8)
       std::printf(" ...");
-    if (dec)
+    if (logits)
       std::printf("  argmax %ld", static_cast<long>(std::max_element(row, row + dim) - row));
     std::printf("\n");
   }

@@ -14,7 +14,7 @@
 
 #include "gpu/backend.hpp"
 
-#define SY_CUDA_PLUGIN_ABI 2 // 2: device::copy_from_peer
+#define SY_CUDA_PLUGIN_ABI 3 // 2: device::copy_from_peer; 3: rotary, gated_act, pool and the op options of issue 8
 #define SY_CUDA_PLUGIN_FACTORY "sy_cuda_create_backend"
 
 extern "C" {

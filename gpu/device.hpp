@@ -167,6 +167,10 @@ public:
   virtual status add(const add_params& p, stream s) = 0;
   virtual status attention(const attention_params& p, stream s) = 0;
   virtual status convert(const convert_params& p, stream s) = 0;
+  // Architecture options (issue 8).
+  virtual status rotary(const rotary_params& p, stream s) = 0;
+  virtual status gated_act(const gated_act_params& p, stream s) = 0;
+  virtual status pool(const pool_params& p, stream s) = 0;
 
   // --- paged KV cache ops (gpu/ops.hpp, generation), async on a stream ---
   virtual status kv_append(const kv_append_params& p, stream s) = 0;

@@ -31,6 +31,32 @@ std::string mname(model_id id) {
   return "model " + std::to_string(id.value);
 }
 
+/// Sequence lengths, token types and the output kind of a one-pass forward against the model.
+status check_request_shape(const model_spec& spec, const forward_request& r) {
+  if (!r.seq_lens.empty()) {
+    if (static_cast<int>(r.seq_lens.size()) != r.batch)
+      return make_error("engine", std::to_string(r.seq_lens.size()) + " sequence lengths for a batch of " +
+                                    std::to_string(r.batch));
+    for (std::size_t i = 0; i < r.seq_lens.size(); ++i)
+      if (r.seq_lens[i] < 1 || r.seq_lens[i] > r.seq)
+        return make_error("engine", "sequence " + std::to_string(i) + " has length " + std::to_string(r.seq_lens[i]) +
+                                      ", expected 1.." + std::to_string(r.seq) + " (seq)");
+  }
+  if (r.token_types && spec.type_vocab <= 0)
+    return make_error("engine", "token types given, but '" + spec.name + "' has no token-type embeddings");
+  const bool dec = spec.kind == arch::decoder;
+  const auto k = r.out_kind;
+  if (dec && k == output_kind::pooler)
+    return make_error("engine", "output 'pooler' needs an encoder with a pooler; '" + spec.name + "' is a decoder");
+  if (!dec && (k == output_kind::logits_last || k == output_kind::logits_all))
+    return make_error("engine", "output '" + std::string{to_string(k)} + "' needs a decoder; '" + spec.name +
+                                  "' is an encoder (outputs: pooler, cls, mean, mean_normalized, hidden)");
+  if (!dec && k == output_kind::pooler && !spec.pooler)
+    return make_error("engine", "output 'pooler': '" + spec.name + "' has no pooler (outputs: cls, mean, "
+                                                                    "mean_normalized, hidden)");
+  return {};
+}
+
 /// Calls `done` once `n` parts have reported (from any thread).
 std::function<void()> countdown(int n, std::function<void()> done) {
   auto left = std::make_shared<std::atomic<int>>(n);
@@ -274,11 +300,14 @@ status stage_executor::evict(model_id id, std::function<void()> done) {
   return {};
 }
 
-status stage_executor::forward(model_id id, const forward_request& req, std::function<void()> done) {
+status stage_executor::forward(model_id id, const forward_request& request, std::function<void()> done) {
   std::lock_guard<std::mutex> lock{impl_->mutex};
   auto* m = impl_->find(id);
   if (!m)
     return make_error("engine", mname(id) + " is not registered on this stage");
+  forward_request req = request; // an encoder asked for logits_last (the default value) gets its default output
+  if (m->shards[0]->plan.spec.kind == arch::encoder && req.out_kind == output_kind::logits_last)
+    req.out_kind = default_output(m->shards[0]->plan.spec);
   if (m->state != residency::loading && m->state != residency::resident)
     return make_error("engine", mname(id) + ": forward while " + std::string{to_string(m->state)} +
                                   " (load it first)");
@@ -295,20 +324,29 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
     return make_error("engine", mname(id) + ": forward without an output buffer");
   if (req.output && device_out)
     return make_error("engine", mname(id) + ": forward with both a host output and an output_activation");
+  if (auto st = check_request_shape(plan.spec, req); !st)
+    return make_error(st.err().category, mname(id) + ": " + st.err().message);
+  const std::int64_t T = total_tokens(req);
   if (plan.has_embeddings) {
     if (!req.tokens)
       return make_error("engine", mname(id) + ": the first stage needs token ids");
-    for (int i = 0; i < req.batch * req.seq; ++i)
+    for (std::int64_t i = 0; i < T; ++i)
       if (req.tokens[i] < 0 || req.tokens[i] >= plan.spec.vocab)
         return make_error("engine", mname(id) + ": token " + std::to_string(req.tokens[i]) + " at position " +
                                       std::to_string(i) + " is outside the vocabulary [0, " +
                                       std::to_string(plan.spec.vocab) + ")");
+    if (req.token_types)
+      for (std::int64_t i = 0; i < T; ++i)
+        if (req.token_types[i] < 0 || req.token_types[i] >= std::max(1, plan.spec.type_vocab))
+          return make_error("engine", mname(id) + ": token type " + std::to_string(req.token_types[i]) +
+                                        " at position " + std::to_string(i) + " is outside [0, " +
+                                        std::to_string(std::max(1, plan.spec.type_vocab)) + ")");
   } else if (!req.input && !req.input_activation) {
     return make_error("engine", mname(id) + ": stage " + std::to_string(plan.stage) + " needs input activations");
   } else if (req.input && req.input_activation) {
     return make_error("engine", mname(id) + ": forward with both a host input and an input_activation");
   } else if (const auto& a = req.input_activation) {
-    const std::size_t want = static_cast<std::size_t>(req.batch) * req.seq * plan.spec.hidden * dtype_size(m->type);
+    const std::size_t want = static_cast<std::size_t>(T) * plan.spec.hidden * dtype_size(m->type);
     if (a->type() != m->type || a->bytes() != want)
       return make_error("engine", mname(id) + ": input_activation of " + std::to_string(a->bytes()) + " bytes of " +
                                     std::string{to_string(a->type())} + ", expected " + std::to_string(want) +
@@ -320,7 +358,7 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
   std::shared_ptr<device_activation> out_act;
   if (device_out) {
     auto* d0 = impl_->devs[0];
-    const std::size_t bytes = static_cast<std::size_t>(req.batch) * req.seq * plan.spec.hidden * dtype_size(m->type);
+    const std::size_t bytes = static_cast<std::size_t>(T) * plan.spec.hidden * dtype_size(m->type);
     auto buf = d0->allocate(bytes);
     if (!buf)
       return make_error(buf.err().category, mname(id) + ": forward output activation: " + buf.err().message);
@@ -329,7 +367,8 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
   std::vector<device_buffer> ws;
   for (int r = 0; r < tp(); ++r) {
     auto* d = impl_->devs[static_cast<std::size_t>(r)];
-    auto bytes = internal::plan_workspace(m->shards[static_cast<std::size_t>(r)]->plan, m->type, req.batch, req.seq);
+    auto bytes = internal::plan_workspace(m->shards[static_cast<std::size_t>(r)]->plan, m->type, req.batch, req.seq,
+                                          req.out_kind);
     auto buf = d->allocate(bytes.total);
     if (!buf) {
       for (std::size_t i = 0; i < ws.size(); ++i)
@@ -338,12 +377,14 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
     }
     ws.push_back(*buf);
   }
+  // The sequence layout (positions, starts, token types), copied by each rank; alive until all are done.
+  auto meta = std::make_shared<const internal::batch_meta>(internal::make_batch_meta(req));
   auto finish = countdown(tp(), std::move(done));
   for (int r = 0; r < tp(); ++r) {
     auto* d = impl_->devs[static_cast<std::size_t>(r)];
     auto s = d->compute_stream();
     auto st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], req,
-                                        ws[static_cast<std::size_t>(r)], out_act.get());
+                                        ws[static_cast<std::size_t>(r)], out_act.get(), meta.get());
     if (!st) {
       // Host-side checks passed above, so this is a backend/invariant failure: the ranks' streams may now
       // disagree; report it loudly.
@@ -351,7 +392,7 @@ status stage_executor::forward(model_id id, const forward_request& req, std::fun
       return st;
     }
     (void)d->free_after(ws[static_cast<std::size_t>(r)], s);
-    (void)d->on_complete(s, finish);
+    (void)d->on_complete(s, [meta, finish] { finish(); });
   }
   if (device_out)
     *req.output_activation = std::move(out_act);
@@ -435,9 +476,10 @@ status ensure_kv(internal::stage_model& m, const std::vector<std::unique_ptr<kv_
   return {};
 }
 
-std::size_t meta_bytes(int seqs, int max_blocks) {
+/// Block tables, query starts, context lengths and the new rows' positions of a step.
+std::size_t meta_bytes(int seqs, int max_blocks, int tokens) {
   return static_cast<std::size_t>(seqs) * max_blocks * sizeof(void*) +
-         (2 * static_cast<std::size_t>(seqs) + 1) * sizeof(std::int32_t);
+         (2 * static_cast<std::size_t>(seqs) + 1 + static_cast<std::size_t>(tokens)) * sizeof(std::int32_t);
 }
 
 /// Device bytes a step of `seqs` needs on each rank besides its KV blocks: the workspace with its KV
@@ -455,7 +497,7 @@ std::vector<std::size_t> step_headroom(const internal::stage_model& m, const std
   for (std::size_t r = 0; r < m.shards.size(); ++r) {
     const auto& pr = m.shards[r]->plan;
     std::size_t b = align_up(internal::plan_workspace(pr, m.type, n, (T + n - 1) / n).total) +
-                    meta_bytes(n, max_blocks) + 512;
+                    meta_bytes(n, max_blocks, T) + 512;
     if (r == 0 && !pr.has_head)
       b += align_up(static_cast<std::size_t>(T) * pr.spec.hidden * dtype_size(m.type)) + 512;
     out.push_back(b);
@@ -580,7 +622,7 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
       impl_->devs[i]->free(ws[i]);
   };
   const std::size_t tables_bytes = static_cast<std::size_t>(seqs) * max_blocks * sizeof(void*);
-  const std::size_t step_meta = meta_bytes(seqs, max_blocks);
+  const std::size_t step_meta = meta_bytes(seqs, max_blocks, T);
   for (int r = 0; r < tp(); ++r) {
     auto& c = ctx[static_cast<std::size_t>(r)];
     const auto& pr = m->shards[static_cast<std::size_t>(r)]->plan;
@@ -606,10 +648,15 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
     auto* qs = reinterpret_cast<std::int32_t*>(host->data() + tables_bytes);
     std::copy(query_start.begin(), query_start.end(), qs);
     std::copy(context.begin(), context.end(), qs + seqs + 1);
+    std::int32_t* pos = qs + 2 * seqs + 1; // each new row's position (rotary)
+    for (int q = 0; q < seqs; ++q)
+      for (int i = 0; i < query_start[q + 1] - query_start[q]; ++i)
+        pos[query_start[q] + i] = first_pos[static_cast<std::size_t>(q)] + i;
     auto* dmeta = buf->as<std::byte>() + meta_at;
     c.kv.block_tables = reinterpret_cast<void* const*>(dmeta);
     c.kv.query_start = reinterpret_cast<const std::int32_t*>(dmeta + tables_bytes);
     c.kv.context_lens = reinterpret_cast<const std::int32_t*>(dmeta + tables_bytes) + seqs + 1;
+    c.positions = reinterpret_cast<const std::int32_t*>(dmeta + tables_bytes) + 2 * seqs + 1;
     c.kv.seqs = seqs;
     c.kv.tokens = T;
     c.kv.max_blocks = max_blocks;
@@ -636,7 +683,7 @@ status stage_executor::step(model_id id, const step_request& req, std::function<
     auto st = d->copy_to_device(const_cast<void**>(c.kv.block_tables), host->data(), step_meta, s);
     if (st)
       st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], fr,
-                                     ws[static_cast<std::size_t>(r)], out_act.get(), &c);
+                                     ws[static_cast<std::size_t>(r)], out_act.get(), nullptr, &c);
     if (!st) {
       logger("engine")->error("{}: enqueueing the step on rank {} failed: {}", mname(id), r, st.err().to_string());
       return st;

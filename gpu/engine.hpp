@@ -90,8 +90,9 @@ struct forward_request {
   std::vector<int> seq_lens;
   /// First stage of encoders with type_vocab > 0: token type ids, same layout as tokens; null = all 0.
   const std::int32_t* token_types = nullptr;
-  /// What the last stage writes to `output` (named out_kind: `output` is the buffer). The engine computes
-  /// only its default (decoder logits_last, encoder pooler) until the other kinds are implemented.
+  /// What the last stage writes to `output` (named out_kind: `output` is the buffer). Decoders:
+  /// logits_last, logits_all, hidden, cls, mean, mean_normalized; encoders: pooler (with a pooler), cls,
+  /// mean, mean_normalized, hidden; logits_last on an encoder means its default_output().
   output_kind out_kind = output_kind::logits_last;
   /// First stage: token ids [batch * seq], each in [0, vocab).
   const std::int32_t* tokens = nullptr;

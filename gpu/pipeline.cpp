@@ -1,5 +1,6 @@
 #include "gpu/pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -130,11 +131,43 @@ status pipeline::evict() {
 
 result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens, int batch,
                                          std::vector<double>* stage_seconds, handoff h) {
-  if (batch <= 0 || tokens.empty() || tokens.size() % static_cast<std::size_t>(batch) != 0)
-    return make_error("engine", std::to_string(tokens.size()) + " tokens cannot form " + std::to_string(batch) +
-                                  " sequences of equal length");
-  int seq = static_cast<int>(tokens.size()) / batch;
-  std::vector<float> out(static_cast<std::size_t>(batch) * impl_->out_dim);
+  run_options o;
+  o.batch = batch;
+  return run(tokens, o, stage_seconds, h);
+}
+
+result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens, const run_options& o,
+                                         std::vector<double>* stage_seconds, handoff h) {
+  int batch = o.batch, seq = 0;
+  if (!o.seq_lens.empty()) {
+    batch = static_cast<int>(o.seq_lens.size());
+    std::int64_t sum = 0;
+    for (int l : o.seq_lens) {
+      if (l <= 0)
+        return make_error("engine", "sequence length " + std::to_string(l) + ": lengths must be positive");
+      sum += l;
+      seq = std::max(seq, l);
+    }
+    if (sum != static_cast<std::int64_t>(tokens.size()))
+      return make_error("engine", std::to_string(tokens.size()) + " tokens, but the sequence lengths add up to " +
+                                    std::to_string(sum));
+  } else {
+    if (batch <= 0 || tokens.empty() || tokens.size() % static_cast<std::size_t>(batch) != 0)
+      return make_error("engine", std::to_string(tokens.size()) + " tokens cannot form " + std::to_string(batch) +
+                                    " sequences of equal length");
+    seq = static_cast<int>(tokens.size()) / batch;
+  }
+  if (!o.token_types.empty() && o.token_types.size() != tokens.size())
+    return make_error("engine", std::to_string(o.token_types.size()) + " token types for " +
+                                  std::to_string(tokens.size()) + " tokens");
+  const output_kind kind = o.out ? *o.out : default_output(impl_->spec);
+  forward_request shape;
+  shape.batch = batch;
+  shape.seq = seq;
+  shape.seq_lens = o.seq_lens;
+  shape.out_kind = kind;
+  std::vector<float> out(static_cast<std::size_t>(output_rows(shape)) *
+                         static_cast<std::size_t>(output_width(impl_->spec, kind)));
   pinned_buffer prev, next;                            // handoff::host
   std::shared_ptr<device_activation> prev_act, next_act; // handoff::device
   if (stage_seconds)
@@ -142,10 +175,9 @@ result<std::vector<float>> pipeline::run(const std::vector<std::int32_t>& tokens
   for (std::size_t s = 0; s < impl_->stages.size(); ++s) {
     auto& ex = *impl_->stages[s];
     bool last = s + 1 == impl_->stages.size();
-    forward_request req;
-    req.batch = batch;
-    req.seq = seq;
+    forward_request req = shape;
     req.tokens = tokens.data();
+    req.token_types = o.token_types.empty() ? nullptr : o.token_types.data();
     req.input = prev ? prev.data() : nullptr;
     req.input_activation = prev_act;
     if (last) {

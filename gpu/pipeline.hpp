@@ -6,6 +6,7 @@
 // pipeline at a time.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "gpu/engine.hpp"
@@ -37,6 +38,16 @@ public:
   /// [batch, out_dim] f32 row-major. With `stage_seconds`: the wall seconds of each stage's forward
   /// (enqueue to done), resized to the number of stages.
   result<std::vector<float>> run(const std::vector<std::int32_t>& tokens, int batch,
+                                 std::vector<double>* stage_seconds = nullptr, handoff h = handoff::device);
+  /// What a run may say besides the tokens (issue 8).
+  struct run_options {
+    int batch = 1;                           // sequences of equal length (when seq_lens is empty)
+    std::vector<int> seq_lens;               // variable-length sequences, packed in `tokens` (sum = size)
+    std::vector<std::int32_t> token_types;   // empty, or one per token (encoders with token types)
+    std::optional<output_kind> out;          // default: default_output(spec)
+  };
+  /// One forward pass as `o` says; waits. Returns [output_rows, output_width] f32 row-major (engine.hpp).
+  result<std::vector<float>> run(const std::vector<std::int32_t>& tokens, const run_options& o,
                                  std::vector<double>* stage_seconds = nullptr, handoff h = handoff::device);
 
   int out_dim() const noexcept;

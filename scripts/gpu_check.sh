@@ -23,7 +23,7 @@ LIBS=.devlibs/lib
 prepare() {
   set -e
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSWITCHYARD_ENABLE_CUDA=ON
-  cmake --build "$BUILD" -j "${JOBS:-2}" --target switchyard sy_cuda sy_cuda_plugin_test sy_cuda_kernels_test sy_cuda_engine_test \
+  cmake --build "$BUILD" -j "${JOBS:-2}" --target switchyard sy_cuda sy_cuda_plugin_test sy_cuda_kernels_test sy_cuda_engine_test sy_cuda_arch_test sy_cuda_paged_test \
     sy_cuda_bench
   rm -rf "$STAGE" && mkdir -p "$STAGE/bin" "$STAGE/lib"
   cp "$BUILD/apps/switchyard" "$BUILD"/tests/sy_cuda_*_test "$STAGE/bin/"

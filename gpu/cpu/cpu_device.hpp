@@ -57,6 +57,9 @@ public:
   status bias_act(const bias_act_params& p, stream s) override;
   status add(const add_params& p, stream s) override;
   status attention(const attention_params& p, stream s) override;
+  status rotary(const rotary_params& p, stream s) override;
+  status gated_act(const gated_act_params& p, stream s) override;
+  status pool(const pool_params& p, stream s) override;
   status convert(const convert_params& p, stream s) override;
   status kv_append(const kv_append_params& p, stream s) override;
   status paged_attention(const paged_attention_params& p, stream s) override;

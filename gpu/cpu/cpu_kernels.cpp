@@ -17,6 +17,14 @@ inline float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
 }
 
+inline float gelu_erf(float x) {
+  return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
+}
+
+inline float silu(float x) {
+  return x / (1.0f + std::exp(-x));
+}
+
 inline int packed(int stride, int cols) {
   return stride == 0 ? cols : stride;
 }
@@ -38,6 +46,18 @@ void bias_act_rows(float* x, const float* bias, int rows, int cols, int ld, acti
       case activation::tanh:
         for (int c = 0; c < cols; ++c)
           row[c] = std::tanh(row[c]);
+        break;
+      case activation::gelu_erf:
+        for (int c = 0; c < cols; ++c)
+          row[c] = gelu_erf(row[c]);
+        break;
+      case activation::relu:
+        for (int c = 0; c < cols; ++c)
+          row[c] = std::max(row[c], 0.0f);
+        break;
+      case activation::silu:
+        for (int c = 0; c < cols; ++c)
+          row[c] = silu(row[c]);
         break;
     }
   }
@@ -68,15 +88,27 @@ void run_embedding(const embedding_params& p) {
   auto* out = static_cast<float*>(p.out);
   auto* tok = static_cast<const float*>(p.tok_emb);
   auto* pos = static_cast<const float*>(p.pos_emb);
+  auto* types = static_cast<const float*>(p.type_emb);
   for (int b = 0; b < p.batch; ++b)
     for (int t = 0; t < p.seq; ++t) {
       std::size_t row = static_cast<std::size_t>(b) * p.seq + t;
       int id = std::clamp(p.tokens[row], 0, p.vocab - 1);
       const float* e = tok + static_cast<std::size_t>(id) * p.hidden;
-      const float* q = pos + static_cast<std::size_t>(t) * p.hidden;
       float* o = out + row * p.hidden;
-      for (int c = 0; c < p.hidden; ++c)
-        o[c] = e[c] + q[c];
+      if (pos) {
+        int at = p.positions ? std::clamp(p.positions[row], 0, p.max_seq - 1) : t;
+        const float* q = pos + static_cast<std::size_t>(at) * p.hidden;
+        for (int c = 0; c < p.hidden; ++c)
+          o[c] = e[c] + q[c];
+      } else {
+        std::memcpy(o, e, sizeof(float) * static_cast<std::size_t>(p.hidden));
+      }
+      if (types) {
+        int ty = p.token_types ? std::clamp(p.token_types[row], 0, p.type_vocab - 1) : 0;
+        const float* y = types + static_cast<std::size_t>(ty) * p.hidden;
+        for (int c = 0; c < p.hidden; ++c)
+          o[c] += y[c];
+      }
     }
 }
 
@@ -89,6 +121,15 @@ void run_layer_norm(const layer_norm_params& p) {
   for (int r = 0; r < p.rows; ++r) {
     const float* x = in + static_cast<std::size_t>(r) * is;
     float* y = out + static_cast<std::size_t>(r) * os;
+    if (p.rms) { // x / sqrt(mean(x^2) + eps) * gamma
+      float sq = 0.0f;
+      for (int c = 0; c < p.cols; ++c)
+        sq += x[c] * x[c];
+      float inv = 1.0f / std::sqrt(sq / static_cast<float>(p.cols) + p.eps);
+      for (int c = 0; c < p.cols; ++c)
+        y[c] = x[c] * inv * g[c];
+      continue;
+    }
     float sum = 0.0f;
     for (int c = 0; c < p.cols; ++c)
       sum += x[c];
@@ -118,9 +159,10 @@ void run_add(const add_params& p) {
 }
 
 void run_attention(const attention_params& p) {
-  int w = p.heads * p.head_dim;
-  int qs = packed(p.q_stride, w), ks = packed(p.k_stride, w), vs = packed(p.v_stride, w),
+  int w = p.heads * p.head_dim, kvh = p.kv_heads > 0 ? p.kv_heads : p.heads, kw = kvh * p.head_dim;
+  int qs = packed(p.q_stride, w), ks = packed(p.k_stride, kw), vs = packed(p.v_stride, kw),
       os = packed(p.out_stride, w);
+  const int group = p.heads / kvh;
   float scale = p.scale != 0.0f ? p.scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   thread_local std::vector<float> scores;
   scores.resize(static_cast<std::size_t>(p.seq) * p.seq);
@@ -128,13 +170,21 @@ void run_attention(const attention_params& p) {
   auto* k = static_cast<const float*>(p.k);
   auto* v = static_cast<const float*>(p.v);
   auto* out = static_cast<float*>(p.out);
-  int n = p.seq, d = p.head_dim;
+  const int d = p.head_dim;
   for (int b = 0; b < p.batch; ++b)
     for (int h = 0; h < p.heads; ++h) {
-      std::size_t row0 = static_cast<std::size_t>(b) * n;
+      std::size_t row0 = static_cast<std::size_t>(b) * p.seq;
+      int n = p.seq;
+      if (p.seq_starts) {
+        row0 = static_cast<std::size_t>(p.seq_starts[b]);
+        n = std::clamp(p.seq_starts[b + 1] - p.seq_starts[b], 0, p.seq);
+        if (n == 0)
+          continue;
+      }
+      const int g = h / group;
       const float* qb = q + row0 * qs + static_cast<std::size_t>(h) * d;
-      const float* kb = k + row0 * ks + static_cast<std::size_t>(h) * d;
-      const float* vb = v + row0 * vs + static_cast<std::size_t>(h) * d;
+      const float* kb = k + row0 * ks + static_cast<std::size_t>(g) * d;
+      const float* vb = v + row0 * vs + static_cast<std::size_t>(g) * d;
       float* ob = out + row0 * os + static_cast<std::size_t>(h) * d;
       float* s = scores.data();
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, scale, qb, qs, kb, ks, 0.0f, s, n);

@@ -30,7 +30,9 @@ struct attention_args {
   const void* v;
   void* out;
   const std::int32_t* seq_lens;
+  const std::int32_t* seq_starts; // packed variable-length sequences, or null
   int seq, heads, head_dim;
+  int group; // query heads per key/value head
   long long q_stride, k_stride, v_stride, out_stride;
   float scale_log2; // scale * log2(e)
 };
@@ -53,13 +55,20 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(attention_args a) {
   const int h = blockIdx.y;
   const int b = blockIdx.z;
   int len = a.seq;
+  long long row0 = static_cast<long long>(b) * a.seq;
   if (a.seq_lens != nullptr)
     len = min(max(a.seq_lens[b], 0), a.seq);
+  if (a.seq_starts != nullptr) {
+    row0 = a.seq_starts[b];
+    len = min(max(a.seq_starts[b + 1] - a.seq_starts[b], 0), a.seq);
+  }
+  const int rows_out = a.seq_starts != nullptr ? len : a.seq; // packed: never touch the next sequence
+  const int g = h / a.group;
 
-  const T* q = static_cast<const T*>(a.q) + static_cast<long long>(b) * a.seq * a.q_stride + h * d_len;
-  const T* k = static_cast<const T*>(a.k) + static_cast<long long>(b) * a.seq * a.k_stride + h * d_len;
-  const T* v = static_cast<const T*>(a.v) + static_cast<long long>(b) * a.seq * a.v_stride + h * d_len;
-  T* out = static_cast<T*>(a.out) + static_cast<long long>(b) * a.seq * a.out_stride + h * d_len;
+  const T* q = static_cast<const T*>(a.q) + row0 * a.q_stride + h * d_len;
+  const T* k = static_cast<const T*>(a.k) + row0 * a.k_stride + g * d_len;
+  const T* v = static_cast<const T*>(a.v) + row0 * a.v_stride + g * d_len;
+  T* out = static_cast<T*>(a.out) + row0 * a.out_stride + h * d_len;
 
   for (int i = tid; i < kQTile * d_len; i += kThreads) {
     const int r = i / d_len;
@@ -151,7 +160,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(attention_args a) {
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int row = first_row + r;
-    if (row >= a.seq)
+    if (row >= rows_out)
       break;
     const float inv = (row < len && l[r] > 0.0f) ? 1.0f / l[r] : 0.0f;
 #pragma unroll
@@ -186,18 +195,22 @@ cudaError_t invoke_attention(const attention_params& p, cudaStream_t stream) {
   if (!p.check())
     return cudaErrorInvalidValue;
   const long long width = static_cast<long long>(p.heads) * p.head_dim;
+  const int kv_heads = p.kv_heads > 0 ? p.kv_heads : p.heads;
+  const long long kv_width = static_cast<long long>(kv_heads) * p.head_dim;
   const float scale = p.scale != 0.0f ? p.scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   const attention_args a{p.q,
                          p.k,
                          p.v,
                          p.out,
                          p.seq_lens,
+                         p.seq_starts,
                          p.seq,
                          p.heads,
                          p.head_dim,
+                         p.heads / kv_heads,
                          p.q_stride != 0 ? p.q_stride : width,
-                         p.k_stride != 0 ? p.k_stride : width,
-                         p.v_stride != 0 ? p.v_stride : width,
+                         p.k_stride != 0 ? p.k_stride : kv_width,
+                         p.v_stride != 0 ? p.v_stride : kv_width,
                          p.out_stride != 0 ? p.out_stride : width,
                          scale * 1.4426950408889634f};
   return internal::dispatch(p.type, [&](auto tag) {

@@ -70,6 +70,9 @@ public:
   status bias_act(const gpu::bias_act_params& p, stream s) override;
   status add(const add_params& p, stream s) override;
   status attention(const gpu::attention_params& p, stream s) override;
+  status rotary(const gpu::rotary_params& p, stream s) override;
+  status gated_act(const gpu::gated_act_params& p, stream s) override;
+  status pool(const gpu::pool_params& p, stream s) override;
   status convert(const gpu::convert_params& p, stream s) override;
   status kv_append(const gpu::kv_append_params& p, stream s) override;
   status paged_attention(const gpu::paged_attention_params& p, stream s) override;

@@ -111,6 +111,10 @@ status cuda_device::embedding(const gpu::embedding_params& p, stream s) {
   k.hidden = p.hidden;
   k.vocab = p.vocab;
   k.max_seq = p.max_seq;
+  k.positions = p.positions;
+  k.type_table = p.type_emb;
+  k.token_types = p.token_types;
+  k.type_vocab = p.type_vocab;
   if (auto st = k.check(); !st)
     return st;
   return launched("embedding", invoke_embedding(k, *cs));
@@ -131,6 +135,7 @@ status cuda_device::layer_norm(const gpu::layer_norm_params& p, stream s) {
   k.in_stride = p.in_stride;
   k.out_stride = p.out_stride;
   k.eps = p.eps;
+  k.rms = p.rms;
   if (auto st = k.check(); !st)
     return st;
   return launched("layer_norm", invoke_layer_norm(k, *cs));
@@ -183,6 +188,8 @@ status cuda_device::attention(const gpu::attention_params& p, stream s) {
   k.seq = p.seq;
   k.heads = p.heads;
   k.head_dim = p.head_dim;
+  k.kv_heads = p.kv_heads;
+  k.seq_starts = p.seq_starts;
   k.q_stride = p.q_stride;
   k.k_stride = p.k_stride;
   k.v_stride = p.v_stride;
@@ -207,6 +214,29 @@ status cuda_device::convert(const gpu::convert_params& p, stream s) {
   if (auto st = k.check(); !st)
     return st;
   return launched("convert", invoke_convert(k, *cs));
+}
+
+status cuda_device::rotary(const gpu::rotary_params& p, stream s) {
+  if (auto st = p.check(); !st)
+    return st;
+  SY_ENTER(s, cs);
+  return launched("rotary", invoke_rotary(p, *cs));
+}
+
+status cuda_device::gated_act(const gpu::gated_act_params& p, stream s) {
+  if (auto st = p.check(); !st)
+    return st;
+  SY_ENTER(s, cs);
+  return launched("gated_act", invoke_gated_act(p, *cs));
+}
+
+status cuda_device::pool(const gpu::pool_params& p, stream s) {
+  if (auto st = p.check(); !st)
+    return st;
+  if (p.batch > 65535 * 32)
+    return make_error("kernel", "pool: batch must be at most 2097120, found " + std::to_string(p.batch));
+  SY_ENTER(s, cs);
+  return launched("pool", invoke_pool(p, *cs));
 }
 
 status cuda_device::kv_append(const gpu::kv_append_params& p, stream s) {

@@ -15,25 +15,30 @@ template <class T>
 __global__ void __launch_bounds__(kThreads)
   embedding_kernel(const std::int32_t* __restrict__ tokens, const T* __restrict__ tok_table,
                    const T* __restrict__ pos_table, T* __restrict__ out, long long rows, int seq, int hidden,
-                   int vocab, int pos_offset) {
+                   int vocab, int pos_offset, const std::int32_t* __restrict__ positions, int max_seq,
+                   const T* __restrict__ type_table, const std::int32_t* __restrict__ token_types,
+                   int type_vocab) {
   const long long n = rows * hidden;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
     const long long row = i / hidden;
     const int c = static_cast<int>(i - row * hidden);
     const int tok = tokens[row];
-    const int pos = pos_offset + static_cast<int>(row % seq);
     float v = 0.0f;
-    if (tok >= 0 && tok < vocab)
-      v = to_f32(tok_table[static_cast<long long>(tok) * hidden + c]) +
-          to_f32(pos_table[static_cast<long long>(pos) * hidden + c]);
+    if (tok >= 0 && tok < vocab) {
+      v = to_f32(tok_table[static_cast<long long>(tok) * hidden + c]);
+      if (pos_table != nullptr) {
+        const int pos = positions != nullptr ? min(max(positions[row], 0), max_seq - 1)
+                                             : pos_offset + static_cast<int>(row % seq);
+        v += to_f32(pos_table[static_cast<long long>(pos) * hidden + c]);
+      }
+      if (type_table != nullptr) {
+        const int ty = token_types != nullptr ? min(max(token_types[row], 0), type_vocab - 1) : 0;
+        v += to_f32(type_table[static_cast<long long>(ty) * hidden + c]);
+      }
+    }
     out[i] = from_f32<T>(v);
   }
-}
-
-__device__ __forceinline__ float gelu_tanh(float x) {
-  constexpr float k_sqrt_2_over_pi = 0.7978845608028654f;
-  return 0.5f * x * (1.0f + tanhf(k_sqrt_2_over_pi * (x + 0.044715f * x * x * x)));
 }
 
 template <class T, activation Act>
@@ -50,10 +55,7 @@ __global__ void __launch_bounds__(kThreads)
     float v = to_f32(in[i]);
     if (bias != nullptr)
       v += to_f32(bias[c]);
-    if constexpr (Act == activation::gelu_tanh)
-      v = gelu_tanh(v);
-    else if constexpr (Act == activation::tanh)
-      v = tanhf(v);
+    v = internal::activate<Act>(v);
     out[i] = from_f32<T>(v);
   }
 }
@@ -89,7 +91,8 @@ cudaError_t invoke_embedding(const embedding_params& p, cudaStream_t stream) {
     using T = typename decltype(tag)::type;
     embedding_kernel<T><<<internal::grid_for(rows * p.hidden, kThreads), kThreads, 0, stream>>>(
       p.tokens, static_cast<const T*>(p.tok_table), static_cast<const T*>(p.pos_table), static_cast<T*>(p.out),
-      rows, p.seq, p.hidden, p.vocab, p.pos_offset);
+      rows, p.seq, p.hidden, p.vocab, p.pos_offset, p.positions, p.max_seq, static_cast<const T*>(p.type_table),
+      p.token_types, p.type_vocab);
     return cudaGetLastError();
   });
 }
@@ -104,18 +107,10 @@ cudaError_t invoke_bias_act(const bias_act_params& p, cudaStream_t stream) {
     auto* out = static_cast<T*>(p.out);
     const unsigned grid = internal::grid_for(p.rows * p.cols, kThreads);
     const long long ld = p.ld != 0 ? p.ld : p.cols;
-    switch (p.act) {
-      case activation::none:
-        bias_act_kernel<T, activation::none><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols, ld);
-        break;
-      case activation::gelu_tanh:
-        bias_act_kernel<T, activation::gelu_tanh><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols, ld);
-        break;
-      case activation::tanh:
-        bias_act_kernel<T, activation::tanh><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols, ld);
-        break;
-    }
-    return cudaGetLastError();
+    return internal::dispatch_act(p.act, [&](auto act) {
+      bias_act_kernel<T, decltype(act)::value><<<grid, kThreads, 0, stream>>>(in, bias, out, p.rows, p.cols, ld);
+      return cudaGetLastError();
+    });
   });
 }
 

@@ -25,16 +25,23 @@
 
 namespace sy::gpu::cuda {
 
-/// out[b, s, :] = tok_table[tokens[b, s], :] + pos_table[pos_offset + s, :].
-/// A token id outside [0, vocab) yields a zero row (the engine validates ids on the host before).
+/// out[b, s, :] = tok_table[tokens[b, s], :] + pos_table[pos, :] + type_table[token_types[b, s], :] with
+/// pos = positions[b*seq + s] when given, else pos_offset + s. pos_table and type_table are optional (null:
+/// no such term); null token_types with a type_table: type 0.
+/// A token id outside [0, vocab) yields a zero row (the engine validates ids on the host before); positions
+/// and types are clamped into their tables.
 struct embedding_params {
   dtype type = dtype::f16;
   const std::int32_t* tokens = nullptr; // [batch, seq]
   const void* tok_table = nullptr;      // [vocab, hidden]
-  const void* pos_table = nullptr;      // [max_seq, hidden]
+  const void* pos_table = nullptr;      // [max_seq, hidden] or null
   void* out = nullptr;                  // [batch, seq, hidden]
   int batch = 0, seq = 0, hidden = 0, vocab = 0, max_seq = 0;
-  int pos_offset = 0; // first position (pos_offset + seq <= max_seq)
+  int pos_offset = 0; // first position (pos_offset + seq <= max_seq) when positions is null
+  const std::int32_t* positions = nullptr;   // [batch * seq] or null
+  const void* type_table = nullptr;          // [type_vocab, hidden] or null
+  const std::int32_t* token_types = nullptr; // [batch * seq] or null
+  int type_vocab = 0;
   [[nodiscard]] status check() const;
 };
 [[nodiscard]] cudaError_t invoke_embedding(const embedding_params& p, cudaStream_t stream);
@@ -53,11 +60,13 @@ struct layer_norm_params {
   std::int64_t in_stride = 0;  // elements between rows; 0 means cols
   std::int64_t out_stride = 0; // elements between rows; 0 means cols
   float eps = 1e-5f;
+  bool rms = false; // RMSNorm: in / sqrt(mean(in^2) + eps) * gamma, beta must be null
   [[nodiscard]] status check() const;
 };
 [[nodiscard]] cudaError_t invoke_layer_norm(const layer_norm_params& p, cudaStream_t stream);
 
-// activation: sy::gpu::activation (gpu/ops.hpp): none, gelu_tanh (tanh approximation), tanh.
+// activation: sy::gpu::activation (gpu/ops.hpp): none, gelu_tanh (tanh approximation), tanh, gelu_erf,
+// relu, silu.
 
 /// out[r, c] = act(in[r, c] + bias[c]); bias may be null (then act(in)). `out` may alias `in`.
 struct bias_act_params {
@@ -109,7 +118,10 @@ struct convert_params {
 /// v = qkv + 2*heads*head_dim and strides 3*heads*head_dim. `heads` is the number of heads on this device
 /// (the tensor-parallel shard). causal: key j is visible to query i iff j <= i (decoders); otherwise all
 /// keys are (encoders). seq_lens (optional, device, [batch]): keys >= seq_lens[b] are masked, and rows
-/// >= seq_lens[b] of out are written as zeros.
+/// >= seq_lens[b] of out are written as zeros. seq_starts (optional, device, [batch + 1]; not with
+/// seq_lens): packed variable-length sequences, sequence b is rows seq_starts[b] .. seq_starts[b+1]-1 (at
+/// most seq); only its own rows are read and written. kv_heads (0 = heads): query head h reads key/value
+/// head h / (heads / kv_heads) (grouped-query attention).
 /// Limits: head_dim <= 256, batch and heads <= 65535 (grid: one block per (32-query tile, head, batch)).
 struct attention_params {
   dtype type = dtype::f16;
@@ -118,7 +130,9 @@ struct attention_params {
   const void* v = nullptr;
   void* out = nullptr; // must not alias q, k or v
   const std::int32_t* seq_lens = nullptr; // [batch] or null (all sequences have `seq` tokens)
+  const std::int32_t* seq_starts = nullptr; // [batch + 1] or null
   int batch = 0, seq = 0, heads = 0, head_dim = 0;
+  int kv_heads = 0; // 0 = heads
   std::int64_t q_stride = 0, k_stride = 0, v_stride = 0, out_stride = 0; // elements; 0 = heads*head_dim
   bool causal = true;
   float scale = 0.0f; // 0 means 1/sqrt(head_dim)
@@ -131,6 +145,12 @@ struct attention_params {
 /// Both return cudaErrorInvalidValue without launching when check() fails.
 [[nodiscard]] cudaError_t invoke_kv_append(const gpu::kv_append_params& p, cudaStream_t stream);
 [[nodiscard]] cudaError_t invoke_paged_attention(const gpu::paged_attention_params& p, cudaStream_t stream);
+
+/// The architecture-option ops of gpu/ops.hpp (rotary, gated_act, pool; semantics there), checked with
+/// their check() (cudaErrorInvalidValue without launching when it fails). arch_kernels.cu.
+[[nodiscard]] cudaError_t invoke_rotary(const gpu::rotary_params& p, cudaStream_t stream);
+[[nodiscard]] cudaError_t invoke_gated_act(const gpu::gated_act_params& p, cudaStream_t stream);
+[[nodiscard]] cudaError_t invoke_pool(const gpu::pool_params& p, cudaStream_t stream);
 
 /// Scratch bytes a kernel needs besides its operands (0 for all kernels in this header).
 template <class Params>

@@ -28,8 +28,6 @@ status embedding_params::check() const {
     return null_error(k, "tokens");
   if (tok_table == nullptr)
     return null_error(k, "tok_table");
-  if (pos_table == nullptr)
-    return null_error(k, "pos_table");
   if (out == nullptr)
     return null_error(k, "out");
   if (batch <= 0)
@@ -42,7 +40,11 @@ status embedding_params::check() const {
     return field_error(k, "vocab", "positive", vocab);
   if (pos_offset < 0)
     return field_error(k, "pos_offset", "non-negative", pos_offset);
-  if (static_cast<long long>(pos_offset) + seq > max_seq)
+  if (type_table != nullptr && type_vocab <= 0)
+    return field_error(k, "type_vocab", "positive with a type_table", type_vocab);
+  if (token_types != nullptr && type_table == nullptr)
+    return make_error("kernel", "embedding: token_types without a type_table");
+  if (pos_table != nullptr && positions == nullptr && static_cast<long long>(pos_offset) + seq > max_seq)
     return make_error("kernel", "embedding: pos_offset + seq must be at most max_seq (" + std::to_string(max_seq) +
                                   "), found " + std::to_string(static_cast<long long>(pos_offset) + seq));
   return {};
@@ -56,8 +58,10 @@ status layer_norm_params::check() const {
     return null_error(k, "in");
   if (gamma == nullptr)
     return null_error(k, "gamma");
-  if (beta == nullptr)
+  if (beta == nullptr && !rms)
     return null_error(k, "beta");
+  if (beta != nullptr && rms)
+    return make_error("kernel", "layer_norm: an RMS norm has no beta (pass null)");
   if (out == nullptr)
     return null_error(k, "out");
   if (rows <= 0 || rows > INT_MAX)
@@ -87,8 +91,8 @@ status bias_act_params::check() const {
     return field_error(k, "cols", "positive", cols);
   if (ld != 0 && ld < cols)
     return field_error(k, "ld", "0 or at least cols", ld);
-  if (act != activation::none && act != activation::gelu_tanh && act != activation::tanh)
-    return field_error(k, "act", "none, gelu_tanh or tanh", static_cast<long long>(act));
+  if (static_cast<int>(act) > static_cast<int>(activation::silu))
+    return field_error(k, "act", "none, gelu_tanh, tanh, gelu_erf, relu or silu", static_cast<long long>(act));
   return {};
 }
 
@@ -144,12 +148,20 @@ status attention_params::check() const {
     return field_error(k, "heads", "in [1, 65535]", heads);
   if (head_dim <= 0 || head_dim > 256)
     return field_error(k, "head_dim", "in [1, 256]", head_dim);
+  if (kv_heads < 0 || (kv_heads > 0 && heads % kv_heads != 0))
+    return field_error(k, "kv_heads", "0 or a divisor of heads", kv_heads);
+  if (seq_lens != nullptr && seq_starts != nullptr)
+    return make_error("kernel", "attention: seq_lens and seq_starts are exclusive");
   const long long width = static_cast<long long>(heads) * head_dim;
-  const std::pair<const char*, std::int64_t> strides[] = {
-    {"q_stride", q_stride}, {"k_stride", k_stride}, {"v_stride", v_stride}, {"out_stride", out_stride}};
+  const long long kv_width = static_cast<long long>(kv_heads > 0 ? kv_heads : heads) * head_dim;
+  const std::pair<const char*, std::int64_t> strides[] = {{"q_stride", q_stride}, {"out_stride", out_stride}};
   for (const auto& [name, s] : strides)
     if (s != 0 && s < width)
       return field_error(k, name, "0 or at least heads*head_dim", s);
+  const std::pair<const char*, std::int64_t> kv_strides[] = {{"k_stride", k_stride}, {"v_stride", v_stride}};
+  for (const auto& [name, s] : kv_strides)
+    if (s != 0 && s < kv_width)
+      return field_error(k, name, "0 or at least kv_heads*head_dim", s);
   if (out == q || out == this->k || out == v)
     return make_error("kernel", "attention: out must not alias q, k or v");
   if (scale < 0.0f || !(scale == scale))

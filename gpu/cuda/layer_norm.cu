@@ -13,11 +13,22 @@ using internal::to_f32;
 template <class T>
 __global__ void __launch_bounds__(1024)
   layer_norm_kernel(const T* in, const T* __restrict__ gamma, const T* __restrict__ beta, T* out,
-                    int cols, long long in_stride, long long out_stride, float eps) {
+                    int cols, long long in_stride, long long out_stride, float eps, bool rms) {
   __shared__ float scratch[32];
   const T* x = in + blockIdx.x * in_stride;
   T* y = out + blockIdx.x * out_stride;
 
+  if (rms) { // RMSNorm: x / sqrt(mean(x^2) + eps) * gamma
+    float sq = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+      const float v = to_f32(x[c]);
+      sq += v * v;
+    }
+    const float inv = rsqrtf(internal::block_sum(sq, scratch) / static_cast<float>(cols) + eps);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+      y[c] = from_f32<T>(to_f32(x[c]) * inv * to_f32(gamma[c]));
+    return;
+  }
   float sum = 0.0f;
   for (int c = threadIdx.x; c < cols; c += blockDim.x)
     sum += to_f32(x[c]);
@@ -59,7 +70,7 @@ cudaError_t invoke_layer_norm(const layer_norm_params& p, cudaStream_t stream) {
     using T = typename decltype(tag)::type;
     layer_norm_kernel<T><<<static_cast<unsigned>(p.rows), threads_for(p.cols), 0, stream>>>(
       static_cast<const T*>(p.in), static_cast<const T*>(p.gamma), static_cast<const T*>(p.beta),
-      static_cast<T*>(p.out), p.cols, in_stride, out_stride, p.eps);
+      static_cast<T*>(p.out), p.cols, in_stride, out_stride, p.eps, p.rms);
     return cudaGetLastError();
   });
 }

@@ -10,6 +10,13 @@ os.makedirs(work, exist_ok=True)
 bad_yaml = os.path.join(work, "bad.yaml")
 with open(bad_yaml, "w") as f:
     f.write("arch: decoder\nlayers: four\nhidden: 64\nheads: 4\nvocab: 10\nmax_seq: 8\n")
+bad_option = os.path.join(work, "bad_option.yaml")
+with open(bad_option, "w") as f:
+    f.write("arch: decoder\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nmax_seq: 8\nnorm: batch_norm\n")
+bad_rope = os.path.join(work, "bad_rope.yaml")
+with open(bad_rope, "w") as f:
+    f.write("arch: decoder\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nmax_seq: 8\npositions: rotary\n"
+            "rope_scaling: {type: linear, factr: 2}\n")
 truncated = os.path.join(work, "truncated.safetensors")
 with open(truncated, "wb") as f:
     f.write(b"\x10\x00")
@@ -25,6 +32,14 @@ CASES = [
     (["run-model", "--model", bad_yaml, "--tokens", "1"], "bad.yaml:2:9: key 'layers': expected an integer, found 'four'"),
     (["run-model", "--model", "tiny-gpt", "--tokens", "1", "--backend", "cpu", "--budget-mib", "0", "--tp", "1",
       "--threads", "1"], None),
+    (["run-model", "--model", "tiny-bert", "--tokens", "1,2", "--logits", "all"], "--logits is for decoders"),
+    (["run-model", "--model", "tiny-gpt", "--tokens", "1,2", "--pooling", "mean"], "--pooling is for encoders"),
+    (["run-model", "--model", "tiny-bert", "--tokens", "1,2", "--pooling", "max"], "expected pooler, cls, mean"),
+    (["run-model", "--model", "tiny-gpt", "--tokens", "1,2,3", "--lengths", "1,1"],
+     "--lengths add up to 2, but --tokens has 3 tokens"),
+    (["run-model", "--model", "tiny-bert", "--tokens", "1,2", "--token-types", "0,1"], "has no token-type embeddings"),
+    (["run-model", "--model", bad_option, "--tokens", "1"], "bad_option.yaml:7:7: key 'norm'"),
+    (["run-model", "--model", bad_rope, "--tokens", "1"], "unknown rope_scaling key 'factr'"),
     (["init-weights", "--model", "tiny-gpt", "--output", os.path.join(work, "w.st"), "--dtype", "int8"],
      "unknown dtype 'int8'"),
 ]

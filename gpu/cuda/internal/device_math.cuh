@@ -5,7 +5,10 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <type_traits>
+
 #include "gpu/model_spec.hpp"
+#include "gpu/ops.hpp"
 
 namespace sy::gpu::cuda::internal {
 
@@ -81,6 +84,39 @@ cudaError_t dispatch(dtype t, F&& f) {
     case dtype::f32: return f(type_tag<float>{});
     case dtype::f16: return f(type_tag<__half>{});
     case dtype::bf16: return f(type_tag<__nv_bfloat16>{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+/// The element-wise activations of gpu/ops.hpp, in fp32 (Act a compile-time constant).
+template <activation Act>
+__device__ __forceinline__ float activate(float v) {
+  if constexpr (Act == activation::gelu_tanh) {
+    constexpr float k_sqrt_2_over_pi = 0.7978845608028654f;
+    return 0.5f * v * (1.0f + tanhf(k_sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
+  } else if constexpr (Act == activation::tanh) {
+    return tanhf(v);
+  } else if constexpr (Act == activation::gelu_erf) {
+    return 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+  } else if constexpr (Act == activation::relu) {
+    return fmaxf(v, 0.0f);
+  } else if constexpr (Act == activation::silu) {
+    return v / (1.0f + expf(-v));
+  } else {
+    return v;
+  }
+}
+
+/// Calls f(std::integral_constant<activation, A>{}) for the runtime activation a.
+template <class F>
+cudaError_t dispatch_act(activation a, F&& f) {
+  switch (a) {
+    case activation::none: return f(std::integral_constant<activation, activation::none>{});
+    case activation::gelu_tanh: return f(std::integral_constant<activation, activation::gelu_tanh>{});
+    case activation::tanh: return f(std::integral_constant<activation, activation::tanh>{});
+    case activation::gelu_erf: return f(std::integral_constant<activation, activation::gelu_erf>{});
+    case activation::relu: return f(std::integral_constant<activation, activation::relu>{});
+    case activation::silu: return f(std::integral_constant<activation, activation::silu>{});
   }
   return cudaErrorInvalidValue;
 }

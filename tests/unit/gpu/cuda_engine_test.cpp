@@ -33,6 +33,87 @@ result<std::vector<float>> run_model(backend& b, const model_spec& spec, const w
   return (*p)->run(tokens, batch);
 }
 
+/// Architecture options of issue 8 (shapes like Llama, BERT and post-LN OPT), every output kind, packed
+/// variable-length sequences with token types: CUDA against the cpu backend.
+void family_cases(backend& gpu, backend& cpu, int gpus, tally& t) {
+  auto llama = preset("tiny-gpt").value();
+  llama.name = "tiny-llama";
+  llama.fam = family::llama;
+  llama.kv_heads = llama.heads / 2;
+  llama.norm = norm_kind::rms_norm;
+  llama.norm_eps = 1e-6f;
+  llama.ffn_act = ffn_kind::silu_gated;
+  llama.positions = position_kind::rotary;
+  llama.rope_theta = 500000;
+  llama.rope_scaling = rope_scaling_spec{"llama3", 8, 1, 4, 64};
+  llama.qkv_bias = llama.attn_out_bias = llama.ffn_bias = false;
+  llama.tied_head = true;
+  llama.head_bias = false;
+  auto bert = preset("tiny-bert").value();
+  bert.fam = family::bert;
+  bert.pre_norm = false;
+  bert.final_norm = false;
+  bert.embed_norm = true;
+  bert.type_vocab = 2;
+  bert.ffn_act = ffn_kind::gelu_erf;
+  bert.norm_eps = 1e-12f;
+  auto opt = preset("tiny-gpt").value();
+  opt.name = "tiny-opt-postln";
+  opt.pre_norm = false;
+  opt.final_norm = false;
+  opt.ffn_act = ffn_kind::relu;
+  opt.tied_head = true;
+  opt.head_bias = false;
+  for (const auto& base : {llama, bert, opt}) {
+    auto w = generate_weights(base, 7);
+    if (!t.require(w.ok() ? status{} : status{w.err()}, base.name + " weights"))
+      continue;
+    pipeline::run_options o;
+    o.seq_lens = {9, 1, 33, 17};
+    const int total = 60;
+    auto tokens = some_tokens(base, 1, total);
+    if (base.type_vocab > 0)
+      for (int i = 0; i < total; ++i)
+        o.token_types.push_back(i % 3 == 0 ? 1 : 0);
+    const bool dec = base.kind == arch::decoder;
+    std::vector<output_kind> kinds = dec ? std::vector<output_kind>{output_kind::logits_last, output_kind::logits_all,
+                                                                    output_kind::hidden}
+                                         : std::vector<output_kind>{output_kind::pooler, output_kind::cls,
+                                                                    output_kind::mean, output_kind::mean_normalized,
+                                                                    output_kind::hidden};
+    for (auto kind : kinds) {
+      o.out = kind;
+      auto layout1 = even_layout(base, 1, 1).value();
+      auto ref_p = pipeline::create(cpu, base, layout1, *w);
+      if (!t.require(ref_p.ok() ? status{} : status{ref_p.err()}, base.name + " on cpu") || !(*ref_p)->load())
+        continue;
+      auto ref = (*ref_p)->run(tokens, o);
+      if (!t.require(ref.ok() ? status{} : status{ref.err()}, base.name + " on cpu"))
+        continue;
+      for (dtype ty : {dtype::f32, dtype::f16, dtype::bf16})
+        for (auto [tp, pp] : {std::pair{1, 1}, std::pair{2, 1}, std::pair{1, 2}}) {
+          const std::string what = base.name + " " + std::string{to_string(kind)} + " " +
+                                   std::string{to_string(ty)} + " tp=" + std::to_string(tp) + " pp=" + std::to_string(pp);
+          if (tp * pp > gpus)
+            continue;
+          auto spec = base;
+          spec.type = ty;
+          auto layout = even_layout(spec, tp, pp);
+          if (!t.require(layout.ok() ? status{} : status{layout.err()}, what))
+            continue;
+          auto p = pipeline::create(gpu, spec, *layout, *w);
+          if (!t.require(p.ok() ? status{} : status{p.err()}, what) || !t.require((*p)->load(), what + " load"))
+            continue;
+          auto out = (*p)->run(tokens, o);
+          if (!t.require(out.ok() ? status{} : status{out.err()}, what))
+            continue;
+          const double err = relative_error(*out, *ref);
+          t.check(err <= 3 * tolerance(ty), what + " matches the cpu backend: relative error " + std::to_string(err));
+        }
+    }
+  }
+}
+
 } // namespace
 
 int main() {
@@ -82,6 +163,8 @@ int main() {
       }
     }
   }
+
+  family_cases(**gpu, **cpu, gpus, t);
 
   // Load, run, evict (memory back to the baseline), reload, run again: same output.
   {

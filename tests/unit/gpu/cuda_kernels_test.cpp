@@ -16,63 +16,6 @@ using namespace sy::gpu::test;
 
 namespace {
 
-/// Runs an op on device d with element type t. `inputs` are f32 host tensors uploaded as t; the op gets
-/// their device pointers and an output buffer of out_count elements; returns the output as f32.
-using op_fn = std::function<status(device&, dtype, const std::vector<void*>&, void* out)>;
-
-result<std::vector<float>> run_op(device& d, dtype t, const std::vector<std::vector<float>>& inputs,
-                                  std::size_t out_count, const op_fn& op, const std::vector<float>* out_init) {
-  std::vector<device_buffer> bufs;
-  std::vector<void*> ptrs;
-  auto cleanup = [&] {
-    for (auto& b : bufs)
-      d.free(b);
-  };
-  for (const auto& in : inputs) {
-    auto b = upload(d, in, t);
-    if (!b) {
-      cleanup();
-      return b.err();
-    }
-    bufs.push_back(*b);
-    ptrs.push_back(b->data);
-  }
-  auto out = out_init ? upload(d, *out_init, t) : d.allocate(out_count * dtype_size(t));
-  if (!out) {
-    cleanup();
-    return out.err();
-  }
-  bufs.push_back(*out);
-  if (auto st = op(d, t, ptrs, out->data); !st) {
-    cleanup();
-    return st.err();
-  }
-  auto host = download(d, out->data, out_count, t);
-  cleanup();
-  return host;
-}
-
-struct harness {
-  device& cpu;
-  device& gpu;
-  tally& t;
-  void compare(const std::string& name, const std::vector<std::vector<float>>& inputs, std::size_t out_count,
-               const op_fn& op, const std::vector<float>* out_init = nullptr) {
-    auto ref = run_op(cpu, dtype::f32, inputs, out_count, op, out_init);
-    if (!t.require(ref.ok() ? status{} : status{ref.err()}, name + " on cpu"))
-      return;
-    for (dtype ty : {dtype::f32, dtype::f16, dtype::bf16}) {
-      const std::string what = name + " " + std::string{to_string(ty)};
-      auto got = run_op(gpu, ty, inputs, out_count, op, out_init);
-      if (!t.require(got.ok() ? status{} : status{got.err()}, what))
-        continue;
-      const double err = relative_error(*got, *ref);
-      t.check(err <= tolerance(ty), what + ": relative error " + std::to_string(err) + " (tolerance " +
-                                      std::to_string(tolerance(ty)) + ")");
-    }
-  }
-};
-
 void gemm_cases(harness& h) {
   struct shape {
     int m, n, k;

@@ -77,12 +77,31 @@ std::vector<float> step_all(pipeline& p, const std::vector<step_sequence>& seqs,
   return logits;
 }
 
+/// A Llama-shaped tiny model: RMSNorm, rotary positions with llama3 scaling, GQA, SwiGLU, tied head.
+model_spec tiny_llama() {
+  auto s = preset("tiny-gpt").value();
+  s.name = "tiny-llama";
+  s.fam = family::llama;
+  s.kv_heads = 2;
+  s.norm = norm_kind::rms_norm;
+  s.norm_eps = 1e-6f;
+  s.ffn_act = ffn_kind::silu_gated;
+  s.positions = position_kind::rotary;
+  s.rope_theta = 500000;
+  s.rope_scaling = rope_scaling_spec{"llama3", 8, 1, 4, 16};
+  s.qkv_bias = s.attn_out_bias = s.ffn_bias = false;
+  s.tied_head = true;
+  s.head_bias = false;
+  return s;
+}
+
 } // namespace
 
 TEST_CASE("prefill chunks and decode steps give the logits of a one-pass forward over the same prefix, for "
-          "every split",
+          "every split, with learned or rotary positions",
           "[gpu][generation]") {
-  auto spec = preset("tiny-gpt").value();
+  for (const auto& spec : {preset("tiny-gpt").value(), tiny_llama()}) {
+  INFO(spec.name);
   auto w = generate_weights(spec, 5);
   REQUIRE(w.ok());
   const int V = spec.vocab;
@@ -129,6 +148,7 @@ TEST_CASE("prefill chunks and decode steps give the logits of a one-pass forward
       for (int k = 0; k < r.p->stage(s).tp(); ++k)
         CHECK(r.p->stage(s).rank_kv_pool(k).usage().blocks_used == 0);
     }
+  }
   }
 }
 
