@@ -1,6 +1,7 @@
 // node actor: one per process/machine. Opens the node's devices (engine backend), spawns one gpu actor per
 // device, registers with the controller, and spawns stage actors on request: it builds the host shards of
-// every model of the stage (seeded or safetensors weights, cached per model) and an engine stage executor.
+// every model of the stage (seeded weights, a safetensors file, or a Hugging Face folder read straight from its
+// mapped files into the shards; the source is cached per model) and an engine stage executor.
 // Building shards (reading and splitting weights: seconds for large models) runs in a detached builder
 // actor (its own thread), never in the node's handler: the node keeps answering heartbeats and other
 // requests meanwhile, and no scheduler worker blocks. Answers the controller's heartbeats.
@@ -16,6 +17,7 @@
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
 #include "gpu/backend.hpp"
+#include "gpu/hf_checkpoint.hpp"
 #include "gpu/weights.hpp"
 #include "messages/logging.hpp"
 
@@ -31,7 +33,18 @@ struct build_context {
   std::shared_ptr<gpu::backend> backend;
   std::vector<gpu_actor> gpus;
   std::mutex mutex; // guards weights
-  std::map<int, std::shared_ptr<const gpu::weight_set>> weights; // by model index
+  std::map<int, std::shared_ptr<const gpu::tensor_source>> weights; // by model index
+};
+
+/// A weight_set (seeded, safetensors) as a source that owns it.
+struct owned_weight_source final : gpu::tensor_source {
+  explicit owned_weight_source(gpu::weight_set w) : weights(std::move(w)), view(weights) {}
+  status check(const gpu::model_spec& s) const override { return view.check(s); }
+  status read(const gpu::tensor_desc& t, const gpu::tensor_slice& sl, gpu::dtype d, std::byte* dst) const override {
+    return view.read(t, sl, d, dst);
+  }
+  gpu::weight_set weights;
+  gpu::weight_set_source view;
 };
 
 struct node_state {
@@ -44,18 +57,28 @@ struct node_state {
 
 using self_ptr = node_actor::stateful_pointer<node_state>;
 
-result<std::shared_ptr<const gpu::weight_set>> weights_of(build_context& st, int model) {
+result<std::shared_ptr<const gpu::tensor_source>> weights_of(build_context& st, int model) {
   std::lock_guard<std::mutex> lock{st.mutex}; // one model's weights are read once, even by parallel builders
   if (auto it = st.weights.find(model); it != st.weights.end())
     return it->second;
   const auto& mc = st.cfg->models[static_cast<std::size_t>(model)];
-  auto w = mc.weights.kind == config::weights_config::source::seed ? gpu::generate_weights(mc.spec, mc.weights.seed)
-                                                                   : gpu::load_weights(mc.weights.path, mc.spec);
-  if (!w)
-    return w.err();
-  auto ptr = std::make_shared<const gpu::weight_set>(std::move(*w));
-  st.weights[model] = ptr;
-  return ptr;
+  std::shared_ptr<const gpu::tensor_source> src;
+  if (mc.weights.kind == config::weights_config::source::hf) {
+    auto ck = gpu::open_hf_checkpoint(mc.weights.path, mc.spec.type);
+    if (!ck)
+      return ck.err();
+    src = ck->source;
+  } else {
+    auto w = mc.weights.kind == config::weights_config::source::seed ? gpu::generate_weights(mc.spec, mc.weights.seed)
+                                                                     : gpu::load_weights(mc.weights.path, mc.spec);
+    if (!w)
+      return w.err();
+    src = std::make_shared<const owned_weight_source>(std::move(*w));
+  }
+  if (auto ok = src->check(mc.spec); !ok)
+    return ok.err();
+  st.weights[model] = src;
+  return src;
 }
 
 /// Runs on a builder thread.

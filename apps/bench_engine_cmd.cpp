@@ -1,6 +1,8 @@
 // switchyard bench engine: forward latency of the cpu backend (one device, the whole model, fp32) against
 // PyTorch CPU (tests/reference/torch_reference.py) on the same model and weights, same thread count, and
-// the host->device bandwidth of a shard load.
+// the host->device bandwidth of a shard load. On a Hugging Face folder (--model DIR): transformers on PyTorch CPU
+// on the same folder (tests/reference/hf_models.py bench), and the checkpoint load from the files into
+// resident pinned shards (GB/s of the files' size) beside the safetensors package's own load_file.
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +21,7 @@
 
 #include "apps/commands.hpp"
 #include "apps/model_arg.hpp"
+#include "gpu/hf_checkpoint.hpp"
 #include "gpu/pipeline.hpp"
 #include "messages/logging.hpp"
 
@@ -52,11 +56,26 @@ int run_bench_engine(const bench_engine_options& o) {
     return 2;
   }
   int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto w = gpu::generate_weights(*spec, 1);
+  const bool hf = gpu::is_hf_folder(o.model);
+  // transformers and safetensors live in the project's .venv (scripts/setup.sh), not in Debian's python3.
+  const std::string venv = SY_SOURCE_DIR "/.venv/bin/python";
+  const std::string python = hf && o.python == "/usr/bin/python3" && ::access(venv.c_str(), X_OK) == 0 ? venv : o.python;
+  auto w = hf ? result<gpu::weight_set>{gpu::weight_set{}} : gpu::generate_weights(*spec, 1);
   if (!w) {
     log->error("{}", w.err().to_string());
     return 1;
   }
+  auto t_open = std::chrono::steady_clock::now();
+  std::optional<gpu::hf_checkpoint> ck;
+  if (hf) {
+    auto c = gpu::open_hf_checkpoint(o.model, spec->type);
+    if (!c) {
+      log->error("{}", c.err().to_string());
+      return 1;
+    }
+    ck = std::move(*c);
+  }
+  const double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_open).count();
   gpu::backend_options bo;
   bo.kind = gpu::backend_kind::cpu;
   bo.devices = 1;
@@ -67,18 +86,46 @@ int run_bench_engine(const bench_engine_options& o) {
     log->error("{}", b.err().to_string());
     return 1;
   }
-  auto p = gpu::pipeline::create(**b, *spec, gpu::even_layout(*spec, 1, 1).value(), *w);
+  auto t_build = std::chrono::steady_clock::now(); // the devices are opened: time only the shard building
+  auto p = ck ? gpu::pipeline::create(**b, *spec, gpu::even_layout(*spec, 1, 1).value(), *ck->source)
+              : gpu::pipeline::create(**b, *spec, gpu::even_layout(*spec, 1, 1).value(), *w);
   if (!p) {
     log->error("{}", p.err().to_string());
     return 1;
   }
+  const double load_s =
+    open_s + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_build).count();
   if (auto st = (*p)->load(); !st) {
     log->error("{}", st.err().to_string());
     return 1;
   }
   double gbps = static_cast<double>((*p)->shard_bytes()) / (*p)->last_load_seconds() / 1e9;
-  std::printf("model %s (%lld params, fp32), seq %d, threads %d (OpenBLAS and torch)\n", spec->name.c_str(),
-              static_cast<long long>(spec->total_params()), o.seq, threads);
+  std::printf("model %s (%lld params, %s), seq %d, threads %d (OpenBLAS and torch)\n", spec->name.c_str(),
+              static_cast<long long>(spec->total_params()), std::string{gpu::to_string(spec->type)}.c_str(), o.seq,
+              threads);
+  if (ck) {
+    std::printf("checkpoint load %s -> resident pinned shards (open, map, check, convert/transposes): %.1f MB of "
+                "files in %.1f ms = %.2f GB/s\n",
+                o.model.c_str(), static_cast<double>(ck->file_bytes) / 1e6, load_s * 1e3,
+                static_cast<double>(ck->file_bytes) / load_s / 1e9);
+    std::string files;
+    for (const auto& f : ck->files)
+      files += " " + f;
+    std::string cmd = python + " " SY_SOURCE_DIR "/tests/reference/hf_models.py loadbench" + files;
+    FILE* f = ::popen(cmd.c_str(), "r");
+    char line[512];
+    double py_s = -1;
+    while (f && std::fgets(line, sizeof line, f))
+      (void)std::sscanf(line, "safetensors load_file s %lf", &py_s);
+    if (f)
+      ::pclose(f);
+    if (py_s > 0)
+      std::printf("safetensors (Python) load_file of the same files -> torch tensors: %.1f ms = %.2f GB/s "
+                  "(ratio switchyard / safetensors time %.2fx)\n",
+                  py_s * 1e3, static_cast<double>(ck->file_bytes) / py_s / 1e9, load_s / py_s);
+    else
+      log->warn("the safetensors load benchmark failed: {}", cmd);
+  }
   std::printf("shard load host->device (cpu backend, memcpy in 4 MiB chunks, fresh device pages): %.1f MB in %.1f ms = %.2f GB/s\n",
               static_cast<double>((*p)->shard_bytes()) / 1e6, (*p)->last_load_seconds() * 1e3, gbps);
 
@@ -129,7 +176,21 @@ int run_bench_engine(const bench_engine_options& o) {
   }
 
   std::map<int, double> torch;
-  if (o.torch) {
+  if (o.torch && ck) { // transformers on PyTorch CPU, same folder
+    std::string cmd = python + " " SY_SOURCE_DIR "/tests/reference/hf_models.py bench --dir " + o.model +
+                      " --seq " + std::to_string(o.seq) + " --batches " + o.batches + " --threads " +
+                      std::to_string(threads) + " --reps " + std::to_string(o.reps);
+    FILE* f = ::popen(cmd.c_str(), "r");
+    char line[512];
+    while (f && std::fgets(line, sizeof line, f)) {
+      int bb = 0, ss = 0;
+      double ms = 0;
+      if (std::sscanf(line, "batch %d seq %d ms %lf", &bb, &ss, &ms) == 3)
+        torch[bb] = ms;
+    }
+    if (int rc = f ? ::pclose(f) : -1; rc != 0)
+      log->warn("transformers failed (exit {}): {}", rc, cmd);
+  } else if (o.torch) {
     char path[] = "/tmp/sy_bench_engine_XXXXXX";
     int fd = ::mkstemp(path);
     if (fd < 0) {
@@ -162,12 +223,12 @@ int run_bench_engine(const bench_engine_options& o) {
     if (rc != 0)
       log->warn("the PyTorch reference failed (exit {}): {}", rc, cmd);
   }
-  std::printf("%6s %14s %14s %10s\n", "batch", "switchyard ms", "torch ms", "ratio");
+  std::printf("%6s %14s %16s %10s\n", "batch", "switchyard ms", ck ? "transformers ms" : "torch ms", "ratio");
   for (int batch : batches) {
     if (torch.count(batch))
-      std::printf("%6d %14.1f %14.1f %9.2fx\n", batch, ours[batch], torch[batch], ours[batch] / torch[batch]);
+      std::printf("%6d %14.1f %16.1f %9.2fx\n", batch, ours[batch], torch[batch], ours[batch] / torch[batch]);
     else
-      std::printf("%6d %14.1f %14s %10s\n", batch, ours[batch], "-", "-");
+      std::printf("%6d %14.1f %16s %10s\n", batch, ours[batch], "-", "-");
   }
   return 0;
 }

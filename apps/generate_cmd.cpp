@@ -105,7 +105,7 @@ int run_generate(const generate_options& o) {
   auto layout = gpu::even_layout(*spec, o.tp, o.pp);
   if (!layout)
     return fail(layout.err().to_string());
-  auto engine = open_engine(*spec, *layout, {o.weights, o.seed, *kind, o.budget_mib, o.threads});
+  auto engine = open_engine(*spec, *layout, {weights_arg(o.model, o.weights), o.seed, *kind, o.budget_mib, o.threads});
   if (!engine)
     return fail(engine.err().to_string(), 1);
   auto& p = engine->model;
@@ -141,7 +141,7 @@ int run_generate(const generate_options& o) {
 void add_generate_command(CLI::App& app, int& rc) {
   auto o = std::make_shared<generate_options>();
   auto* c = app.add_subcommand("generate", "generate tokens through the sharded engine (paged KV cache)");
-  c->add_option("--model", o->model, "preset name or spec.yaml")->required();
+  c->add_option("--model", o->model, "preset name, spec.yaml or Hugging Face model folder")->required();
   auto* w = c->add_option("--weights", o->weights, "safetensors file");
   c->add_option("--seed", o->seed, "generate weights from this seed")->excludes(w);
   c->add_option("--tokens", o->tokens, "prompt token ids, concatenated: 1,2,3,4")->required();

@@ -3,9 +3,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sys/stat.h>
 
 #include <yaml-cpp/yaml.h>
+
+#include "gpu/hf_checkpoint.hpp"
 
 namespace sy::apps {
 
@@ -102,6 +105,12 @@ std::string expected_kind(const std::string& key) {
 } // namespace
 
 result<gpu::model_spec> load_model_arg(const std::string& arg) {
+  if (gpu::is_hf_folder(arg)) {
+    auto ck = gpu::open_hf_checkpoint(arg);
+    if (!ck)
+      return ck.err();
+    return ck->spec();
+  }
   if (!ends_with(arg, ".yaml") && !ends_with(arg, ".yml") && !is_file(arg))
     return gpu::preset(arg);
   YAML::Node doc;
@@ -229,12 +238,30 @@ status write_npy(const std::string& path, const std::vector<std::int64_t>& data,
   return write_npy_bytes(path, "<i8", data.data(), data.size() * sizeof(std::int64_t), shape);
 }
 
+std::string weights_arg(const std::string& model, const std::string& weights) {
+  return weights.empty() && gpu::is_hf_folder(model) ? model : weights;
+}
+
 result<loaded_engine> open_engine(const gpu::model_spec& spec, const gpu::parallel_layout& layout,
                                   const engine_args& a) {
-  auto weights = a.weights.empty() ? gpu::generate_weights(spec, static_cast<std::uint64_t>(a.seed))
-                                   : gpu::load_weights(a.weights, spec);
-  if (!weights)
-    return weights.err();
+  // The weights: a Hugging Face folder (read from its files straight into the shards), else a safetensors
+  // file of our own names, else seeded.
+  std::optional<gpu::hf_checkpoint> hf;
+  std::optional<gpu::weight_set> own;
+  if (gpu::is_hf_folder(a.weights)) {
+    auto ck = gpu::open_hf_checkpoint(a.weights, spec.type);
+    if (!ck)
+      return ck.err();
+    if (auto st = ck->source->check(spec); !st)
+      return st.err();
+    hf = std::move(*ck);
+  } else {
+    auto weights = a.weights.empty() ? gpu::generate_weights(spec, static_cast<std::uint64_t>(a.seed))
+                                     : gpu::load_weights(a.weights, spec);
+    if (!weights)
+      return weights.err();
+    own = std::move(*weights);
+  }
   gpu::backend_options bo;
   bo.kind = a.kind;
   bo.devices = layout.tp * layout.stages();
@@ -245,7 +272,8 @@ result<loaded_engine> open_engine(const gpu::model_spec& spec, const gpu::parall
   if (!b)
     return b.err();
   e.devices = std::move(*b);
-  auto p = gpu::pipeline::create(*e.devices, spec, layout, *weights);
+  auto p = hf ? gpu::pipeline::create(*e.devices, spec, layout, *hf->source)
+              : gpu::pipeline::create(*e.devices, spec, layout, *own);
   if (!p)
     return p.err();
   e.model = std::move(*p);

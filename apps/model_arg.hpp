@@ -12,7 +12,7 @@
 
 namespace sy::apps {
 
-/// A preset name, or a YAML file (a path ending in .yaml/.yml or an existing file) with keys name, arch
+/// A Hugging Face model folder (a directory with config.json: gpu/hf_checkpoint.hpp), a preset name, or a YAML file (a path ending in .yaml/.yml or an existing file) with keys name, arch
 /// (decoder|encoder), layers, hidden, heads, ffn (default 4*hidden), vocab, max_seq, dtype (default f32).
 result<gpu::model_spec> load_model_arg(const std::string& arg);
 /// "1,2,3" -> {1, 2, 3}; errors name the bad element.
@@ -25,7 +25,7 @@ status write_npy(const std::string& path, const std::vector<std::int64_t>& data,
 
 /// The engine options run-model and generate share: weights (a safetensors file, else seeded), devices.
 struct engine_args {
-  std::string weights;      // empty: seeded weights
+  std::string weights;      // a Hugging Face folder, a safetensors file; empty: seeded weights
   long long seed = 0;
   gpu::backend_kind kind = gpu::backend_kind::automatic;
   long long budget_mib = 0; // per device, 0 = backend default
@@ -38,7 +38,11 @@ struct loaded_engine {
   std::unique_ptr<gpu::pipeline> model;
 };
 
-/// Weights (file or seed) -> tp x pp devices of `a.kind` -> pipeline -> loaded. Errors are runtime errors
+/// The weights argument of open_engine: `weights` when given, else the model folder when --model is a Hugging
+/// Face folder (its files are the weights), else empty (seeded).
+std::string weights_arg(const std::string& model, const std::string& weights);
+
+/// Weights (Hugging Face folder, safetensors file or seed) -> tp x pp devices of `a.kind` -> pipeline -> loaded. Errors are runtime errors
 /// (exit code 1 in the commands); argument errors are the caller's to check first.
 result<loaded_engine> open_engine(const gpu::model_spec& spec, const gpu::parallel_layout& layout,
                                   const engine_args& a);

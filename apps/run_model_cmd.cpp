@@ -132,7 +132,7 @@ int run_run_model(const run_model_options& o) {
   if (!layout)
     return fail(layout.err().to_string());
 
-  auto engine = open_engine(*spec, *layout, {o.weights, o.seed, *kind, o.budget_mib, o.threads});
+  auto engine = open_engine(*spec, *layout, {weights_arg(o.model, o.weights), o.seed, *kind, o.budget_mib, o.threads});
   if (!engine)
     return fail(engine.err().to_string(), 1);
   auto& p = engine->model;
@@ -167,7 +167,7 @@ int run_run_model(const run_model_options& o) {
 void add_run_model_command(CLI::App& app, int& rc) {
   auto o = std::make_shared<run_model_options>();
   auto* rm_cmd = app.add_subcommand("run-model", "run one forward pass through the sharded engine");
-  rm_cmd->add_option("--model", o->model, "preset name or spec.yaml")->required();
+  rm_cmd->add_option("--model", o->model, "preset name, spec.yaml or Hugging Face model folder")->required();
   auto* rm_w = rm_cmd->add_option("--weights", o->weights, "safetensors file");
   rm_cmd->add_option("--seed", o->seed, "generate weights from this seed")->excludes(rm_w);
   rm_cmd->add_option("--tp", o->tp, "tensor-parallel degree")->capture_default_str();

@@ -55,10 +55,11 @@ struct node_config {
 // --- models ---------------------------------------------------------------------------------------------
 
 struct weights_config {
-  enum class source : std::uint8_t { seed, safetensors };
+  enum class source : std::uint8_t { seed, safetensors, hf };
   source kind = source::seed;
   std::uint64_t seed = 0; // kind == seed: the generator's seed
-  std::string path;       // kind == safetensors: resolved against the config file's folder
+  std::string path;       // kind == safetensors: the file; kind == hf (a model's `hf: DIR`): the Hugging Face
+                          // model folder (gpu/hf_checkpoint.hpp); resolved against the config file's folder
 };
 
 struct model_config {

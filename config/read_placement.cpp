@@ -152,9 +152,10 @@ group_config read_group(yaml_reader& r, const YAML::Node& n, const std::string& 
     if (std::find(g.models.begin(), g.models.end(), mi) != g.models.end())
       r.fail(models[i], p, "each model once in a group", quote(mn) + " twice");
     const auto& s = c.models[static_cast<std::size_t>(mi)].spec;
-    if (s.heads % g.op != 0 || s.ffn % g.op != 0)
+    if (s.heads % g.op != 0 || s.kv_heads_or_heads() % g.op != 0 || s.ffn % g.op != 0)
       r.fail(models[i], p,
-             "a model whose heads (" + std::to_string(s.heads) + ") and ffn (" + std::to_string(s.ffn) +
+             "a model whose heads (" + std::to_string(s.heads) + "), kv heads (" +
+               std::to_string(s.kv_heads_or_heads()) + ") and ffn (" + std::to_string(s.ffn) +
                ") the group's tensor degree " + std::to_string(g.op) + " divides",
              quote(mn));
     if (g.pp > s.layers)

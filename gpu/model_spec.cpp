@@ -159,23 +159,42 @@ result<family> parse_family(std::string_view s) {
   return parse_enum(s, "family", t);
 }
 
+// Parameter counts follow weight_tensors(spec) (gpu/weights.cpp) tensor for tensor: GQA's narrower k/v,
+// SwiGLU's gate|up, RMSNorm without a bias, optional biases, tied heads counted once.
+namespace {
+std::int64_t norm_params(const model_spec& s) {
+  return s.norm == norm_kind::layer_norm ? 2 * std::int64_t{s.hidden} : s.hidden;
+}
+std::int64_t qkv_width(const model_spec& s) {
+  return std::int64_t{s.heads + 2 * s.kv_heads_or_heads()} * s.head_dim_or_default();
+}
+std::int64_t ffn_in_width(const model_spec& s) {
+  return s.ffn_act == ffn_kind::silu_gated ? 2 * std::int64_t{s.ffn} : s.ffn;
+}
+} // namespace
+
 std::int64_t model_spec::layer_params() const {
-  std::int64_t h = hidden, f = ffn;
-  return 2 * 2 * h             // two layer norms (gamma, beta)
-         + h * 3 * h + 3 * h   // qkv
-         + h * h + h           // attention out
-         + h * f + f           // ffn in
-         + f * h + h;          // ffn out
+  const std::int64_t h = hidden, f = ffn, q = qkv_width(*this), fin = ffn_in_width(*this);
+  const std::int64_t attn_in = std::int64_t{heads} * head_dim_or_default();
+  return 2 * norm_params(*this)                 // ln1, ln2
+         + h * q + (qkv_bias ? q : 0)             // qkv
+         + attn_in * h + (attn_out_bias ? h : 0)  // attention out
+         + h * fin + (ffn_bias ? fin : 0)         // ffn in (gate|up for SwiGLU)
+         + f * h + (ffn_bias ? h : 0);            // ffn out
 }
 
 std::int64_t model_spec::embedding_params() const {
-  return std::int64_t{vocab} * hidden + std::int64_t{max_seq} * hidden;
+  const std::int64_t h = hidden;
+  return std::int64_t{vocab} * h + (positions == position_kind::learned ? std::int64_t{max_seq} * h : 0) +
+         std::int64_t{type_vocab} * h + (embed_norm ? norm_params(*this) : 0);
 }
 
 std::int64_t model_spec::head_params() const {
-  std::int64_t h = hidden;
-  std::int64_t norm = 2 * h;
-  return kind == arch::decoder ? norm + std::int64_t{vocab} * h + vocab : norm + h * h + h;
+  const std::int64_t h = hidden;
+  std::int64_t norm = final_norm ? norm_params(*this) : 0;
+  if (kind == arch::decoder)
+    return norm + (tied_head ? 0 : std::int64_t{vocab} * h) + (head_bias ? vocab : 0);
+  return norm + (pooler ? h * h + h : 0);
 }
 
 std::int64_t model_spec::total_params() const {
@@ -187,15 +206,42 @@ std::int64_t model_spec::weight_bytes() const {
 }
 
 double model_spec::layer_flops(int tokens) const {
-  double n = tokens, h = hidden, f = ffn;
-  double gemm = 2.0 * n * (h * 3 * h + h * h + 2 * h * f);
-  double attn = 2.0 * 2.0 * n * n * h; // QK^T and PV
+  const double n = tokens, h = hidden, f = ffn, q = static_cast<double>(qkv_width(*this)),
+               fin = static_cast<double>(ffn_in_width(*this));
+  const double attn_in = static_cast<double>(heads) * head_dim_or_default();
+  const double gemm = 2.0 * n * (h * q + attn_in * h + h * fin + f * h);
+  const double attn = 2.0 * 2.0 * n * n * attn_in; // QK^T and PV over every query head
   return gemm + attn;
 }
 
 namespace {
 model_spec make(std::string name, arch a, int layers, int hidden, int heads, int vocab, int seq, dtype t) {
   return model_spec{std::move(name), a, layers, hidden, heads, 4 * hidden, vocab, seq, t};
+}
+/// facebook/opt-*: ReLU, pre-LN, learned positions (offset 2), tied head without bias, vocab 50272,
+/// 2048 positions, float16.
+model_spec opt(std::string name, int layers, int hidden, int heads, int ffn) {
+  model_spec s{std::move(name), arch::decoder, layers, hidden, heads, ffn, 50272, 2048, dtype::f16};
+  s.fam = family::opt;
+  s.ffn_act = ffn_kind::relu;
+  s.tied_head = true;
+  s.head_bias = false;
+  return s;
+}
+/// meta-llama/*: RMSNorm 1e-5, rotary, SwiGLU, GQA where kv < heads, no biases, untied head.
+model_spec llama(std::string name, int layers, int hidden, int heads, int kv, int ffn, int vocab, int seq,
+                 double theta, dtype t) {
+  model_spec s{std::move(name), arch::decoder, layers, hidden, heads, ffn, vocab, seq, t};
+  s.fam = family::llama;
+  s.kv_heads = kv == heads ? 0 : kv;
+  s.norm = norm_kind::rms_norm;
+  s.norm_eps = 1e-5f;
+  s.ffn_act = ffn_kind::silu_gated;
+  s.positions = position_kind::rotary;
+  s.rope_theta = theta;
+  s.qkv_bias = s.attn_out_bias = s.ffn_bias = false;
+  s.head_bias = false;
+  return s;
 }
 const std::vector<model_spec>& presets() {
   static const std::vector<model_spec> all = {
@@ -208,6 +254,14 @@ const std::vector<model_spec>& presets() {
     make("bert-2.6b", arch::encoder, 32, 2560, 32, 51200, 2048, dtype::f16),
     make("bert-6.7b", arch::encoder, 32, 4096, 32, 51200, 2048, dtype::f16),
     make("bert-103.5b", arch::encoder, 128, 8192, 64, 51200, 1024, dtype::f16),
+    // Real shapes from the published config.json files (no weights), for planning at scale.
+    opt("opt-1.3b", 24, 2048, 32, 8192),
+    opt("opt-6.7b", 32, 4096, 32, 16384),
+    opt("opt-13b", 40, 5120, 40, 20480),
+    opt("opt-30b", 48, 7168, 56, 28672),
+    llama("llama-2-7b", 32, 4096, 32, 32, 11008, 32000, 4096, 10000.0, dtype::f16),
+    llama("llama-2-13b", 40, 5120, 40, 40, 13824, 32000, 4096, 10000.0, dtype::f16),
+    llama("llama-3-8b", 32, 4096, 32, 8, 14336, 128256, 8192, 500000.0, dtype::bf16),
   };
   return all;
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "messages/json.hpp"
+#include "gpu/safetensors.hpp"
 #include "gpu/weights.hpp"
 
 namespace sy::gpu {
@@ -28,12 +29,17 @@ error werr(const std::string& origin, const std::string& msg) {
   return make_error("weights", origin + ": " + msg);
 }
 
-struct entry {
-  std::string name;
-  dtype type;
-  std::vector<std::int64_t> shape;
-  std::uint64_t begin, end;
-};
+std::uint64_t element_size(const std::string& d) {
+  if (d == "F64" || d == "I64" || d == "U64")
+    return 8;
+  if (d == "F32" || d == "I32" || d == "U32")
+    return 4;
+  if (d == "F16" || d == "BF16" || d == "I16" || d == "U16")
+    return 2;
+  if (d == "I8" || d == "U8" || d == "BOOL" || d == "F8_E4M3" || d == "F8_E5M2")
+    return 1;
+  return 0;
+}
 
 } // namespace
 
@@ -88,25 +94,27 @@ status write_safetensors(const std::string& path, const weight_set& w, dtype typ
   return {};
 }
 
-result<weight_set> parse_safetensors(const std::string& bytes, const std::string& origin) {
-  if (bytes.size() < 8)
-    return werr(origin, "truncated file: " + std::to_string(bytes.size()) +
+result<safetensors_header> parse_safetensors_header(std::string_view bytes, std::uint64_t file_size,
+                                                    const std::string& origin) {
+  if (file_size < 8 || bytes.size() < 8)
+    return werr(origin, "truncated file: " + std::to_string(file_size) +
                           " bytes, need at least 8 for the header length");
   std::uint64_t n = 0;
   for (int i = 0; i < 8; ++i)
-    n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+    n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)])) << (8 * i);
   if (n > max_header)
     return werr(origin, "header length " + std::to_string(n) + " exceeds the 100 MiB limit (not a safetensors file?)");
-  if (n > bytes.size() - 8)
+  if (n > file_size - 8 || n > bytes.size() - 8)
     return werr(origin, "truncated file: header length " + std::to_string(n) + " but only " +
-                          std::to_string(bytes.size() - 8) + " bytes follow the length field");
+                          std::to_string(file_size - 8) + " bytes follow the length field");
   auto doc = json::parse(bytes.substr(8, n));
   if (!doc)
     return werr(origin, "header: " + doc.err().message);
   if (!doc->is_object())
     return werr(origin, "header: expected a JSON object, found " + std::string{json::kind_name(doc->type())});
-  std::uint64_t data_size = bytes.size() - 8 - n;
-  std::vector<entry> entries;
+  safetensors_header h;
+  h.data_start = 8 + n;
+  h.data_size = file_size - 8 - n;
   for (const auto& [name, v] : doc->as_object()) {
     if (name == "__metadata__")
       continue;
@@ -120,16 +128,20 @@ result<weight_set> parse_safetensors(const std::string& bytes, const std::string
       return werr(origin, where + "missing key '" + std::string{!dt ? "dtype" : !sh ? "shape" : "data_offsets"} + "'");
     if (!dt->is_string())
       return werr(origin, where + "dtype: expected a string, found " + std::string{json::kind_name(dt->type())});
-    entry e;
+    safetensors_entry e;
     e.name = name;
-    if (dt->as_string() == "F32")
+    e.dtype_name = dt->as_string();
+    std::uint64_t esize = element_size(e.dtype_name);
+    if (esize == 0)
+      return werr(origin, where + "unknown dtype '" + e.dtype_name +
+                            "', expected one of F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U64, "
+                            "U32, U16, U8, BOOL");
+    if (e.dtype_name == "F32")
       e.type = dtype::f32;
-    else if (dt->as_string() == "F16")
+    else if (e.dtype_name == "F16")
       e.type = dtype::f16;
-    else if (dt->as_string() == "BF16")
+    else if (e.dtype_name == "BF16")
       e.type = dtype::bf16;
-    else
-      return werr(origin, where + "unsupported dtype '" + dt->as_string() + "', expected F32, F16 or BF16");
     if (!sh->is_array())
       return werr(origin, where + "shape: expected an array, found " + std::string{json::kind_name(sh->type())});
     std::uint64_t elements = 1;
@@ -149,39 +161,50 @@ result<weight_set> parse_safetensors(const std::string& bytes, const std::string
       return werr(origin, where + "data_offsets: expected integers 0 <= begin <= end, found " + json::write(*of));
     e.begin = static_cast<std::uint64_t>(*b);
     e.end = static_cast<std::uint64_t>(*en);
-    if (e.end > data_size)
+    if (e.end > h.data_size)
       return werr(origin, where + "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                            ") out of range: the data section has " + std::to_string(data_size) +
+                            ") out of range: the data section has " + std::to_string(h.data_size) +
                             " bytes (truncated file?)");
-    std::uint64_t need = elements * dtype_size(e.type);
+    std::uint64_t need = elements * esize;
     if (e.end - e.begin != need)
       return werr(origin, where + "data_offsets span " + std::to_string(e.end - e.begin) + " bytes but shape " +
                             "and dtype need " + std::to_string(need));
-    entries.push_back(std::move(e));
+    h.entries.push_back(std::move(e));
   }
-  std::vector<const entry*> sorted;
-  for (const auto& e : entries)
+  std::vector<const safetensors_entry*> sorted;
+  for (const auto& e : h.entries)
     sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
   for (std::size_t i = 1; i < sorted.size(); ++i)
     if (sorted[i]->begin < sorted[i - 1]->end)
       return werr(origin, "tensors '" + sorted[i - 1]->name + "' and '" + sorted[i]->name +
                             "' have overlapping data_offsets");
+  return h;
+}
+
+result<weight_set> parse_safetensors(const std::string& bytes, const std::string& origin) {
+  auto h = parse_safetensors_header(bytes, bytes.size(), origin);
+  if (!h)
+    return h.err();
+  for (const auto& e : h->entries)
+    if (!e.type)
+      return werr(origin, "tensor '" + e.name + "': unsupported dtype '" + e.dtype_name +
+                            "', expected F32, F16 or BF16");
   weight_set w;
-  const char* data = bytes.data() + 8 + n;
-  for (const auto& e : entries) {
+  const char* data = bytes.data() + h->data_start;
+  for (const auto& e : h->entries) {
     host_tensor t;
     t.shape = e.shape;
-    std::size_t count = (e.end - e.begin) / dtype_size(e.type);
+    std::size_t count = (e.end - e.begin) / dtype_size(*e.type);
     t.values.resize(count);
     const char* src = data + e.begin;
-    if (e.type == dtype::f32) {
+    if (*e.type == dtype::f32) {
       std::memcpy(t.values.data(), src, count * 4);
     } else {
       for (std::size_t i = 0; i < count; ++i) {
-        std::uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        t.values[i] = e.type == dtype::f16 ? f16_to_f32(h) : bf16_to_f32(h);
+        std::uint16_t x;
+        std::memcpy(&x, src + 2 * i, 2);
+        t.values[i] = *e.type == dtype::f16 ? f16_to_f32(x) : bf16_to_f32(x);
       }
     }
     w.tensors.emplace(e.name, std::move(t));

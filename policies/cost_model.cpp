@@ -66,9 +66,10 @@ int cost_model::seq(const gpu::model_spec& m) const {
 
 double cost_model::layer_seconds(const gpu::model_spec& m, int op, int batch) const {
   double S = seq(m), b = batch, h = m.hidden, f = m.ffn, n = op;
+  double fin = m.ffn_act == gpu::ffn_kind::silu_gated ? 2 * f : f; // SwiGLU: gate|up
   double ds = static_cast<double>(gpu::dtype_size(m.type));
   double flops = b * m.layer_flops(static_cast<int>(S)) / n;
-  double bytes = static_cast<double>(m.layer_params()) / n * ds + b * S * (12 * h + 2 * f / n) * ds;
+  double bytes = static_cast<double>(m.layer_params()) / n * ds + b * S * (12 * h + (fin + f) / n) * ds;
   double t = std::max(flops / (hw_.peak_flops * hw_.flops_eff), bytes / (hw_.hbm_bw * hw_.mem_eff)) +
              hw_.layer_overhead_s;
   if (op > 1) {
@@ -84,13 +85,16 @@ double cost_model::stage_seconds(const gpu::model_spec& m, parallel_config c, in
   double ds = static_cast<double>(gpu::dtype_size(m.type));
   double mem = hw_.hbm_bw * hw_.mem_eff;
   double t = (end - begin) * layer_seconds(m, c.op, batch) + hw_.stage_overhead_s;
-  if (stage == 0) // token + position embedding rows read, sum written
-    t += 3 * b * S * h * ds / mem + hw_.layer_overhead_s / 4;
+  if (stage == 0) { // token (+ position, + token type) embedding rows read, sum written (+ embedding norm)
+    double rows = 2 + (m.positions == gpu::position_kind::learned ? 1 : 0) + (m.type_vocab > 0 ? 1 : 0) +
+                  (m.embed_norm ? 2 : 0);
+    t += rows * b * S * h * ds / mem + hw_.layer_overhead_s / 4;
+  }
   if (stage == c.pp - 1) {
-    double norm = 2 * b * S * h * ds / mem;
+    double norm = m.final_norm ? 2 * b * S * h * ds / mem : 0.0;
     double head = m.kind == gpu::arch::decoder
                       ? std::max(2 * b * m.vocab * h / (hw_.peak_flops * hw_.flops_eff), m.vocab * h * ds / mem)
-                      : h * h * ds / mem;
+                      : (m.pooler ? h * h * ds / mem : 0.0);
     t += norm + head + hw_.layer_overhead_s / 4;
   }
   if (stage > 0) {
@@ -108,8 +112,11 @@ std::int64_t cost_model::stage_weight_bytes(const gpu::model_spec& m, parallel_c
   std::int64_t params = (end - begin) * m.layer_params() / c.op;
   if (stage == 0)
     params += m.embedding_params();
-  if (stage == c.pp - 1)
+  if (stage == c.pp - 1) {
     params += m.head_params();
+    if (m.kind == gpu::arch::decoder && m.tied_head && stage > 0) // its slice of the embedding, as head.tied
+      params += std::int64_t{m.vocab} * m.hidden / c.op;
+  }
   return params * ds;
 }
 
@@ -133,14 +140,17 @@ result<profile_entry> cost_model::profile(const gpu::model_spec& m, parallel_con
   auto where = "model '" + m.name + "' (op " + std::to_string(c.op) + ", pp " + std::to_string(c.pp) + ")";
   if (c.op < 1 || c.pp < 1 || c.pp > m.layers)
     return make_error("parallel", where + ": need 1 <= pp <= layers (" + std::to_string(m.layers) + ") and op >= 1");
-  if (m.heads % c.op != 0 || m.ffn % c.op != 0)
+  if (m.heads % c.op != 0 || m.kv_heads_or_heads() % c.op != 0 || m.ffn % c.op != 0)
     return make_error("parallel", where + ": tensor degree must divide heads (" + std::to_string(m.heads) +
-                                      ") and ffn (" + std::to_string(m.ffn) + ")");
+                                      "), kv heads (" + std::to_string(m.kv_heads_or_heads()) + ") and ffn (" +
+                                      std::to_string(m.ffn) + ")");
   auto sp = split(m, c);
   if (!sp)
     return sp.err();
   const auto& bd = sp->boundaries;
   double S = seq(m), h = m.hidden, f = m.ffn;
+  double fin = m.ffn_act == gpu::ffn_kind::silu_gated ? 2 * f : f;
+  double qkv = static_cast<double>(m.heads + 2 * m.kv_heads_or_heads()) * m.head_dim_or_default();
   double ds = static_cast<double>(gpu::dtype_size(m.type));
   profile_entry e;
   e.model = m.name;
@@ -150,7 +160,7 @@ result<profile_entry> cost_model::profile(const gpu::model_spec& m, parallel_con
     std::vector<std::int64_t> act;
     for (int k = 0; k < c.pp; ++k) {
       lat.push_back(stage_seconds(m, c, bs, k, bd[k], bd[k + 1]));
-      double a = bs * S * (2 * h + 3 * h / c.op + f / c.op) * ds + bs * (m.heads / c.op) * S * S * ds;
+      double a = bs * S * (2 * h + qkv / c.op + fin / c.op) * ds + bs * (m.heads / c.op) * S * S * ds;
       act.push_back(static_cast<std::int64_t>(a));
     }
     e.stage_latency.push_back(std::move(lat));
@@ -173,7 +183,7 @@ result<profile_db> cost_model::profile_all(const std::vector<gpu::model_spec>& m
     if (auto st = m.validate(); !st)
       return st.err();
     for (auto c : configs) {
-      if (c.pp > m.layers || m.heads % c.op != 0 || m.ffn % c.op != 0)
+      if (c.pp > m.layers || m.heads % c.op != 0 || m.kv_heads_or_heads() % c.op != 0 || m.ffn % c.op != 0)
         continue;
       auto e = profile(m, c);
       if (!e) {

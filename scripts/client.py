@@ -8,6 +8,9 @@ Frames: 4-byte big-endian body length + a msgpack map.
 
 Usage:
   scripts/client.py --target 127.0.0.1:7400 --model tiny-gpt --tokens 1 2 3 [--slo-ms 100] [-n 10]
+  scripts/client.py --model minilm --tokenizer models/all-MiniLM-L6-v2 --text "A sentence to embed."
+Text is tokenized here, with the model folder's tokenizer.json and Hugging Face `tokenizers` (in .venv:
+run .venv/bin/python scripts/client.py ... for --text); the server receives the token ids.
 As a library:
   with Client("127.0.0.1", 7400) as c:
       c.send(1, "tiny-gpt", [1, 2, 3]); print(c.recv())
@@ -66,6 +69,26 @@ class Client:
         return self.recv()
 
 
+def load_tokenizer(path):
+    """A Hugging Face tokenizer from a model folder (its tokenizer.json) or a tokenizer.json file."""
+    import os
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        sys.exit("--text needs the Hugging Face `tokenizers` package (installed in .venv by scripts/setup.sh)")
+    f = os.path.join(path, "tokenizer.json") if os.path.isdir(path) else path
+    if not os.path.isfile(f):
+        sys.exit(f"--tokenizer: {f} does not exist (a model folder with tokenizer.json is expected)")
+    tok = Tokenizer.from_file(f)
+    tok.no_padding()  # one sequence per request: the folder's fixed-length padding would only add [PAD]s
+    return tok
+
+
+def tokenize(tokenizer, text):
+    """Token ids of `text`, with the special tokens the model was trained with ([CLS] ... [SEP] for BERT)."""
+    return tokenizer.encode(text).ids
+
+
 def decode_output(resp):
     """The output as a list of floats (dtype f32), else the raw bytes."""
     out = resp.get("output") or {}
@@ -80,9 +103,16 @@ def main():
     ap.add_argument("--target", default="127.0.0.1:7400", help="host:port of the msgpack ingress")
     ap.add_argument("--model", required=True)
     ap.add_argument("--tokens", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--text", default=None, help="text to tokenize with --tokenizer (instead of --tokens)")
+    ap.add_argument("--tokenizer", default=None, help="model folder with tokenizer.json, or the file")
     ap.add_argument("--slo-ms", type=float, default=None)
     ap.add_argument("-n", type=int, default=1, help="requests to send (pipelined on one connection)")
     a = ap.parse_args()
+    if a.text is not None:
+        if not a.tokenizer:
+            sys.exit("--text needs --tokenizer (the model folder with tokenizer.json)")
+        a.tokens = tokenize(load_tokenizer(a.tokenizer), a.text)
+        print("tokens: %s" % a.tokens, file=sys.stderr)
     host, port = a.target.rsplit(":", 1)
     with Client(host, int(port)) as c:
         t0 = time.monotonic()

