@@ -130,6 +130,8 @@ int main(int argc, char** argv) {
 
   add_generate_command(app, rc);               // apps/generate_cmd.cpp
   add_bench_generate_command(*bench_cmd, rc);  // apps/bench_generate_cmd.cpp
+  add_bench_soak_command(*bench_cmd, rc);      // apps/bench_soak_cmd.cpp
+  add_policy_host_command(app, rc);            // apps/policy_host_cmd.cpp
 
   up_options up_opts;
   auto* up = app.add_subcommand("up", "serve a deployment: controller, local node, msgpack + HTTP ingress");
