@@ -148,9 +148,12 @@ result<std::vector<std::pair<std::string, std::string>>> list_isolated_policies(
   auto c = spawn_child(exe, {"policy-host", "--plugin", plugin, "--list"}, false);
   if (!c)
     return c.err();
-  auto text = read_until(c->out, clock_type::now() + std::chrono::seconds(10), [](const std::string&) { return false; });
+  const auto deadline = clock_type::now() + std::chrono::seconds(10);
+  auto text = read_until(c->out, deadline, [](const std::string&) { return false; });
   int status = 0;
-  pid_t r = ::waitpid(c->pid, &status, WNOHANG);
+  pid_t r = 0; // its stdout closes a moment before it exits: wait for that, up to the deadline
+  while ((r = ::waitpid(c->pid, &status, WNOHANG)) == 0 && clock_type::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   if (r == 0) {
     ::kill(c->pid, SIGKILL);
     ::waitpid(c->pid, &status, 0);
@@ -179,6 +182,8 @@ struct policy_host::impl {
   mutable std::mutex mu;
   std::condition_variable cv;
   caf::actor handle; // null while no host is connected
+  caf::actor dead;        // the last host that ended by itself, and how (a crash the caller saw as a timeout)
+  std::string dead_why;
   child current;
   bool stop = false;
   bool kill_requested = false;
@@ -246,6 +251,8 @@ struct policy_host::impl {
       std::string why;
       if (r == current.pid) {
         why = describe_status(status);
+        dead = handle;
+        dead_why = why;
         current.pid = -1; // reaped
         current.close_fds();
       } else {
@@ -322,6 +329,8 @@ std::string policy_host::call(const std::string& request) {
                                            : "killed by signal " + std::to_string(info.si_status);
       impl_->handle = nullptr;
       impl_->kill_requested = true;
+    } else if (impl_->dead == h) { // the supervisor reaped it first
+      ended = impl_->dead_why;
     }
   }
   impl_->cv.notify_all();

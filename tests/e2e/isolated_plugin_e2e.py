@@ -134,7 +134,7 @@ def scenario_check_config():
             f.write(HEAD + "plugins:\n  - {path: %s, isolate: maybe}\npolicies: {dispatch: abort-dispatch}\n"
                     % lib("abort"))
         rc, out, err = run(["check-config", "-c", path])
-        check(rc == 2 and re.search(r"bad_isolate.yaml:9:\d+: plugins\[0\]\.isolate", err),
+        check(rc == 2 and re.search(r"bad_isolate.yaml:10:\d+: plugins\[0\]\.isolate", err),
               "a bad isolate value is a located error: rc %d, %s" % (rc, err))
 
 
@@ -146,7 +146,7 @@ def main():
     ap.add_argument("scenario", choices=["segv", "abort", "block", "check_config"])
     a = ap.parse_args()
     ingress_e2e.BIN = a.bin
-    PLUGINS = a.plugins
+    PLUGINS = os.path.abspath(a.plugins)
     t0 = time.monotonic()
     if a.scenario == "check_config":
         scenario_check_config()

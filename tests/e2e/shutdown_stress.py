@@ -83,7 +83,17 @@ def one_run(binary, variant):
                     dup += r["id"] in seen
                     seen[r["id"]] = r["status"]
             except Exception as e:  # connection closed or timed out before every answer came
-                raise Failure("lost", "%d of %d answered, then %s: %s" % (len(seen), n, type(e).__name__, e))
+                detail = "%d of %d answered, then %s: %s" % (len(seen), n, type(e).__name__, e)
+                try:  # say how the server ended, when it did
+                    rc = proc.wait(timeout=10)
+                    err = proc.stderr.read()
+                    if rc < 0:
+                        raise Failure("killed-by-%s" % signal.Signals(-rc).name,
+                                      "%s; stderr tail: %s" % (detail, err[-1500:]))
+                    detail += "; exit code %d; stderr tail: %s" % (rc, err[-1500:])
+                except subprocess.TimeoutExpired:
+                    detail += "; still running 10 s later"
+                raise Failure("lost", detail)
             if dup:
                 raise Failure("duplicate", "%d duplicate answers" % dup)
             if sorted(seen) != list(range(n)):
