@@ -16,7 +16,7 @@ using namespace sy::sim;
 
 namespace {
 
-result<trace> parse(const std::string& text) {
+sy::result<trace> parse(const std::string& text) {
   const std::string format = SY_TRACE_FORMAT;
   const std::vector<std::string> models = {"m0", "m1", "m2"};
   if (format == "csv")
