@@ -241,6 +241,10 @@ namespace sy::apps {
 void add_generate_command(CLI::App& app, int& rc);
 /// switchyard bench generate (under the `bench` subcommand)
 void add_bench_generate_command(CLI::App& bench, int& rc);
+/// switchyard bench soak (apps/bench_soak_cmd.cpp): the embedded default at N x its capacity
+void add_bench_soak_command(CLI::App& bench, int& rc);
+/// switchyard policy-host (apps/policy_host_cmd.cpp): the process an isolated policy plug-in runs in
+void add_policy_host_command(CLI::App& app, int& rc);
 
 // --- the other commands' registrations (each in its own apps/*_cmd.cpp; `rc` receives the exit code) ---
 void add_presets_command(CLI::App& app, int& rc);

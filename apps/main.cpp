@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
   add_bench_swap_command(*bench, rc);
   add_bench_sim_command(*bench, rc);
   add_bench_planner_command(*bench, rc);
+  add_bench_soak_command(*bench, rc);
+  add_policy_host_command(app, rc);
 
   app.parse_complete_callback([&] {
     if (!sy::set_log_level(log_level))

@@ -117,6 +117,10 @@ struct plugin_config {
   std::string path;    // resolved against the config file's folder
   std::string written; // as written; a bare file name is also searched elsewhere (see load_policy_registry)
   std::string where;   // "<file>:<line>:<column>: plugins[i]", the prefix of every message about it
+  // `{path: X, isolate: true, deadline_ms: N}`: the plug-in runs in a `switchyard policy-host` process; each
+  // decision waits at most deadline_ms for it, then the built-in decides (policies/isolation/).
+  bool isolate = false;
+  std::int64_t deadline_ms = 50;
 };
 
 struct placement_config {

@@ -94,7 +94,12 @@ std::string to_yaml(const cluster_config& c) {
   if (!c.plugins.empty()) { // as written: parsed again from the same folder, they resolve the same
     out << YAML::Key << "plugins" << YAML::Value << YAML::BeginSeq;
     for (const auto& p : c.plugins)
-      out << p.written;
+      if (p.isolate)
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "path" << YAML::Value << p.written << YAML::Key
+            << "isolate" << YAML::Value << true << YAML::Key << "deadline_ms" << YAML::Value << p.deadline_ms
+            << YAML::EndMap;
+      else
+        out << p.written;
     out << YAML::EndSeq;
   }
 

@@ -263,8 +263,18 @@ std::vector<plugin_config> read_plugins(yaml_reader& r, const YAML::Node& n, con
     auto p = at(path, i);
     r.remember(p, n[i]);
     plugin_config pc;
-    pc.written = r.as_string(n[i], p, "a plug-in path (a shared library)"); // refuses "" too
-    pc.path = r.as_path(n[i], p);
+    const bool is_map = n[i].IsMap(); // {path: X, isolate: true, deadline_ms: N}
+    if (is_map) {
+      r.expect_map(n[i], p, {"path", "isolate", "deadline_ms"}, "a plug-in entry {path, isolate, deadline_ms}");
+      if (auto iso = r.child(n[i], p, "isolate"); yaml_reader::present(iso))
+        pc.isolate = r.as_bool(iso, at(p, "isolate"));
+      if (auto d = r.child(n[i], p, "deadline_ms"); yaml_reader::present(d))
+        pc.deadline_ms = r.as_int(d, at(p, "deadline_ms"), 1, 60000, "a deadline in milliseconds (1 to 60000)");
+    }
+    // a copy binds (yaml-cpp's assignment would overwrite the entry itself)
+    const YAML::Node path_node = is_map ? r.require(n[i], p, "path", "a plug-in path (a shared library)") : n[i];
+    pc.written = r.as_string(path_node, p, "a plug-in path (a shared library)"); // refuses "" too
+    pc.path = r.as_path(path_node, p);
     pc.where = r.where(n[i], p) + ": " + p;
     out.push_back(std::move(pc));
   }

@@ -369,6 +369,8 @@ void write_number(std::string& out, double d) {
     return;
   }
   if (d == std::floor(d) && std::fabs(d) < 9.0e15) {
+    if (d == 0)
+      d = 0.0; // -0 as "0": "-0" would read back as the integer 0 (found by the http_json fuzz target)
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.0f", d);
     out += buf;

@@ -71,7 +71,9 @@ result<std::shared_ptr<policy_registry>> load_policy_registry(const config::clus
       return make_error("plugin", pc.where + ": expected a policy plug-in (shared library), found \"" + pc.written
                                     + "\": no such file (looked for " + looked + ")");
     }
-    if (auto st = reg->load_plugin(found); !st)
+    if (auto st = pc.isolate ? reg->load_isolated_plugin(found, std::chrono::milliseconds(pc.deadline_ms))
+                             : reg->load_plugin(found);
+        !st)
       return make_error("plugin", pc.where + ": " + st.err().message);
   }
   // Every configured policy must be known (plug-in names were accepted unchecked by the config loader) and

@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "policies/internal/policy_guard.hpp"
+#include "policies/isolation/policy_host.hpp"
+#include "policies/isolation/policy_wire.hpp"
 #include "policies/plugin_api.hpp"
 #include "policies/runtime_registry.hpp"
 
@@ -206,6 +208,107 @@ status policy_registry::load_plugin(const std::string& path) {
   }
   if (rc != 0)
     return plugin_error(path, "sy_register_policies failed (returned " + std::to_string(rc) + ")");
+  if (!staging.problems.empty())
+    return plugin_error(path, staging.problems.front());
+  if (staging.count == 0)
+    return plugin_error(path, "registers no policy");
+  tables_->admission.merge(staging.admission);
+  tables_->dispatch.merge(staging.dispatch);
+  tables_->batching.merge(staging.batching);
+  tables_->eviction.merge(staging.eviction);
+  tables_->paths.push_back(lib->path);
+  return {};
+}
+
+namespace {
+
+/// Starts an isolated plug-in's host on first use (check-config lists names without starting one).
+struct lazy_host {
+  isolation::policy_host_options options;
+  std::mutex mutex;
+  std::shared_ptr<isolation::policy_host> host;
+
+  std::shared_ptr<isolation::policy_host> get() {
+    std::lock_guard<std::mutex> lock{mutex};
+    if (!host) {
+      host = isolation::policy_host::start(options);
+      host->wait_ready(options.start_timeout); // else the first decisions find it "unavailable"
+    }
+    return host;
+  }
+};
+
+template <class Fn>
+struct reply_of;
+template <>
+struct reply_of<admission_fn> {
+  static auto decode(const std::string& t) { return isolation::decode_admission(t); }
+};
+template <>
+struct reply_of<dispatch_fn> {
+  static auto decode(const std::string& t) { return isolation::decode_dispatch(t); }
+};
+template <>
+struct reply_of<batching_fn> {
+  static auto decode(const std::string& t) { return isolation::decode_batching(t); }
+};
+template <>
+struct reply_of<eviction_fn> {
+  static auto decode(const std::string& t) { return isolation::decode_eviction(t); }
+};
+
+/// A factory whose policies decide in the host: encode the view, call, decode (faults throw; the guard that
+/// from_plugin puts around it counts them and lets the built-in decide).
+template <class Fn>
+policy_factory<Fn> isolated_factory(std::shared_ptr<lazy_host> lazy, std::string kind, std::string name) {
+  return [lazy, kind, name](const policy_numbers& params) -> made<Fn> {
+    auto host = lazy->get();
+    return made<Fn>{[host, kind, name, params](const auto& view) {
+      auto reply = host->call(isolation::encode_request(kind, name, params, view));
+      auto d = reply_of<Fn>::decode(reply);
+      if (!d)
+        throw isolation::isolated_fault("error", "its policy host's reply: " + d.err().message);
+      return *d;
+    }, {}};
+  };
+}
+
+} // namespace
+
+status policy_registry::load_isolated_plugin(const std::string& path, std::chrono::milliseconds deadline) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    return plugin_error(path, "no such file");
+  if (!std::filesystem::is_regular_file(path, ec))
+    return plugin_error(path, "not a regular file");
+  if (!has_elf_header(path))
+    return plugin_error(path, "not a shared library (no ELF header)");
+  auto lib = std::make_shared<plugin_library>(); // no handle: the library lives in the host
+  lib->path = std::filesystem::absolute(path, ec).lexically_normal().string();
+  auto exe = isolation::policy_host_exe();
+  if (exe.empty())
+    return plugin_error(path, "isolate: cannot find the switchyard executable to run `switchyard policy-host` "
+                              "(set SWITCHYARD_POLICY_HOST)");
+  auto listed = isolation::list_isolated_policies(exe, lib->path);
+  if (!listed)
+    return plugin_error(path, listed.err().message);
+  auto lazy = std::make_shared<lazy_host>();
+  lazy->options.plugin = lib->path;
+  lazy->options.exe = exe;
+  lazy->options.deadline = deadline;
+  staging_registry staging{*this, lib};
+  for (const auto& [kind, name] : *listed) {
+    if (kind == "admission")
+      staging.add_admission(name, isolated_factory<admission_fn>(lazy, kind, name));
+    else if (kind == "dispatch")
+      staging.add_dispatch(name, isolated_factory<dispatch_fn>(lazy, kind, name));
+    else if (kind == "batching")
+      staging.add_batching(name, isolated_factory<batching_fn>(lazy, kind, name));
+    else if (kind == "eviction")
+      staging.add_eviction(name, isolated_factory<eviction_fn>(lazy, kind, name));
+    else
+      return plugin_error(path, "its policy host listed an unknown kind \"" + kind + "\"");
+  }
   if (!staging.problems.empty())
     return plugin_error(path, staging.problems.front());
   if (staging.count == 0)

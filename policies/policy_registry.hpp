@@ -12,6 +12,7 @@
 // Threads: load_plugin before the registry is shared (start-up); the make functions are const and may run
 // concurrently (one policy actor per kind); a built policy is a value (copy it per actor); policy_faults is
 // thread-safe.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -50,6 +51,10 @@ public:
   /// missing, not a shared library, lacks an entry symbol, speaks another ABI version, registers a name
   /// that exists already, or failed while registering. On error nothing of the library is registered.
   status load_plugin(const std::string& path);
+  /// The same for a plug-in that runs in `switchyard policy-host` processes (policies/isolation/): the host
+  /// lists its policy names here (the library is never loaded into this process); the first policy built
+  /// from it starts the host; each decision waits at most `deadline` for it.
+  status load_isolated_plugin(const std::string& path, std::chrono::milliseconds deadline);
 
   result<admission_fn> make_admission(const std::string& name, const policy_numbers& params = {}) const;
   result<dispatch_fn> make_dispatch(const std::string& name, const policy_numbers& params = {}) const;

@@ -10,6 +10,7 @@ packages=(
   libopenblas-dev coinor-libcbc-dev libcpp-httplib-dev
   python3 python3-torch python3-numpy python3-matplotlib python3-msgpack python3-scipy python3-venv python3-pip
   ccache
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "messages/logging.hpp"
+#include "policies/isolation/policy_host.hpp"
 
 namespace sy::policies::internal {
 
@@ -48,6 +49,8 @@ struct guarded {
         return d;
       }
       fault("invalid", why);
+    } catch (const isolation::isolated_fault& e) { // an isolated plug-in's host: timeout, crash, unavailable
+      fault(e.fault.c_str(), e.what());
     } catch (const std::exception& e) {
       fault("threw", std::string{"an exception: "} + e.what());
     } catch (...) {
