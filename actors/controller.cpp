@@ -10,6 +10,7 @@
 #include "actors/internal/controller_state.hpp"
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
+#include "gpu/engine.hpp"
 #include "messages/logging.hpp"
 
 namespace sy::actors {
@@ -280,6 +281,16 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
     if (t < 0 || t >= mc->spec.vocab)
       return reject(self, req, "token out of range [0, " + std::to_string(mc->spec.vocab) + ")",
                     error_code::invalid_request);
+  { // the output kind: the request's, else the model's; resolved here so a batch holds one kind
+    const std::string& asked = req.output.empty() ? mc->output : req.output;
+    auto kind = asked.empty() ? result<gpu::output_kind>{gpu::default_output(mc->spec)} : gpu::parse_output_kind(asked);
+    if (!kind)
+      return reject(self, req, "output '" + asked + "': expected one of logits_last, logits_all, pooler, cls, mean, "
+                                                    "mean_normalized, hidden", error_code::invalid_request);
+    if (auto ok = gpu::check_output_kind(mc->spec, *kind); !ok)
+      return reject(self, req, ok.err().message, error_code::invalid_request);
+    req.output = std::string{gpu::to_string(*kind)};
+  }
   std::chrono::nanoseconds slo = req.slo ? std::chrono::nanoseconds{*req.slo}
                                          : mc->slo ? std::chrono::nanoseconds{*mc->slo}
                                                    : std::chrono::nanoseconds{st.cfg->runtime.request_timeout};

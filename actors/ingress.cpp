@@ -195,6 +195,7 @@ void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, conn_
   ir.tokens = std::move(req->tokens);
   if (req->slo_ms > 0)
     ir.slo = std::chrono::microseconds(static_cast<std::int64_t>(req->slo_ms * 1e3));
+  ir.output = req->output;
   auto seq = st.next_seq++;
   st.held.emplace(seq, ingress_state::held_request{hdl, conn.id, id, ir.model, clock_type::now()});
   if (!st.sweep_scheduled) {

@@ -81,7 +81,7 @@ bool control_allowed(const ingress_context& ctx, const std::string& authorizatio
 }
 
 wire_response run_http_infer(caf::actor_system& sys, ingress_context& ctx, const std::string& model,
-                             std::vector<std::int32_t> tokens, double slo_ms) {
+                             std::vector<std::int32_t> tokens, double slo_ms, std::string output) {
   auto label = model_label(ctx, model);
   if (auto bad = check_request(ctx, model, tokens)) {
     auto w = make_wire_error(0, bad->code, bad->reason);
@@ -100,6 +100,7 @@ wire_response run_http_infer(caf::actor_system& sys, ingress_context& ctx, const
   ir.tokens = std::move(tokens);
   if (slo_ms > 0)
     ir.slo = std::chrono::microseconds(static_cast<std::int64_t>(slo_ms * 1e3));
+  ir.output = std::move(output);
   auto id = ir.id.value;
   auto t0 = clock_type::now();
   wire_response w;
@@ -175,6 +176,12 @@ result<wire_request> parse_infer_json(const std::string& body, const std::string
                                                slo->is_number() ? json::number(slo->as_number())
                                                                 : json::kind_name(slo->type())));
     r.slo_ms = slo->as_number();
+  }
+  if (const auto* out = doc->get("output"); out && !out->is_null()) {
+    if (!out->is_string())
+      return make_error("invalid", fmt::format("'output': expected a string (an output kind), found {}",
+                                               json::kind_name(out->type())));
+    r.output = out->as_string();
   }
   return r;
 }
@@ -265,7 +272,7 @@ void http_ingress::install_routes(bool metrics_only) {
         record_answer(*ctx->metrics, "http", model_label(*ctx, model), w, 0);
         return reply_error(res, w.code, w.reason);
       }
-      auto w = run_http_infer(*sys, *ctx, model, std::move(parsed->tokens), 0);
+      auto w = run_http_infer(*sys, *ctx, model, std::move(parsed->tokens), 0, parsed->output);
       if (w.code != messages::error_code::none)
         return reply_error(res, w.code, w.reason);
       auto out = render_kserve_response(w, model, *parsed);
@@ -284,7 +291,7 @@ void http_ingress::install_routes(bool metrics_only) {
       record_answer(*ctx->metrics, "http", model_label(*ctx, model), w, 0);
       return reply_json(res, 400, response_json(w, model));
     }
-    auto w = run_http_infer(*sys, *ctx, model, std::move(parsed->tokens), parsed->slo_ms);
+    auto w = run_http_infer(*sys, *ctx, model, std::move(parsed->tokens), parsed->slo_ms, parsed->output);
     reply_json(res, http_status_of(w), response_json(w, model));
   };
   server_->Post(R"(/v2/models/([^/]+)/infer)", infer);

@@ -68,9 +68,10 @@ private:
 };
 
 /// Runs one inference request through the ingress checks, the in-flight gate and the controller, and
-/// records it in the metrics (protocol "http"). Blocks the calling (HTTP worker) thread.
+/// records it in the metrics (protocol "http"). Blocks the calling (HTTP worker) thread. `output`: the
+/// output kind asked for (empty: the model's).
 wire_response run_http_infer(caf::actor_system& sys, ingress_context& ctx, const std::string& model,
-                             std::vector<std::int32_t> tokens, double slo_ms);
+                             std::vector<std::int32_t> tokens, double slo_ms, std::string output = {});
 
 /// True when `authorization` (the header's value) carries the context's control token, or none is set.
 bool control_allowed(const ingress_context& ctx, const std::string& authorization);

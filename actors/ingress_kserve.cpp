@@ -50,9 +50,16 @@ result<kserve_request> parse_kserve_infer(const std::string& body, std::optional
   kserve_request r;
   if (const auto* id = doc->get("id"); id && id->is_string())
     r.id = id->as_string();
-  if (const auto* p = doc->get("parameters"); p && p->is_object())
+  if (const auto* p = doc->get("parameters"); p && p->is_object()) {
     if (const auto* b = p->get("binary_data_output"); b && b->is_bool())
       r.binary_output = b->as_bool();
+    if (const auto* o = p->get("output"); o && !o->is_null()) {
+      if (!o->is_string())
+        return bad(fmt::format("'parameters'.output: expected a string (an output kind), found {}",
+                               json::kind_name(o->type())));
+      r.output = o->as_string();
+    }
+  }
   if (const auto* outs = doc->get("outputs"); outs && outs->is_array()) {
     for (const auto& o : outs->as_array()) {
       if (!o.is_object())

@@ -128,6 +128,11 @@ result<wire_request> decode_request(std::string_view body, const ingress_limits&
                                         j, type_name(t)));
       }
       has_tokens = true;
+    } else if (key == "output") {
+      if (v.type != msgpack::type::STR)
+        return make_error("invalid", fmt::format("'output': expected a string (an output kind), found {}",
+                                                 type_name(v)));
+      r.output.assign(v.via.str.ptr, v.via.str.size);
     } else if (key == "slo_ms") {
       if (v.type == msgpack::type::NIL)
         continue;
@@ -189,7 +194,7 @@ void encode_request(const wire_request& r, std::vector<char>& out) {
   out.resize(at + 4);
   vec_writer w{out};
   msgpack::packer<vec_writer> pk(w);
-  pk.pack_map(r.slo_ms > 0 ? 4 : 3);
+  pk.pack_map(3 + (r.slo_ms > 0 ? 1 : 0) + (r.output.empty() ? 0 : 1));
   pack_str(pk, "id");
   pk.pack_uint64(r.id);
   pack_str(pk, "model");
@@ -201,6 +206,10 @@ void encode_request(const wire_request& r, std::vector<char>& out) {
   if (r.slo_ms > 0) {
     pack_str(pk, "slo_ms");
     pk.pack_double(r.slo_ms);
+  }
+  if (!r.output.empty()) {
+    pack_str(pk, "output");
+    pack_str(pk, r.output);
   }
   write_frame_length(out, at);
 }

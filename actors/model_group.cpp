@@ -206,10 +206,11 @@ bool send_batch(self_ptr self, const std::string& name) {
   auto& st = self->state;
   auto& m = st.models[name];
   auto now = self->clock().now();
-  // candidates: the oldest max_candidates queued requests with the head's length (no padding inside a
-  // batch); later ones are looked at by later batches (and their request actors watch their deadlines)
+  // candidates: the oldest max_candidates queued requests with the head's length and output kind (no
+  // padding inside a batch); later ones are looked at by later batches (and their request actors watch their deadlines)
   constexpr std::size_t max_candidates = 256;
   auto len = m.queue.front().tokens.size();
+  const std::string kind = m.queue.front().output; // one output kind per batch
   std::vector<std::size_t> idx;
   policies::batching_view v;
   v.latency = latency_table(m);
@@ -225,7 +226,7 @@ bool send_batch(self_ptr self, const std::string& name) {
         continue;
       }
     }
-    if (q.tokens.size() == len) {
+    if (q.tokens.size() == len && q.output == kind) {
       idx.push_back(scanned);
       v.time_left.push_back(q.deadline - now);
     }
@@ -241,6 +242,7 @@ bool send_batch(self_ptr self, const std::string& name) {
   b.batch_id = st.next_id++;
   b.model = name;
   b.seq = static_cast<std::int32_t>(len);
+  b.output = kind;
   b.input.type = element_type::i32;
   std::size_t taken = 0;
   b.input.bytes.reserve(std::min<std::size_t>(d.take, idx.size()) * len * sizeof(std::int32_t));

@@ -51,7 +51,7 @@ request_actor::behavior_type request_fn(self_ptr self, request_init init) {
       if (st.init.own_timer)
         self->delayed_send(self, st.init.deadline - self->clock().now(), timeout_atom_v);
       queued_request q{req.id, st.init.model, std::move(req.tokens), st.init.arrival, st.init.deadline,
-                       request_actor{self}};
+                       request_actor{self}, req.output};
       st.init.dispatch = self->clock().now(); // handed to its group now (the controller admitted it before)
       self->send(st.init.group, enqueue_atom_v, std::move(q));
       return st.promise;

@@ -164,7 +164,8 @@ bool try_start(self_ptr self, entry& e) {
     // Activations stay on the device when the next stage runs in this process (DESIGN.md §2: a handle, or a
     // device-to-device copy); across processes they travel as bytes.
     const bool local_next = st.next && st.next->node() == self->node();
-    auto res = st.backend->forward(b->model, b->input, b->batch, b->seq, out, local_next, completion(self, token));
+    auto res = st.backend->forward(b->model, b->input, b->batch, b->seq, b->output, out, local_next,
+                                   completion(self, token));
     if (!res) {
       fail_batch(self, *b, classify(self, res.err().category), res.err().to_string());
       return true;
@@ -318,7 +319,7 @@ void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, stage_error co
     self->send(st.next, std::move(b));
     return;
   }
-  // last stage: one output row per request
+  // last stage: each request its part of the output ([width], or [seq, width] for per-token kinds)
   auto now = self->clock().now();
   const auto& out = *op.output;
   auto rows = b.batch > 0 ? out.bytes.size() / static_cast<std::size_t>(b.batch) : 0;

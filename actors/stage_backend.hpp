@@ -35,11 +35,13 @@ public:
   virtual status evict(const std::string& model, done_fn done) = 0;
   /// Runs this stage's layers on `input` (stage 0: i32 tokens [batch, seq]; else the previous output, in
   /// host bytes or, from a stage in this process, as input.device_data) and writes `*output` before `done`
-  /// (last stage: f32 [batch, out_dim]). `keep_on_device` (stages before the last, next stage in this
-  /// process): the output may stay on the device (output->device_data, no bytes); a backend without devices
-  /// ignores it.
+  /// (last stage: f32 [batch, width] for the one-row output kinds, [batch, seq, width] for logits_all and
+  /// hidden). `out_kind`: the last stage's output kind (gpu::output_kind's name; empty: the model's default).
+  /// `keep_on_device` (stages before the last, next stage in this process): the output may stay on the
+  /// device (output->device_data, no bytes); a backend without devices ignores it.
   virtual status forward(const std::string& model, const messages::tensor& input, int batch, int seq,
-                         std::shared_ptr<messages::tensor> output, bool keep_on_device, done_fn done) = 0;
+                         const std::string& out_kind, std::shared_ptr<messages::tensor> output,
+                         bool keep_on_device, done_fn done) = 0;
 };
 
 } // namespace sy::actors

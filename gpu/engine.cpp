@@ -44,8 +44,13 @@ status check_request_shape(const model_spec& spec, const forward_request& r) {
   }
   if (r.token_types && spec.type_vocab <= 0)
     return make_error("engine", "token types given, but '" + spec.name + "' has no token-type embeddings");
+  return check_output_kind(spec, r.out_kind);
+}
+
+} // namespace
+
+status check_output_kind(const model_spec& spec, output_kind k) {
   const bool dec = spec.kind == arch::decoder;
-  const auto k = r.out_kind;
   if (dec && k == output_kind::pooler)
     return make_error("engine", "output 'pooler' needs an encoder with a pooler; '" + spec.name + "' is a decoder");
   if (!dec && (k == output_kind::logits_last || k == output_kind::logits_all))
@@ -56,6 +61,8 @@ status check_request_shape(const model_spec& spec, const forward_request& r) {
                                                                     "mean_normalized, hidden)");
   return {};
 }
+
+namespace {
 
 /// Calls `done` once `n` parts have reported (from any thread), with the first error any part reported.
 std::function<void(status)> countdown(int n, stage_executor::done_fn done) {

@@ -76,6 +76,9 @@ enum class output_kind : std::uint8_t { logits_last, logits_all, pooler, cls, me
 std::string_view to_string(output_kind k) noexcept;
 /// "logits_last|last", "logits_all|all", "pooler", "cls", "mean", "mean_normalized|mean-normalized", "hidden".
 result<output_kind> parse_output_kind(std::string_view s);
+/// Whether `spec` can produce `k` (decoders: no pooler; encoders: no logits; pooler needs spec.pooler). The
+/// message names the model and what it can output.
+[[nodiscard]] status check_output_kind(const model_spec& spec, output_kind k);
 /// Decoder: logits_last; encoder: pooler if spec.pooler else cls.
 inline output_kind default_output(const model_spec& spec) noexcept {
   if (spec.kind == arch::decoder)

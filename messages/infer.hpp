@@ -27,11 +27,13 @@ struct infer_request {
   std::vector<std::int32_t> tokens; // one sequence, 1 <= size <= the model's max_seq
   std::optional<std::chrono::microseconds> slo; // latency bound from arrival; none: the model's SLO,
                                                 // else runtime.request_timeout
+  std::string output; // what to answer (logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden);
+                      // empty: the model's configured output
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, infer_request& x) {
-  return f(x.id, x.model, x.tokens, optional_field(x.slo));
+  return f(x.id, x.model, x.tokens, optional_field(x.slo), x.output);
 }
 
 enum class request_status : std::uint8_t {

@@ -92,11 +92,12 @@ struct queued_request {
   time_point arrival{};
   time_point deadline{};
   request_actor requester;
+  std::string output; // the output kind (resolved by the controller); a batch holds one kind
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, queued_request& x) {
-  return f(x.id, x.model, x.tokens, x.arrival, x.deadline, x.requester);
+  return f(x.id, x.model, x.tokens, x.arrival, x.deadline, x.requester, x.output);
 }
 
 /// batch entry: stage s runs its layers on `input` and hands the output to stage s+1; the last stage
@@ -111,11 +112,13 @@ struct batch_entry {
   std::vector<request_actor> requesters;
   time_point start{};     // stage 0 began
   duration load_wait{0};  // time stage 0 waited for the model's load
+  std::string output;     // what the last stage computes for every request of the batch (gpu::output_kind's
+                          // name; empty: the model's default): per request [width] or [seq, width]
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch_entry& x) {
-  return f(x.batch_id, x.model, x.batch, x.seq, x.input, x.ids, x.requesters, x.start, x.load_wait);
+  return f(x.batch_id, x.model, x.batch, x.seq, x.input, x.ids, x.requesters, x.start, x.load_wait, x.output);
 }
 
 /// load entry: each stage forwards it first, then copies its own shard; batches behind it are handed to the

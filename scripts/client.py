@@ -2,7 +2,7 @@
 """switchyard msgpack ingress client: the reference for non-C++ users (README "Ingress protocol").
 
 Frames: 4-byte big-endian body length + a msgpack map.
-  request  {"id": uint, "model": str, "tokens": [int, ...], "slo_ms": number (optional)}
+  request  {"id": uint, "model": str, "tokens": [int, ...], "slo_ms": number (optional), "output": str (optional)}
   response {"id", "status", "reason", "output": {"data": bytes, "dtype": str, "shape": [int]},
             "timings": {name: ms}, "group": str, "batch_size": int}
 
@@ -44,10 +44,12 @@ class Client:
         """Sends one frame with the given body (any bytes: used by tests for malformed input)."""
         self.sock.sendall(struct.pack(">I", len(body)) + body)
 
-    def send(self, rid, model, tokens, slo_ms=None):
+    def send(self, rid, model, tokens, slo_ms=None, output=None):
         req = {"id": rid, "model": model, "tokens": list(tokens)}
         if slo_ms is not None:
             req["slo_ms"] = slo_ms
+        if output is not None:
+            req["output"] = output
         self.send_raw(msgpack.packb(req, use_bin_type=True))
 
     def _read(self, n):
@@ -64,8 +66,8 @@ class Client:
         (n,) = struct.unpack(">I", self._read(4))
         return msgpack.unpackb(self._read(n), raw=False)
 
-    def infer(self, rid, model, tokens, slo_ms=None):
-        self.send(rid, model, tokens, slo_ms)
+    def infer(self, rid, model, tokens, slo_ms=None, output=None):
+        self.send(rid, model, tokens, slo_ms, output)
         return self.recv()
 
 
@@ -106,6 +108,8 @@ def main():
     ap.add_argument("--text", default=None, help="text to tokenize with --tokenizer (instead of --tokens)")
     ap.add_argument("--tokenizer", default=None, help="model folder with tokenizer.json, or the file")
     ap.add_argument("--slo-ms", type=float, default=None)
+    ap.add_argument("--output", default=None, help="output kind (logits_last, logits_all, pooler, cls, mean, "
+                                                   "mean_normalized, hidden); default: the model's")
     ap.add_argument("-n", type=int, default=1, help="requests to send (pipelined on one connection)")
     a = ap.parse_args()
     if a.text is not None:
@@ -117,7 +121,7 @@ def main():
     with Client(host, int(port)) as c:
         t0 = time.monotonic()
         for i in range(a.n):
-            c.send(i, a.model, a.tokens, a.slo_ms)
+            c.send(i, a.model, a.tokens, a.slo_ms, a.output)
         for _ in range(a.n):
             r = c.recv()
             out = decode_output(r)

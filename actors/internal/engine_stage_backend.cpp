@@ -60,7 +60,8 @@ status engine_stage_backend::evict(const std::string& model, done_fn done) {
 }
 
 status engine_stage_backend::forward(const std::string& model, const messages::tensor& input, int batch, int seq,
-                                     std::shared_ptr<messages::tensor> output, bool keep_on_device, done_fn done) {
+                                     const std::string& out_kind, std::shared_ptr<messages::tensor> output,
+                                     bool keep_on_device, done_fn done) {
   auto* m = find(model);
   if (!m)
     return make_error("cluster", "unknown model " + model + " on this stage");
@@ -72,6 +73,13 @@ status engine_stage_backend::forward(const std::string& model, const messages::t
   gpu::forward_request req;
   req.batch = batch;
   req.seq = seq;
+  req.out_kind = gpu::default_output(plan.spec);
+  if (!out_kind.empty()) {
+    auto k = gpu::parse_output_kind(out_kind);
+    if (!k)
+      return make_error("input", "output '" + out_kind + "': " + k.err().message);
+    req.out_kind = *k;
+  }
   if (plan.has_embeddings) {
     if (input.type != messages::element_type::i32
         || input.bytes.size() != static_cast<std::size_t>(batch) * static_cast<std::size_t>(seq) * sizeof(std::int32_t))
@@ -85,9 +93,14 @@ status engine_stage_backend::forward(const std::string& model, const messages::t
     in = std::make_shared<messages::tensor>(input);
     req.input = in->bytes.data();
   }
-  if (plan.has_head) {
+  if (plan.has_head) { // one row per request, or one per token (logits_all, hidden): [batch, seq, width]
     output->type = messages::element_type::f32;
-    output->shape = {batch, plan.out_dim};
+    const std::int64_t width = gpu::output_width(plan.spec, req.out_kind);
+    const bool per_token = req.out_kind == gpu::output_kind::logits_all || req.out_kind == gpu::output_kind::hidden;
+    if (per_token)
+      output->shape = {batch, seq, width};
+    else
+      output->shape = {batch, width};
   } else {
     output->type = to_element(exec_->activation_type(m->id));
     output->shape = {static_cast<std::int64_t>(batch) * seq, plan.spec.hidden};

@@ -32,7 +32,8 @@ public:
   status load(const std::string& model, done_fn done) override;
   status evict(const std::string& model, done_fn done) override;
   status forward(const std::string& model, const messages::tensor& input, int batch, int seq,
-                 std::shared_ptr<messages::tensor> output, bool keep_on_device, done_fn done) override;
+                 const std::string& out_kind, std::shared_ptr<messages::tensor> output, bool keep_on_device,
+                 done_fn done) override;
 
 private:
   const model_slot* find(const std::string& model) const;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <optional>
 
+#include "gpu/engine.hpp"
 #include "gpu/hf_checkpoint.hpp"
 
 namespace sy::config::internal {
@@ -46,10 +47,27 @@ void read_slo(yaml_reader& r, const YAML::Node& n, const std::string& path, mode
   }
 }
 
+/// `output`: checked against the spec (an encoder has no logits, a decoder no pooler); default: the spec's.
+void read_output(yaml_reader& r, const YAML::Node& n, const std::string& path, model_config& m) {
+  YAML::Node o = r.child(n, path, "output");
+  if (!yaml_reader::present(o)) {
+    m.output = std::string{gpu::to_string(gpu::default_output(m.spec))};
+    return;
+  }
+  std::string text = r.as_string(o, at(path, "output"), "an output kind");
+  auto k = gpu::parse_output_kind(text);
+  if (!k.ok())
+    r.fail(o, at(path, "output"), "one of logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden",
+           quote(text));
+  if (auto st = gpu::check_output_kind(m.spec, *k); !st.ok())
+    r.fail(o, at(path, "output"), "an output this model computes", st.err().message);
+  m.output = std::string{gpu::to_string(*k)};
+}
+
 /// `hf: DIR`: the architecture comes from the folder's config.json, the weights from its safetensors files.
 model_config read_hf_model(yaml_reader& r, const YAML::Node& n, const std::string& path) {
-  r.expect_map(n, path, {"name", "hf", "dtype", "slo_ms"},
-               "a Hugging Face model ({hf: DIR} with optional name, dtype, slo_ms; the folder's config.json gives "
+  r.expect_map(n, path, {"name", "hf", "dtype", "slo_ms", "output"},
+               "a Hugging Face model ({hf: DIR} with optional name, dtype, slo_ms, output; the folder's config.json gives "
                "the architecture)");
   YAML::Node hf = r.child(n, path, "hf");
   model_config m;
@@ -73,6 +91,7 @@ model_config read_hf_model(yaml_reader& r, const YAML::Node& n, const std::strin
   m.name = yaml_reader::present(name) ? r.as_string(name, at(path, "name"), "a model name") : m.spec.name;
   m.spec.name = m.name;
   read_slo(r, n, path, m);
+  read_output(r, n, path, m);
   return m;
 }
 } // namespace
@@ -82,7 +101,7 @@ model_config read_model(yaml_reader& r, const YAML::Node& n, const std::string& 
     return read_hf_model(r, n, path);
   r.expect_map(n, path,
                {"name", "preset", "arch", "layers", "hidden", "heads", "ffn", "vocab", "max_seq", "dtype",
-                "weights", "slo_ms"},
+                "weights", "slo_ms", "output"},
                "a model");
   model_config m;
   gpu::model_spec base;
@@ -162,6 +181,7 @@ model_config read_model(yaml_reader& r, const YAML::Node& n, const std::string& 
     }
   }
   read_slo(r, n, path, m);
+  read_output(r, n, path, m);
   return m;
 }
 
@@ -173,6 +193,7 @@ void emit_model(YAML::Emitter& out, const model_config& m) {
     out << YAML::Key << "dtype" << YAML::Value << std::string{gpu::to_string(s.type)};
     if (m.slo)
       out << YAML::Key << "slo_ms" << YAML::Value << static_cast<double>(m.slo->count()) / 1000.0;
+    out << YAML::Key << "output" << YAML::Value << m.output;
     return;
   }
   if (!m.preset.empty())
@@ -195,6 +216,7 @@ void emit_model(YAML::Emitter& out, const model_config& m) {
     double ms = static_cast<double>(m.slo->count()) / 1000.0;
     out << YAML::Key << "slo_ms" << YAML::Value << ms;
   }
+  out << YAML::Key << "output" << YAML::Value << m.output;
 }
 
 } // namespace sy::config::internal

@@ -56,7 +56,7 @@ public:
     ops.push_back({"evict", m, {}, 0, nullptr, std::move(done)});
     return {};
   }
-  status forward(const std::string& m, const messages::tensor& in, int batch, int,
+  status forward(const std::string& m, const messages::tensor& in, int batch, int, const std::string&,
                  std::shared_ptr<messages::tensor> out, bool, done_fn done) override { // host bytes only
     // Like the engine, the backend does not keep a device-side input alive: its caller (the stage) holds
     // in.device_data until `done`.

@@ -57,6 +57,15 @@ TEST_CASE("a value of the wrong type names what was expected and what was found"
   CHECK(starts_with(top, "cluster.yaml:1:8: nodes: expected a list of nodes, found \"3\""));
 }
 
+TEST_CASE("an output kind the model cannot give is refused with what it can give", "[config][errors]") {
+  auto e = error_of(nodes + "models:\n  - {name: a, preset: tiny-bert, output: logits_all}\n");
+  INFO(e);
+  CHECK(starts_with(e, "cluster.yaml:6:42: models[0].output: expected an output this model computes"));
+  CHECK(contains(e, "pooler, cls, mean, mean_normalized, hidden"));
+  auto typo = error_of(nodes + "models:\n  - {name: a, preset: tiny-gpt, output: mean-pooled}\n");
+  CHECK(contains(typo, "models[0].output: expected one of logits_last, logits_all, pooler"));
+}
+
 TEST_CASE("a zero or negative size is rejected", "[config][errors]") {
   auto neg = error_of("nodes:\n  - {name: n0, devices: {count: 1, memory: -5}}\n" + models);
   INFO(neg);
