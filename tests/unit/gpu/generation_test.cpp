@@ -68,7 +68,7 @@ std::vector<float> step_all(pipeline& p, const std::vector<step_sequence>& seqs,
       r.output = logits.data();
     else
       r.output_activation = &next;
-    REQUIRE(p.stage(s).step(p.id(), r, nullptr).ok());
+    REQUIRE(p.stage(s).step(p.id(), r, stage_executor::done_fn{}).ok());
     REQUIRE(p.stage(s).rank_device(0).synchronize(p.stage(s).rank_device(0).compute_stream()).ok());
     for (int k = 0; k < p.stage(s).tp(); ++k)
       REQUIRE(p.stage(s).rank_device(k).synchronize(p.stage(s).rank_device(k).compute_stream()).ok());
@@ -259,9 +259,9 @@ TEST_CASE("bad generation requests and steps are refused with precise errors", "
   sr.seqs = {{sequence_id{1}, 1}, {sequence_id{1}, 1}};
   sr.tokens = tokens.data();
   sr.output = logits.data();
-  CHECK(r.p->stage(0).step(r.p->id(), sr, nullptr).err().message == "model 1: sequence 1 is twice in one step");
+  CHECK(r.p->stage(0).step(r.p->id(), sr, stage_executor::done_fn{}).err().message == "model 1: sequence 1 is twice in one step");
   sr.seqs = {{sequence_id{1}, 0}};
-  CHECK(r.p->stage(0).step(r.p->id(), sr, nullptr).err().message ==
+  CHECK(r.p->stage(0).step(r.p->id(), sr, stage_executor::done_fn{}).err().message ==
         "model 1: sequence 1 has 0 new tokens in a step (at least 1)");
 }
 
