@@ -32,7 +32,7 @@ struct kserve_request {
   std::string id;             // echoed in the response when non-empty
   std::vector<std::int32_t> tokens;
   bool binary_output = false; // answer the output as raw bytes after the JSON
-  std::string output;         // parameters.output: the output kind (empty: the model's)
+  std::string output{};       // parameters.output: the output kind (empty: the model's)
   std::string output_name = kserve_output_name;
 };
 

@@ -45,7 +45,7 @@ struct wire_request {
   std::string model;
   std::vector<std::int32_t> tokens;
   double slo_ms = 0; // 0: the model's default SLO
-  std::string output; // the output kind (logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden);
+  std::string output{}; // the output kind (logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden);
                       // empty: the model's configured output
 };
 

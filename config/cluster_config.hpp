@@ -72,7 +72,7 @@ struct model_config {
   /// YAML `output`: what a request answers unless it asks for another (gpu::output_kind's name:
   /// logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden); default: the spec's default
   /// (decoders logits_last; encoders pooler, or cls without a pooler). Always set after parsing.
-  std::string output;
+  std::string output{};
 };
 
 // --- placement ------------------------------------------------------------------------------------------

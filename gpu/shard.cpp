@@ -162,12 +162,17 @@ result<std::shared_ptr<const host_shard>> build_host_shard(const shard_plan& pla
   auto buf = b.allocate_pinned(plan.bytes);
   if (!buf)
     return buf.err();
-  std::memset(buf->data(), 0, plan.bytes);
+  // Each tensor's bytes are written once by the source; only the alignment gaps between them are zeroed
+  // (zeroing the whole buffer first would touch every page twice: half the load time of a large shard).
+  std::size_t end = 0;
   for (const auto& t : plan.tensors) {
+    std::memset(buf->data() + end, 0, t.offset - end);
     tensor_desc d{t.source, t.full_shape};
     if (auto st = source.read(d, t.slice, plan.type, buf->data() + t.offset); !st)
       return st.err();
+    end = t.offset + t.bytes;
   }
+  std::memset(buf->data() + end, 0, plan.bytes - end);
   auto shard = std::make_shared<host_shard>();
   shard->plan = plan;
   shard->data = std::move(*buf);

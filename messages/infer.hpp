@@ -27,7 +27,7 @@ struct infer_request {
   std::vector<std::int32_t> tokens; // one sequence, 1 <= size <= the model's max_seq
   std::optional<std::chrono::microseconds> slo; // latency bound from arrival; none: the model's SLO,
                                                 // else runtime.request_timeout
-  std::string output; // what to answer (logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden);
+  std::string output{}; // what to answer (logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden);
                       // empty: the model's configured output
 };
 

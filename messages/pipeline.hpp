@@ -92,7 +92,7 @@ struct queued_request {
   time_point arrival{};
   time_point deadline{};
   request_actor requester;
-  std::string output; // the output kind (resolved by the controller); a batch holds one kind
+  std::string output{}; // the output kind (resolved by the controller); a batch holds one kind
 };
 
 template <class Inspector>
@@ -112,7 +112,7 @@ struct batch_entry {
   std::vector<request_actor> requesters;
   time_point start{};     // stage 0 began
   duration load_wait{0};  // time stage 0 waited for the model's load
-  std::string output;     // what the last stage computes for every request of the batch (gpu::output_kind's
+  std::string output{};   // what the last stage computes for every request of the batch (gpu::output_kind's
                           // name; empty: the model's default): per request [width] or [seq, width]
 };
 
