@@ -150,7 +150,7 @@ template <dtype S, dtype D>
 void copy_transposed(const std::byte* src, std::int64_t src_cols, std::int64_t rb, std::int64_t re,
                      std::int64_t a, std::int64_t b, std::byte* dst, std::int64_t dst_stride, std::int64_t dcol) {
   constexpr std::size_t ss = size_of(S), ds = size_of(D);
-  constexpr std::int64_t tile = 64;
+  constexpr std::int64_t tile = 16; // 16 src rows + 16 dst rows: few pages per tile (TLB), both in L1
   for (std::int64_t c0 = a; c0 < b; c0 += tile)
     for (std::int64_t r0 = rb; r0 < re; r0 += tile) {
       const std::int64_t c1 = std::min(c0 + tile, b), r1 = std::min(r0 + tile, re);
