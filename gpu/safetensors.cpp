@@ -199,7 +199,8 @@ result<weight_set> parse_safetensors(const std::string& bytes, const std::string
     t.values.resize(count);
     const char* src = data + e.begin;
     if (*e.type == dtype::f32) {
-      std::memcpy(t.values.data(), src, count * 4);
+      if (count > 0) // an empty tensor has no buffer: memcpy(nullptr, ...) is undefined (found by fuzzing)
+        std::memcpy(t.values.data(), src, count * 4);
     } else {
       for (std::size_t i = 0; i < count; ++i) {
         std::uint16_t x;

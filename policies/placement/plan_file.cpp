@@ -86,7 +86,21 @@ std::string to_yaml(const plan_file& p) {
   return o.str();
 }
 
+namespace {
+result<plan_file> parse_plan_unguarded(const std::string& text, const std::string& src);
+} // namespace
+
 result<plan_file> parse_plan(const std::string& text, const std::string& src) {
+  try { // yaml-cpp throws on shapes the reader did not expect (found by the plan_file fuzz target)
+    return parse_plan_unguarded(text, src);
+  } catch (const YAML::Exception& e) {
+    return make_error("plan", src + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                                  ": unexpected plan structure: " + e.msg);
+  }
+}
+
+namespace {
+result<plan_file> parse_plan_unguarded(const std::string& text, const std::string& src) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -213,6 +227,7 @@ result<plan_file> parse_plan(const std::string& text, const std::string& src) {
   }
   return p;
 }
+} // namespace
 
 result<plan_file> load_plan(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
