@@ -323,14 +323,11 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
     cands.push_back(c);
   }
   if (cands.empty()) {
-    std::string why = "model not placed on a ready group";
-    error_code code = error_code::not_resident;
+    std::string why = "model not placed on a ready group"; // refused before it started: rejected (503)
     for (auto& slot : st.groups)
-      if (slot.plan.bytes.count(req.model) && !slot.down.empty()) {
+      if (slot.plan.bytes.count(req.model) && !slot.down.empty())
         why += " (" + slot.down + ")";
-        code = error_code::node_lost;
-      }
-    return reject(self, req, why, code);
+    return reject(self, req, why, error_code::not_resident);
   }
   int g = st.dispatch(cands);
   auto chosen = std::find_if(cands.begin(), cands.end(), [&](auto& c) { return c.group == g; });

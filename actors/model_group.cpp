@@ -84,7 +84,7 @@ constexpr auto report_period = std::chrono::milliseconds(1);
 using self_ptr = model_group_actor::stateful_pointer<group_state>;
 
 void answer(self_ptr self, const queued_request& q, request_status s, std::string why,
-            error_code code = error_code::internal) {
+            error_code code = error_code::none /* none: the client code follows from the status */) {
   auto now = self->clock().now();
   self->send(q.requester, outcome_atom_v, request_outcome{q.id, s, std::move(why), {}, {}, now, 0, duration{0}, code});
 }

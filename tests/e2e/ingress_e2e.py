@@ -169,7 +169,8 @@ def scenario_drain():
         got, dup = recv_all(c, n)
         check(dup == 0 and sorted(got) == list(range(n)), "every request answered exactly once during the drain")
         statuses = {r["status"] for r in got.values()}
-        check(statuses <= {"ok", "rejected", "deadline_exceeded"}, "terminal answers only: %r" % statuses)
+        check(statuses <= {"ok", "rejected", "deadline_exceeded"}, "terminal answers only: %r, e.g. %r" % (
+            statuses, sorted({r["reason"] for r in got.values() if r["status"] == "failed"})[:3]))
         check("ok" in statuses, "requests in flight were served: %r" % statuses)
         rc_holder["rc"] = s.proc.wait(timeout=120)
         check(rc_holder["rc"] == 0, "exit code 0 after the drain, got %r" % rc_holder["rc"])

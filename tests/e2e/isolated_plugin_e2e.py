@@ -100,7 +100,9 @@ def scenario_crash(kind):
             pattern = r'sy_policy_faults_total\{kind="dispatch",policy="%s-dispatch",fault="%s"\} ([0-9]+)' % (
                 kind, expected_fault)
             counted = [int(m.group(1)) for m in (re.match(pattern, x) for x in faults) if m]
-            check(counted and counted[0] >= 2, "host faults counted as %s: %r" % (expected_fault, faults))
+            # at least one fault of the kind (a host that blocks may still be restarting, with backoff, when the
+            # next blocking decision would come: those decisions count as unavailable)
+            check(counted and counted[0] >= 1, "host faults counted as %s: %r" % (expected_fault, faults))
             hosts = hosts_of(s.proc.pid)
             check(hosts and hosts != first_hosts, "the policy host was restarted: first %r, now %r" %
                   (first_hosts, hosts))
