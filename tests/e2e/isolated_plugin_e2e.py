@@ -103,7 +103,13 @@ def scenario_crash(kind):
             # at least one fault of the kind (a host that blocks may still be restarting, with backoff, when the
             # next blocking decision would come: those decisions count as unavailable)
             check(counted and counted[0] >= 1, "host faults counted as %s: %r" % (expected_fault, faults))
+            # the host is restarted after a backoff (100 ms doubling to 5 s while it keeps failing), so a check
+            # right after the last answer may fall between a kill and the next start: wait for the new host
             hosts = hosts_of(s.proc.pid)
+            until = time.monotonic() + 20
+            while not (hosts and hosts != first_hosts) and time.monotonic() < until:
+                time.sleep(0.1)
+                hosts = hosts_of(s.proc.pid)
             check(hosts and hosts != first_hosts, "the policy host was restarted: first %r, now %r" %
                   (first_hosts, hosts))
             rc = s.stop(signal.SIGTERM, timeout=60)
