@@ -56,29 +56,12 @@ int run_generate(const generate_options& o) {
     return fail("--budget-mib, --threads, --seed and --sample-seed must be non-negative");
   auto tokens = parse_tokens(o.tokens);
   if (!tokens)
-    return fail("--tokens: " + tokens.err().message);
+    return fail(tokens.err().message);
   // The prompts: --lengths splits --tokens into sequences of those lengths; else --batch equal ones.
-  std::vector<std::size_t> lens;
-  if (!o.lengths.empty()) {
-    auto l = parse_tokens(o.lengths);
-    if (!l)
-      return fail("--lengths: " + l.err().message);
-    std::size_t sum = 0;
-    for (auto x : *l) {
-      if (x <= 0)
-        return fail("--lengths: every length must be positive, found " + std::to_string(x));
-      lens.push_back(static_cast<std::size_t>(x));
-      sum += static_cast<std::size_t>(x);
-    }
-    if (sum != tokens->size())
-      return fail("--lengths: they sum to " + std::to_string(sum) + " but --tokens has " +
-                  std::to_string(tokens->size()) + " tokens");
-  } else {
-    if (tokens->size() % static_cast<std::size_t>(o.batch) != 0)
-      return fail("--tokens: " + std::to_string(tokens->size()) + " tokens do not form " + std::to_string(o.batch) +
-                  " sequences of equal length");
-    lens.assign(static_cast<std::size_t>(o.batch), tokens->size() / static_cast<std::size_t>(o.batch));
-  }
+  auto split = split_sequences(tokens->size(), o.lengths, o.batch);
+  if (!split)
+    return fail(split.err().message);
+  const std::vector<std::size_t>& lens = *split;
   gpu::sampling_params sp;
   sp.temperature = o.temperature;
   sp.top_k = o.top_k;

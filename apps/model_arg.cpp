@@ -177,7 +177,10 @@ result<gpu::model_spec> load_model_arg(const std::string& arg) {
   return s;
 }
 
-result<std::vector<std::int32_t>> parse_tokens(const std::string& text) {
+namespace {
+
+/// "1,2,3" -> {1, 2, 3}; errors name `option` and the bad element.
+result<std::vector<std::int32_t>> parse_int_list(const std::string& text, const char* option) {
   std::vector<std::int32_t> r;
   std::size_t pos = 0;
   int index = 0;
@@ -188,7 +191,7 @@ result<std::vector<std::int32_t>> parse_tokens(const std::string& text) {
     errno = 0;
     long v = std::strtol(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || errno == ERANGE || v < 0 || v > INT32_MAX)
-      return make_error("args", "--tokens: element " + std::to_string(index) + " '" + item +
+      return make_error("args", std::string(option) + ": element " + std::to_string(index) + " '" + item +
                                   "' is not a non-negative integer");
     r.push_back(static_cast<std::int32_t>(v));
     ++index;
@@ -197,6 +200,35 @@ result<std::vector<std::int32_t>> parse_tokens(const std::string& text) {
     pos = comma + 1;
   }
   return r;
+}
+
+} // namespace
+
+result<std::vector<std::int32_t>> parse_tokens(const std::string& text) { return parse_int_list(text, "--tokens"); }
+
+result<std::vector<std::size_t>> split_sequences(std::size_t tokens, const std::string& lengths, int batch) {
+  std::vector<std::size_t> lens;
+  if (lengths.empty()) {
+    if (batch <= 0 || tokens % static_cast<std::size_t>(batch) != 0)
+      return make_error("args", "--tokens: " + std::to_string(tokens) + " tokens do not form " +
+                                  std::to_string(batch) + " sequences of equal length");
+    lens.assign(static_cast<std::size_t>(batch), tokens / static_cast<std::size_t>(batch));
+    return lens;
+  }
+  auto l = parse_int_list(lengths, "--lengths");
+  if (!l)
+    return l.err();
+  std::size_t sum = 0;
+  for (std::size_t i = 0; i < l->size(); ++i) {
+    if ((*l)[i] <= 0)
+      return make_error("args", "--lengths: element " + std::to_string(i) + " is 0; every sequence needs a token");
+    sum += static_cast<std::size_t>((*l)[i]);
+    lens.push_back(static_cast<std::size_t>((*l)[i]));
+  }
+  if (sum != tokens)
+    return make_error("args", "--lengths add up to " + std::to_string(sum) + ", but --tokens has " +
+                                std::to_string(tokens) + " tokens");
+  return lens;
 }
 
 namespace {

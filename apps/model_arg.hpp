@@ -17,6 +17,9 @@ namespace sy::apps {
 result<gpu::model_spec> load_model_arg(const std::string& arg);
 /// "1,2,3" -> {1, 2, 3}; errors name the bad element.
 result<std::vector<std::int32_t>> parse_tokens(const std::string& text);
+/// The sequences a --tokens list of `tokens` tokens holds: --lengths "3,5" (each positive, adding up to
+/// `tokens`) or, when `lengths` is empty, `batch` sequences of equal length. Errors name the option.
+result<std::vector<std::size_t>> split_sequences(std::size_t tokens, const std::string& lengths, int batch);
 /// Writes a float32 C-order array of `shape` as .npy (format 1.0).
 status write_npy(const std::string& path, const std::vector<float>& data, const std::vector<std::size_t>& shape);
 /// Writes an int64 C-order array of `shape` as .npy (format 1.0).

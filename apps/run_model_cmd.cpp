@@ -83,28 +83,13 @@ int run_run_model(const run_model_options& o) {
   gpu::pipeline::run_options ro;
   ro.batch = o.batch;
   ro.out = *out_kind;
-  std::vector<std::size_t> lens;
-  if (!o.lengths.empty()) {
-    auto l = parse_tokens(o.lengths);
-    if (!l)
-      return fail("--lengths: " + l.err().message.substr(l.err().message.find(':') + 2));
-    std::size_t sum = 0;
-    for (std::size_t i = 0; i < l->size(); ++i) {
-      if ((*l)[i] <= 0)
-        return fail("--lengths: element " + std::to_string(i) + " is 0; every sequence needs a token");
-      sum += static_cast<std::size_t>((*l)[i]);
-      ro.seq_lens.push_back((*l)[i]);
-      lens.push_back(static_cast<std::size_t>((*l)[i]));
-    }
-    if (sum != tokens->size())
-      return fail("--lengths add up to " + std::to_string(sum) + ", but --tokens has " +
-                  std::to_string(tokens->size()) + " tokens");
-  } else {
-    if (tokens->size() % static_cast<std::size_t>(o.batch) != 0)
-      return fail("--tokens: " + std::to_string(tokens->size()) + " tokens do not form " + std::to_string(o.batch) +
-                  " sequences of equal length");
-    lens.assign(static_cast<std::size_t>(o.batch), tokens->size() / static_cast<std::size_t>(o.batch));
-  }
+  auto split = split_sequences(tokens->size(), o.lengths, o.batch);
+  if (!split)
+    return fail(split.err().message);
+  const std::vector<std::size_t>& lens = *split;
+  if (!o.lengths.empty())
+    for (auto n : lens)
+      ro.seq_lens.push_back(static_cast<int>(n));
   const std::size_t seq = *std::max_element(lens.begin(), lens.end());
   if (seq > static_cast<std::size_t>(spec->max_seq))
     return fail("--tokens: sequences of " + std::to_string(seq) + " tokens exceed max_seq " +
