@@ -245,6 +245,103 @@ def scenario_errors():
             check(c.up.stop() == 0, "up exits 0")
 
 
+class SlowFirstHandshake:
+    """A TCP relay 127.0.0.1:<port> -> 127.0.0.1:<target> that holds the first connection's bytes from the
+    controller for `delay` s (a controller process that is slow to answer the BASP handshake); later
+    connections pass straight through."""
+
+    def __init__(self, target, delay=0.6):
+        import threading
+        self.target, self.delay, self.connections = target, delay, 0
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            hold = self.delay if self.connections == 1 else 0
+            threading.Thread(target=self._pump, args=(client, upstream, 0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, hold), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, hold):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if hold:
+                    time.sleep(hold)
+                    hold = 0
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+
+
+def scenario_join_slow_handshake():
+    """The regression of the flaky `replay` start: a controller whose BASP handshake comes later than the
+    node's next middleman heartbeat tick (200 ms here). CAF 0.17.6 then closes the node's new connection with
+    connection_timeout; `switchyard node` took that for an incompatible peer and exited 1 at once, and `up`
+    waited its whole --join-timeout for node b. Now the node tries again and joins."""
+    with tempfile.TemporaryDirectory() as d:
+        port = free_port()
+        cfg = os.path.join(d, "two-node.yaml")
+        with open(cfg, "w") as f:
+            f.write(CONFIG % {"port": port})
+        up = subprocess.Popen([base.BIN, "up", "--any-ports", "-c", cfg], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + 60  # the controller listens (up then waits for node b)
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                check(time.monotonic() < deadline and up.poll() is None, "up never listened on %d" % port)
+                time.sleep(0.05)
+        relay = SlowFirstHandshake(port)
+        node = Node(cfg, relay.port)
+        try:
+            node.wait_joined(timeout=90)
+            log = node.log()
+            check("connection_timeout" in log and "retrying" in log,
+                  "the first connection was cut short and retried: %s" % log)
+            check(relay.connections >= 2, "joined on a later connection: %d" % relay.connections)
+            print("node joined on connection %d after a handshake held %.1f s" % (relay.connections, relay.delay))
+        finally:  # (up ignores SIGTERM while it waits for its nodes: killed if node b never joined)
+            relay.close()
+            for p in (up, node.proc):
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
 def wait_missing(c, name, timeout=30):
     """Polls /v2/health/ready until it answers 503 naming `name` as missing; returns (seconds, body)."""
     t0 = time.monotonic()
