@@ -129,8 +129,10 @@ void internal::wire_group(internal::controller_self self, std::size_t g) {
           auto msg = "group " + sl.plan.name + " stage " + std::to_string(s) + ": " + self->system().render(err);
           logger("controller")->error("{}", msg);
           self->state.problems.push_back(msg);
-          if (sl.epoch == epoch && sl.down.empty())
+          if (sl.epoch == epoch && sl.down.empty()) {
             sl.down = msg;
+            internal::on_build_failed(self, g);
+          }
         });
   }
 }

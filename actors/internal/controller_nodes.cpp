@@ -213,7 +213,7 @@ void replace_lost(controller_self self, const std::string& cause) {
       continue;
     for (std::size_t i = 0; i < cfg.nodes[n].devices.size(); ++i) {
       config::device_ref d{static_cast<int>(n), static_cast<int>(i)};
-      bool taken = false, configured = false;
+      bool taken = st.suspect_devices.count(d) > 0, configured = false;
       for (auto& s : st.groups) {
         taken = taken || (uses_device(s, d) && holds_devices(st, s));
         configured = configured || (!s.replacement && uses_device(s, d));
@@ -270,8 +270,13 @@ void reconcile(controller_self self, bool place, const std::string& cause) {
     };
     for (std::size_t g = 0; g < st.groups.size(); ++g) {
       auto& s = st.groups[g];
-      if (s.replacement && !s.retired && !s.down.empty())
-        retire_now(g, "down: " + s.down);
+      if (!s.replacement || s.retired || s.down.empty())
+        continue;
+      if (s.down_code != error_code::node_lost) // its build or a device failed: not there again
+        for (auto& d : s.plan.devices)
+          if (node_present(st, d.node))
+            st.suspect_devices.insert(d);
+      retire_now(g, "down: " + s.down);
     }
     for (std::size_t g = 0; g < st.groups.size(); ++g)
       if (restorable(st, st.groups[g]))
@@ -366,6 +371,11 @@ void group_unhealthy(controller_self self, std::size_t g, const std::string& why
   st.problems.push_back(why);
   group_down(self, g, why, error_code::device_error);
   reconcile(self, true, why);
+}
+
+void on_build_failed(controller_self self, std::size_t g) {
+  if (self->state.groups[g].replacement)
+    reconcile(self, false, "");
 }
 
 void on_group_ready(controller_self self, std::size_t g) {
@@ -480,6 +490,8 @@ ack on_register(controller_self self, node_registration& reg) {
   for (auto& s : st.groups)
     if (!s.replacement && !s.actor && s.down_code == error_code::device_error && group_uses(s, idx))
       s.down_code = error_code::node_lost;
+  for (auto it = st.suspect_devices.begin(); it != st.suspect_devices.end();)
+    it = it->node == idx ? st.suspect_devices.erase(it) : std::next(it);
   reconcile(self, true, "node " + reg.node + " rejoined");
   return ack{};
 }

@@ -45,6 +45,9 @@ void beat(controller_self self);
 void group_down(controller_self self, std::size_t g, const std::string& why, messages::error_code code);
 /// A group's device failed (its report says unhealthy): like a lost node for that group.
 void group_unhealthy(controller_self self, std::size_t g, const std::string& why);
+/// A stage of group g could not be built (its `down` says why): a replacement group retires at once and its
+/// devices are not used for re-placement again until their node rejoins.
+void on_build_failed(controller_self self, std::size_t g);
 /// Group g answered ready (ok): logs restores and re-placements, retires replacements no longer needed.
 void on_group_ready(controller_self self, std::size_t g);
 /// A request on group g was answered: a retiring group stops after its last one.

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <queue>
+#include <set>
 #include <unordered_map>
 #include <memory>
 #include <string>
@@ -89,6 +90,7 @@ struct controller_state {
   std::uint64_t models_moved = 0; // model replicas placed on them
   int next_replacement = 1;       // names r<N>
   std::string last_cause;         // the last loss that asked for re-placement, for the log
+  std::set<config::device_ref> suspect_devices; // a replacement failed there: not used again until its node rejoins
 };
 
 /// Histogram bounds (seconds) of every latency histogram.
