@@ -374,7 +374,8 @@ def count_statuses(got):
 def scenario_node_hung():
     """Node b hangs (SIGSTOP): the controller's heartbeats find it within runtime.node_timeout_ms (1000 here)
     although its TCP connection stays open; the requests it held are answered `failed` once, readiness says
-    503 naming it, its replicas show as lost; node a serves on."""
+    503 naming it, its replicas show as lost; node a serves on. SIGCONT: the node learns it was declared
+    lost, joins again by itself, the configured placement is restored and serves."""
     with tempfile.TemporaryDirectory() as d, Cluster(d) as c:
         code, _ = c.up.http("GET", "/v2/health/ready")
         check(code == 200, "ready while whole: %d" % code)
@@ -403,8 +404,28 @@ def scenario_node_hung():
             print("SIGSTOP node: reported missing after %.3f s; %d requests %r" % (took, n, statuses))
         finally:
             os.kill(c.node.proc.pid, signal.SIGCONT)
+        # Back from the hang, the node reads that it was declared lost and joins again by itself.
+        t0 = time.monotonic()
+        line = ""
+        while time.monotonic() - t0 < 60 and not line.startswith("rejoined "):
+            line = c.node.proc.stdout.readline()
+            check(line != "" or c.node.proc.poll() is None, "node ended: %s" % c.node.log())
+        check(line.startswith("rejoined node=b"), "node b joined again after SIGCONT: %r %s" % (line, c.node.log()))
+        # (whichever the node reads first: the controller's word that it was dropped, or the closed connection)
+        why = [w for w in ("declared node b lost", "lost the controller") if w in c.node.log()]
+        check(why, "the node says why: %s" % c.node.log())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and c.up.http("GET", "/v2/health/ready")[0] != 200:
+            time.sleep(0.05)
+        check(c.up.http("GET", "/v2/health/ready")[0] == 200, "whole again: %r" % c.health())
+        check(replica_states(c)["small-gpt"] == {"across": "resident"}, "restored: %r" % replica_states(c))
+        r = cl.infer(2000, "small-gpt", [1, 2, 3])
+        check(r["status"] == "ok", "served by the restored spanning group: %r" % r)
+        print("SIGCONT: node b joined again by itself after %.3f s (%s)" % (time.monotonic() - t0, why[0]))
         cl.close()
         check(c.up.stop() == 0, "up exits 0 after SIGTERM")
+        rc, err = c.node.finish()
+        check(rc == 0, "the rejoined node follows the controller: rc %d %s" % (rc, err))
 
 
 def scenario_rejoin():
