@@ -64,13 +64,38 @@ def sh(*cmd, ok=True):
     return r
 
 
+def remove_stale():
+    """Namespaces left by an earlier run that was SIGKILLed (a ctest timeout): their processes are killed and
+    they are deleted. Names carry the run's pid; those of a live run are left alone."""
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if not (name.startswith("syc") or name.startswith("syn")) or not name[3:].isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name[3:]) as f:
+                if "netns_e2e" in f.read():
+                    continue  # a run in progress
+        except OSError:
+            pass
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        print("removed the namespace %s of an earlier run" % name)
+
+
 class Hosts:
     """Two namespaces c and n with a veth pair between them; deleted on exit, whatever happens."""
 
     def __init__(self):
-        tag = "%d" % (os.getpid() % 100000)
+        remove_stale()
+        tag = "%d" % os.getpid()
         self.c, self.n = "syc" + tag, "syn" + tag
-        self.vc, self.vn = "syvc" + tag, "syvn" + tag  # interface names stay under 16 characters
+        self.vc, self.vn = "syvc" + tag, "syvn" + tag  # interface names stay under 16 characters (pid <= 7 digits)
         self.procs = []
         HOSTS.append(self)
         atexit.register(self.close)
