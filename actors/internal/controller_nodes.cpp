@@ -454,7 +454,9 @@ void beat(controller_self self) {
   self->delayed_send(self, beat_period(st), heartbeat_atom_v);
 }
 
-ack on_register(controller_self self, node_registration& reg) {
+namespace {
+
+ack register_node(controller_self self, const node_registration& reg) {
   auto& st = self->state;
   // A refusal is the answer: `switchyard node` prints it and exits, without a `joined` line.
   auto refuse = [&](const std::string& why) {
@@ -494,6 +496,32 @@ ack on_register(controller_self self, node_registration& reg) {
     it = it->node == idx ? st.suspect_devices.erase(it) : std::next(it);
   reconcile(self, true, "node " + reg.node + " rejoined");
   return ack{};
+}
+
+} // namespace
+
+caf::result<ack> on_register(controller_self self, node_registration& reg) {
+  auto& st = self->state;
+  auto it = st.nodes.find(reg.node);
+  if (it == st.nodes.end() || !st.last_seen.count(reg.node) || it->second.handle == reg.handle)
+    return register_node(self, reg);
+  // A node of that name is registered from another process: a duplicate, or the same node restarted (or
+  // rejoining after a cut link) before its old registration was found lost. Ask the old one: if it does not
+  // answer within half the node timeout (a new process claiming the name is evidence enough) it is lost, and
+  // the new one takes its place.
+  auto old = it->second.handle;
+  auto p = self->make_response_promise<ack>();
+  auto probe = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(10), st.cfg->runtime.node_timeout / 2);
+  self->request(old, probe, heartbeat_atom_v)
+    .then([=](const ack&) mutable { p.deliver(register_node(self, reg)); }, // refused: already registered
+          [=](caf::error& e) mutable {
+            auto& s2 = self->state;
+            if (auto i = s2.nodes.find(reg.node); i != s2.nodes.end() && i->second.handle == old)
+              node_lost(self, reg.node, "lost: a new process registered as node " + reg.node
+                                          + " and the old one did not answer (" + self->system().render(e) + ")");
+            p.deliver(register_node(self, reg));
+          });
+  return p;
 }
 
 } // namespace sy::actors::internal

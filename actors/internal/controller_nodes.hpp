@@ -32,8 +32,10 @@ void wire(controller_self self);
 /// Defined in controller.cpp.
 void wire_group(controller_self self, std::size_t g);
 
-/// A node's registration: the first one of each node until the cluster is wired, later a rejoin.
-messages::ack on_register(controller_self self, messages::node_registration& reg);
+/// A node's registration: the first one of each node until the cluster is wired, later a rejoin. A second
+/// registration of a registered remote node is refused while the old one answers a heartbeat, else the old
+/// one is lost and the new one takes its place.
+caf::result<messages::ack> on_register(controller_self self, messages::node_registration& reg);
 /// A down message from a node's actor.
 void on_node_down(controller_self self, const caf::down_msg& dm);
 /// The heartbeat timer: a node in another process that has not answered a probe within runtime.node_timeout

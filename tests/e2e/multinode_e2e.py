@@ -428,6 +428,33 @@ def scenario_node_hung():
         check(rc == 0, "the rejoined node follows the controller: rc %d %s" % (rc, err))
 
 
+def scenario_restarted_before_found_lost():
+    """Node b hangs (SIGSTOP) and a new `switchyard node` b starts before the controller found the old one
+    lost (node_timeout_ms 5000 here): the controller asks the old one, gets no answer, drops it and takes the
+    new one (it used to refuse it: `already registered`, exit 1); the groups are restored and serve."""
+    with tempfile.TemporaryDirectory() as d, Cluster(d, CONFIG.replace("node_timeout_ms: 1000",
+                                                                      "node_timeout_ms: 5000")) as c:
+        old = c.node
+        os.kill(old.proc.pid, signal.SIGSTOP)
+        try:
+            c.node = Node(c.cfg, c.port)
+            c.node.wait_joined(timeout=60)
+        finally:
+            old.kill()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and c.up.http("GET", "/v2/health/ready")[0] != 200:
+            time.sleep(0.05)
+        check(c.up.http("GET", "/v2/health/ready")[0] == 200, "whole again: %r" % c.health())
+        with c.up.client() as cl:
+            r = cl.infer(1, "small-gpt", [1, 2, 3])
+            check(r["status"] == "ok", "the spanning group serves with the new node b: %r" % r)
+        h = c.health()
+        check(any("a new process registered as node b" in p for p in h["problems"]), "said why: %r" % h)
+        check(c.up.stop() == 0, "up exits 0 after SIGTERM")
+        rc, err = c.node.finish()
+        check(rc == 0, "the new node follows the controller: rc %d %s" % (rc, err))
+
+
 def scenario_rejoin():
     """Node b is SIGKILLed: readiness goes 503 naming it within node_timeout, its replicas are lost; a
     restarted `switchyard node` joins again, its groups are rebuilt and serve, readiness is 200 again."""
