@@ -111,8 +111,12 @@ void stage_released(controller_self self, std::size_t g) {
   auto& slot = self->state.groups[g];
   if (--slot.stages_stopping > 0)
     return;
+  std::vector<config::device_ref> here; // (its devices on a lost node went with it)
+  for (auto& d : slot.plan.devices)
+    if (node_present(self->state, d.node))
+      here.push_back(d);
   logger("controller")->info("group {}: its stages stopped; devices {} are free", slot.plan.name,
-                             devices_text(*self->state.cfg, slot.plan.devices));
+                             devices_text(*self->state.cfg, here));
   reconcile(self, true, self->state.last_cause);
 }
 
