@@ -113,6 +113,16 @@ result<cluster_handle> start_cluster(caf::actor_system& sys, const config::clust
   return make_error("cluster", why);
 }
 
+namespace {
+
+/// An answer to remote_actor that retrying cannot change: the peer speaks BASP and is not our controller.
+bool permanent_join_error(const caf::error& e) {
+  return e == caf::sec::incompatible_versions || e == caf::sec::incompatible_application_ids
+         || e == caf::sec::unexpected_actor_messaging_interface || e == caf::sec::no_actor_published_at_port;
+}
+
+} // namespace
+
 result<joined_node> join_cluster(caf::actor_system& sys, const config::cluster_config& cfg, const std::string& node,
                                  const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
   int index = -1;
@@ -149,18 +159,22 @@ result<joined_node> join_cluster(caf::actor_system& sys, const config::cluster_c
       }
       return joined_node{caf::actor_cast<caf::actor>(n->handle), caf::actor_cast<caf::actor>(*ctrl)};
     }
-    // Refused or unreachable: the controller may not be up yet, retry. Anything else (a peer that speaks
-    // another protocol, another build, an interface mismatch) will not get better: fail at once.
-    bool retry = ctrl.error() == caf::sec::cannot_connect_to_node;
-    if (!retry)
+    // A peer that answered and is not our controller (another build, another application, another
+    // interface at that port) will not get better: fail at once. Anything else is a connection that did not
+    // come about (refused: the controller is not up yet; a link down; a handshake cut short) and is retried.
+    // Note: CAF 0.17.6 starts a client connection's `last_seen` at the clock's epoch, so the first middleman
+    // heartbeat tick (every runtime.heartbeat_interval_ms) closes it with connection_timeout when the
+    // controller's handshake has not arrived by then: a controller process that is just starting or busy.
+    if (permanent_join_error(ctrl.error()))
       return make_error("cluster", "the peer at " + where + " is not a compatible switchyard controller: "
                                      + sys.render(ctrl.error()));
+    if (attempt == 1 || ctrl.error() != caf::sec::cannot_connect_to_node)
+      logger("node")->info("controller at {} not reachable yet ({}); retrying for {} ms", where,
+                           sys.render(ctrl.error()), timeout.count());
     if (std::chrono::steady_clock::now() >= until)
       return make_error("cluster", "cannot reach the controller at " + where + " within "
                                      + std::to_string(timeout.count()) + " ms (" + std::to_string(attempt)
                                      + " attempts; last: " + sys.render(ctrl.error()) + ")");
-    if (attempt == 1)
-      logger("node")->info("controller at {} not reachable yet; retrying for {} ms", where, timeout.count());
     self->receive([](caf::unit_t) {}, caf::after(std::chrono::milliseconds(200)) >> [] {}); // retry pause
   }
 }

@@ -2,10 +2,14 @@
 // model_group per group, asks nodes for its stages), then admits and dispatches requests through the
 // admission and dispatch policies over the groups' latest reports. Every accepted request gets a request
 // actor (deadline, single answer) that reports back; the controller counts them for drain, stop and metrics.
+#include <algorithm>
+#include <optional>
+
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/internal/controller_nodes.hpp"
 #include "actors/internal/controller_policies.hpp"
 #include "actors/internal/controller_state.hpp"
 #include "actors/spawn.hpp"
@@ -71,23 +75,10 @@ infer_response reject(self_ptr self, const infer_request& req, const std::string
   return r;
 }
 
-/// Node index in the config, or -1.
-int node_index(const controller_state& st, const std::string& name) {
-  for (std::size_t i = 0; i < st.cfg->nodes.size(); ++i)
-    if (st.cfg->nodes[i].name == name)
-      return static_cast<int>(i);
-  return -1;
-}
+} // namespace
 
-bool group_uses(const internal::group_slot& slot, int node) {
-  for (auto& d : slot.plan.devices)
-    if (d.node == node)
-      return true;
-  return false;
-}
-
-/// (Re)builds group g: a new model_group actor, its stages spawned by the nodes that hold its devices.
-void wire_group(self_ptr self, std::size_t g) {
+// The group builds, also called by the node-loss path (internal/controller_nodes.hpp).
+void internal::wire_group(internal::controller_self self, std::size_t g) {
   auto& st = self->state;
   auto& slot = st.groups[g];
   const auto& plan = slot.plan;
@@ -138,101 +129,22 @@ void wire_group(self_ptr self, std::size_t g) {
           auto msg = "group " + sl.plan.name + " stage " + std::to_string(s) + ": " + self->system().render(err);
           logger("controller")->error("{}", msg);
           self->state.problems.push_back(msg);
-          if (sl.epoch == epoch && sl.down.empty())
+          if (sl.epoch == epoch && sl.down.empty()) {
             sl.down = msg;
+            internal::on_build_failed(self, g);
+          }
         });
   }
 }
 
-void wire(self_ptr self) {
+void internal::wire(internal::controller_self self) {
   auto& st = self->state;
   st.wiring = true;
   for (std::size_t g = 0; g < st.groups.size(); ++g)
     wire_group(self, g);
 }
 
-/// Group g serves nothing any more (`why`): its requests in flight are answered `failed` now, its actor is
-/// stopped (queued requests fail, the stages that remain drain and quit), and its replicas show as lost.
-void group_down(self_ptr self, std::size_t g, const std::string& why, error_code code) {
-  auto& st = self->state;
-  auto& slot = st.groups[g];
-  ++slot.epoch; // late reports and stage answers of this build are ignored
-  slot.ready = false;
-  slot.down = why;
-  for (auto& [addr, r] : st.in_flight)
-    if (r.group == g)
-      self->send(r.who, outcome_atom_v,
-                 request_outcome{{}, request_status::failed, why, {}, {}, {}, 0, {}, code});
-  if (slot.actor)
-    caf::anon_send(slot.actor, stop_atom_v);
-  slot.actor = nullptr;
-  for (auto& [m, r] : slot.report.models)
-    r = residency::lost;
-  for (auto& [m, bytes] : slot.plan.bytes)
-    slot.report.models[m] = residency::lost;
-  slot.report.queued.clear();
-}
-
-/// Node `name` is gone (down message, missed heartbeats, left): its groups go down.
-void node_lost(self_ptr self, const std::string& name, const std::string& why) {
-  auto& st = self->state;
-  auto it = st.nodes.find(name);
-  if (it == st.nodes.end())
-    return;
-  auto msg = "node " + name + " " + why;
-  logger("controller")->error("{}", msg);
-  st.problems.push_back(msg);
-  st.lost_nodes[name] = why;
-  self->demonitor(it->second.handle.address());
-  st.nodes.erase(it); // no stop, metrics or heartbeat requests to a node that is gone
-  st.last_seen.erase(name);
-  int idx = node_index(st, name);
-  for (std::size_t g = 0; g < st.groups.size(); ++g)
-    if (group_uses(st.groups[g], idx) && st.groups[g].actor)
-      group_down(self, g, "group " + st.groups[g].plan.name + " lost: " + msg, error_code::node_lost);
-}
-
-/// How often the controller probes its remote nodes: a lost one is found within node_timeout plus this.
-std::chrono::milliseconds beat_period(const controller_state& st) {
-  auto t = st.cfg->runtime.node_timeout;
-  return std::max(std::chrono::milliseconds(10), std::min(st.cfg->runtime.heartbeat_interval, t / 4));
-}
-
-/// The heartbeat: a node in another process that has not answered a probe within runtime.node_timeout is
-/// lost, whatever the middleman's own timers say (a hung process keeps its TCP connection open). Nodes in
-/// this process share its fate and are not probed.
-void beat(self_ptr self) {
-  auto& st = self->state;
-  if (st.stopping && st.nodes.empty()) {
-    st.beating = false;
-    return;
-  }
-  auto now = self->clock().now();
-  const auto timeout = st.cfg->runtime.node_timeout;
-  std::vector<std::string> silent;
-  for (auto& [name, seen] : st.last_seen)
-    if (now - seen > timeout)
-      silent.push_back(name);
-  for (auto& name : silent)
-    node_lost(self, name, "lost: no heartbeat answer for " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - st.last_seen[name]).count()) +
-                            " ms (runtime.node_timeout_ms " + std::to_string(timeout.count()) + ")");
-  for (auto& [name, n] : st.nodes) {
-    if (!st.last_seen.count(name))
-      continue; // local
-    auto handle = n.handle;
-    auto who = name;
-    self->request(handle, timeout, heartbeat_atom_v)
-      .then(
-        [=](const ack&) {
-          auto& s2 = self->state;
-          if (auto it = s2.nodes.find(who); it != s2.nodes.end() && it->second.handle == handle)
-            s2.last_seen[who] = self->clock().now();
-        },
-        [](caf::error&) {}); // silence is judged by the next beats
-  }
-  self->delayed_send(self, beat_period(st), heartbeat_atom_v);
-}
+namespace {
 
 void check_drained(self_ptr self) {
   auto& st = self->state;
@@ -305,7 +217,7 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
   };
   for (std::size_t g = 0; g < st.groups.size(); ++g) {
     const auto& slot = st.groups[g];
-    if (!slot.ready || !slot.actor || !slot.plan.bytes.count(req.model))
+    if (!slot.ready || !slot.actor || slot.retiring || !slot.plan.bytes.count(req.model))
       continue;
     const auto& rep = slot.report;
     double wait = 0;
@@ -323,11 +235,8 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
     cands.push_back(c);
   }
   if (cands.empty()) {
-    std::string why = "model not placed on a ready group"; // refused before it started: rejected (503)
-    for (auto& slot : st.groups)
-      if (slot.plan.bytes.count(req.model) && !slot.down.empty())
-        why += " (" + slot.down + ")";
-    return reject(self, req, why, error_code::not_resident);
+    // refused before it started: rejected (503), with why (a lost group, a re-placement loading)
+    return reject(self, req, internal::unavailable_reason(st, req.model), error_code::not_resident);
   }
   int g = st.dispatch(cands);
   auto chosen = std::find_if(cands.begin(), cands.end(), [&](auto& c) { return c.group == g; });
@@ -407,7 +316,11 @@ caf::result<metrics_snapshot> on_metrics(self_ptr self) {
   snap.rejected_by_reason = st.rejected_by_reason;
   snap.in_flight = static_cast<std::int64_t>(st.in_flight.size());
   snap.policy_faults = st.registry->faults()->counts();
+  snap.replacements = st.replacements;
+  snap.models_moved = st.models_moved;
   for (auto& g : st.groups) {
+    if (g.retired)
+      continue;
     for (auto& [m, q] : g.report.queued)
       snap.queue_depth[g.plan.name + "/" + m] = q;
     auto& res = snap.resident[g.plan.name];
@@ -446,17 +359,7 @@ caf::result<metrics_snapshot> on_metrics(self_ptr self) {
 controller_full_actor::behavior_type controller_fn(self_ptr self, controller_state init) {
   self->state = std::move(init);
   internal::start_policy_actors(self);
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    for (auto& [name, n] : st.nodes) {
-      if (n.handle.address() != dm.source)
-        continue;
-      bool left = !dm.reason || dm.reason == caf::exit_reason::user_shutdown;
-      auto who = name; // node_lost erases the entry
-      node_lost(self, who, left ? "left the cluster" : "lost (" + self->system().render(dm.reason) + ")");
-      break;
-    }
-  });
+  self->set_down_handler([=](caf::down_msg& dm) { internal::on_node_down(self, dm); });
   return {
     [=](infer_atom, infer_request& req) { return on_infer(self, req); },
     [=](load_atom, model_command& cmd) { return fan_out(self, load_atom_v, cmd); },
@@ -466,7 +369,7 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
       for (const auto& mc : self->state.cfg->models) {
         model_info mi{mc.name, {}};
         for (auto& g : self->state.groups)
-          if (auto it = g.plan.bytes.find(mc.name); it != g.plan.bytes.end()) {
+          if (auto it = g.plan.bytes.find(mc.name); it != g.plan.bytes.end() && !g.retired) {
             auto r = g.report.models.find(mc.name);
             auto state = !g.down.empty() ? residency::lost
                                           : r == g.report.models.end() ? residency::evicted : r->second;
@@ -483,7 +386,8 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
       h.draining = st.draining;
       h.nodes = static_cast<std::int32_t>(st.nodes.size());
       h.nodes_expected = static_cast<std::int32_t>(st.cfg->nodes.size());
-      h.groups = static_cast<std::int32_t>(st.groups.size());
+      h.groups = static_cast<std::int32_t>(
+        std::count_if(st.groups.begin(), st.groups.end(), [](auto& g) { return !g.retired; }));
       h.devices = st.cfg->device_count();
       h.in_flight = static_cast<std::int64_t>(st.in_flight.size());
       h.problems = st.problems;
@@ -494,7 +398,9 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
                               + ")");
         }
       for (auto& g : st.groups)
-        if (!g.down.empty())
+        if (g.retired)
+          continue;
+        else if (!g.down.empty())
           h.missing.push_back("group " + g.plan.name + " (" + g.down + ")");
         else if (st.ready && !g.ready)
           h.missing.push_back("group " + g.plan.name + " (not ready)");
@@ -520,58 +426,19 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
       check_drained(self);
       return p;
     },
-    [=](register_atom, node_registration& reg) -> ack {
-      auto& st = self->state;
-      // A refusal is the answer: `switchyard node` prints it and exits, without a `joined` line.
-      auto refuse = [&](const std::string& why) {
-        logger("controller")->warn("{}", why);
-        st.problems.push_back(why);
-        return ack{false, why};
-      };
-      if (!st.cfg->find_node(reg.node))
-        return refuse("node " + reg.node + " is not in the controller's config " + st.cfg->source);
-      if (st.nodes.count(reg.node))
-        return refuse("node " + reg.node + " is already registered");
-      if (st.stopping)
-        return refuse("node " + reg.node + ": the cluster is stopping");
-      self->monitor(reg.handle);
-      st.nodes[reg.node] = reg;
-      if (reg.handle->node() != self->node())
-        st.last_seen[reg.node] = self->clock().now();
-      if (!st.beating && !st.last_seen.empty()) {
-        st.beating = true;
-        self->delayed_send(self, beat_period(st), heartbeat_atom_v);
-      }
-      if (!st.wiring) {
-        logger("controller")->info("node {} registered ({} devices)", reg.node, reg.gpus.size());
-        if (st.nodes.size() == st.cfg->nodes.size())
-          wire(self);
-        return ack{};
-      }
-      // Rejoin: rebuild the groups that are down and whose nodes are all present again.
-      st.lost_nodes.erase(reg.node);
-      logger("controller")->info("node {} rejoined ({} devices); rebuilding its groups", reg.node, reg.gpus.size());
-      const int idx = node_index(st, reg.node);
-      for (std::size_t g = 0; g < st.groups.size(); ++g) {
-        auto& slot = st.groups[g];
-        if ((slot.actor && slot.down.empty()) || !group_uses(slot, idx))
-          continue; // serving, or down for a reason of another node (e.g. an unhealthy device)
-        bool all = true;
-        for (auto& d : slot.plan.devices)
-          all = all && st.nodes.count(st.cfg->nodes[static_cast<std::size_t>(d.node)].name) > 0;
-        if (all)
-          wire_group(self, g);
-      }
-      return ack{};
-    },
-    [=](heartbeat_atom) { beat(self); },
+    [=](register_atom, node_registration& reg) { return internal::on_register(self, reg); },
+    [=](heartbeat_atom) { internal::beat(self); },
     [=](done_atom, request_record& rec) {
       auto& st = self->state;
+      std::optional<std::size_t> group;
       if (auto it = st.in_flight.find(caf::actor_cast<caf::actor_addr>(self->current_sender())); it != st.in_flight.end()) {
+        group = it->second.group;
         st.by_seq.erase(it->second.seq);
         st.in_flight.erase(it);
       }
       internal::record(st, rec.model, rec.status, rec.reason, std::chrono::duration<double>(rec.latency).count());
+      if (group)
+        internal::on_request_done(self, *group);
       check_drained(self);
     },
     [=](tick_atom) { on_deadline_tick(self); },
@@ -583,10 +450,7 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
         if (slot.plan.name != rep.group || !slot.actor || slot.actor.address() != sender)
           continue; // a group actor that was replaced or stopped
         if (!rep.unhealthy.empty()) { // a device failed: like a lost node for this group
-          auto why = "group " + rep.group + " unhealthy: " + rep.unhealthy;
-          logger("controller")->error("{}", why);
-          st.problems.push_back(why);
-          group_down(self, g, why, error_code::device_error);
+          internal::group_unhealthy(self, g, "group " + rep.group + " unhealthy: " + rep.unhealthy);
           return;
         }
         slot.report = std::move(rep);
@@ -596,13 +460,17 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
       auto& st = self->state;
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
       bool all = true;
-      for (auto& g : st.groups) {
+      std::optional<std::size_t> now_ready;
+      for (std::size_t i = 0; i < st.groups.size(); ++i) {
+        auto& g = st.groups[i];
         if (g.plan.name == group && g.actor && g.actor.address() == sender) {
           g.ready = a.ok;
-          if (a.ok && st.ready)
+          if (a.ok && st.ready && !g.replacement)
             logger("controller")->info("group {} ready again", group);
+          if (a.ok && st.ready)
+            now_ready = i;
         }
-        all = all && g.ready;
+        all = all && (g.ready || g.replacement);
       }
       if (!a.ok)
         st.problems.push_back("group " + group + ": " + a.reason);
@@ -610,6 +478,8 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
         st.ready = true;
         logger("controller")->info("cluster ready: {} groups", st.groups.size());
       }
+      if (now_ready)
+        internal::on_group_ready(self, *now_ready);
     },
   };
 }
@@ -632,8 +502,11 @@ result<controller_full_actor> spawn_controller(caf::actor_system& sys, std::shar
   auto plan = internal::plan_groups(*cfg);
   if (!plan)
     return plan.err();
-  for (auto& g : *plan)
-    st.groups.push_back(internal::group_slot{std::move(g), {}, {}, {}, 0, false, {}, 0});
+  for (auto& g : *plan) {
+    internal::group_slot slot;
+    slot.plan = std::move(g);
+    st.groups.push_back(std::move(slot));
+  }
   st.cfg = std::move(cfg);
   return sys.spawn(controller_fn, std::move(st));
 }

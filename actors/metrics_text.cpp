@@ -74,6 +74,10 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
     o += fmt::format("sy_policy_faults_total{{kind=\"{}\",policy=\"{}\",fault=\"{}\"}} {}\n", prometheus_label_value(key.substr(0, a)),
                      prometheus_label_value(key.substr(a + 1, b - a - 1)), prometheus_label_value(key.substr(b + 1)), n);
   }
+  head(o, "sy_replacements_total", "counter", "Groups built after a node loss for the replicas it took");
+  o += fmt::format("sy_replacements_total {}\n", s.replacements);
+  head(o, "sy_models_moved_total", "counter", "Model replicas re-placed onto those groups");
+  o += fmt::format("sy_models_moved_total {}\n", s.models_moved);
   head(o, "sy_in_flight", "gauge", "Requests accepted by the controller and not yet answered");
   o += fmt::format("sy_in_flight {}\n", s.in_flight);
   return o;

@@ -1,10 +1,12 @@
 // switchyard node --join HOST:PORT: runs one node of a multi-node config (its devices' gpu actors and, on the
 // controller's request, its stage actors) in this process, registered with the controller that
-// `switchyard up -c <the same config>` published. Runs until the controller stops the cluster (exit 0), the
-// controller goes away (exit 1) or SIGINT/SIGTERM (leaves: stops its actors, exit 0; the controller answers the
-// requests in flight on this node's groups `failed`).
+// `switchyard up -c <the same config>` published. Runs until the controller stops the cluster (exit 0) or
+// SIGINT/SIGTERM (leaves: stops its actors, exit 0; the controller answers the requests in flight on this
+// node's groups `failed`). When the controller goes away (a cut link, a controller that died) or declares this
+// node lost (missed heartbeats: a hang, a slow link), the node joins again with fresh actors, retrying for
+// --timeout seconds (prints `rejoined ...`); exit 1 if it cannot.
 //
-// Exit codes: 0 stopped or left; 1 runtime failure (devices, lost controller, refused by the controller);
+// Exit codes: 0 stopped or left; 1 runtime failure (devices, lost controller not back, refused by the controller);
 // 2 bad arguments or config; 3 the controller could not be reached within --timeout.
 #include <atomic>
 #include <csignal>
@@ -143,11 +145,35 @@ int run_node(const node_options& o) {
   std::fflush(stdout);
 
   caf::scoped_actor self{sys};
-  self->monitor(joined->node);
-  self->monitor(joined->controller);
   auto stopped = [&](const caf::error& e) { return !e || e == caf::exit_reason::user_shutdown; };
   bool node_alive = true;
   int rc = -1;
+  // Lost the controller (its connection closed: a cut link, a controller that died) or declared lost by it
+  // (missed heartbeats: the controller kills the node actor, exit reason `unreachable`): this process joins
+  // again, with a fresh node actor, for --timeout seconds; the controller restores the node's groups.
+  auto rejoin = [&](const std::string& why) {
+    log->warn("{}; joining the controller at {}:{} again (for up to {} ms)", why, addr->host, addr->port,
+              timeout.count());
+    if (node_alive)
+      self->request(joined->node, std::chrono::seconds(10), messages::stop_atom_v)
+        .receive([](const messages::ack&) {}, [](caf::error&) {});
+    auto again = actors::join_cluster(sys, *cfg, *name, addr->host, addr->port, timeout);
+    if (!again) {
+      log->error("{}: {}", why, again.err().message);
+      node_alive = false;
+      rc = 1;
+      return;
+    }
+    joined = std::move(again);
+    node_alive = true;
+    self->monitor(joined->node);
+    self->monitor(joined->controller);
+    log->info("node {} registered again with the controller at {}:{}", *name, addr->host, addr->port);
+    std::printf("rejoined node=%s controller=%s:%u\n", name->c_str(), addr->host.c_str(), addr->port);
+    std::fflush(stdout);
+  };
+  self->monitor(joined->node);
+  self->monitor(joined->controller);
   while (rc < 0) {
     if (int sig = stop_signal.load(); sig != 0) {
       log->info("{}: leaving the cluster (the controller answers this node's requests in flight `failed`)",
@@ -155,6 +181,7 @@ int run_node(const node_options& o) {
       rc = 0;
       break;
     }
+    std::string lost; // non-empty: join again
     self->receive(
       [&](caf::down_msg& dm) {
         if (dm.source == joined->node.address()) {
@@ -162,6 +189,8 @@ int run_node(const node_options& o) {
           if (stopped(dm.reason)) {
             log->info("node {} stopped by the controller", *name);
             rc = 0;
+          } else if (dm.reason == caf::exit_reason::unreachable) {
+            lost = "the controller declared node " + *name + " lost (no heartbeat answer in time)";
           } else {
             log->error("node {} refused or stopped by the controller: {}", *name, reason_text(sys, dm.reason));
             rc = 1;
@@ -171,12 +200,14 @@ int run_node(const node_options& o) {
             log->info("node {} stopped by the controller", *name);
             rc = 0;
           } else {
-            log->error("lost the controller at {}:{}: {}", addr->host, addr->port, reason_text(sys, dm.reason));
-            rc = 1;
+            lost = "lost the controller at " + addr->host + ":" + std::to_string(addr->port) + ": "
+                   + reason_text(sys, dm.reason);
           }
         }
       },
       caf::after(std::chrono::milliseconds(50)) >> [] {});
+    if (!lost.empty() && stop_signal.load() == 0)
+      rejoin(lost);
   }
   if (node_alive) // stop its stages and gpus too (they are referenced remotely, which keeps them alive)
     self->request(joined->node, std::chrono::seconds(10), messages::stop_atom_v)

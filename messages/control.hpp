@@ -140,12 +140,14 @@ struct metrics_snapshot {
   std::int64_t in_flight = 0;
   std::map<std::string, std::uint64_t> policy_faults; // by "kind/policy/fault" (threw | invalid): plug-in
                                                       // decisions replaced by the built-in default
+  std::uint64_t replacements = 0; // groups built after a loss for the replicas it took (issue 9 §3)
+  std::uint64_t models_moved = 0; // model replicas placed on those groups
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(x.requests, x.latency, x.queue_depth, x.swaps, x.resident, x.rejected_by_reason, x.in_flight,
-           x.policy_faults);
+           x.policy_faults, x.replacements, x.models_moved);
 }
 
 } // namespace sy::messages

@@ -9,7 +9,7 @@ packages=(
   libcaf-dev libmsgpack-cxx-dev libspdlog-dev libfmt-dev catch2 libyaml-cpp-dev libcli11-dev
   libopenblas-dev coinor-libcbc-dev libcpp-httplib-dev
   python3 python3-torch python3-numpy python3-matplotlib python3-msgpack python3-scipy python3-venv python3-pip
-  ccache
+  ccache iproute2
   clang libclang-rt-14-dev
 )
 missing=()

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <queue>
+#include <set>
 #include <unordered_map>
 #include <memory>
 #include <string>
@@ -27,6 +28,16 @@ struct group_slot {
   bool ready = false;
   std::string down;       // non-empty: why the group serves nothing now (a node lost, a device unhealthy)
   std::uint64_t epoch = 0; // bumped on every (re)build and loss: answers of an older build are ignored
+  messages::error_code down_code = messages::error_code::none; // why down (node_lost, device_error)
+  // Re-placement (controller_nodes.cpp). A replacement group is built after a loss for the replicas it took,
+  // on devices that serve nothing; it is not in the configured placement and goes once that is whole again:
+  //   building -> ready -> retiring (no new requests) -> stopping (its stages stop) -> retired
+  // (or straight to retired when it goes down itself). Slots are never erased: indices are ids.
+  bool replacement = false;
+  std::string origin;      // replacement: the loss it stands in for ("node b lost: ...")
+  bool retiring = false;   // replacement: takes no new requests; stops once its last one is answered
+  int stages_stopping = 0; // replacement: stage stops not yet acknowledged
+  bool retired = false;    // replacement: gone for good
 };
 
 struct in_flight_request {
@@ -75,6 +86,11 @@ struct controller_state {
   std::map<std::string, messages::request_counts> counts;
   std::map<std::string, messages::latency_histogram> latency;
   std::map<std::string, std::uint64_t> rejected_by_reason;
+  std::uint64_t replacements = 0; // replacement groups built
+  std::uint64_t models_moved = 0; // model replicas placed on them
+  int next_replacement = 1;       // names r<N>
+  std::string last_cause;         // the last loss that asked for re-placement, for the log
+  std::set<config::device_ref> suspect_devices; // a replacement failed there: not used again until its node rejoins
 };
 
 /// Histogram bounds (seconds) of every latency histogram.
