@@ -73,6 +73,13 @@ TEST_CASE("a model too big for one free device gets the smallest group shape tha
   CHECK(g.op * g.pp == 2);
   if (g.op == 2) // the tensor ranks of a stage share a node
     CHECK(g.devices == std::vector<config::device_ref>{{0, 0}, {0, 1}});
+  SECTION("one free device per node: a pipeline across the nodes, never tensor ranks across them") {
+    auto across = plan_replacement(small, {{0, 0}, {1, 0}}, {{1, 1, 0}}, namer());
+    REQUIRE(across.groups.size() == 1);
+    CHECK(across.groups[0].op == 1);
+    CHECK(across.groups[0].pp == 2);
+    CHECK(across.groups[0].devices == std::vector<config::device_ref>{{0, 0}, {1, 0}});
+  }
 }
 
 TEST_CASE("a replica without room is reported with the reason, the others are placed") {
