@@ -99,6 +99,12 @@ result<cluster_handle> start_cluster(caf::actor_system& sys, const config::clust
       return h;
     if (hr)
       last = *hr;
+    if (opts.cancelled && opts.cancelled()) {
+      auto st = stop_cluster(sys, h, std::chrono::milliseconds(5000));
+      (void)st;
+      return make_error("cancelled", "start-up cancelled before the cluster was ready (" + std::to_string(last.nodes)
+                                       + "/" + std::to_string(last.nodes_expected) + " nodes)");
+    }
     if (std::chrono::steady_clock::now() >= until)
       break;
     // poll: the controller has no ready notification in its client interface

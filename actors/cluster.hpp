@@ -8,6 +8,7 @@
 // stop_cluster() before the actor system is destroyed.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct start_options {
   /// Publish the controller at cfg.controller (host, port; port 0: any free port) so that nodes in other
   /// processes can join (join_cluster). Needs the middleman loaded in the actor system.
   bool publish = false;
+  /// Polled while waiting for ready (every 20 ms): true stops the cluster and fails start_cluster with
+  /// "start-up cancelled" (`up` asks whether SIGINT/SIGTERM is pending, so a signal during start-up is
+  /// not held until the cluster is ready or the timeout passes).
+  std::function<bool()> cancelled;
 };
 
 struct cluster_handle {

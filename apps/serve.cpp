@@ -140,6 +140,7 @@ public:
       so.local_nodes = o.local_nodes;
       so.publish = o.publish;
       so.ready_timeout = o.ready_timeout;
+      so.cancelled = o.cancelled;
       auto cluster = actors::start_cluster(*sys_, cfg, so);
       if (!cluster)
         return cluster.err();

@@ -70,7 +70,21 @@ int run_up(const up_options& o) {
     log->error("--node: no node '{}' in {}", o.node, cfg->source);
     return 2;
   }
+  // A stop signal during start-up (weights loading, nodes joining) stays pending while every thread blocks
+  // it: the start-up loop asks for it and gives up at once, instead of when ready or at the timeout.
+  ov.cancelled = [] {
+    sigset_t pending;
+    sigemptyset(&pending);
+    return sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+  };
   auto service = start_local_service(*cfg, ov);
+  if (!service && service.err().category == "cancelled") {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log->info("{} during start-up: {}; nothing was served, stopped", sig == SIGINT ? "SIGINT" : "SIGTERM",
+              service.err().message);
+    return 0;
+  }
   if (!service) {
     log->error("{}", service.err().to_string());
     return 1;

@@ -330,7 +330,7 @@ def scenario_join_slow_handshake():
                   "the first connection was cut short and retried: %s" % log)
             check(relay.connections >= 2, "joined on a later connection: %d" % relay.connections)
             print("node joined on connection %d after a handshake held %.1f s" % (relay.connections, relay.delay))
-        finally:  # (up ignores SIGTERM while it waits for its nodes: killed if node b never joined)
+        finally:
             relay.close()
             for p in (up, node.proc):
                 if p.poll() is None:
@@ -340,6 +340,44 @@ def scenario_join_slow_handshake():
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+
+
+def scenario_sigterm_while_joining():
+    """`up` waiting for node b (which never comes) stops on SIGTERM at once, exit 0 and a log line saying so,
+    instead of holding the signal until its --join-timeout (300 s here) passes."""
+    with tempfile.TemporaryDirectory() as d:
+        port = free_port()
+        cfg = os.path.join(d, "two-node.yaml")
+        with open(cfg, "w") as f:
+            f.write(CONFIG % {"port": port})
+        err = tempfile.TemporaryFile(mode="w+")
+        up = subprocess.Popen([base.BIN, "up", "--any-ports", "--join-timeout", "300", "-c", cfg],
+                              stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            deadline = time.monotonic() + 60  # the controller listens: up is waiting for node b
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    check(time.monotonic() < deadline and up.poll() is None, "up never listened on %d" % port)
+                    time.sleep(0.05)
+            t0 = time.monotonic()
+            up.send_signal(signal.SIGTERM)
+            try:
+                rc = up.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("up did not stop within 30 s of SIGTERM while waiting for node b")
+            err.seek(0)
+            log = err.read()
+            check(rc == 0, "exit code 0 after SIGTERM during start-up, got %r: %s" % (rc, log[-2000:]))
+            check("SIGTERM during start-up" in log and "/2 nodes)" in log,
+                  "the log says start-up was cancelled and how many nodes were there: %s" % log[-2000:])
+            print("up stopped %.2f s after SIGTERM while waiting for node b" % (time.monotonic() - t0))
+        finally:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
 
 
 def wait_missing(c, name, timeout=30):
