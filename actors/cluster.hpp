@@ -38,7 +38,7 @@ struct start_options {
   /// Polled while waiting for ready (every 20 ms): true stops the cluster and fails start_cluster with
   /// "start-up cancelled" (`up` asks whether SIGINT/SIGTERM is pending, so a signal during start-up is
   /// not held until the cluster is ready or the timeout passes).
-  std::function<bool()> cancelled;
+  std::function<bool()> cancelled{};
 };
 
 struct cluster_handle {

@@ -49,7 +49,7 @@ struct serve_overrides {
   std::vector<std::string> local_nodes; // config nodes run in this process; empty: all of them
   bool publish = false;  // publish the controller at cfg.controller for `switchyard node --join`
   std::chrono::milliseconds ready_timeout{30000}; // every node registered, groups wired, preloads done
-  std::function<bool()> cancelled; // polled while waiting for the cluster to be ready (actors::start_options)
+  std::function<bool()> cancelled{}; // polled while waiting for the cluster to be ready (actors::start_options)
 };
 
 /// Starts everything `cfg` describes in this process; blocks until the cluster is ready and listening.

@@ -7,6 +7,26 @@ const std::vector<double>& latency_bounds() {
   return b;
 }
 
+namespace {
+
+/// The label of a rejection reason in sy_rejected_total: its leading words, up to the first ':', '(', '[' or
+/// digit ("not_resident: node b lost (no heartbeat answer for 1002 ms)" -> "not_resident", "expected 1..512
+/// tokens" -> "expected"), so that details with numbers and names do not make a new series per rejection;
+/// at most 64 labels, "other" beyond.
+std::string reason_label(const controller_state& st, const std::string& reason) {
+  std::size_t end = reason.find_first_of(":([0123456789");
+  std::string label = reason.substr(0, end);
+  while (!label.empty() && (label.back() == ' ' || label.back() == ',' || label.back() == '.' || label.back() == '-'))
+    label.pop_back();
+  if (label.empty())
+    return "other";
+  if (st.rejected_by_reason.size() >= 64 && st.rejected_by_reason.count(label) == 0)
+    return "other";
+  return label;
+}
+
+} // namespace
+
 void record(controller_state& st, const std::string& model, messages::request_status s, const std::string& reason,
             double seconds) {
   auto& c = st.counts[model];
@@ -14,7 +34,7 @@ void record(controller_state& st, const std::string& model, messages::request_st
     case messages::request_status::ok: ++c.ok; break;
     case messages::request_status::rejected:
       ++c.rejected;
-      ++st.rejected_by_reason[reason];
+      ++st.rejected_by_reason[reason_label(st, reason)];
       break;
     case messages::request_status::deadline_exceeded: ++c.deadline_exceeded; break;
     case messages::request_status::failed: ++c.failed; break;
