@@ -31,12 +31,30 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+class _Log:
+    """A log file read from its start, standing in for a process's stderr pipe."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def read(self):
+        self.f.seek(0)
+        return self.f.read()
+
+    def close(self):
+        self.f.close()
+
+
 class Server:
     """`switchyard up --any-ports [extra]`, waited for until its ready line (bounded)."""
 
     def __init__(self, *extra, timeout=180):
-        self.proc = subprocess.Popen([BIN, "up", "--any-ports", *extra], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        # stderr goes to a file: a pipe nobody reads while the server runs would block it once its log
+        # filled the pipe's buffer (64 KiB); proc.stderr.read() reads the whole log so far
+        log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([BIN, "up", "--any-ports", *extra], stdout=subprocess.PIPE, stderr=log,
+                                     text=True)
+        self.proc.stderr = _Log(log)
         deadline = time.monotonic() + timeout
         line = ""
         while time.monotonic() < deadline:
