@@ -146,6 +146,8 @@ int run_profile(const profile_options& o) {
     log->error("{}", db.err().to_string());
     return 1;
   }
+  if (!mo)
+    db->set_device(hw_name); // an analytic profile is for that GPU (kind cuda)
   if (o.print) {
     std::printf("%-14s %3s %3s %10s %10s %12s %10s\n", "model", "op", "pp", "lat_b1_s", "lat_b16_s",
                 "max_w_GiB", "load_s");

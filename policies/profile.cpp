@@ -144,6 +144,8 @@ json_value to_matrix(const std::vector<std::vector<T>>& m) {
 json_value to_document(const profile_db& db) {
   auto doc = json_value::make_object();
   doc.set("format", format_tag).set("version", format_version);
+  if (!db.device().empty())
+    doc.set("device", db.device());
   auto bs = json_value::make_array();
   for (int b : profile_batch_sizes)
     bs.push(b);
@@ -259,6 +261,12 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
   if (!entries)
     return entries.err();
   profile_db db;
+  if (const auto* dev = doc.get("device")) { // optional: what the profile is for (absent in older files)
+    if (!dev->is_string() || dev->as_string().empty() || dev->as_string().size() > 64)
+      return top.fail("field 'device': expected a device kind or GPU name (\"cpu\", \"cuda\", \"sim\", "
+                      "\"V100-16GB\", ...), found " + json::write(*dev));
+    db.set_device(dev->as_string());
+  }
   const auto& list = (*entries)->as_array();
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& o = list[i];
@@ -445,6 +453,12 @@ result<profile_db> profile_db::load(const std::string& path) {
   if (!r)
     return make_error("profile", path + ": " + r.err().message);
   return r;
+}
+
+std::string device_kind_of(const std::string& device) {
+  if (device.empty() || device == "cpu" || device == "cuda" || device == "sim")
+    return device;
+  return "cuda";
 }
 
 } // namespace sy::policies

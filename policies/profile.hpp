@@ -53,6 +53,10 @@ public:
   std::vector<parallel_config> configs(const std::string& model) const;
   std::vector<std::string> models() const;
   const std::map<std::pair<std::string, parallel_config>, profile_entry>& entries() const { return entries_; }
+  /// What the profile is for (document field `device`, optional): a device kind the entries were measured
+  /// on ("cpu", "cuda", "sim") or the GPU of the analytic cost model ("V100-16GB", ...); empty: unknown.
+  const std::string& device() const { return device_; }
+  void set_device(std::string d) { device_ = std::move(d); }
 
   /// JSON (documented schema in the README) and msgpack (the on-disk default).
   std::string to_json() const;
@@ -65,6 +69,11 @@ public:
 
 private:
   std::map<std::pair<std::string, parallel_config>, profile_entry> entries_;
+  std::string device_;
 };
+
+/// The device kind a profile's `device` is for: "cpu", "cuda" and "sim" as they are, a GPU name of the
+/// analytic cost model (anything else) "cuda", empty when unknown.
+std::string device_kind_of(const std::string& device);
 
 } // namespace sy::policies
