@@ -117,9 +117,14 @@ result<policies::profile_db> placement_profile(const config::cluster_config& cfg
   auto kind = sim::deployment_device_kind(cfg);
   if (!kind)
     return kind.err();
-  if (*kind == "sim")
-    return make_error("config", where + ": expected a profile database for sim devices (placement.profile: FILE), "
-                                          "found none (sim devices take the time a profile gives; nothing to measure)");
+  if (*kind == "sim") { // the deployment's own profile: the one its simulated devices take their times from
+    const std::string& path = cfg.nodes.front().devices.front().profile;
+    auto db = policies::profile_db::load(path);
+    if (!db)
+      return make_error("config", cfg.source + ": nodes[0].devices.profile: " + db.err().message);
+    log->info("placement: the sim devices' profile {}", path);
+    return db;
+  }
   measure_options mo;
   mo.backend = *kind == "cuda" ? gpu::backend_kind::cuda : gpu::backend_kind::cpu;
   mo.devices = 0;

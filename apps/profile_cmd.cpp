@@ -38,6 +38,9 @@ result<measure_options> measure_setup(const profile_options& o, const config::cl
   measure_options m;
   m.seq = o.seq_len;
   m.reps = o.reps;
+  if (cfg && cfg->nodes.front().devices.front().kind == config::device_kind::sim)
+    return make_error("profile", cfg->source + ": sim devices take the times of their `profile` ("
+                                   + cfg->nodes.front().devices.front().profile + "): nothing to measure");
   if (cfg) {
     m.backend = cfg->nodes.front().devices.front().kind == config::device_kind::cuda ? gpu::backend_kind::cuda
                                                                                      : gpu::backend_kind::cpu;

@@ -251,7 +251,10 @@ void add_replay_command(CLI::App& app, int& rc) {
   replay->add_flag("--simulate", o->simulate, "simulate the trace on the config's placement instead of serving it");
   replay->add_option("--profile", o->sim_profile, "--simulate: profile database (.json or .msgpack)");
   replay->add_option("--hardware", o->sim_hardware, "--simulate: analytic profile of this GPU (V100-16GB, ...)");
-  replay->add_option("--sim-mode", o->sim_mode, "--simulate: compat|batching|swapping")->capture_default_str();
+  replay->add_option("--sim-mode", o->sim_mode, "--simulate: compat|batching|swapping (default: the deployment's: "
+                                                "greedy batching -> batching up to its max_batch, else swapping)");
+  replay->add_flag("--force", o->force, "--simulate: accept a profile made for another kind of device than the "
+                                        "deployment's (e.g. --hardware V100-16GB for cpu devices)");
   replay->add_option("--slo-scale", o->slo_scale, "--simulate: SLO = scale x latency for models without slo_ms")
     ->capture_default_str();
   replay->callback([o, &rc] { rc = run_replay(*o); });

@@ -160,13 +160,14 @@ public:
     http_->serve();
     if (metrics_http_)
       metrics_http_->serve();
-    int cpu = 0, cuda = 0;
+    int cpu = 0, cuda = 0, simulated = 0;
     for (const auto& n : cfg.nodes)
       for (const auto& d : n.devices)
-        ++(d.kind == config::device_kind::cpu ? cpu : cuda);
-    backend_ = fmt::format("{}{} node(s), {} cpu + {} cuda device(s), {} model(s)",
+        ++(d.kind == config::device_kind::cpu ? cpu : d.kind == config::device_kind::cuda ? cuda : simulated);
+    backend_ = fmt::format("{}{} node(s), {} cpu + {} cuda device(s){}, {} model(s)",
                            o.echo_controller ? "echo controller (no models run), " : "", cfg.nodes.size(), cpu,
-                           cuda, cfg.models.size());
+                           cuda, simulated ? fmt::format(" + {} sim device(s)", simulated) : std::string{},
+                           cfg.models.size());
     return {};
   }
 

@@ -35,13 +35,16 @@ namespace sy::config {
 
 // --- nodes and devices --------------------------------------------------------------------------------
 
-enum class device_kind : std::uint8_t { cpu, cuda };
+enum class device_kind : std::uint8_t { cpu, cuda, sim };
 std::string_view to_string(device_kind k) noexcept;
 
 struct device_config {
   device_kind kind = device_kind::cpu;
   int ordinal = 0;               // unique per node; YAML `index`, default: position in the node's list
   std::int64_t memory_bytes = 0; // memory budget for weights + activations (> 0)
+  /// kind sim only (required there): the profile database whose times the simulated device takes
+  /// (gpu/sim/sim_backend.hpp), resolved against the config file's folder.
+  std::string profile;
 };
 
 struct node_config {

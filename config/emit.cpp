@@ -51,9 +51,14 @@ std::string to_yaml(const cluster_config& c) {
     out << YAML::Key << "address" << YAML::Value << n.address();
     out << YAML::Key << "devices" << YAML::Value << YAML::BeginSeq;
     for (const auto& d : n.devices)
+    {
       out << YAML::Flow << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << std::string{to_string(d.kind)}
           << YAML::Key << "index" << YAML::Value << d.ordinal << YAML::Key << "memory" << YAML::Value
-          << d.memory_bytes << YAML::EndMap;
+          << d.memory_bytes;
+      if (!d.profile.empty())
+        out << YAML::Key << "profile" << YAML::Value << d.profile;
+      out << YAML::EndMap;
+    }
     out << YAML::EndSeq << YAML::EndMap;
   }
   out << YAML::EndSeq;

@@ -7,10 +7,18 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "messages/result.hpp"
+
+namespace sy::config {
+struct cluster_config;
+}
+namespace sy::gpu {
+struct sim_cost_table;
+}
 
 namespace sy::policies {
 
@@ -75,5 +83,11 @@ private:
 /// The device kind a profile's `device` is for: "cpu", "cuda" and "sim" as they are, a GPU name of the
 /// analytic cost model (anything else) "cuda", empty when unknown.
 std::string device_kind_of(const std::string& device);
+
+/// What the sim devices of config node `node` take (gpu/sim/sim_backend.hpp): the entries of the profile
+/// database their `profile` names, per config model (a model's own entries, else its preset's), with the
+/// simulator's stage latencies (stage_latency x (1 + 0.009 pp), as policies::profile_table computes them) and
+/// load seconds. Errors: the file (with its message), a model without a (1,1)-or-any entry.
+result<std::shared_ptr<const gpu::sim_cost_table>> load_sim_costs(const config::cluster_config& cfg, int node);
 
 } // namespace sy::policies

@@ -215,14 +215,13 @@ result<trace> load_workload(const config::cluster_config& cfg) {
   return t;
 }
 
-status check_profile_kind(const policies::profile_db& db, const std::string& deployment_kind,
+status check_profile_kind(const std::string& device, const std::string& deployment_kind,
                           const std::string& where) {
-  const std::string kind = policies::device_kind_of(db.device());
-  if (kind.empty() || kind == deployment_kind)
+  const std::string kind = policies::device_kind_of(device);
+  if (kind.empty() || kind == deployment_kind || deployment_kind == "sim")
     return {};
   return make_error("config", where + ": expected a profile for the deployment's " + deployment_kind
-                                + " devices, found one for " + db.device()
-                                + (db.device() != kind ? " (kind " + kind + ")" : ""));
+                                + " devices, found one for " + device + (device != kind ? " (kind " + kind + ")" : ""));
 }
 
 result<policies::profile_db> load_placement_profile(const config::cluster_config& cfg) {
@@ -233,7 +232,7 @@ result<policies::profile_db> load_placement_profile(const config::cluster_config
   auto kind = deployment_device_kind(cfg);
   if (!kind)
     return kind.err();
-  if (auto st = check_profile_kind(*db, *kind, where); !st)
+  if (auto st = check_profile_kind(db->device(), *kind, where); !st)
     return st.err();
   return db;
 }
@@ -255,7 +254,7 @@ result<deployment_plan> plan_deployment(const config::cluster_config& cfg, const
   auto kind = deployment_device_kind(cfg);
   if (!kind)
     return kind.err();
-  if (auto st = check_profile_kind(db, *kind, profile_where(cfg)); !st)
+  if (auto st = check_profile_kind(db.device(), *kind, profile_where(cfg)); !st)
     return st.err();
 
   // The profile table over the config's models (registration order = config order); entries named after a

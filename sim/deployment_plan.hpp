@@ -40,9 +40,10 @@ result<trace> parse_records_csv(const std::string& text, const std::string& sour
 /// The profile database cfg.placement.profile names, checked for the deployment's device kind.
 result<policies::profile_db> load_placement_profile(const config::cluster_config& cfg);
 
-/// Refuses a profile made for another device kind than the deployment's (`where`: the message's prefix).
-/// A profile without a `device` field passes (older files; the caller may warn).
-[[nodiscard]] status check_profile_kind(const policies::profile_db& db, const std::string& deployment_kind,
+/// Refuses a profile made for `device` (a profile db's `device` field, or an analytic GPU's name) when the
+/// deployment's devices are of another kind (`where`: the message's prefix). An unknown device (empty: older
+/// files) passes, and so does any profile for sim devices (they take whatever time their profile says).
+[[nodiscard]] status check_profile_kind(const std::string& device, const std::string& deployment_kind,
                                         const std::string& where);
 
 struct deployment_plan {
