@@ -26,19 +26,19 @@ PROFILE = {
     "entries": [
         {"model": m, "op": 1, "pp": 1, "stage_latency": [[x * f] for f in (1, 1.4, 2.0, 3.2, 5.5)],
          "weight_bytes": [4e6], "load_seconds": [0.03]}
-        for m, x in (("tiny-gpt", 0.04), ("tiny-bert", 0.06))
+        for m, x in (("tiny-gpt", 0.1), ("tiny-bert", 0.15))
     ] + [
         {"model": m, "op": 1, "pp": 2, "stage_latency": [[x * f / 2, x * f / 2] for f in (1, 1.4, 2.0, 3.2, 5.5)],
          "weight_bytes": [2e6, 2e6], "load_seconds": [0.015, 0.015]}
-        for m, x in (("tiny-gpt", 0.04), ("tiny-bert", 0.06))
+        for m, x in (("tiny-gpt", 0.1), ("tiny-bert", 0.15))
     ],
 }
 
 CONFIG = """nodes:
   - {{name: local, address: 127.0.0.1:0, devices: {{kind: sim, count: 3, memory: 256MiB, profile: prof.json}}}}
 models:
-  - {{preset: tiny-gpt, weights: {{seed: 1}}, slo_ms: 600}}
-  - {{preset: tiny-bert, weights: {{seed: 2}}, slo_ms: 600}}
+  - {{preset: tiny-gpt, weights: {{seed: 1}}, slo_ms: 1500}}
+  - {{preset: tiny-bert, weights: {{seed: 2}}, slo_ms: 1500}}
 placement:
   groups:
     - {{name: a, devices: [0], models: [tiny-gpt, tiny-bert]}}
@@ -52,8 +52,8 @@ controller: {{address: 127.0.0.1:0}}
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--requests", type=int, default=200)
-    ap.add_argument("--rate", type=float, default=15.0)
+    ap.add_argument("--requests", type=int, default=150)
+    ap.add_argument("--rate", type=float, default=6.0)
     a = ap.parse_args()
     base.BIN = a.bin
     t0 = time.monotonic()
