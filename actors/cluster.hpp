@@ -74,7 +74,8 @@ result<joined_node> join_cluster(caf::actor_system& sys, const config::cluster_c
                                  const std::string& host, std::uint16_t port,
                                  std::chrono::milliseconds timeout = std::chrono::milliseconds{30000});
 
-/// The placement the runtime builds for `cfg` (explicit groups, the round-robin fill, or a plan file), in the
+/// The placement the runtime builds for `cfg` (explicit groups or a plan file; a policy placement is
+/// planned before this, apps/live_plan.hpp, and arrives as explicit groups), in the
 /// planner's and simulator's terms: model_names = cfg's models in config order, models as indices into them,
 /// devices as global indices (node order, then device order). `replay --simulate` feeds it to the simulator.
 /// Errors: those of start_cluster's placement step (category "cluster").

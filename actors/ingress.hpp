@@ -64,6 +64,7 @@ struct ingress_context {
   std::atomic<std::uint64_t> next_id{1}; // ids the controller sees (clients' ids may collide)
   std::map<std::string, model_limits> models; // the config's models; empty: names not checked (tests)
   std::string control_token; // non-empty: control routes require `Authorization: Bearer <token>`
+  std::string placement_json; // GET /v2/placement: the placement served (apps/live_plan.hpp); empty: 404
 };
 
 /// A request refused by the ingress itself: the code and the reason.

@@ -364,6 +364,11 @@ void http_ingress::install_routes(bool metrics_only) {
         },
         [&](caf::error& e) { reply_error(res, messages::error_code::internal, sys->render(e)); });
   });
+  server_->Get("/v2/placement", [ctx](const httplib::Request&, httplib::Response& res) {
+    if (ctx->placement_json.empty())
+      return reply_error(res, messages::error_code::invalid_request, "no placement recorded for this deployment");
+    reply_json(res, 200, ctx->placement_json);
+  });
   server_->Get("/v2/health/ready", [ctx, sys](const httplib::Request&, httplib::Response& res) {
     caf::scoped_actor self{*sys};
     self->request(ctx->controller, std::chrono::seconds(5), messages::health_atom_v)

@@ -20,6 +20,7 @@
 #include "gpu/hf_checkpoint.hpp"
 #include "gpu/weights.hpp"
 #include "messages/logging.hpp"
+#include "policies/profile.hpp"
 
 namespace sy::actors {
 
@@ -188,7 +189,16 @@ result<node_registration> spawn_node(caf::actor_system& sys, std::shared_ptr<con
   if (nc.devices.empty())
     return make_error("cluster", "node " + nc.name + " has no devices");
   gpu::backend_options opts;
-  opts.kind = nc.devices.front().kind == config::device_kind::cuda ? gpu::backend_kind::cuda : gpu::backend_kind::cpu;
+  const auto kind = nc.devices.front().kind;
+  opts.kind = kind == config::device_kind::cuda ? gpu::backend_kind::cuda
+              : kind == config::device_kind::sim ? gpu::backend_kind::sim
+                                                  : gpu::backend_kind::cpu;
+  if (kind == config::device_kind::sim) { // simulated devices take the times of their profile
+    auto costs = policies::load_sim_costs(*cfg, node);
+    if (!costs)
+      return make_error("cluster", "node " + nc.name + ": " + costs.err().message);
+    opts.sim_costs = *costs;
+  }
   opts.devices = static_cast<int>(nc.devices.size());
   opts.budget_bytes = static_cast<std::size_t>(nc.devices.front().memory_bytes);
   auto backend = gpu::open_devices(opts);

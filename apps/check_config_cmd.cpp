@@ -11,6 +11,7 @@
 #include "config/cluster_config.hpp"
 #include "config/weight_files.hpp"
 #include "policies/placement/plan_check.hpp"
+#include "sim/deployment_plan.hpp"
 #include "policies/policy_registry.hpp"
 
 namespace sy::apps {
@@ -27,6 +28,27 @@ int run_check_config(const check_config_options& opts) {
     auto st = plan ? policies::check_plan(*plan, c, c.placement.plan_path) : status{plan.err()};
     if (!st) {
       std::fprintf(stderr, "%s: placement.plan: %s\n", c.source.c_str(), st.err().message.c_str());
+      return 2;
+    }
+  }
+  if (c.placement.mode == config::placement_mode::policy) { // what can be checked without measuring: the
+    // policy (sr-replace-* cannot be served), the workload, a given profile's device kind; with a profile
+    // file, the whole planning runs (cheap) and a plan that cannot place a model is reported here too.
+    status st;
+    if (c.placement.policy.name.rfind("sr-replace", 0) == 0)
+      st = make_error("config", c.placement.policy.where + ": placement.policy: expected a policy that places once, found '"
+                                  + c.placement.policy.name + "' (re-places over time; the runtime serves one placement)");
+    auto workload = st ? sim::load_workload(c) : result<sim::trace>{st.err()};
+    if (!workload)
+      st = workload.err();
+    if (st && !c.placement.profile.path.empty()) {
+      auto db = sim::load_placement_profile(c);
+      auto plan = db ? sim::plan_deployment(c, *db, *workload) : result<sim::deployment_plan>{db.err()};
+      if (!plan)
+        st = plan.err();
+    }
+    if (!st) {
+      std::fprintf(stderr, "%s\n", st.err().message.c_str());
       return 2;
     }
   }

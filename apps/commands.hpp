@@ -147,8 +147,9 @@ struct replay_options {
   bool simulate = false;
   std::string sim_profile;            // profile database; or
   std::string sim_hardware;           // the analytic cost model of this GPU
-  std::string sim_mode = "swapping";  // compat | batching | swapping
+  std::string sim_mode;               // compat | batching | swapping; empty: from the deployment
   double slo_scale = 5;               // SLO of models without slo_ms: slo_scale x single-device latency
+  bool force = false;                 // accept a profile made for another device kind than the deployment's
 };
 int run_replay(const replay_options&);
 
@@ -185,12 +186,13 @@ struct sim_input_options {
   double popularity = 0.5;      // power-law exponent: rate_i ~ (i+1)^-popularity (0: uniform)
   unsigned long seed = 0;
   double slo_scale = 5;         // SLO = slo_scale x single-device latency, for models without slo_ms
+  bool force = false;           // -c: accept a profile (--hardware GPU, or a db's `device`) of another device kind
 };
 
 struct simulate_options {
   sim_input_options in;
   std::string plan;
-  std::string mode = "compat";  // compat | batching | swapping
+  std::string mode;             // compat | batching | swapping; empty: -c's (batching policy), else compat
   double mem_budget_gib = 0;    // swapping residency budget per GPU; 0: -c's smallest device memory, else 13
   std::string eviction;         // swapping: runtime eviction policy; empty: -c's policies.eviction, else lru
   double warmup_s = 10;

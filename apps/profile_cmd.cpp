@@ -38,6 +38,9 @@ result<measure_options> measure_setup(const profile_options& o, const config::cl
   measure_options m;
   m.seq = o.seq_len;
   m.reps = o.reps;
+  if (cfg && cfg->nodes.front().devices.front().kind == config::device_kind::sim)
+    return make_error("profile", cfg->source + ": sim devices take the times of their `profile` ("
+                                   + cfg->nodes.front().devices.front().profile + "): nothing to measure");
   if (cfg) {
     m.backend = cfg->nodes.front().devices.front().kind == config::device_kind::cuda ? gpu::backend_kind::cuda
                                                                                      : gpu::backend_kind::cpu;
@@ -146,6 +149,8 @@ int run_profile(const profile_options& o) {
     log->error("{}", db.err().to_string());
     return 1;
   }
+  if (!mo)
+    db->set_device(hw_name); // an analytic profile is for that GPU (kind cuda)
   if (o.print) {
     std::printf("%-14s %3s %3s %10s %10s %12s %10s\n", "model", "op", "pp", "lat_b1_s", "lat_b16_s",
                 "max_w_GiB", "load_s");

@@ -141,6 +141,7 @@ result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>&
     return b.err();
   log->info("measuring on {}", (*b)->describe());
   policies::profile_db db;
+  db.set_device(std::string{gpu::to_string((*b)->kind())}); // what the entries are for (planner, simulator checks)
   for (const auto& spec : models) {
     auto weights = gpu::generate_weights(spec, 1);
     if (!weights)

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.hpp"
+#include "apps/live_plan.hpp"
 #include "apps/replay/driver.hpp"
 #include "apps/replay/outputs.hpp"
 #include "apps/replay_sim.hpp"
@@ -74,7 +76,8 @@ std::string scripts_dir() {
 }
 
 result<driver::driver_result> replay_live(const replay_options& o, const config::cluster_config& cfg,
-                                          const sim::trace& tr, std::unique_ptr<local_service>& service) {
+                                          const sim::trace& tr, std::unique_ptr<local_service>& service,
+                                          const std::string& placement_json) {
   auto log = logger("replay");
   driver::driver_options d;
   d.time_scale = o.time_scale;
@@ -90,6 +93,7 @@ result<driver::driver_result> replay_live(const replay_options& o, const config:
   } else {
     serve_overrides ov;
     ov.any_ports = true;
+    ov.placement_json = placement_json;
     auto s = start_local_service(cfg, ov);
     if (!s)
       return s.err();
@@ -139,6 +143,17 @@ int run_replay(const replay_options& o) {
     log->error("--profile and --hardware need --simulate");
     return 2;
   }
+  // A policy placement is planned once, here, and both the live cluster and the simulator get its groups.
+  std::optional<served_placement> planned;
+  if (o.target.empty() && cfg->placement.mode == config::placement_mode::policy) {
+    auto p = plan_for_serving(*cfg);
+    if (!p) {
+      log->error("{}", p.err().message);
+      return 2;
+    }
+    planned = std::move(*p);
+    cfg = &planned->cfg;
+  }
   std::unique_ptr<local_service> service;
   result<driver::driver_result> res = make_error("replay", "not run");
   if (o.simulate) {
@@ -148,7 +163,7 @@ int run_replay(const replay_options& o) {
       return 2;
     }
   } else {
-    res = replay_live(o, *cfg, *tr, service);
+    res = replay_live(o, *cfg, *tr, service, planned ? planned->json : std::string{});
     if (service && !service->drain_and_stop(std::chrono::seconds(30)))
       log->warn("the embedded cluster still had requests in flight when it stopped");
   }
@@ -236,7 +251,10 @@ void add_replay_command(CLI::App& app, int& rc) {
   replay->add_flag("--simulate", o->simulate, "simulate the trace on the config's placement instead of serving it");
   replay->add_option("--profile", o->sim_profile, "--simulate: profile database (.json or .msgpack)");
   replay->add_option("--hardware", o->sim_hardware, "--simulate: analytic profile of this GPU (V100-16GB, ...)");
-  replay->add_option("--sim-mode", o->sim_mode, "--simulate: compat|batching|swapping")->capture_default_str();
+  replay->add_option("--sim-mode", o->sim_mode, "--simulate: compat|batching|swapping (default: the deployment's: "
+                                                "greedy batching -> batching up to its max_batch, else swapping)");
+  replay->add_flag("--force", o->force, "--simulate: accept a profile made for another kind of device than the "
+                                        "deployment's (e.g. --hardware V100-16GB for cpu devices)");
   replay->add_option("--slo-scale", o->slo_scale, "--simulate: SLO = scale x latency for models without slo_ms")
     ->capture_default_str();
   replay->callback([o, &rc] { rc = run_replay(*o); });

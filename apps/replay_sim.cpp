@@ -8,6 +8,7 @@
 #include "messages/logging.hpp"
 #include "policies/policy_registry.hpp"
 #include "policies/runtime_registry.hpp"
+#include "sim/deployment_plan.hpp"
 #include "sim/simulator.hpp"
 #include "sim/summary.hpp"
 
@@ -19,9 +20,9 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
   auto placement = actors::runtime_placement(cfg);
   if (!placement)
     return placement.err();
-  auto mode = sim::parse_sim_mode(o.sim_mode);
-  if (!mode)
-    return mode.err();
+  auto dsim = deployment_sim_options(cfg, o.sim_mode); // the runtime's batching and swapping, unless --sim-mode
+  if (!dsim)
+    return dsim.err();
   // The trace at the replay's time scale (the live driver sends request i at arrival_s / time_scale).
   sim::trace scaled = trace;
   for (auto& r : scaled.requests)
@@ -30,7 +31,27 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
   in.config_path = o.config_path; // analytic profiles from the config's specs (inline architectures too)
   in.profile = o.sim_profile;
   in.hardware = o.sim_hardware;
+  // Simulated devices: the simulator takes the profile the devices take their times from.
+  if (auto kind = sim::deployment_device_kind(cfg); kind && *kind == "sim" && in.profile.empty() && in.hardware.empty())
+    in.profile = cfg.nodes.front().devices.front().profile;
   in.slo_scale = o.slo_scale;
+  in.force = true; // checked here against cfg (also the embedded default, which has no path)
+  if (!o.force) {
+    auto kind = sim::deployment_device_kind(cfg);
+    if (!kind)
+      return kind.err();
+    std::string device = o.sim_hardware;
+    if (!o.sim_profile.empty()) {
+      auto db = policies::profile_db::load(o.sim_profile);
+      if (!db)
+        return db.err();
+      device = db->device();
+    }
+    const std::string where = o.sim_profile.empty() ? "--hardware " + o.sim_hardware : "--profile " + o.sim_profile;
+    if (auto st = sim::check_profile_kind(device, *kind, where); !st)
+      return make_error("replay", st.err().message + " (" + cfg.source + "); measure one with `switchyard profile -c "
+                                    + cfg.source + "`, or pass --force");
+  }
   auto inputs = load_inputs(in, placement->model_names, &scaled);
   if (!inputs)
     return inputs.err();
@@ -41,19 +62,12 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
   auto prepared = sim::prepare(inputs->trace, inputs->table, o.slo_scale, inputs->model_slo_s);
   if (!prepared)
     return prepared.err();
-  sim::sim_options opt;
-  opt.mode = *mode;
+  sim::sim_options opt = dsim->opt;
   std::int64_t mem = 0;
   for (const auto& n : cfg.nodes)
     for (const auto& d : n.devices)
       mem = mem == 0 ? d.memory_bytes : std::min(mem, d.memory_bytes);
   opt.mem_budget_bytes = static_cast<double>(actors::weight_budget(mem));
-  if (opt.mode == sim::sim_mode::swapping) {
-    auto e = policies::make_eviction(cfg.policies.eviction.name, policies::numbers_of(cfg.policies.eviction.params));
-    if (!e)
-      return make_error("replay", cfg.source + ": policies.eviction: " + e.err().message);
-    opt.eviction = *e;
-  }
   policies::placement_schedule schedule{{0.0}, {*placement}};
   sim::simulator s(inputs->table, opt);
   std::vector<sim::request_record> records;
@@ -87,8 +101,8 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
     d.answers = 1;
   }
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  logger("replay")->info("simulated {} requests on {} group(s) ({} mode) in {:.3f} s", records.size(),
-                         placement->groups.size(), o.sim_mode, out.wall_s);
+  logger("replay")->info("simulated {} requests on {} group(s), mode {}, in {:.3f} s", records.size(),
+                         placement->groups.size(), dsim->described, out.wall_s);
   return out;
 }
 

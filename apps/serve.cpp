@@ -20,6 +20,8 @@
 #include "actors/echo_controller.hpp"
 #include "actors/ingress.hpp"
 #include "actors/ingress_http.hpp"
+#include "apps/live_plan.hpp"
+#include "sim/deployment_plan.hpp"
 #include "messages/logging.hpp"
 
 namespace sy::apps {
@@ -102,6 +104,7 @@ public:
     ctx_->limits.read_timeout = cfg.ingress.read_timeout;
     ctx_->limits.http_workers = static_cast<std::size_t>(cfg.ingress.http_workers);
     ctx_->control_token = cfg.ingress.control_token;
+    ctx_->placement_json = o.placement_json.empty() ? sim::placement_json(cfg, cfg.placement, nullptr) : o.placement_json;
     if (const char* t = std::getenv("SWITCHYARD_CONTROL_TOKEN"); t && *t)
       ctx_->control_token = t;
     // The controller answers every request by its deadline; this bound only catches a lost controller.
@@ -158,13 +161,14 @@ public:
     http_->serve();
     if (metrics_http_)
       metrics_http_->serve();
-    int cpu = 0, cuda = 0;
+    int cpu = 0, cuda = 0, simulated = 0;
     for (const auto& n : cfg.nodes)
       for (const auto& d : n.devices)
-        ++(d.kind == config::device_kind::cpu ? cpu : cuda);
-    backend_ = fmt::format("{}{} node(s), {} cpu + {} cuda device(s), {} model(s)",
+        ++(d.kind == config::device_kind::cpu ? cpu : d.kind == config::device_kind::cuda ? cuda : simulated);
+    backend_ = fmt::format("{}{} node(s), {} cpu + {} cuda device(s){}, {} model(s)",
                            o.echo_controller ? "echo controller (no models run), " : "", cfg.nodes.size(), cpu,
-                           cuda, cfg.models.size());
+                           cuda, simulated ? fmt::format(" + {} sim device(s)", simulated) : std::string{},
+                           cfg.models.size());
     return {};
   }
 
@@ -232,6 +236,14 @@ private:
 
 result<std::unique_ptr<local_service>> start_local_service(const config::cluster_config& cfg,
                                                            const serve_overrides& o) {
+  if (cfg.placement.mode == config::placement_mode::policy && !o.echo_controller) {
+    auto planned = plan_for_serving(cfg); // the planner before anything starts
+    if (!planned)
+      return planned.err();
+    auto with_json = o;
+    with_json.placement_json = planned->json;
+    return start_local_service(planned->cfg, with_json);
+  }
   auto s = std::make_unique<service_impl>(cfg);
   if (auto st = s->start(cfg, o); !st)
     return st.err();

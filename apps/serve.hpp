@@ -50,9 +50,13 @@ struct serve_overrides {
   bool publish = false;  // publish the controller at cfg.controller for `switchyard node --join`
   std::chrono::milliseconds ready_timeout{30000}; // every node registered, groups wired, preloads done
   std::function<bool()> cancelled{}; // polled while waiting for the cluster to be ready (actors::start_options)
+  /// GET /v2/placement's body when the caller planned already (apps/live_plan.hpp); empty: made here.
+  std::string placement_json{};
 };
 
-/// Starts everything `cfg` describes in this process; blocks until the cluster is ready and listening.
+/// Starts everything `cfg` describes in this process; blocks until the cluster is ready and listening. A
+/// policy placement is planned first (apps/live_plan.hpp: plan_for_serving); callers that want its errors
+/// before anything else starts plan themselves and pass the planned config.
 result<std::unique_ptr<local_service>> start_local_service(const config::cluster_config& cfg,
                                                            const serve_overrides& o = {});
 

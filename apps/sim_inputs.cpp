@@ -7,10 +7,59 @@
 
 #include "gpu/model_spec.hpp"
 #include "policies/cost_model.hpp"
+#include "policies/policy_registry.hpp"
 #include "policies/profile.hpp"
+#include "policies/runtime_registry.hpp"
+#include "sim/deployment_plan.hpp"
 #include "sim/workload.hpp"
 
 namespace sy::apps {
+
+result<deployment_sim> deployment_sim_options(const config::cluster_config& cfg, const std::string& mode_flag) {
+  deployment_sim out;
+  const auto& b = cfg.policies.batching;
+  int max_batch = 1;
+  if (b.name == "greedy") {
+    auto it = b.params.find("max_batch");
+    max_batch = 8; // policies/runtime_registry.cpp's default
+    if (it != b.params.end()) {
+      if (const auto* i = std::get_if<std::int64_t>(&it->second))
+        max_batch = static_cast<int>(*i);
+      else if (const auto* d = std::get_if<double>(&it->second))
+        max_batch = static_cast<int>(*d);
+    }
+  } else if (b.name != "none" && mode_flag.empty()) {
+    return make_error("cli", cfg.source + ": policies.batching: the simulator models none and greedy, found '" + b.name
+                               + "' (a plug-in's): pass --mode/--sim-mode compat|batching|swapping");
+  }
+  std::string mode = mode_flag;
+  if (mode.empty())
+    mode = max_batch > 1 ? "batching" : "swapping";
+  auto m = sim::parse_sim_mode(mode);
+  if (!m)
+    return m.err();
+  out.opt.mode = *m;
+  // Simulated devices add no fixed overhead of their own (AlpaServe's 0.011 s is its GPUs' per-request cost).
+  if (auto kind = sim::deployment_device_kind(cfg); kind && *kind == "sim")
+    out.opt.overhead_s = 0;
+  out.opt.max_batch = *m == sim::sim_mode::batching && max_batch > 1 ? max_batch : 16;
+  if (*m == sim::sim_mode::batching && b.name != "greedy")
+    out.opt.max_batch = 16;
+  if (*m == sim::sim_mode::swapping) {
+    auto e = policies::make_eviction(cfg.policies.eviction.name, policies::numbers_of(cfg.policies.eviction.params));
+    if (!e)
+      return make_error("cli", cfg.source + ": policies.eviction: " + e.err().message);
+    out.opt.eviction = *e;
+  }
+  out.described = mode + (mode_flag.empty() ? std::string{" (from the deployment: batching "} + b.name
+                                                 + (b.name == "greedy" ? " max_batch " + std::to_string(max_batch) : "")
+                                                 + (*m == sim::sim_mode::swapping ? ", eviction " + cfg.policies.eviction.name : "")
+                                                 + ")"
+                                           : std::string{" (--mode)"});
+  if (*m == sim::sim_mode::batching)
+    out.described += ", batches up to " + std::to_string(out.opt.max_batch);
+  return out;
+}
 
 result<std::vector<std::string>> expand_models(const std::string& spec) {
   std::vector<std::string> out;
@@ -204,10 +253,12 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
   }
   // Profiles.
   std::vector<policies::profile_entry> entries;
+  std::string profile_device;
   if (!in.profile.empty()) {
     auto db = policies::profile_db::load(in.profile);
     if (!db)
       return db.err();
+    profile_device = db->device();
     for (const auto& [key, e] : db->entries())
       entries.push_back(e);
   } else {
@@ -229,6 +280,17 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
     if (!es)
       return es.err();
     entries = std::move(*es);
+  }
+  // A profile for the deployment's kind of device (an analytic V100 profile says nothing about cpu devices).
+  if (out.config && !in.force) {
+    auto kind = sim::deployment_device_kind(*out.config);
+    if (!kind)
+      return kind.err();
+    const std::string device = in.profile.empty() ? in.hardware : profile_device;
+    const std::string where = in.profile.empty() ? "--hardware " + in.hardware : "--profile " + in.profile;
+    if (auto st = sim::check_profile_kind(device, *kind, where); !st)
+      return make_error("cli", st.err().message + " (" + in.config_path + "); measure one with `switchyard profile -c "
+                                 + in.config_path + "`, or pass --force");
   }
   // Model types, so that one profile entry per preset (`bert-1.3b`) serves all its models.
   std::vector<std::string> types(table_models.size());

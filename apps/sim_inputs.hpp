@@ -9,6 +9,7 @@
 #include "config/cluster_config.hpp"
 #include "messages/result.hpp"
 #include "policies/placement/profile_table.hpp"
+#include "sim/simulator.hpp"
 #include "sim/workload.hpp"
 
 namespace sy::apps {
@@ -20,6 +21,16 @@ struct sim_inputs {
   std::vector<double> model_slo_s; // [table model] the config's slo_ms in seconds; 0: slo_scale x latency
   std::optional<config::cluster_config> config; // -c, when given
 };
+
+/// The simulator options that model `cfg`'s runtime (issue 11 §3): greedy batching (max_batch) -> batching mode
+/// with that largest batch; no batching -> swapping (batch 1, per-device residency, pipelined loads, the
+/// config's eviction policy). `mode_flag` non-empty (compat | batching | swapping) overrides the mode.
+/// Errors: a batching policy the simulator cannot model (a plug-in's) without `mode_flag`.
+struct deployment_sim {
+  sim::sim_options opt;
+  std::string described; // e.g. "batching (greedy max_batch 8, from the deployment)"
+};
+result<deployment_sim> deployment_sim_options(const config::cluster_config& cfg, const std::string& mode_flag);
 
 /// "bert-1.3b:3,gpt-100m" -> bert-1.3b-0, bert-1.3b-1, bert-1.3b-2, gpt-100m. Errors name the bad item.
 result<std::vector<std::string>> expand_models(const std::string& spec);

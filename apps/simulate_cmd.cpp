@@ -1,6 +1,7 @@
 // `switchyard simulate`: run a plan on a trace in the fast simulator; summary and per-request records.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include <memory>
 
@@ -24,11 +25,12 @@ int run_simulate(const simulate_options& o) {
     log->error("{}", plan.err().to_string());
     return 2;
   }
-  auto mode = sim::parse_sim_mode(o.mode);
+  auto mode = sim::parse_sim_mode(o.mode.empty() ? "compat" : o.mode);
   if (!mode) {
     log->error("{}", mode.err().to_string());
     return 2;
   }
+  std::optional<deployment_sim> from_cfg; // -c: the runtime's batching and swapping
   if (!o.in.config_path.empty()) { // the plan against the deployment first: its errors name the plan's keys
     auto cfg = config::load_config(o.in.config_path);
     if (!cfg) {
@@ -39,6 +41,14 @@ int run_simulate(const simulate_options& o) {
       log->error("{}", st.err().to_string());
       return 2;
     }
+    auto d = deployment_sim_options(*cfg, o.mode);
+    if (!d) {
+      log->error("{}", d.err().to_string());
+      return 2;
+    }
+    from_cfg = std::move(*d);
+    mode = from_cfg->opt.mode;
+    log->info("simulator mode: {}", from_cfg->described);
   }
   auto in = load_inputs(o.in, plan->schedule.placements.front().model_names);
   if (!in) {
@@ -64,10 +74,10 @@ int run_simulate(const simulate_options& o) {
     log->error("{}", trace.err().to_string());
     return 2;
   }
-  sim::sim_options opt;
+  sim::sim_options opt = from_cfg ? from_cfg->opt : sim::sim_options{};
   opt.mode = *mode;
   opt.mem_budget_bytes = budget_gib * policies::gib;
-  if (opt.mode == sim::sim_mode::swapping) {
+  if (opt.mode == sim::sim_mode::swapping && (!from_cfg || !o.eviction.empty())) {
     std::string name = !o.eviction.empty() ? o.eviction : in->config ? in->config->policies.eviction.name : "lru";
     auto e = policies::make_eviction(name); // parameters: none of the eviction policies has any
     if (!e) {
@@ -110,7 +120,8 @@ void add_simulate_command(CLI::App& app, int& rc) {
   auto* simulate = app.add_subcommand("simulate", "simulate a placement plan on a trace (fast simulator)");
   add_sim_input_options(*simulate, o->in);
   simulate->add_option("--plan", o->plan, "plan YAML (switchyard plan)")->required();
-  simulate->add_option("--mode", o->mode, "compat|batching|swapping")->capture_default_str();
+  simulate->add_option("--mode", o->mode, "compat|batching|swapping (default: with -c the deployment's: greedy "
+                                          "batching -> batching up to its max_batch, else swapping; without -c compat)");
   simulate->add_option("--mem-budget-gib", o->mem_budget_gib,
                        "swapping: per-GPU budget (default: -c's smallest device memory, else 13)");
   simulate->add_option("--eviction", o->eviction,
@@ -136,6 +147,8 @@ void add_sim_input_options(CLI::App& c, sim_input_options& in) {
   c.add_option("--seed", in.seed, "synthetic: seed")->capture_default_str();
   c.add_option("--slo-scale", in.slo_scale, "SLO = scale x single-GPU latency (models without -c's slo_ms)")
     ->capture_default_str();
+  c.add_flag("--force", in.force, "-c: accept a profile (--hardware, or a database's device) made for another kind "
+                                  "of device than the deployment's");
 }
 
 } // namespace sy::apps

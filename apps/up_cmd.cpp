@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.hpp"
+#include "apps/live_plan.hpp"
 #include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
 #include "config/weight_files.hpp"
@@ -47,7 +48,16 @@ int run_up(const up_options& o) {
     log->error("{}", st.err().message);
     return 2;
   }
+  // The placement: a policy is planned now, in this process (profile measured or cached, workload read), so
+  // that its errors are config errors (exit 2) before anything starts.
+  auto planned = plan_for_serving(*cfg);
+  if (!planned) {
+    log->error("{}", planned.err().message);
+    return 2;
+  }
+  cfg = &planned->cfg;
   serve_overrides ov;
+  ov.placement_json = planned->json;
   ov.any_ports = o.any_ports;
   ov.max_in_flight = o.max_in_flight;
   if (cfg->nodes.size() > 1) {

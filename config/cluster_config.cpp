@@ -10,6 +10,7 @@ std::string_view to_string(device_kind k) noexcept {
   switch (k) {
     case device_kind::cpu: return "cpu";
     case device_kind::cuda: return "cuda";
+    case device_kind::sim: return "sim";
   }
   return "?";
 }

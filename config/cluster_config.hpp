@@ -35,13 +35,16 @@ namespace sy::config {
 
 // --- nodes and devices --------------------------------------------------------------------------------
 
-enum class device_kind : std::uint8_t { cpu, cuda };
+enum class device_kind : std::uint8_t { cpu, cuda, sim };
 std::string_view to_string(device_kind k) noexcept;
 
 struct device_config {
   device_kind kind = device_kind::cpu;
   int ordinal = 0;               // unique per node; YAML `index`, default: position in the node's list
   std::int64_t memory_bytes = 0; // memory budget for weights + activations (> 0)
+  /// kind sim only (required there): the profile database whose times the simulated device takes
+  /// (gpu/sim/sim_backend.hpp), resolved against the config file's folder.
+  std::string profile;
 };
 
 struct node_config {
@@ -127,12 +130,48 @@ struct plugin_config {
   std::int64_t deadline_ms = 50;
 };
 
+/// What a placement policy plans for (`placement.workload`): a trace file, the per-request records of a
+/// previous run (`replay --records` / `simulate --records` CSV: its id, model and arrival columns), or a
+/// synthetic Gamma trace with power-law popularity over the config's models (the options `plan` takes).
+struct workload_config {
+  enum class source : std::uint8_t { synthetic, trace, records };
+  source kind = source::synthetic;
+  std::string path;            // trace / records: resolved against the config file's folder
+  double rate = 0;             // synthetic: total requests/s (0: 10 per model)
+  double cv = 1;               // synthetic: coefficient of variation of the gaps
+  double duration_s = 60;      // synthetic: seconds
+  double popularity = 0.5;     // synthetic: power-law exponent (0: uniform)
+  std::uint64_t seed = 0;      // synthetic: seed
+  int tokens = 16;             // input tokens of synthetic and records requests (the measured profile's length)
+  std::string where;           // "<file>:<line>:<column>: placement.workload" (empty: default), for errors
+};
+
+/// Where a placement policy's profile comes from (`placement.profile`): a profile database file, or (no
+/// path) measured on the deployment's own devices at start and cached on disk per (model spec, parallel
+/// config, device kind, tokens).
+struct placement_profile_config {
+  std::string path;            // a profile database (.json / .msgpack); empty: measure
+  std::string cache_dir;       // `profile_cache`: where measured entries are cached; empty: $SWITCHYARD_CACHE_DIR,
+                               // else $XDG_CACHE_HOME/switchyard, else ~/.cache/switchyard (then /profiles)
+  std::string where;           // "<file>:<line>:<column>: placement.profile" (empty: default), for errors
+};
+
 struct placement_config {
   placement_mode mode = placement_mode::policy;
   std::vector<group_config> groups; // mode == explicit_groups
-  policy_config policy;             // mode == policy (name is one of known_policy_names("placement"))
+  policy_config policy;             // mode == policy (name is one of known_policy_names("placement")); params:
+                                    // threads (2), overcommit (4, swap-aware)
   std::string plan_path;            // mode == plan_file, resolved against the config file's folder
+  // mode == policy: the planner's inputs, run at start by `switchyard up` (apps/live_plan.hpp).
+  workload_config workload;
+  placement_profile_config profile;
+  double slo_scale = 5;             // SLO of models without slo_ms: slo_scale x single-device latency
+  std::string write_path;           // `write`: where the chosen plan is written (empty: nowhere)
 };
+
+/// The placement policy of a config without a `placement:` section: mp-search on a synthetic workload
+/// with a profile measured on the deployment's devices.
+inline constexpr const char* default_placement_policy = "mp-search";
 
 struct policies_config {
   policy_config admission{"slo", {}, {}};           // slo | none

@@ -1,5 +1,7 @@
 // to_yaml: the normalized config, every key written out (sizes in bytes, presets expanded), in a form that
 // parse_config reads back to the same config.
+#include <cstdio>
+
 #include <yaml-cpp/yaml.h>
 
 #include "config/cluster_config.hpp"
@@ -27,6 +29,13 @@ void emit_policy(YAML::Emitter& out, const policy_config& p, const char* name_ke
   out << YAML::EndMap;
 }
 
+/// A number that reads back to the same double.
+std::string full(double x) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  return buf;
+}
+
 std::string device_name(const cluster_config& c, device_ref d) {
   return c.nodes[static_cast<std::size_t>(d.node)].name + ":" + std::to_string(c.device(d).ordinal);
 }
@@ -42,9 +51,14 @@ std::string to_yaml(const cluster_config& c) {
     out << YAML::Key << "address" << YAML::Value << n.address();
     out << YAML::Key << "devices" << YAML::Value << YAML::BeginSeq;
     for (const auto& d : n.devices)
+    {
       out << YAML::Flow << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << std::string{to_string(d.kind)}
           << YAML::Key << "index" << YAML::Value << d.ordinal << YAML::Key << "memory" << YAML::Value
-          << d.memory_bytes << YAML::EndMap;
+          << d.memory_bytes;
+      if (!d.profile.empty())
+        out << YAML::Key << "profile" << YAML::Value << d.profile;
+      out << YAML::EndMap;
+    }
     out << YAML::EndSeq << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -59,7 +73,37 @@ std::string to_yaml(const cluster_config& c) {
 
   out << YAML::Key << "placement" << YAML::Value;
   switch (c.placement.mode) {
-    case placement_mode::policy: emit_policy(out, c.placement.policy, "policy"); break;
+    case placement_mode::policy: {
+      const auto& pl = c.placement;
+      out << YAML::BeginMap << YAML::Key << "policy" << YAML::Value << pl.policy.name;
+      for (const auto& [k, v] : pl.policy.params) {
+        out << YAML::Key << k << YAML::Value;
+        emit_param(out, v);
+      }
+      out << YAML::Key << "workload" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      const auto& w = pl.workload;
+      if (w.kind == workload_config::source::trace)
+        out << YAML::Key << "trace" << YAML::Value << w.path;
+      else if (w.kind == workload_config::source::records)
+        out << YAML::Key << "records" << YAML::Value << w.path;
+      else {
+        if (w.rate > 0)
+          out << YAML::Key << "rate" << YAML::Value << full(w.rate);
+        out << YAML::Key << "cv" << YAML::Value << full(w.cv) << YAML::Key << "duration" << YAML::Value
+            << full(w.duration_s) << YAML::Key << "popularity" << YAML::Value << full(w.popularity) << YAML::Key
+            << "seed" << YAML::Value << w.seed;
+      }
+      out << YAML::Key << "tokens" << YAML::Value << w.tokens << YAML::EndMap;
+      if (!pl.profile.path.empty())
+        out << YAML::Key << "profile" << YAML::Value << pl.profile.path;
+      if (!pl.profile.cache_dir.empty())
+        out << YAML::Key << "profile_cache" << YAML::Value << pl.profile.cache_dir;
+      out << YAML::Key << "slo_scale" << YAML::Value << full(pl.slo_scale);
+      if (!pl.write_path.empty())
+        out << YAML::Key << "write" << YAML::Value << pl.write_path;
+      out << YAML::EndMap;
+      break;
+    }
     case placement_mode::plan_file:
       out << YAML::BeginMap << YAML::Key << "plan" << YAML::Value << c.placement.plan_path << YAML::EndMap;
       break;

@@ -63,17 +63,31 @@ std::vector<device_config> read_devices(yaml_reader& r, const YAML::Node& n, con
     YAML::Node k = r.child(m, p, "kind");
     if (!yaml_reader::present(k))
       return device_kind::cpu;
-    std::string s = r.as_string(k, at(p, "kind"), "cpu or cuda");
+    std::string s = r.as_string(k, at(p, "kind"), "cpu, cuda or sim");
     if (s == "cpu")
       return device_kind::cpu;
     if (s == "cuda" || s == "gpu")
       return device_kind::cuda;
-    r.fail(k, at(p, "kind"), "cpu or cuda", quote(s));
+    if (s == "sim")
+      return device_kind::sim;
+    r.fail(k, at(p, "kind"), "cpu, cuda or sim", quote(s));
+  };
+  // `profile`: required for sim devices (the times they take), refused for the others.
+  auto profile_of = [&](const YAML::Node& m, const std::string& p, device_config& d) {
+    YAML::Node f = r.child(m, p, "profile");
+    if (d.kind == device_kind::sim && !yaml_reader::present(f))
+      r.fail(m, p, "a `profile` (a profile database) for sim devices: they take the times it gives", "none");
+    if (d.kind != device_kind::sim && yaml_reader::present(f))
+      r.fail(f, at(p, "profile"), "no profile for " + std::string{to_string(d.kind)} + " devices (only kind sim has one)",
+             yaml_reader::describe(f));
+    if (yaml_reader::present(f))
+      d.profile = r.as_path(f, at(p, "profile"));
   };
   if (n.IsMap()) {
-    r.expect_map(n, path, {"kind", "count", "memory"}, "devices ({kind, count, memory} or a list)");
+    r.expect_map(n, path, {"kind", "count", "memory", "profile"}, "devices ({kind, count, memory} or a list)");
     device_config d;
     d.kind = kind_of(n, path);
+    profile_of(n, path, d);
     d.memory_bytes = r.as_size(r.require(n, path, "memory", "a memory budget per device"), at(path, "memory"));
     auto count = r.as_int(r.require(n, path, "count", "a device count"), at(path, "count"), 1, 4096,
                           "a device count 1..4096");
@@ -88,9 +102,10 @@ std::vector<device_config> read_devices(yaml_reader& r, const YAML::Node& n, con
     r.fail(n, path, "at least one device", "an empty list");
   for (std::size_t i = 0; i < n.size(); ++i) {
     std::string p = at(path, i);
-    r.expect_map(n[i], p, {"kind", "index", "memory"}, "a device");
+    r.expect_map(n[i], p, {"kind", "index", "memory", "profile"}, "a device");
     device_config d;
     d.kind = kind_of(n[i], p);
+    profile_of(n[i], p, d);
     YAML::Node idx = r.child(n[i], p, "index");
     d.ordinal = yaml_reader::present(idx)
                   ? static_cast<int>(r.as_int(idx, at(p, "index"), 0, 4095, "a device index 0..4095"))

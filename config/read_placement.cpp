@@ -173,12 +173,95 @@ group_config read_group(yaml_reader& r, const YAML::Node& n, const std::string& 
   return g;
 }
 
+/// `workload: {trace: FILE} | {records: FILE} | {rate, cv, duration, popularity, seed}` (+ tokens).
+workload_config read_workload(yaml_reader& r, const YAML::Node& n, const std::string& path) {
+  workload_config w;
+  if (!yaml_reader::present(n))
+    return w;
+  r.expect_map(n, path, {"trace", "records", "rate", "cv", "duration", "popularity", "seed", "tokens"},
+               "a workload ({trace: FILE}, {records: FILE} or synthetic {rate, cv, duration, popularity, seed})");
+  w.where = r.where(n, path) + ": " + path;
+  bool trace = yaml_reader::present(r.child(n, path, "trace"));
+  bool records = yaml_reader::present(r.child(n, path, "records"));
+  bool synth = false;
+  for (const char* k : {"rate", "cv", "duration", "popularity", "seed"})
+    synth = synth || yaml_reader::present(r.child(n, path, k));
+  if (int(trace) + int(records) + int(synth) > 1)
+    r.fail(n, path, "one workload source: trace, records, or the synthetic keys (rate, cv, duration, popularity, seed)",
+           "several");
+  if (trace) {
+    w.kind = workload_config::source::trace;
+    w.path = r.as_path(r.child(n, path, "trace"), at(path, "trace"));
+  } else if (records) {
+    w.kind = workload_config::source::records;
+    w.path = r.as_path(r.child(n, path, "records"), at(path, "records"));
+  }
+  auto number = [&](const char* key, double& into, double min_exclusive, const std::string& what) {
+    if (auto v = r.child(n, path, key); yaml_reader::present(v))
+      into = r.as_number(v, at(path, key), min_exclusive, what);
+  };
+  if (auto v = r.child(n, path, "rate"); yaml_reader::present(v)) {
+    w.rate = r.as_number(v, at(path, "rate"), 0, "a positive number of requests/s");
+    if (w.rate > 1e7)
+      r.fail(v, at(path, "rate"), "at most 1e7 requests/s", yaml_reader::describe(v));
+  }
+  number("cv", w.cv, 0, "a positive coefficient of variation");
+  if (auto v = r.child(n, path, "duration"); yaml_reader::present(v))
+    w.duration_s = static_cast<double>(r.as_number(v, at(path, "duration"), 0, "a positive number of seconds"));
+  if (w.duration_s > 7 * 86400.0)
+    r.fail(r.child(n, path, "duration"), at(path, "duration"), "at most 604800 seconds",
+           yaml_reader::describe(r.child(n, path, "duration")));
+  if (auto v = r.child(n, path, "popularity"); yaml_reader::present(v)) {
+    w.popularity = r.as_number(v, at(path, "popularity"), -1, "a non-negative power-law exponent");
+    if (w.popularity < 0 || w.popularity > 100)
+      r.fail(v, at(path, "popularity"), "a power-law exponent in [0, 100]", yaml_reader::describe(v));
+  }
+  if (auto v = r.child(n, path, "seed"); yaml_reader::present(v))
+    w.seed = static_cast<std::uint64_t>(r.as_int(v, at(path, "seed"), 0, std::int64_t{1} << 53, "a seed 0..2^53"));
+  if (auto v = r.child(n, path, "tokens"); yaml_reader::present(v))
+    w.tokens = static_cast<int>(r.as_int(v, at(path, "tokens"), 1, 1 << 20, "a positive number of tokens"));
+  return w;
+}
+
+/// `placement: {policy: NAME, workload: {...}, profile: FILE, profile_cache: DIR, slo_scale: X, write: FILE,
+/// threads: N, overcommit: X}`.
+void read_policy_placement(yaml_reader& r, const YAML::Node& n, const std::string& path, placement_config& out) {
+  r.expect_map(n, path, {"policy", "workload", "profile", "profile_cache", "slo_scale", "write", "threads", "overcommit"},
+               "a policy placement");
+  out.mode = placement_mode::policy;
+  // The name (and its did-you-mean) through the common policy reader; threads and overcommit are its parameters.
+  YAML::Node pol = r.child(n, path, "policy");
+  out.policy = read_policy(r, pol, at(path, "policy"), "placement");
+  if (auto v = r.child(n, path, "threads"); yaml_reader::present(v))
+    out.policy.params["threads"] = r.as_int(v, at(path, "threads"), 1, 256, "a number of threads 1..256");
+  if (auto v = r.child(n, path, "overcommit"); yaml_reader::present(v)) {
+    double x = r.as_number(v, at(path, "overcommit"), 0, "a positive overcommit factor");
+    if (x < 1 || x > 1000)
+      r.fail(v, at(path, "overcommit"), "an overcommit factor in [1, 1000]", yaml_reader::describe(v));
+    out.policy.params["overcommit"] = x;
+  }
+  out.workload = read_workload(r, r.child(n, path, "workload"), at(path, "workload"));
+  if (auto v = r.child(n, path, "profile"); yaml_reader::present(v)) {
+    out.profile.path = r.as_path(v, at(path, "profile"));
+    out.profile.where = r.where(v, at(path, "profile")) + ": " + at(path, "profile");
+  }
+  if (auto v = r.child(n, path, "profile_cache"); yaml_reader::present(v))
+    out.profile.cache_dir = r.as_path(v, at(path, "profile_cache"));
+  if (auto v = r.child(n, path, "slo_scale"); yaml_reader::present(v)) {
+    out.slo_scale = r.as_number(v, at(path, "slo_scale"), 0, "a positive SLO scale");
+    if (out.slo_scale > 1e6)
+      r.fail(v, at(path, "slo_scale"), "an SLO scale at most 1e6", yaml_reader::describe(v));
+  }
+  if (auto v = r.child(n, path, "write"); yaml_reader::present(v))
+    out.write_path = r.as_path(v, at(path, "write"));
+}
+
 } // namespace
 
 placement_config read_placement(yaml_reader& r, const YAML::Node& n, const std::string& path,
                                 const cluster_config& c) {
   placement_config out;
-  out.policy.name = "mp-round-robin";
+  out.policy.name = default_placement_policy;
   if (!yaml_reader::present(n))
     return out;
   const std::string what = "a placement ({groups: [...]}, {policy: name, parameters...} or {plan: file})";
@@ -196,8 +279,7 @@ placement_config read_placement(yaml_reader& r, const YAML::Node& n, const std::
     return out;
   }
   if (policy) {
-    out.mode = placement_mode::policy;
-    out.policy = read_policy(r, n, path, "placement", "policy");
+    read_policy_placement(r, n, path, out);
     return out;
   }
   r.expect_map(n, path, {"groups"}, "a groups placement");

@@ -23,6 +23,7 @@ std::string_view to_string(backend_kind k) noexcept {
     case backend_kind::cpu: return "cpu";
     case backend_kind::cuda: return "cuda";
     case backend_kind::automatic: return "auto";
+    case backend_kind::sim: return "sim";
   }
   return "?";
 }
@@ -36,7 +37,9 @@ result<backend_kind> parse_backend_kind(std::string_view s) {
     return backend_kind::cuda;
   if (l == "auto" || l == "automatic")
     return backend_kind::automatic;
-  return make_error("backend", "unknown backend '" + std::string{s} + "', expected cpu, cuda or auto");
+  if (l == "sim")
+    return backend_kind::sim;
+  return make_error("backend", "unknown backend '" + std::string{s} + "', expected cpu, cuda, auto or sim");
 }
 
 namespace {
@@ -112,6 +115,12 @@ result<std::unique_ptr<backend>> open_devices(const backend_options& options) {
       auto b = open_cuda(options);
       if (b)
         log->info("backend: {} (requested cuda)", (*b)->describe());
+      return b;
+    }
+    case backend_kind::sim: {
+      auto b = make_sim_backend(options);
+      if (b)
+        log->info("backend: {} (requested sim)", (*b)->describe());
       return b;
     }
     case backend_kind::automatic: {

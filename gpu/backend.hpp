@@ -7,6 +7,9 @@
 //   cuda -> dlopen("libsy_cuda.so") and call its factory (gpu/cuda_plugin.hpp); an error if the library,
 //           its symbol, a driver or enough GPUs is missing.
 //   auto -> cuda if that works, else cpu; the log ("engine") says which backend is used and why.
+//   sim  -> simulated devices (gpu/sim/sim_backend.hpp): budgeted memory, streams, events and callbacks as on
+//           cpu, but every op is free and each stage's forward and load takes its profiled time on the
+//           stream's thread (options.sim_costs); outputs are zeros of the right shape.
 // The library is searched at: $SWITCHYARD_CUDA_PLUGIN (a file path), the build tree's gpu/cuda/
 // (compile-time path), next to the executable, <exe dir>/../lib/, then the dynamic loader's path. Binaries
 // never link CUDA: they run where no CUDA library is installed.
@@ -22,6 +25,8 @@
 
 namespace sy::gpu {
 
+struct sim_cost_table; // gpu/sim/sim_backend.hpp
+
 struct backend_options {
   backend_kind kind = backend_kind::automatic;
   int devices = 1;                 // how many devices to open (cuda: the first `devices` GPUs)
@@ -30,6 +35,8 @@ struct backend_options {
   /// OpenBLAS' thread count is process-global, so the cpu backend sets it once (openblas_set_num_threads)
   /// from this value and every device thread's GEMM uses that many threads.
   int cpu_threads = 0;
+  /// sim only: the profiled time of every (model, tp, pp) stage the devices will run (gpu/sim/sim_backend.hpp).
+  std::shared_ptr<const sim_cost_table> sim_costs = nullptr;
 };
 
 class backend {
@@ -54,5 +61,7 @@ result<std::unique_ptr<backend>> open_devices(backend_kind kind, int count, std:
 
 /// The cpu backend directly (used by open_devices and by tests).
 result<std::unique_ptr<backend>> make_cpu_backend(const backend_options& options);
+/// The sim backend (gpu/sim/): devices whose ops take the profiled time of options.sim_costs.
+result<std::unique_ptr<backend>> make_sim_backend(const backend_options& options);
 
 } // namespace sy::gpu

@@ -27,9 +27,9 @@
 
 namespace sy::gpu {
 
-enum class backend_kind : std::uint8_t { cpu, cuda, automatic };
+enum class backend_kind : std::uint8_t { cpu, cuda, automatic, sim };
 std::string_view to_string(backend_kind k) noexcept;
-result<backend_kind> parse_backend_kind(std::string_view s); // "cpu", "cuda", "auto"
+result<backend_kind> parse_backend_kind(std::string_view s); // "cpu", "cuda", "auto", "sim"
 
 /// A block of device memory. `data` is a device address (host memory on the cpu backend); `bytes` is the
 /// size requested. A plain value: copying it does not copy or own the memory; free it exactly once.
@@ -89,9 +89,28 @@ private:
   release_fn release_;
 };
 
+/// One stage's share of a model's work, described for a simulated device's cost model (gpu/sim/): the
+/// stage executor announces each forward (compute stream) and each shard load (copy stream) with it. Devices
+/// that compute for real ignore it.
+struct stage_work {
+  enum class kind : std::uint8_t { forward, load };
+  kind what = kind::forward;
+  std::string model; // the model spec's name (the deployment's model name)
+  int tp = 1, pp = 1, stage = 0;
+  int batch = 1;     // forward: sequences in the batch
+};
+
 class device {
 public:
   virtual ~device() = default;
+
+  /// Simulated devices only (default: nothing): holds stream `s` for the profiled time of `w`, in order with
+  /// the other work of `s`. The ops of a simulated device take no time of their own.
+  virtual status simulate(const stage_work& w, stream s) {
+    (void)w;
+    (void)s;
+    return {};
+  }
 
   // --- identity ---
   virtual int index() const noexcept = 0;           // 0..count-1 within its backend

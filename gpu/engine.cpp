@@ -324,7 +324,10 @@ status stage_executor::load(model_id id, done_fn done) {
     auto s = d->copy_stream();
     // A failed enqueue (the device refused a copy) fails the load through `done`: what was enqueued on
     // this and earlier ranks still completes first, later ranks report the error at once.
-    status st;
+    // A simulated device takes the stage's profiled load time here (others: nothing).
+    status st = d->simulate(stage_work{stage_work::kind::load, shard.plan.spec.name, shard.plan.layout.tp,
+                                       shard.plan.layout.stages(), shard.plan.stage, 1},
+                            s);
     for (std::size_t off = 0; off < shard.plan.bytes && st; off += load_chunk) {
       std::size_t n = std::min(load_chunk, shard.plan.bytes - off);
       st = d->copy_to_device(bufs[static_cast<std::size_t>(r)].as<std::byte>() + off, shard.data.data() + off, n, s);
@@ -481,8 +484,13 @@ status stage_executor::forward(model_id id, const forward_request& request, done
   for (int r = 0; r < tp(); ++r) {
     auto* d = impl_->devs[static_cast<std::size_t>(r)];
     auto s = d->compute_stream();
-    auto st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], req,
-                                        ws[static_cast<std::size_t>(r)], out_act.get(), meta.get());
+    // A simulated device takes the stage's profiled time for this batch here (others: nothing).
+    auto st = d->simulate(stage_work{stage_work::kind::forward, plan.spec.name, plan.layout.tp, plan.layout.stages(),
+                                     plan.stage, req.batch},
+                          s);
+    if (st)
+      st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], req,
+                                     ws[static_cast<std::size_t>(r)], out_act.get(), meta.get());
     if (!st) {
       enqueue_failed(later, r, ws, finish, make_error(st.err().category, mname(id) + ": forward on rank " +
                                                                      std::to_string(r) + ": " + st.err().message));

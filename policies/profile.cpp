@@ -1,5 +1,8 @@
 #include "policies/profile.hpp"
 
+#include "config/cluster_config.hpp"
+#include "gpu/sim/sim_backend.hpp"
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -144,6 +147,8 @@ json_value to_matrix(const std::vector<std::vector<T>>& m) {
 json_value to_document(const profile_db& db) {
   auto doc = json_value::make_object();
   doc.set("format", format_tag).set("version", format_version);
+  if (!db.device().empty())
+    doc.set("device", db.device());
   auto bs = json_value::make_array();
   for (int b : profile_batch_sizes)
     bs.push(b);
@@ -259,6 +264,12 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
   if (!entries)
     return entries.err();
   profile_db db;
+  if (const auto* dev = doc.get("device")) { // optional: what the profile is for (absent in older files)
+    if (!dev->is_string() || dev->as_string().empty() || dev->as_string().size() > 64)
+      return top.fail("field 'device': expected a device kind or GPU name (\"cpu\", \"cuda\", \"sim\", "
+                      "\"V100-16GB\", ...), found " + json::write(*dev));
+    db.set_device(dev->as_string());
+  }
   const auto& list = (*entries)->as_array();
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& o = list[i];
@@ -445,6 +456,48 @@ result<profile_db> profile_db::load(const std::string& path) {
   if (!r)
     return make_error("profile", path + ": " + r.err().message);
   return r;
+}
+
+std::string device_kind_of(const std::string& device) {
+  if (device.empty() || device == "cpu" || device == "cuda" || device == "sim")
+    return device;
+  return "cuda";
+}
+
+result<std::shared_ptr<const gpu::sim_cost_table>> load_sim_costs(const config::cluster_config& cfg, int node) {
+  const auto& nc = cfg.nodes.at(static_cast<std::size_t>(node));
+  const std::string& path = nc.devices.front().profile;
+  const std::string where = cfg.source + ": nodes[" + std::to_string(node) + "] (" + nc.name + ").devices.profile";
+  auto db = profile_db::load(path);
+  if (!db)
+    return make_error("config", where + ": " + db.err().message);
+  auto out = std::make_shared<gpu::sim_cost_table>();
+  for (const auto& m : cfg.models) {
+    int found = 0;
+    for (const auto& owner : {m.name, m.preset}) {
+      if (owner.empty() || found > 0)
+        continue;
+      for (const auto& [key, e] : db->entries()) {
+        if (key.first != owner)
+          continue;
+        gpu::sim_stage_costs c;
+        const double penalty = 1 + 0.009 * static_cast<double>(e.config.pp); // the simulator's (profile_table)
+        for (const auto& row : e.stage_latency) {
+          std::vector<double> r;
+          for (double x : row)
+            r.push_back(static_cast<double>(static_cast<float>(x * penalty)));
+          c.latency.push_back(std::move(r));
+        }
+        c.load_seconds = e.load_seconds;
+        out->entries[{m.name, e.config.op, e.config.pp}] = std::move(c);
+        ++found;
+      }
+    }
+    if (found == 0)
+      return make_error("config", where + ": " + path + " has no entry for model '" + m.name + "'"
+                                    + (m.preset.empty() ? std::string{} : " (nor its preset '" + m.preset + "')"));
+  }
+  return std::shared_ptr<const gpu::sim_cost_table>{std::move(out)};
 }
 
 } // namespace sy::policies

@@ -7,10 +7,18 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "messages/result.hpp"
+
+namespace sy::config {
+struct cluster_config;
+}
+namespace sy::gpu {
+struct sim_cost_table;
+}
 
 namespace sy::policies {
 
@@ -53,6 +61,10 @@ public:
   std::vector<parallel_config> configs(const std::string& model) const;
   std::vector<std::string> models() const;
   const std::map<std::pair<std::string, parallel_config>, profile_entry>& entries() const { return entries_; }
+  /// What the profile is for (document field `device`, optional): a device kind the entries were measured
+  /// on ("cpu", "cuda", "sim") or the GPU of the analytic cost model ("V100-16GB", ...); empty: unknown.
+  const std::string& device() const { return device_; }
+  void set_device(std::string d) { device_ = std::move(d); }
 
   /// JSON (documented schema in the README) and msgpack (the on-disk default).
   std::string to_json() const;
@@ -65,6 +77,17 @@ public:
 
 private:
   std::map<std::pair<std::string, parallel_config>, profile_entry> entries_;
+  std::string device_;
 };
+
+/// The device kind a profile's `device` is for: "cpu", "cuda" and "sim" as they are, a GPU name of the
+/// analytic cost model (anything else) "cuda", empty when unknown.
+std::string device_kind_of(const std::string& device);
+
+/// What the sim devices of config node `node` take (gpu/sim/sim_backend.hpp): the entries of the profile
+/// database their `profile` names, per config model (a model's own entries, else its preset's), with the
+/// simulator's stage latencies (stage_latency x (1 + 0.009 pp), as policies::profile_table computes them) and
+/// load seconds. Errors: the file (with its message), a model without a (1,1)-or-any entry.
+result<std::shared_ptr<const gpu::sim_cost_table>> load_sim_costs(const config::cluster_config& cfg, int node);
 
 } // namespace sy::policies

@@ -2,8 +2,8 @@
 // per-model FIFO queues shared by the model's groups; a request joins its model's queue and the group whose last
 // stage frees earliest is served at once when idle (stage 0 free); otherwise groups pick work when stage 0 frees
 // (a heap of (idle time, group), ties to the lower group), serving the model whose queue head is oldest.
-// A batch: drop heads that cannot finish alone, then grow 1 -> 2 -> 4 -> 8 -> 16 while enough requests wait and
-// the head's deadline holds; overhead at the start; all finish together.
+// A batch: drop heads that cannot finish alone, then grow 1 -> 2 -> 4 -> 8 -> 16 (at most max_batch, the
+// deployment's greedy max_batch; 16 in compat) while enough requests wait and the head's deadline holds; overhead at the start; all finish together.
 // Quirk kept for compat: when a popped idle group finds no queued work, the heap scan stops until the next
 // arrival.
 #include <algorithm>
@@ -21,6 +21,7 @@ struct batching_state {
   const prepared_trace& t;
   std::size_t begin;
   double overhead;
+  int max_batch; // batches of 1, 2, 4, 8, 16 up to this size (the deployment's greedy max_batch)
   counts& out;
   request_record* rec;
   std::vector<double> clocks;
@@ -88,7 +89,7 @@ struct batching_state {
     int b = 0;
     for (int nb = 1; nb < 5; ++nb) {
       const std::size_t bs = std::size_t{1} << nb;
-      if (bs - 1 > qsize(m))
+      if (bs > static_cast<std::size_t>(std::max(1, max_batch)) || bs - 1 > qsize(m))
         break;
       if (check(ts, g, bl, nb, deadline))
         b = nb;
@@ -129,8 +130,8 @@ struct batching_state {
 } // namespace
 
 void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
-                  counts& out, request_record* rec) {
-  batching_state s{c, t, begin, overhead, out, rec, {}, {}, {}, {}, {}, {}, {}, {}};
+                  int max_batch, counts& out, request_record* rec) {
+  batching_state s{c, t, begin, overhead, max_batch, out, rec, {}, {}, {}, {}, {}, {}, {}, {}};
   const auto nm = static_cast<std::size_t>(c.num_models);
   const auto ng = static_cast<std::size_t>(c.num_groups);
   s.clocks.assign(static_cast<std::size_t>(c.total_stages) + 1, 0.0);

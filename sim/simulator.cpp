@@ -276,7 +276,7 @@ result<internal::counts> run_segment(const policies::placement& p, const policie
     internal::run_compat(*c, t, begin, end, opt.overhead_s, scratch, k, rec);
     break;
   case sim_mode::batching:
-    internal::run_batching(*c, t, begin, end, opt.overhead_s, k, rec);
+    internal::run_batching(*c, t, begin, end, opt.overhead_s, opt.max_batch, k, rec);
     break;
   case sim_mode::swapping:
     internal::run_swapping(*c, t, begin, end, opt.overhead_s, opt.mem_budget_bytes,

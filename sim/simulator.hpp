@@ -43,6 +43,8 @@ struct sim_options {
   /// clock ticked per request served), demand (count decayed by 0.99 per request to the group) and pinned
   /// (still loading); nothing is queued in the simulator (batch 1).
   policies::eviction_fn eviction;
+  /// batching: the largest batch formed (profiled sizes 1, 2, 4, 8, 16 up to it); AlpaServe's is 16.
+  int max_batch = 16;
 };
 
 /// Terminal status of a simulated request (the runtime's names): ok, rejected (admission drop or a queue

@@ -7,26 +7,6 @@
 
 namespace sy::actors::internal {
 
-namespace {
-
-std::vector<config::group_config> round_robin(const config::cluster_config& cfg) {
-  std::vector<config::group_config> gs;
-  for (int g = 0; g < cfg.device_count(); ++g) {
-    config::group_config gc;
-    gc.name = "g" + std::to_string(g);
-    gc.devices = {cfg.device_at(g)};
-    gs.push_back(gc);
-  }
-  int models = static_cast<int>(cfg.models.size());
-  int groups = static_cast<int>(gs.size());
-  for (int m = 0; m < models && groups > 0; ++m)
-    gs[static_cast<std::size_t>(m % groups)].models.push_back(m);
-  for (int g = models; g < groups && models > 0; ++g) // more devices than models: replicas
-    gs[static_cast<std::size_t>(g)].models.push_back(g % models);
-  return gs;
-}
-
-} // namespace
 
 result<std::vector<config::group_config>> groups_from_plan(const config::cluster_config& cfg,
                                                            const policies::plan_file& plan,
@@ -76,7 +56,11 @@ result<std::vector<planned_group>> plan_groups(const config::cluster_config& cfg
   std::vector<config::group_config> gs;
   switch (cfg.placement.mode) {
     case config::placement_mode::explicit_groups: gs = cfg.placement.groups; break;
-    case config::placement_mode::policy: gs = round_robin(cfg); break;
+    case config::placement_mode::policy: // planned before the cluster starts (apps/live_plan.hpp)
+      return make_error("cluster", (cfg.placement.policy.where.empty() ? cfg.source + ": placement" : cfg.placement.policy.where)
+                                     + ": placement policy '" + cfg.placement.policy.name
+                                     + "' has not been planned: run the planner first (switchyard up does; in C++ "
+                                       "apps::plan_deployment), then start the cluster on its groups");
     case config::placement_mode::plan_file: {
       auto plan = policies::load_plan(cfg.placement.plan_path);
       if (!plan)

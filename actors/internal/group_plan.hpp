@@ -1,7 +1,7 @@
 #pragma once
-// group_plan: the groups a controller builds from a cluster config: explicit groups, or (placement policy
-// mode, until the planner drives it) a round-robin fill with one single-device group per device. Pure
-// functions; any thread.
+// group_plan: the groups a controller builds from a cluster config: explicit groups or a plan file. A
+// placement policy is planned before the cluster starts (apps/live_plan.hpp turns it into explicit groups);
+// an unplanned one is an error here. Pure functions; any thread.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -26,7 +26,8 @@ struct planned_group {
 inline constexpr double weight_budget_fraction = 0.85;
 
 /// The groups of `cfg`, with shard sizes. Errors (category "cluster"): a stage whose ranks span nodes, a
-/// model that cannot be sharded for a group's (op, pp), a plan file that cannot be read or does not fit cfg.
+/// model that cannot be sharded for a group's (op, pp), a plan file that cannot be read or does not fit cfg,
+/// a placement policy that was not planned.
 result<std::vector<planned_group>> plan_groups(const config::cluster_config& cfg);
 
 /// The config groups of a plan written by `switchyard plan` (placement: {plan: file}): group i is "g<i>" on

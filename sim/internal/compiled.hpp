@@ -74,7 +74,7 @@ struct counts {
 
 void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
                 std::vector<double>& scratch, counts& out, request_record* rec);
-void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
+void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead, int max_batch,
                   counts& out, request_record* rec);
 void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
                   double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec);

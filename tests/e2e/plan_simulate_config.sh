@@ -17,8 +17,9 @@ models=$(grep -o 'name: bert-[0-9.]*b-[0-9]' "$cfg" | sed 's/name: //' | paste -
 grep -q "^policy mp-search: 8 devices, 8 models" "$dir/plan.out"
 grep -q "^devices: 8" "$dir/plan.yaml"
 grep -q "^mem_budget_bytes: 13958643712" "$dir/plan.yaml"
+# --mode compat: the planner's own simulator (without --mode, -c's runtime mode: swapping, see below)
 "$exe" --log-level warn simulate -c "$cfg" --hardware V100-16GB --plan "$dir/plan.yaml" --workload "$dir/trace.csv" --warmup 0 \
-    --summary "$dir/summary.json" > "$dir/sim.out"
+    --mode compat --summary "$dir/summary.json" > "$dir/sim.out"
 /usr/bin/python3 - "$dir" <<'PY'
 import json, re, sys
 d = sys.argv[1]
@@ -87,3 +88,17 @@ printf 'devices: 4\nmodels: [tiny-gpt]\ngroups:\n  - {op: 2, pp: 1, devices: [1,
 expect_fail "across.yaml: windows\[0\].groups\[0\].devices: expected the tensor ranks of stage 0 on one node" \
   "$exe" check-config -c "$dir/two.yaml"
 echo ok
+
+# Without --mode, simulate -c models the deployment's runtime: no batching policy -> swapping (logged);
+# a cpu deployment refuses the analytic V100 profile unless --force.
+"$exe" --log-level info simulate -c "$cfg" --hardware V100-16GB --plan "$dir/plan.yaml" --workload "$dir/trace.csv" \
+    --warmup 0 > /dev/null 2> "$dir/mode.txt"
+grep -q "simulator mode: swapping (from the deployment: batching none, eviction lru)" "$dir/mode.txt"
+sed 's/kind: cuda/kind: cpu/g' "$cfg" > "$dir/cpu.yaml"
+grep -q "kind: cpu" "$dir/cpu.yaml"
+expect_fail "--hardware V100-16GB: expected a profile for the deployment's cpu devices, found one for V100-16GB (kind cuda)" \
+  "$exe" simulate -c "$dir/cpu.yaml" --hardware V100-16GB --plan "$dir/plan.yaml" --workload "$dir/trace.csv"
+"$exe" --log-level info simulate -c "$dir/cpu.yaml" --hardware V100-16GB --force --plan "$dir/plan.yaml" \
+    --workload "$dir/trace.csv" --warmup 0 > /dev/null 2> "$dir/mode.txt"
+echo "config simulate: deployment modes and device kinds ok"
+

@@ -2,6 +2,9 @@
 """Black-box: `switchyard replay --simulate` hands the same trace to the simulator on the config's placement and
 writes the same per-request CSV and summary JSON as a live `switchyard replay` of that trace (one row per
 request, same columns, same summary keys, groups named as the runtime names them); bad combinations exit 2.
+The simulator's mode comes from the deployment (greedy batching -> batching up to its max_batch; none ->
+swapping, batch 1), `--sim-mode` overrides it, and an analytic GPU profile for the cpu deployment is refused
+unless --force (issue 11 §3); `simulate -c` does the same.
 
 Usage: replay_simulate_e2e.py --bin PATH/switchyard
 """
@@ -33,7 +36,7 @@ def main():
             for i in range(n):
                 f.write("%.3f,%s,%d,2000\n" % (i * 0.01, MODELS[i % 4], 4 + i % 8))
         out = {}
-        for kind, extra in (("sim", ["--simulate", "--hardware", "V100-16GB", "--time-scale", "2"]),
+        for kind, extra in (("sim", ["--simulate", "--hardware", "V100-16GB", "--force", "--time-scale", "2"]),
                             ("live", ["--time-scale", "2"])):
             rec, summ = os.path.join(d, kind + ".csv"), os.path.join(d, kind + ".json")
             rc, o, err = run(["replay", "--trace", trace, "--records", rec, "--summary", summ, "--no-progress", *extra])
@@ -69,6 +72,36 @@ def main():
         rc, o, err = run(["replay", "--simulate", "--hardware", "V100-16GB", "--sim-mode", "fast", "--trace", trace,
                           "--no-progress"])
         check(rc == 2 and "fast" in err, "bad --sim-mode: rc %d %s" % (rc, err))
+        # A V100 profile says nothing about cpu devices: refused without --force.
+        rc, o, err = run(["replay", "--simulate", "--hardware", "V100-16GB", "--trace", trace, "--no-progress"])
+        check(rc == 2 and "--hardware V100-16GB: expected a profile for the deployment's cpu devices, found one for "
+              "V100-16GB (kind cuda)" in err and "--force" in err, "analytic profile for cpu: rc %d %s" % (rc, err))
+        # The mode follows the deployment: the embedded default batches greedily up to 8.
+        burst = os.path.join(d, "burst.csv")
+        with open(burst, "w") as f:  # 64 requests of one model at once: batches form
+            f.write("arrival_s,model,input_tokens,slo_ms\n" + "".join("0.0,tiny-gpt,4,100000\n" for _ in range(64)))
+        for cfg_text, mode_flag, expect_log, max_b in (
+                (None, [], "mode batching (from the deployment: batching greedy max_batch 8), batches up to 8", 8),
+                ("batching: {name: greedy, max_batch: 2}", [], "batching greedy max_batch 2), batches up to 2", 2),
+                ("batching: none", [], "mode swapping (from the deployment: batching none, eviction lru)", 1),
+                ("batching: none", ["--sim-mode", "batching"], "mode batching (--mode), batches up to 16", 16)):
+            args = ["--log-level", "info", "replay", "--simulate", "--hardware", "V100-16GB", "--force", "--trace",
+                    burst, "--records", os.path.join(d, "b.csv"), "--no-progress", *mode_flag]
+            if cfg_text:
+                text = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs",
+                                         "local.yaml")).read()
+                text = text.replace("batching: {name: greedy, max_batch: 8}", cfg_text)
+                cpath = os.path.join(d, "c.yaml")
+                with open(cpath, "w") as f:
+                    f.write(text)
+                args += ["-c", cpath]
+            rc, o, err = run(args)
+            check(rc == 0 and expect_log in err, "mode from the deployment (%s %s): rc %d %s" % (cfg_text, mode_flag,
+                                                                                              rc, err[-1500:]))
+            sizes = [int(r["batch_size"]) for r in csv.DictReader(open(os.path.join(d, "b.csv")))]
+            check(max(sizes) == max_b, "largest simulated batch %d == %d (%s %s)" % (max(sizes), max_b, cfg_text,
+                                                                                  mode_flag))
+            print("%s %s: largest batch %d" % (cfg_text or "embedded default", " ".join(mode_flag), max(sizes)))
     print("e2e replay --simulate: passed in %.1f s" % (time.monotonic() - t0))
 
 

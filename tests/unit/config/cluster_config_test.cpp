@@ -86,8 +86,10 @@ TEST_CASE("a minimal config gets every documented default", "[config]") {
   CHECK(m.weights.kind == weights_config::source::seed);
   CHECK(m.weights.seed == 0);
   CHECK_FALSE(m.slo.has_value());
-  CHECK(c.placement.mode == placement_mode::policy);
-  CHECK(c.placement.policy.name == "mp-round-robin");
+  CHECK(c.placement.mode == placement_mode::policy); // no placement section: the default policy, planned at start
+  CHECK(c.placement.policy.name == "mp-search");
+  CHECK(c.placement.workload.kind == workload_config::source::synthetic);
+  CHECK(c.placement.profile.path.empty()); // measured on the deployment's devices
   CHECK(c.policies.admission.name == "slo");
   CHECK(c.policies.dispatch.name == "earliest-free");
   CHECK(c.policies.batching.name == "none");
@@ -159,11 +161,14 @@ policies:
 }
 
 TEST_CASE("placement may name a policy with parameters or a plan file", "[config]") {
-  auto pol = parse_config(std::string{minimal} + "placement: {policy: selective-replication, group_size: 2}\n");
+  auto pol = parse_config(std::string{minimal} + "placement: {policy: selective-replication, threads: 2}\n");
   REQUIRE(pol.ok());
   CHECK(pol->placement.mode == placement_mode::policy);
   CHECK(pol->placement.policy.name == "sr-greedy"); // the alias is normalized to the registry's name
-  CHECK(std::get<std::int64_t>(pol->placement.policy.params.at("group_size")) == 2);
+  CHECK(std::get<std::int64_t>(pol->placement.policy.params.at("threads")) == 2);
+  auto unknown = parse_config(std::string{minimal} + "placement: {policy: sr-greedy, group_size: 2}\n");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.err().message.find("placement.group_size") != std::string::npos);
   auto plan = parse_config(std::string{minimal} + "placement: {plan: plans/p.json}\n", "x.yaml", "/etc/sy");
   REQUIRE(plan.ok());
   CHECK(plan->placement.mode == placement_mode::plan_file);
@@ -246,4 +251,53 @@ TEST_CASE("every example in configs/ is a valid deployment", "[config]") {
     ++n;
   }
   CHECK(n >= 4); // local, reference, two-node, alpaserve-8gpu
+}
+
+TEST_CASE("a policy placement reads its workload, profile, SLO scale and plan output, and prints them back", "[config]") {
+  auto r = parse_config(std::string{minimal} + R"(placement:
+  policy: swap-aware
+  workload: {trace: traces/t.csv, tokens: 32}
+  profile: prof.json
+  profile_cache: cache
+  slo_scale: 3.5
+  write: out/plan.yaml
+  overcommit: 2
+)", "x.yaml", "/etc/sy");
+  REQUIRE(r.ok());
+  const auto& p = r->placement;
+  CHECK(p.policy.name == "swap-aware");
+  CHECK(p.workload.kind == workload_config::source::trace);
+  CHECK(p.workload.path == "/etc/sy/traces/t.csv");
+  CHECK(p.workload.tokens == 32);
+  CHECK(p.profile.path == "/etc/sy/prof.json");
+  CHECK(p.profile.cache_dir == "/etc/sy/cache");
+  CHECK(p.slo_scale == 3.5);
+  CHECK(p.write_path == "/etc/sy/out/plan.yaml");
+  CHECK(std::get<double>(p.policy.params.at("overcommit")) == 2);
+  auto again = parse_config(to_yaml(*r), "x.yaml", "/etc/sy");
+  REQUIRE(again.ok());
+  CHECK(to_yaml(*again) == to_yaml(*r));
+  auto synth = parse_config(std::string{minimal} + "placement: {policy: mp-search, workload: {rate: 7.5, cv: 3, "
+                                                   "duration: 20, popularity: 0, seed: 4}}\n");
+  REQUIRE(synth.ok());
+  CHECK(synth->placement.workload.kind == workload_config::source::synthetic);
+  CHECK(synth->placement.workload.rate == 7.5);
+  CHECK(synth->placement.workload.popularity == 0);
+  CHECK(synth->placement.workload.seed == 4);
+  auto synth_again = parse_config(to_yaml(*synth));
+  REQUIRE(synth_again.ok());
+  CHECK(to_yaml(*synth_again) == to_yaml(*synth));
+}
+
+TEST_CASE("a policy placement's bad workload is refused with its location", "[config]") {
+  auto both = parse_config(std::string{minimal} + "placement:\n  policy: mp-search\n  workload: {trace: t.csv, rate: 3}\n");
+  REQUIRE_FALSE(both.ok());
+  CHECK(both.err().message.find("placement.workload: expected one workload source") != std::string::npos);
+  auto key = parse_config(std::string{minimal} + "placement:\n  policy: mp-search\n  workload: {trac: t.csv}\n");
+  REQUIRE_FALSE(key.ok());
+  CHECK(key.err().message.find("placement.workload") != std::string::npos);
+  auto rate = parse_config(std::string{minimal} + "placement:\n  policy: mp-search\n  workload: {rate: -2}\n");
+  REQUIRE_FALSE(rate.ok());
+  CHECK(rate.err().message.find(":9:") != std::string::npos);
+  CHECK(rate.err().message.find("placement.workload.rate: expected a positive number") != std::string::npos);
 }
