@@ -69,6 +69,10 @@ struct model_config {
   weights_config weights;
   std::optional<std::chrono::microseconds> slo; // YAML `slo_ms` (may be fractional); none: no deadline
                                                 // beyond runtime.request_timeout
+  /// Generation SLOs (issue 10), YAML `ttft_ms` / `tpot_ms`: time to the first token (admission predicts
+  /// it and refuses what cannot meet it; a first token later than this answers deadline_exceeded) and time
+  /// per output token (measured, reported). none: the first token is bounded by runtime.request_timeout.
+  std::optional<std::chrono::microseconds> ttft, tpot;
   /// YAML `output`: what a request answers unless it asks for another (gpu::output_kind's name:
   /// logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden); default: the spec's default
   /// (decoders logits_last; encoders pooler, or cls without a pooler). Always set after parsing.
