@@ -1,6 +1,7 @@
 #include "actors/internal/controller_generate.hpp"
 
 #include <caf/actor_system.hpp>
+#include <fmt/format.h>
 
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
@@ -122,9 +123,8 @@ caf::result<generate_response> on_generate(controller_self self, generate_reques
                        static_cast<double>(best_queued + 1) * lookup(slot.report.latency_s, req.model);
     if (predicted > std::chrono::duration<double>(ttft).count())
       return refuse(self, req, request_status::rejected,
-                    "cannot meet TTFT: predicted " + std::to_string(static_cast<long long>(predicted * 1e3)) +
-                      " ms > ttft " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(ttft).count()) +
-                      " ms",
+                    fmt::format("cannot meet TTFT: predicted {:.3f} ms > ttft_ms {:.3f}", predicted * 1e3,
+                                std::chrono::duration<double, std::milli>(ttft).count()),
                     error_code::overload);
   }
   request_init init{req.model, now, now, now + ttft, slot.plan.name, slot.actor, controller_full_actor{self}, true};

@@ -114,6 +114,19 @@ def scenario_msgpack():
             check(r[-1]["status"] == "invalid" and "encoder" in r[-1]["reason"], "encoder: %r" % r[-1])
             r = list(c.generate(121, MODEL, PROMPTS[1], max_new_tokens=3, ignore_eos=True))
             check(r[-1]["status"] == "ok", "still serving after bad input: %r" % r[-1])
+            # admission: once the group measured the model's latency, a TTFT of 1 us cannot be met: refused
+            # at once (bounded retries while the measurement reaches the controller)
+            refused = None
+            for k in range(100):
+                c.send(1000 + k, MODEL, [1, 2, 3])  # a one-pass request: the measured latency
+                c.recv()
+                r = list(c.generate(2000 + k, MODEL, [1, 2], max_new_tokens=2, ttft_ms=0.001))
+                if r[-1]["status"] == "rejected":
+                    refused = r[-1]
+                    break
+                time.sleep(0.01)
+            check(refused is not None and "cannot meet TTFT" in refused["reason"], "admission: %r" % refused)
+            print("admission: %s" % refused["reason"])
         wait_idle(s, "after the msgpack scenario")
         check(s.stop() == 0, "clean exit")
 
