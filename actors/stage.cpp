@@ -9,6 +9,13 @@
 // (they come from different device threads), so that its outputs, the load_done and the next stage's entries
 // keep their order. Never blocks.
 //
+// Generation (issue 10): a step entry runs like a batch (behind a load on the device, counted in the
+// model's in-flight work, handed on with its activations); the last stage samples the rows that end a
+// sequence's context and returns a step_result to the group (which owns the sequences); any stage that
+// fails a step returns the failure instead. A release entry frees sequences' KV at once (the group sends
+// it only when none of their steps is in flight). The stage tells its group its devices' KV block use
+// when it changed (kv_usage_report).
+//
 // The stage is the one owner of its shards' residency (issue 9 §2): the group and the controller keep views
 // derived from the stage_events it sends (load_done / load_failed / evict_done, each with a typed code).
 //
