@@ -364,3 +364,34 @@ TEST_CASE("a cancel from the client side ends a running generation with one fail
   rig.stop();
   CHECK(rig.blocks_used() == 0);
 }
+
+TEST_CASE("an unload of a model with a running generation waits until the sequence finished, which runs to "
+          "its end", "[actors][generation]") {
+  auto spec = gpu::preset("small-gpt").value();
+  auto weights = gpu::generate_weights(spec, 2);
+  REQUIRE(weights.ok());
+  runtime_rig rig{spec, *weights, 1, 1};
+  caf::scoped_actor self{rig.sys};
+  auto req = make_request(1, some_tokens(spec, 4, 1), 200);
+  req.stream = caf::actor_cast<token_sink_actor>(self);
+  self->send(rig.request(), generate_atom_v, req);
+  // the first token: the sequence runs; now ask for the model's eviction
+  self->receive([](token_atom, token_frame&) {}, caf::after(60s) >> [] { FAIL("no token"); });
+  self->send(rig.group, unload_atom_v, std::string{"m"}); // its ack comes back as an ordinary message
+  std::vector<std::string> order;
+  while (order.size() < 2)
+    self->receive([](token_atom, token_frame&) {},
+                  [&](generate_response& r) {
+                    order.push_back("answer");
+                    CHECK(r.status == request_status::ok);
+                    CHECK(r.tokens.size() == 200);
+                  },
+                  [&](ack& a) {
+                    order.push_back("unloaded");
+                    CHECK(a.ok);
+                  },
+                  caf::after(60s) >> [] { FAIL("no answer"); });
+  CHECK(order == std::vector<std::string>{"answer", "unloaded"});
+  rig.stop();
+  CHECK(rig.blocks_used() == 0);
+}
