@@ -186,6 +186,8 @@ struct runtime_config {
   std::chrono::milliseconds heartbeat_interval{200}; // CAF middleman heartbeat, same on every node
   std::chrono::milliseconds node_timeout{1000};      // a node silent this long is down (controller heartbeats)
   bool load_pipelining = true; // false: a load's stages copy one after another (bench swap's baseline)
+  int gen_max_seqs = 16;       // generation: sequences running at once per model and group (issue 10)
+  int gen_token_budget = 256;  // generation: new tokens per step (decodes, then prefill chunks)
 };
 
 // --- the whole deployment -------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ void add_generation_metrics(const std::string& group, const group_report& r, met
 }
 
 void add_generation_init(const controller_state& st, const planned_group& plan, model_group_init& init) {
+  init.gen_max_seqs = st.cfg->runtime.gen_max_seqs;
+  init.gen_token_budget = st.cfg->runtime.gen_token_budget;
   for (int m : plan.models) {
     const auto& mc = st.cfg->models[static_cast<std::size_t>(m)];
     if (mc.spec.kind == gpu::arch::decoder)
