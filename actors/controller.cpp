@@ -10,6 +10,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/internal/controller_nodes.hpp"
+#include "actors/internal/controller_generate.hpp"
 #include "actors/internal/controller_policies.hpp"
 #include "actors/internal/controller_state.hpp"
 #include "actors/spawn.hpp"
@@ -91,6 +92,7 @@ void internal::wire_group(internal::controller_self self, std::size_t g) {
   init.batching = st.batching;
   init.eviction = st.eviction;
   init.load_pipelining = st.cfg->runtime.load_pipelining;
+  internal::add_generation_init(st, plan, init); // issue 10: the decoders it hosts generate
   for (int m : plan.models)
     init.preload.push_back(st.cfg->models[static_cast<std::size_t>(m)].name);
   init.controller = controller_full_actor{self};
@@ -323,6 +325,7 @@ caf::result<metrics_snapshot> on_metrics(self_ptr self) {
       continue;
     for (auto& [m, q] : g.report.queued)
       snap.queue_depth[g.plan.name + "/" + m] = q;
+    internal::add_generation_metrics(g.plan.name, g.report, snap); // issue 10
     auto& res = snap.resident[g.plan.name];
     for (auto& [m, r] : g.report.models)
       if (r == residency::resident)
@@ -362,6 +365,7 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
   self->set_down_handler([=](caf::down_msg& dm) { internal::on_node_down(self, dm); });
   return {
     [=](infer_atom, infer_request& req) { return on_infer(self, req); },
+    [=](generate_atom, generate_request& req) { return internal::on_generate(self, req); },
     [=](load_atom, model_command& cmd) { return fan_out(self, load_atom_v, cmd); },
     [=](unload_atom, model_command& cmd) { return fan_out(self, unload_atom_v, cmd); },
     [=](list_atom) {

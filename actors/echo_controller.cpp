@@ -53,6 +53,31 @@ echo_controller(messages::controller_actor::stateful_pointer<echo_state> self, s
       }
       return echo_answer(r);
     },
+    [=](generate_atom, generate_request& r) -> generate_response {
+      // generates the prompt again (cycling) up to max_new_tokens: frames to the stream, then the answer
+      generate_response out;
+      out.id = r.id;
+      auto& st = self->state;
+      if (std::find(st.models.begin(), st.models.end(), r.model) == st.models.end() || r.tokens.empty()) {
+        out.status = request_status::rejected;
+        out.code = error_code::unknown_model;
+        out.reason = "unknown model '" + r.model + "'";
+        return out;
+      }
+      out.status = request_status::ok;
+      out.finish_reason = "length";
+      out.timings.arrival = std::chrono::steady_clock::now();
+      for (std::int32_t i = 0; i < r.max_new_tokens; ++i) {
+        auto tok = r.tokens[static_cast<std::size_t>(i) % r.tokens.size()];
+        out.tokens.push_back(tok);
+        out.timings.token_times.push_back(std::chrono::steady_clock::now() - out.timings.arrival);
+        if (r.stream)
+          self->send(r.stream, token_atom_v, token_frame{r.id, i, tok});
+      }
+      out.timings.first_token = out.timings.finish = std::chrono::steady_clock::now();
+      out.timings.group = "echo";
+      return out;
+    },
     [=](load_atom, model_command&) -> ack { return {}; },
     [=](unload_atom, model_command&) -> ack { return {}; },
     [=](list_atom) -> std::vector<model_info> {

@@ -3,7 +3,8 @@
 // (`switchyard bench control-plane --ingress-only`, tests/unit/actors/ingress_broker_test.cpp). It answers
 // infer at once with ok and the tokens as an f32 tensor for the models it was given, `rejected` /
 // "unknown model '<name>'" otherwise. Requests for the model "slow" (when listed) are held until a drain
-// message, which answers them: tests use that to fill the in-flight bound without sleeping.
+// message, which answers them: tests use that to fill the in-flight bound without sleeping. A generate
+// request "generates" its prompt again (cycling) up to max_new_tokens, streaming each token first.
 // Spawn from any thread; the actor lives in the given actor system.
 #include <string>
 #include <vector>

@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 #include <fmt/format.h>
 
+#include "actors/ingress_generate.hpp"
 #include "messages/logging.hpp"
 #include "messages/type_ids.hpp"
 
@@ -56,8 +57,18 @@ struct ingress_state {
     std::uint64_t id = 0;
     std::string model;
     clock_type::time_point t0;
+    // generation: frames stream to the client; the sweep measures from the last frame; the request's
+    // actor (the frames' sender) is told when the client leaves
+    bool generate = false;
+    bool stream = false;
+    std::uint64_t ctx_id = 0;             // the id the controller knows it by
+    caf::strong_actor_ptr requester{};    // the sender of its first frame
+    bool orphan = false;                  // the connection closed: cancel at the next frame
+    bool cancel_sent = false;
+    clock_type::time_point last{};
   };
   std::unordered_map<std::uint64_t, held_request> held;
+  std::unordered_map<std::uint64_t, std::uint64_t> by_ctx_id; // generations: controller id -> seq
   std::uint64_t next_seq = 1;
   bool sweep_scheduled = false;
   std::uint64_t next_conn = 1;
@@ -76,10 +87,16 @@ conn_state* find_conn(ingress_broker_ptr self, caf::io::connection_handle hdl, s
   return it->second.get();
 }
 
+void cancel_generations(ingress_broker_ptr self, std::uint64_t conn);
+
 void close_conn(ingress_broker_ptr self, caf::io::connection_handle hdl, const char* counter) {
   auto& st = self->state;
-  if (st.conns.erase(hdl) == 0)
+  auto it = st.conns.find(hdl);
+  if (it == st.conns.end())
     return;
+  if (it->second->held > 0)
+    cancel_generations(self, it->second->id);
+  st.conns.erase(it);
   st.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, -1);
   st.ctx->metrics->counter_add("sy_ingress_closed_connections_total", {{"protocol", "msgpack"}, {"why", counter}});
   self->close(hdl);
@@ -149,6 +166,121 @@ void finish_request(ingress_broker_ptr self, std::uint64_t seq, const messages::
   answered(self);
 }
 
+/// The controller's answer (or `error`) for held generation `seq`; nothing if answered already.
+void finish_generate(ingress_broker_ptr self, std::uint64_t seq, const messages::generate_response* r,
+                     const std::string& error) {
+  auto& st = self->state;
+  auto it = st.held.find(seq);
+  if (it == st.held.end())
+    return;
+  auto h = std::move(it->second);
+  st.held.erase(it);
+  st.by_ctx_id.erase(h.ctx_id);
+  if (h.requester && !r && !h.cancel_sent) // given up here (the sweep): the request's actor frees its sequence
+    caf::anon_send(caf::actor_cast<caf::actor>(h.requester), messages::cancel_atom_v);
+  double held = std::chrono::duration<double>(clock_type::now() - h.t0).count();
+  wire_generate_response w;
+  if (r) {
+    w = to_wire(*r, held);
+  } else {
+    w.code = messages::error_code::internal;
+    w.status = messages::client_status(w.code);
+    w.reason = error;
+  }
+  w.id = h.id;
+  record_generate_answer(*st.ctx->metrics, "msgpack", model_label(*st.ctx, h.model), w, held);
+  if (auto* c = find_conn(self, h.hdl, h.conn)) {
+    --c->held;
+    c->last_active = clock_type::now();
+    encode_generate_response(w, self->wr_buf(h.hdl));
+    self->flush(h.hdl);
+  }
+  answered(self);
+}
+
+/// A streamed token of held generation (controller id f.id) from its request's actor.
+void on_token(ingress_broker_ptr self, messages::token_frame& f) {
+  auto& st = self->state;
+  auto s = st.by_ctx_id.find(f.id.value);
+  if (s == st.by_ctx_id.end())
+    return;
+  auto& h = st.held[s->second];
+  h.last = clock_type::now();
+  if (!h.requester)
+    h.requester = self->current_sender();
+  auto* c = find_conn(self, h.hdl, h.conn);
+  if (!c || h.orphan) { // the client left: free its sequence (once)
+    h.orphan = true;
+    if (!std::exchange(h.cancel_sent, true))
+      caf::anon_send(caf::actor_cast<caf::actor>(h.requester), messages::cancel_atom_v);
+    return;
+  }
+  c->last_active = h.last;
+  if (!h.stream)
+    return;
+  encode_token(wire_token{h.id, f.index, f.token}, self->wr_buf(h.hdl));
+  self->flush(h.hdl);
+  if (auto backlog = self->wr_buf(h.hdl).size(); backlog > st.ctx->limits.max_write_backlog) {
+    logger("ingress")->warn("closing a streaming client that does not read ({} bytes queued, limit {})", backlog,
+                            st.ctx->limits.max_write_backlog);
+    close_conn(self, h.hdl, "slow_reader");
+  }
+}
+
+/// The client of connection `conn` left: its generations in flight are cancelled (their KV is freed).
+void cancel_generations(ingress_broker_ptr self, std::uint64_t conn) {
+  for (auto& [seq, h] : self->state.held)
+    if (h.generate && h.conn == conn && !h.orphan) {
+      h.orphan = true;
+      if (h.requester && !std::exchange(h.cancel_sent, true))
+        caf::anon_send(caf::actor_cast<caf::actor>(h.requester), messages::cancel_atom_v);
+    }
+}
+
+void handle_generate(ingress_broker_ptr self, caf::io::connection_handle hdl, conn_state& conn, wire_generate& g) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  auto refuse = [&](messages::error_code code, std::string why) {
+    wire_generate_response w;
+    w.id = g.id;
+    w.code = code;
+    w.status = messages::client_status(code);
+    w.reason = std::move(why);
+    record_generate_answer(*ctx.metrics, "msgpack", model_label(ctx, g.model), w, 0);
+    if (find_conn(self, hdl, conn.id)) {
+      encode_generate_response(w, self->wr_buf(hdl));
+      self->flush(hdl);
+    }
+  };
+  if (auto bad = check_generate(ctx, g))
+    return refuse(bad->code, bad->reason);
+  if (st.draining)
+    return refuse(messages::error_code::draining, "draining: the server is shutting down");
+  if (!ctx.gate->try_acquire())
+    return refuse(messages::error_code::overload,
+                  fmt::format("overload: {} requests in flight (limit {})", ctx.gate->current(), ctx.gate->max()));
+  ++st.pending;
+  ++conn.held;
+  auto ctx_id = ctx.next_id.fetch_add(1, std::memory_order_relaxed);
+  auto req = to_controller(g, ctx_id);
+  req.stream = caf::actor_cast<messages::token_sink_actor>(self); // frames come here first (cancel on leave)
+  auto seq = st.next_seq++;
+  ingress_state::held_request h{hdl, conn.id, g.id, g.model, clock_type::now()};
+  h.generate = true;
+  h.stream = g.stream;
+  h.ctx_id = ctx_id;
+  h.last = h.t0;
+  st.held.emplace(seq, std::move(h));
+  st.by_ctx_id.emplace(ctx_id, seq);
+  if (!st.sweep_scheduled) {
+    st.sweep_scheduled = true;
+    self->delayed_send(self, sweep_period, messages::timeout_atom_v);
+  }
+  self->request(ctx.controller, caf::infinite, messages::generate_atom_v, std::move(req))
+    .then([=](messages::generate_response& r) { finish_generate(self, seq, &r, {}); },
+          [=](caf::error& e) { finish_generate(self, seq, nullptr, "controller: " + self->system().render(e)); });
+}
+
 /// Answers the requests held longer than the controller may take.
 void sweep(ingress_broker_ptr self) {
   auto& st = self->state;
@@ -156,11 +288,14 @@ void sweep(ingress_broker_ptr self) {
   auto now = clock_type::now();
   std::vector<std::uint64_t> late;
   for (auto& [seq, h] : st.held)
-    if (now - h.t0 > st.ctx->request_timeout)
+    if (now - (h.generate ? std::max(h.t0, h.last) : h.t0) > st.ctx->request_timeout)
       late.push_back(seq);
   auto why = fmt::format("controller: no answer within {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(st.ctx->request_timeout).count());
   for (auto seq : late)
-    finish_request(self, seq, nullptr, why);
+    if (st.held[seq].generate)
+      finish_generate(self, seq, nullptr, why);
+    else
+      finish_request(self, seq, nullptr, why);
   if (!st.held.empty()) {
     st.sweep_scheduled = true;
     self->delayed_send(self, sweep_period, messages::timeout_atom_v);
@@ -177,9 +312,12 @@ void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, conn_
     record_answer(*ctx.metrics, "msgpack", model_label(ctx, model), w, 0);
     write_answer(self, hdl, conn.id, w);
   };
-  auto req = decode_request(body, ctx.limits, &id);
-  if (!req)
-    return refuse("", messages::error_code::invalid_request, req.err().message);
+  auto any = decode_client_request(body, ctx.limits, &id);
+  if (!any)
+    return refuse("", messages::error_code::invalid_request, any.err().message);
+  if (auto* g = std::get_if<wire_generate>(&*any))
+    return handle_generate(self, hdl, conn, *g);
+  auto* req = &std::get<wire_request>(*any);
   if (auto bad = check_request(ctx, req->model, req->tokens))
     return refuse(req->model, bad->code, bad->reason);
   if (st.draining)
@@ -291,9 +429,15 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
       }
     },
     [=](const caf::io::connection_closed_msg& msg) {
-      if (self->state.conns.erase(msg.handle) > 0)
-        self->state.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, -1);
+      auto it = self->state.conns.find(msg.handle);
+      if (it == self->state.conns.end())
+        return;
+      if (it->second->held > 0)
+        cancel_generations(self, it->second->id);
+      self->state.conns.erase(it);
+      self->state.ctx->metrics->gauge_add("sy_ingress_connections", {{"protocol", "msgpack"}}, -1);
     },
+    [=](messages::token_atom, messages::token_frame& f) { on_token(self, f); },
     [=](const caf::io::acceptor_closed_msg&) { self->state.listening = false; },
     [=](messages::drain_atom) -> caf::result<bool> {
       auto& st = self->state;
@@ -321,6 +465,7 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
 } // namespace
 
 void describe_ingress_metrics(metrics_registry& m) {
+  describe_generate_metrics(m);
   m.describe_counter("sy_ingress_requests_total", "Requests answered by the ingress, by protocol, model and status");
   m.describe_histogram("sy_ingress_latency_seconds", "Time the ingress held an ok request (receive to answer)",
                        metrics_registry::default_latency_buckets());

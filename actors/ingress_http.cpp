@@ -296,6 +296,7 @@ void http_ingress::install_routes(bool metrics_only) {
   };
   server_->Post(R"(/v2/models/([^/]+)/infer)", infer);
   server_->Post(R"(/v2/models/([^/]+)/versions/[^/]+/infer)", infer);
+  install_generate_routes(*server_, *sys, ctx); // issue 10: generate, generate_stream, /v1/completions
   server_->Get("/v2", [](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, kserve_server_metadata());
   });

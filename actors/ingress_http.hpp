@@ -13,6 +13,9 @@
 //   GET  /v2/models/{m}[/versions/{v}]/ready     200 when the model is placed on a group, else 400/404
 //   POST /v2/models/{m}[/versions/{v}]/infer     KServe v2 inference (JSON or binary tensor data), or the
 //                                                simple form {"tokens":[...], "slo_ms": n} -> our JSON answer
+//   POST /v2/models/{m}[/versions/{v}]/generate   generation (issue 10; actors/ingress_http_generate.cpp):
+//   POST /v2/models/{m}[/versions/{v}]/generate_stream   Triton/KServe generate extension, SSE when streamed
+//   POST /v1/completions                         OpenAI completions, prompt as token ids, "stream" as SSE
 //   POST /v2/repository/index                    every model with its state
 //   POST /v2/repository/models/{m}/load|unload   load / evict the model (body optional)       [control]
 //   GET|POST /v2/policies[/{kind}]               run-time policies (actors/ingress_policies.hpp) [control]
@@ -83,6 +86,9 @@ std::string response_json(const wire_response& r, const std::string& model);
 /// Parses an infer body: {"tokens":[int...], "slo_ms": number?}. Errors name the key and what was found.
 result<wire_request> parse_infer_json(const std::string& body, const std::string& model,
                                       const ingress_limits& limits);
+
+/// Installs the generation routes (/v2/models/{m}/generate[_stream], /v1/completions).
+void install_generate_routes(httplib::Server& server, caf::actor_system& sys, std::shared_ptr<ingress_context> ctx);
 
 /// The HTTP status code for a wire answer (from its error code).
 int http_status_of(const wire_response& r);

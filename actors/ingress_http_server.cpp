@@ -179,6 +179,9 @@ void http_server::start() {
     return;
   if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
     wake_[0] = wake_[1] = -1;
+  // httplib streams a chunked content provider (server-sent events) only while svr_sock_ is valid (its
+  // "shutting down" test); ours stays set until drain has joined every worker, so streams finish.
+  svr_sock_ = listen_fd_;
   poller_ = std::thread([this] { poll_loop(); });
   for (std::size_t i = 0; i < limits_.workers; ++i)
     workers_.emplace_back([this] { worker_loop(); });
@@ -198,6 +201,7 @@ std::size_t http_server::drain(std::chrono::milliseconds quiet) {
   for (auto& t : workers_)
     if (t.joinable())
       t.join();
+  svr_sock_ = INVALID_SOCKET; // never closed through it: the listener is ours (closed by the poller)
   return drained_requests_.load();
 }
 
@@ -366,6 +370,10 @@ void http_server::serve(int fd) {
   auto setup = [](httplib::Request& req) {
     if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
       req.set_header("Content-Length", "0");
+    // Generation answers are never compressed: a compressor buffers a stream's events (tokens would reach
+    // the client late, all at once), and clients of /v1 ask for encodings they may not decode well.
+    if (req.path.rfind("/v1/", 0) == 0 || req.path.find("/generate") != std::string::npos)
+      req.headers.erase("Accept-Encoding");
   };
   for (;;) {
     bool draining = draining_.load();

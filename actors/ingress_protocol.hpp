@@ -6,6 +6,18 @@
 //   response = {"id": uint, "status": str, "reason": str, "output": {"data": bin, "dtype": str,
 //               "shape": [int...]}, "timings": {name: ms...}, "group": str, "batch_size": int}
 //
+// Generation (issue 10): a request with "kind": "generate" (absent: "infer"):
+//   generate = {"kind": "generate", "id": uint, "model": str, "tokens": [int...] (the prompt),
+//               "max_new_tokens": int, "sampling": {"temperature": num, "top_k": int, "top_p": num,
+//               "seed": uint} (optional, default greedy), "ignore_eos": bool, "stream": bool,
+//               "ttft_ms": num, "tpot_ms": num (optional)}
+//   with stream: one frame per new token, as soon as it is sampled: {"id": uint, "index": int, "token": int}
+//   then (always) one final frame: {"id", "status", "reason", "tokens": [int...] (all new tokens),
+//               "finish_reason": "eos" | "length" | "", "timings": {"queue_ms", "ttft_ms", "tpot_ms",
+//               "total_ms", "ingress_ms"}, "token_ms": [ms from arrival per token], "group": str,
+//               "preemptions": int}
+//   A token frame has "token" and no "status"; the final frame has "status". No frame follows it.
+//
 // status is one of ok | rejected | deadline_exceeded | failed | invalid (invalid: the request itself is
 // malformed: bad frame, bad msgpack, missing key, too many tokens; nothing was scheduled). The README
 // ("Ingress protocol") documents the schema; scripts/client.py is the reference client.
@@ -18,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "messages/errors.hpp"
@@ -48,6 +61,48 @@ struct wire_request {
   std::string output{}; // the output kind (logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden);
                       // empty: the model's configured output
 };
+
+/// A decoded generate request ("kind": "generate").
+struct wire_generate {
+  std::uint64_t id = 0;
+  std::string model;
+  std::vector<std::int32_t> tokens;  // the prompt
+  std::int32_t max_new_tokens = 16;
+  float temperature = 0.0f;          // 0: greedy
+  std::int32_t top_k = 0;
+  float top_p = 1.0f;
+  std::uint64_t seed = 0;
+  bool ignore_eos = false;
+  bool stream = false;
+  double ttft_ms = 0, tpot_ms = 0;   // 0: the model's
+};
+
+/// What a client frame asks for.
+using client_request = std::variant<wire_request, wire_generate>;
+
+/// One streamed token.
+struct wire_token {
+  std::uint64_t id = 0;
+  std::int32_t index = 0;
+  std::int32_t token = 0;
+};
+
+/// The final answer to a generate request.
+struct wire_generate_response {
+  std::uint64_t id = 0;
+  messages::error_code code = messages::error_code::none; // not on the wire (status is)
+  std::string status;
+  std::string reason;
+  std::vector<std::int32_t> tokens;
+  std::string finish_reason;
+  std::vector<std::pair<std::string, double>> timings; // queue_ms, ttft_ms, tpot_ms, total_ms, ingress_ms
+  std::vector<double> token_ms;                        // per token, from arrival
+  std::string group;
+  int preemptions = 0;
+};
+
+/// A frame the server sends for a generate request.
+using generate_frame = std::variant<wire_token, wire_generate_response>;
 
 /// A tensor as it travels: raw bytes + dtype + shape.
 struct wire_output {
@@ -88,6 +143,17 @@ struct decode_failure {
 /// found.
 result<wire_request> decode_request(std::string_view body, const ingress_limits& limits,
                                     std::uint64_t* id_seen = nullptr);
+
+/// Decodes one frame body of either kind (infer or generate); errors as decode_request.
+result<client_request> decode_client_request(std::string_view body, const ingress_limits& limits,
+                                             std::uint64_t* id_seen = nullptr);
+
+/// Frames of generation: a request (clients, tests), a token, a final answer.
+void encode_generate(const wire_generate& r, std::vector<char>& out);
+void encode_token(const wire_token& t, std::vector<char>& out);
+void encode_generate_response(const wire_generate_response& r, std::vector<char>& out);
+/// Decodes a server frame of a generate request (a token frame or the final answer).
+result<generate_frame> decode_generate_frame(std::string_view body);
 
 /// Appends a whole frame (length prefix + body) for a response / request to out.
 void encode_response(const wire_response& r, std::vector<char>& out);

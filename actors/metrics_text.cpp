@@ -40,6 +40,30 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
     auto model = slash == std::string::npos ? std::string() : key.substr(slash + 1);
     o += fmt::format("sy_queue_depth{{group=\"{}\",model=\"{}\"}} {}\n", prometheus_label_value(group), prometheus_label_value(model), d);
   }
+  auto by_group_model = [&](const char* name, const char* type, const char* help,
+                            const std::map<std::string, std::int64_t>& m, const char* second) {
+    head(o, name, type, help);
+    for (const auto& [key, v] : m) {
+      auto slash = key.find('/');
+      auto group = slash == std::string::npos ? key : key.substr(0, slash);
+      auto rest = slash == std::string::npos ? std::string() : key.substr(slash + 1);
+      o += fmt::format("{}{{group=\"{}\",{}=\"{}\"}} {}\n", name, prometheus_label_value(group), second,
+                       prometheus_label_value(rest), v);
+    }
+  };
+  by_group_model("sy_generation_running", "gauge", "Generating sequences admitted (holding KV), by group and model",
+                 s.gen_running, "model");
+  by_group_model("sy_generation_waiting", "gauge", "Generating sequences waiting for admission, by group and model",
+                 s.gen_waiting, "model");
+  by_group_model("sy_generation_preemptions_total", "counter",
+                 "Sequences whose KV was dropped for lack of blocks and recomputed, by group and model", s.preemptions,
+                 "model");
+  by_group_model("sy_generation_tokens_total", "counter", "New tokens sampled, by group and model (rate: tokens/s)",
+                 s.gen_tokens, "model");
+  by_group_model("sy_kv_blocks_used", "gauge", "KV cache blocks handed out on a stage's devices, by group and stage",
+                 s.kv_blocks_used, "stage");
+  by_group_model("sy_kv_blocks_free", "gauge", "Free KV blocks in the slabs a stage's devices hold, by group and stage",
+                 s.kv_blocks_free, "stage");
   head(o, "sy_swap_loads_total", "counter", "Model shard loads (host to device), by device");
   for (const auto& [dev, w] : s.swaps)
     o += fmt::format("sy_swap_loads_total{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.loads);

@@ -13,6 +13,20 @@
 // policy may plan with the bytes of unloading models (each stage starts a load only after its earlier
 // evictions freed their memory). A device_unhealthy event from any stage makes the group refuse work: its
 // queued and new requests fail with the reason, and the controller is told (group_report::unhealthy).
+//
+// Generation (issue 10 §2, DESIGN.md §10). The group is the ONE owner of every generating sequence's
+// state: its prompt and tokens so far, the KV id the stages cache it under, its admission and TTFT
+// deadline, and the KV block accounting view (blocks held per sequence = ceil(fed / block_tokens)), kept
+// per model in an internal::generation_queue. Stages hold only the KV blocks of the ids they are given
+// and free them on a release entry; request actors hold only copies of the streamed tokens. Each
+// iteration (continuous batching) the group plans one step entry per model (running decodes, then
+// prefill chunks of running and newly admitted sequences within the token budget) and sends it to
+// stage 0; with p stages up to p steps of disjoint sequences are in flight (micro-batches). The last
+// stage samples and returns a step_result; the group streams each new token to its request actor, and
+// a sequence that stops gets exactly one terminal generation_outcome, its KV released on every stage.
+// A step that fails for lack of KV blocks sends its sequences back to wait (KV dropped, recomputed later
+// from prompt + tokens; counted as preemptions) while other sequences hold blocks; with none left to
+// wait for, they fail. A model with running or waiting sequences is never an eviction victim (pinned).
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -23,6 +37,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/internal/generation_queue.hpp"
 #include "actors/spawn.hpp"
 
 namespace sy::actors {
@@ -50,6 +65,8 @@ struct model_entry {
   std::vector<double> latency_s; // EWMA per batch size - 1 (0: unknown)
   double load_s = 0;
   std::vector<caf::typed_response_promise<ack>> load_waiters, unload_waiters;
+  std::unique_ptr<internal::generation_queue> gen; // generating decoders only
+  bool gen_busy() const { return gen && !gen->idle(); }
 };
 
 struct cancel_hash {
@@ -72,6 +89,9 @@ struct group_state {
   bool report_dirty = false; // a change since then that was not reported yet
   bool tick_armed = false;   // a tick_atom is on its way (flushes a dirty report)
   std::string unhealthy;     // a stage's device has a sticky error: the group refuses work
+  std::int64_t steps_in_flight = 0; // generation steps (counted in in_flight too)
+  std::vector<std::int64_t> kv_used, kv_free; // per stage, as the stages last reported
+  std::map<std::string, std::int64_t> gen_tokens; // per model: new tokens sampled
   // Requests cancelled by their request actor (deadline passed) while queued: dropped lazily when batching
   // reaches them, so that a cancel costs O(1) instead of a scan of every queue. Key: (id, requester).
   std::unordered_set<std::pair<std::uint64_t, caf::actor_addr>, cancel_hash> cancelled;
@@ -89,6 +109,32 @@ void answer(self_ptr self, const queued_request& q, request_status s, std::strin
   self->send(q.requester, outcome_atom_v, request_outcome{q.id, s, std::move(why), {}, {}, now, 0, duration{0}, code});
 }
 
+/// The terminal answer of a generation (its request actor passes it on).
+void answer_gen(self_ptr self, const internal::gen_ptr& s, request_status status, std::string why,
+                error_code code, std::string finish_reason = {}) {
+  generation_outcome o{s->req.id, status, std::move(why), code, s->out, std::move(finish_reason), s->admitted,
+                       s->times, s->preemptions};
+  self->send(s->req.requester, outcome_atom_v, std::move(o));
+}
+
+/// Frees sequences' KV on every stage (none of their steps is in flight).
+void release_kv(self_ptr self, const std::string& model, std::vector<std::uint64_t> ids) {
+  if (ids.empty())
+    return;
+  for (auto& stage : self->state.stages)
+    self->send(stage, release_entry{model, ids});
+}
+
+/// Fails every generation of `m` (stop, unhealthy device, failed load).
+void fail_generations(self_ptr self, const std::string& name, model_entry& m, const std::string& why, error_code code) {
+  if (!m.gen)
+    return;
+  std::vector<std::uint64_t> release;
+  for (auto& s : m.gen->take_all(release))
+    answer_gen(self, s, request_status::failed, why, code);
+  release_kv(self, name, std::move(release));
+}
+
 void report(self_ptr self) {
   auto& st = self->state;
   if (!st.init.controller)
@@ -99,12 +145,21 @@ void report(self_ptr self) {
   r.unhealthy = st.unhealthy;
   for (auto& [name, m] : st.models) {
     r.models[name] = m.state;
-    r.queued[name] = static_cast<std::int64_t>(m.queue.size()) + m.in_pipeline;
+    r.queued[name] = static_cast<std::int64_t>(m.queue.size()) + m.in_pipeline
+                     + (m.gen ? static_cast<std::int64_t>(m.gen->waiting() + m.gen->running()) : 0);
     if (!m.latency_s.empty() && m.latency_s[0] > 0)
       r.latency_s[name] = m.latency_s[0];
     if (m.load_s > 0)
       r.load_s[name] = m.load_s;
+    if (m.gen) {
+      r.gen_running[name] = static_cast<std::int64_t>(m.gen->running());
+      r.gen_waiting[name] = static_cast<std::int64_t>(m.gen->waiting());
+      r.preemptions[name] = m.gen->preemptions();
+      r.gen_tokens[name] = st.gen_tokens[name];
+    }
   }
+  r.kv_used = st.kv_used;
+  r.kv_free = st.kv_free;
   st.last_report = self->clock().now();
   st.report_dirty = false;
   self->send(st.init.controller, report_atom_v, std::move(r));
@@ -181,7 +236,8 @@ bool ensure_resident(self_ptr self, const std::string& name) {
   for (auto& [other, o] : st.models)
     if (o.state == residency::resident || o.state == residency::loading)
       v.resident.push_back({other, o.bytes, o.last_used, static_cast<std::int64_t>(o.queue.size()),
-                            o.pinned || o.state == residency::loading, o.demand, o.load_s, o.in_pipeline});
+                            o.pinned || o.state == residency::loading || o.gen_busy(), o.demand, o.load_s,
+                            o.in_pipeline});
   auto d = st.init.eviction(v);
   if (!d.possible)
     return false;
@@ -284,14 +340,37 @@ bool send_batch(self_ptr self, const std::string& name) {
   return true;
 }
 
+/// Plans and sends the next generation steps of `name` while the pipeline has room: up to one per stage
+/// (disjoint sequences), within the group's in-flight limit.
+void send_steps(self_ptr self, const std::string& name, model_entry& m, int limit) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  m.gen->expire(now); // waited past their TTFT deadline: their request actors answer them
+  while (st.in_flight < limit && m.gen->steps_in_flight() < static_cast<int>(st.stages.size())) {
+    auto step = m.gen->plan(st.next_id, now);
+    if (!step)
+      break;
+    ++st.next_id;
+    step->start = now;
+    m.last_used = ++st.use_clock;
+    ++m.in_pipeline;
+    ++st.in_flight;
+    ++st.steps_in_flight;
+    self->send(st.stages.front(), std::move(*step));
+  }
+}
+
 void pump(self_ptr self) {
   auto& st = self->state;
   if (st.stages.empty())
     return;
   for (auto& [name, m] : st.models)
-    if (!m.queue.empty() && m.state == residency::evicted)
+    if ((!m.queue.empty() || m.gen_busy()) && m.state == residency::evicted)
       ensure_resident(self, name); // its batches follow the load entry at once
   int limit = st.init.max_in_flight > 0 ? st.init.max_in_flight : static_cast<int>(st.stages.size()) + 1;
+  for (auto& [name, m] : st.models)
+    if (m.gen_busy() && (m.state == residency::loading || m.state == residency::resident))
+      send_steps(self, name, m, limit);
   while (st.in_flight < limit) {
     const std::string* pick = nullptr;
     time_point oldest = time_point::max();
@@ -305,7 +384,7 @@ void pump(self_ptr self) {
       break;
   }
   for (auto& [name, m] : st.models) {
-    if (m.unload_requested && m.queue.empty()
+    if (m.unload_requested && m.queue.empty() && !m.gen_busy()
         && (m.state == residency::resident || m.state == residency::loading) && m.pending_loads == 0)
       start_evict(self, name);
     if (!m.unload_requested && m.pending_evicts == 0) { // the stages confirmed (maybe reloaded by demand since)
@@ -330,6 +409,7 @@ void on_unhealthy(self_ptr self, const stage_event& e) {
     for (auto& q : std::exchange(m.queue, {}))
       answer(self, q, request_status::failed, "group " + st.init.name + " unhealthy: " + st.unhealthy,
              error_code::device_error);
+    fail_generations(self, name, m, "group " + st.init.name + " unhealthy: " + st.unhealthy, error_code::device_error);
     for (auto& w : std::exchange(m.load_waiters, {}))
       w.deliver(ack{false, "group " + st.init.name + " unhealthy: " + st.unhealthy});
   }
@@ -374,6 +454,7 @@ void on_event(self_ptr self, stage_event& e) {
           w.deliver(ack{false, "load failed: " + e.error});
         for (auto& q : std::exchange(m.queue, {}))
           answer(self, q, request_status::failed, "load of " + e.model + " failed: " + e.error, client_code(e.code));
+        fail_generations(self, e.model, m, "load of " + e.model + " failed: " + e.error, client_code(e.code));
         st.preloading.erase(e.model);
       }
       break;
@@ -420,12 +501,77 @@ void on_event(self_ptr self, stage_event& e) {
     report(self);
 }
 
+/// A generation step came back from the last stage (or failed on some stage).
+void on_step(self_ptr self, step_result& r) {
+  auto& st = self->state;
+  auto it = st.models.find(r.model);
+  if (it == st.models.end() || !it->second.gen)
+    return;
+  auto& m = it->second;
+  --m.in_pipeline;
+  --st.in_flight;
+  --st.steps_in_flight;
+  auto out = m.gen->on_result(r, self->clock().now());
+  st.gen_tokens[r.model] += static_cast<std::int64_t>(out.tokens.size());
+  for (auto& t : out.tokens)
+    self->send(t.seq->req.requester, token_atom_v, token_frame{t.seq->req.id, t.index, t.value});
+  for (std::size_t i = 0; i < out.finished.size(); ++i)
+    answer_gen(self, out.finished[i], request_status::ok, {}, error_code::none, out.finish_reasons[i]);
+  for (auto& [s, code] : out.failed)
+    answer_gen(self, s, request_status::failed, "generation step failed on stage " + std::to_string(r.stage) + ": " + r.error,
+               client_code(code));
+  release_kv(self, r.model, std::move(out.release));
+  pump(self);
+  report_soon(self);
+}
+
 model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) {
   for (auto& [name, bytes] : init.models)
     self->state.models[name].bytes = bytes;
+  for (auto& [name, eos] : init.generators)
+    if (auto it = self->state.models.find(name); it != self->state.models.end())
+      it->second.gen = std::make_unique<internal::generation_queue>(
+        internal::generation_options{init.gen_max_seqs, init.gen_token_budget, init.kv_block_tokens, init.stages},
+        eos);
   self->state.init = std::move(init);
   return {
     [=](stage_event& e) { on_event(self, e); },
+    [=](step_result& r) { on_step(self, r); },
+    [=](kv_usage_report& k) {
+      auto& st = self->state;
+      auto s = static_cast<std::size_t>(std::max(0, k.stage));
+      if (st.kv_used.size() <= s) {
+        st.kv_used.resize(s + 1, 0);
+        st.kv_free.resize(s + 1, 0);
+      }
+      st.kv_used[s] = k.blocks_used;
+      st.kv_free[s] = k.blocks_free;
+      report_soon(self);
+    },
+    [=](enqueue_atom, queued_generation& q) {
+      auto& st = self->state;
+      auto fail = [&](request_status s, std::string why, error_code code) {
+        generation_outcome o{q.id, s, std::move(why), code, {}, {}, {}, {}, 0};
+        self->send(q.requester, outcome_atom_v, std::move(o));
+      };
+      if (!st.unhealthy.empty())
+        return fail(request_status::failed, "group " + st.init.name + " unhealthy: " + st.unhealthy,
+                    error_code::device_error);
+      auto it = st.models.find(q.model);
+      if (it == st.models.end())
+        return fail(request_status::rejected, "model " + q.model + " is not hosted by group " + st.init.name,
+                    error_code::not_resident);
+      if (!it->second.gen)
+        return fail(request_status::rejected, "model " + q.model + " does not generate (not a decoder)",
+                    error_code::invalid_request);
+      if (it->second.bytes > st.init.budget_bytes)
+        return fail(request_status::failed, "model " + q.model + " does not fit the devices of group " + st.init.name,
+                    error_code::internal);
+      it->second.demand += 1;
+      it->second.gen->enqueue(std::move(q));
+      pump(self);
+      report_soon(self);
+    },
     [=](attach_atom, std::vector<stage_actor>& stages) {
       auto& st = self->state;
       st.stages = std::move(stages);
@@ -469,6 +615,16 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
     },
     [=](cancel_atom, request_id id) { // O(1): dropped when batching reaches it (send_batch)
       auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      for (auto& [name, m] : st.models) { // a generation: forgotten now, its KV freed once no step is in flight
+        std::vector<std::uint64_t> release;
+        if (m.gen && m.gen->cancel(id, sender, release)) {
+          release_kv(self, name, std::move(release));
+          pump(self);
+          report_soon(self);
+          return;
+        }
+      }
       st.cancelled.insert({id.value, caf::actor_cast<caf::actor_addr>(self->current_sender())});
       // bound the set if cancels arrive for requests that already left the queue (they are never reached)
       std::size_t queued = 0;
@@ -527,6 +683,7 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
       for (auto& [name, m] : self->state.models) {
         for (auto& q : std::exchange(m.queue, {}))
           answer(self, q, request_status::failed, "group " + self->state.init.name + " stopped");
+        fail_generations(self, name, m, "group " + self->state.init.name + " stopped", error_code::draining);
         for (auto& w : std::exchange(m.load_waiters, {}))
           w.deliver(ack{false, "group stopped"});
         for (auto& w : std::exchange(m.unload_waiters, {}))

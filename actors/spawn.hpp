@@ -4,6 +4,7 @@
 // includes. Spawning is thread-safe (caf::actor_system::spawn).
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct request_init {
   /// true: the actor arms its own deadline timer (one clock event per request). false: its controller
   /// sends it timeout_atom once the deadline passed (one periodic timer for all requests).
   bool own_timer = true;
+  /// A generation (always its own timer): `deadline` bounds the first token; after it, a gap of more than
+  /// this between tokens fails the request (a lost group), never a slow but live one.
+  messages::duration stall_timeout = std::chrono::seconds(30);
 };
 messages::request_actor spawn_request(caf::actor_system& sys, request_init init);
 
@@ -53,6 +57,12 @@ struct model_group_init {
   std::int32_t max_in_flight = 0;            // batches in the pipeline at once; 0: stages + 1
   std::vector<std::string> preload;           // loaded at attach while they fit, in this order
   bool load_pipelining = true;                // false: a load's stages copy one after another (baseline)
+  /// Generation (issue 10): the hosted decoders that generate, with their eos token (-1: none); the
+  /// iteration limits per model; the KV block size of the group's accounting view.
+  std::map<std::string, std::int32_t> generators;
+  std::int32_t gen_max_seqs = 16;
+  std::int32_t gen_token_budget = 256;
+  std::int32_t kv_block_tokens = 16;
   messages::controller_full_actor controller; // may be invalid (tests)
 };
 messages::model_group_actor spawn_model_group(caf::actor_system& sys, model_group_init init);

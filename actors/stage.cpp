@@ -9,6 +9,13 @@
 // (they come from different device threads), so that its outputs, the load_done and the next stage's entries
 // keep their order. Never blocks.
 //
+// Generation (issue 10): a step entry runs like a batch (behind a load on the device, counted in the
+// model's in-flight work, handed on with its activations); the last stage samples the rows that end a
+// sequence's context and returns a step_result to the group (which owns the sequences); any stage that
+// fails a step returns the failure instead. A release entry frees sequences' KV at once (the group sends
+// it only when none of their steps is in flight). The stage tells its group its devices' KV block use
+// when it changed (kv_usage_report).
+//
 // The stage is the one owner of its shards' residency (issue 9 §2): the group and the controller keep views
 // derived from the stage_events it sends (load_done / load_failed / evict_done, each with a typed code).
 //
@@ -28,6 +35,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/spawn.hpp"
+#include "gpu/sampling.hpp"
 #include "messages/logging.hpp"
 
 namespace sy::actors {
@@ -36,7 +44,7 @@ namespace {
 
 using namespace messages;
 
-using entry = std::variant<batch_entry, load_entry, evict_entry>;
+using entry = std::variant<batch_entry, load_entry, evict_entry, step_entry>;
 enum class shard_state { absent, loading, resident, evicting };
 
 struct model_slot {
@@ -73,6 +81,7 @@ struct stage_state {
   std::vector<caf::typed_response_promise<ack>> stop_waiters;
   // A sticky device error: reported to the group once; from then on every entry is refused.
   std::string unhealthy;
+  stage_backend::kv_usage kv_reported; // the KV use last reported to the group
 };
 
 /// How long a stop waits for the devices to finish the work enqueued before it. Past it (a hung device),
@@ -99,6 +108,31 @@ void fail_batch(self_ptr self, const batch_entry& b, stage_error code, const std
                request_outcome{b.ids[i], request_status::failed, why, {}, b.start, now, b.batch, b.load_wait,
                                client_code(code)});
   report(self, {stage_event_kind::batch_failed, 0, b.batch_id, b.model, b.batch, now - b.start, why, code});
+}
+
+/// A generation step failed on this stage: the group hears it (it owns the sequences and answers them).
+void fail_step(self_ptr self, const step_entry& e, stage_error code, const std::string& why) {
+  auto now = self->clock().now();
+  step_result r{e.step_id, e.model, self->state.index, {}, now - e.start, why, code};
+  if (self->state.group)
+    self->send(self->state.group, std::move(r));
+}
+
+/// Fails a batch or a step entry.
+void fail_work(self_ptr self, const entry& e, stage_error code, const std::string& why) {
+  if (auto* b = std::get_if<batch_entry>(&e))
+    fail_batch(self, *b, code, why);
+  else if (auto* st = std::get_if<step_entry>(&e))
+    fail_step(self, *st, code, why);
+}
+
+/// The start time point of a batch or step entry (stage 0 measures from it), else nullptr.
+time_point* start_of(entry& e) {
+  if (auto* b = std::get_if<batch_entry>(&e))
+    return &b->start;
+  if (auto* st = std::get_if<step_entry>(&e))
+    return &st->start;
+  return nullptr;
 }
 
 /// The failure class of a backend error: a sticky device error wins; then the error's category.
@@ -140,6 +174,14 @@ void forward_entry(self_ptr self, const Entry& e) {
 }
 
 void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, stage_error code, const std::string& error);
+void on_step_done(self_ptr self, pending_op& op, step_entry& e, stage_error code, const std::string& error);
+/// A batch or step entry's device work is over (with `code`).
+void on_work_done(self_ptr self, pending_op& op, stage_error code, const std::string& error) {
+  if (auto* b = std::get_if<batch_entry>(&op.what))
+    on_batch_done(self, op, *b, code, error);
+  else if (auto* e = std::get_if<step_entry>(&op.what))
+    on_step_done(self, op, *e, code, error);
+}
 
 /// Starts `e` if its model's state allows it; false: it must wait. Load and evict entries are handed to
 /// the next stage when they start here, which keeps every model's entries in order along the pipeline.
@@ -168,6 +210,27 @@ bool try_start(self_ptr self, entry& e) {
                                    completion(self, token));
     if (!res) {
       fail_batch(self, *b, classify(self, res.err().category), res.err().to_string());
+      return true;
+    }
+    ++slot.in_flight;
+    st.pending.emplace(token, pending_op{std::move(e), std::move(out), now, behind, false, {}, stage_error::none});
+    return true;
+  }
+  if (auto* se = std::get_if<step_entry>(&e)) {
+    if (slot.state != shard_state::resident && slot.state != shard_state::loading) {
+      fail_step(self, *se, stage_error::not_resident,
+                "model " + se->model + " is not resident on stage " + std::to_string(st.index));
+      return true;
+    }
+    std::uint64_t behind = slot.state == shard_state::loading ? slot.load_token : 0;
+    if (st.index == 0)
+      se->start = now;
+    auto token = st.next_token++;
+    auto out = std::make_shared<tensor>();
+    const bool local_next = st.next && st.next->node() == self->node();
+    auto res = st.backend->step(se->model, se->seqs, se->counts, se->input, out, local_next, completion(self, token));
+    if (!res) {
+      fail_step(self, *se, classify(self, res.err().category), res.err().to_string());
       return true;
     }
     ++slot.in_flight;
@@ -231,13 +294,12 @@ void release_behind_load(self_ptr self, std::uint64_t token, stage_error code, c
     if (op.behind_load != token)
       continue;
     op.behind_load = 0;
-    auto& b = std::get<batch_entry>(op.what);
-    if (st.index == 0) {
-      b.load_wait = now - b.start;
-      b.start = now;
+    if (auto* b = std::get_if<batch_entry>(&op.what); b && st.index == 0) {
+      b->load_wait = now - b->start;
+      b->start = now;
     }
     if (code != stage_error::none) {
-      op.error = "load of " + b.model + " failed: " + error;
+      op.error = "load of " + model_of(op.what) + " failed: " + error;
       op.code = code == stage_error::device_unhealthy ? code : stage_error::load_failed;
     }
     if (op.finished)
@@ -247,7 +309,7 @@ void release_behind_load(self_ptr self, std::uint64_t token, stage_error code, c
     auto it = st.pending.find(t);
     auto op = std::move(it->second);
     st.pending.erase(it);
-    on_batch_done(self, op, std::get<batch_entry>(op.what), op.code, op.error);
+    on_work_done(self, op, op.code, op.error);
   }
 }
 
@@ -266,8 +328,8 @@ void refuse(self_ptr self, const entry& e) {
   const auto code = st.stopping ? stage_error::stopped : stage_error::device_unhealthy;
   const std::string why = st.stopping ? "stage " + std::to_string(st.index) + " stopped"
                                       : "stage " + std::to_string(st.index) + " device unhealthy: " + st.unhealthy;
-  if (auto* b = std::get_if<batch_entry>(&e))
-    fail_batch(self, *b, code, why);
+  if (std::holds_alternative<batch_entry>(e) || std::holds_alternative<step_entry>(e))
+    fail_work(self, e, code, why);
   else if (auto* l = std::get_if<load_entry>(&e))
     report(self, {stage_event_kind::load_failed, 0, l->load_id, l->model, 0, duration{0}, why, code});
   else if (auto* ev = std::get_if<evict_entry>(&e))
@@ -297,8 +359,8 @@ void accept(self_ptr self, entry e) {
   auto& slot = self->state.models[model_of(e)];
   if (slot.waiting.empty() && try_start(self, e))
     return;
-  if (auto* b = std::get_if<batch_entry>(&e); b && self->state.index == 0)
-    b->start = self->clock().now(); // parked: stage 0 measures the load wait from here
+  if (auto* t = start_of(e); t && self->state.index == 0)
+    *t = self->clock().now(); // parked: stage 0 measures the load wait from here
   slot.waiting.push_back(std::move(e));
 }
 
@@ -335,6 +397,51 @@ void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, stage_error co
   report(self, {stage_event_kind::batch_done, 0, b.batch_id, b.model, b.batch, now - b.start, {}, stage_error::none});
 }
 
+/// Tells the group the KV use of this stage's devices when it changed.
+void report_kv(self_ptr self) {
+  auto& st = self->state;
+  if (!st.backend || !st.group)
+    return;
+  auto u = st.backend->kv();
+  if (u.blocks_used == st.kv_reported.blocks_used && u.blocks_free == st.kv_reported.blocks_free)
+    return;
+  st.kv_reported = u;
+  self->send(st.group, kv_usage_report{st.index, u.blocks_used, u.blocks_free});
+}
+
+void on_step_done(self_ptr self, pending_op& op, step_entry& e, stage_error code, const std::string& error) {
+  auto& st = self->state;
+  report_kv(self);
+  --st.models[e.model].in_flight;
+  if (code != stage_error::none)
+    return fail_step(self, e, code, error);
+  if (st.next && st.stopping)
+    return fail_step(self, e, stage_error::stopped, "stage " + std::to_string(st.index) + " stopped");
+  if (st.next) {
+    e.input = std::move(*op.output);
+    self->send(st.next, std::move(e));
+    return;
+  }
+  // last stage: sample the rows that end a sequence's context (gpu/sampling.hpp: pure, keyed by the
+  // request's seed and the token's index, so the token does not depend on the batch)
+  const auto& out = *op.output;
+  const int vocab = out.shape.size() == 2 ? static_cast<int>(out.shape[1]) : 0;
+  step_result r{e.step_id, e.model, st.index, std::vector<std::int32_t>(e.seqs.size(), -1), duration{0}, {},
+                stage_error::none};
+  const auto* logits = reinterpret_cast<const float*>(out.bytes.data());
+  for (std::size_t i = 0; i < e.seqs.size(); ++i) {
+    if (i >= e.sample.size() || e.sample[i] < 0 || vocab <= 0)
+      continue;
+    const auto& so = i < e.sampling.size() ? e.sampling[i] : sampling_options{};
+    gpu::sampling_params p{so.temperature, so.top_k, so.top_p, so.seed};
+    r.tokens[i] = gpu::sample_token(logits + i * static_cast<std::size_t>(vocab), vocab, p,
+                                    static_cast<std::uint64_t>(e.sample[i]));
+  }
+  r.elapsed = self->clock().now() - e.start;
+  if (st.group)
+    self->send(st.group, std::move(r));
+}
+
 void on_completion(self_ptr self, stage_completion& c) {
   auto& st = self->state;
   auto it = st.pending.find(c.token);
@@ -354,11 +461,11 @@ void on_completion(self_ptr self, stage_completion& c) {
   auto op = std::move(it->second);
   st.pending.erase(it);
   auto now = self->clock().now();
-  if (auto* b = std::get_if<batch_entry>(&op.what)) {
+  if (std::holds_alternative<batch_entry>(op.what) || std::holds_alternative<step_entry>(op.what)) {
     if (code != stage_error::none)
-      on_batch_done(self, op, *b, code, error);
+      on_work_done(self, op, code, error);
     else
-      on_batch_done(self, op, *b, op.code, op.error);
+      on_work_done(self, op, op.code, op.error);
   } else if (auto* l = std::get_if<load_entry>(&op.what)) {
     auto& slot = st.models[l->model];
     const bool ok = code == stage_error::none;
@@ -399,6 +506,12 @@ stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shar
     [=](batch_entry& b) { accept(self, std::move(b)); },
     [=](load_entry& l) { accept(self, std::move(l)); },
     [=](evict_entry& e) { accept(self, std::move(e)); },
+    [=](step_entry& e) { accept(self, std::move(e)); },
+    [=](release_entry& r) { // the group's sequences are done: no step of theirs is in flight anywhere
+      if (self->state.backend)
+        self->state.backend->release(r.model, r.seqs);
+      report_kv(self);
+    },
     [=](attach_atom, stage_input_actor next, group_events_actor group) {
       self->state.next = std::move(next);
       self->state.group = std::move(group);
@@ -429,8 +542,7 @@ stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shar
                              "quitting and leaking their buffers", st.index, st.pending.size(),
                              std::chrono::duration_cast<std::chrono::seconds>(stop_grace).count());
       for (auto& [token, op] : st.pending)
-        if (auto* b = std::get_if<batch_entry>(&op.what))
-          fail_batch(self, *b, stage_error::stopped, "stage " + std::to_string(st.index) + " stopped: its device did not finish");
+        fail_work(self, op.what, stage_error::stopped, "stage " + std::to_string(st.index) + " stopped: its device did not finish");
       // never freed: queued device work may still read them
       (void)new std::map<std::uint64_t, pending_op>(std::move(st.pending));
       (void)new std::shared_ptr<stage_backend>(std::move(st.backend));

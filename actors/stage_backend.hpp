@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "messages/result.hpp"
 #include "messages/tensor.hpp"
@@ -42,6 +43,30 @@ public:
   virtual status forward(const std::string& model, const messages::tensor& input, int batch, int seq,
                          const std::string& out_kind, std::shared_ptr<messages::tensor> output,
                          bool keep_on_device, done_fn done) = 0;
+
+  // --- generation (issue 10): the stage's paged KV of each model, one cache per sequence id ---
+  /// One generation step of this stage: sequences `seqs` (KV ids) with `counts` new tokens each, packed in
+  /// `input` (stage 0: i32 tokens [sum counts]; else the previous stage's [sum counts, hidden], as bytes or
+  /// input.device_data). Writes `*output` before `done`: the last stage f32 logits [seqs, vocab] after each
+  /// sequence's last new token; others [sum counts, hidden] (kept on the device with keep_on_device, as in
+  /// forward). Errors (nothing enqueued): category "memory" when the KV blocks do not fit, "input" for bad
+  /// shapes. Default: this backend cannot generate.
+  virtual status step(const std::string& model, const std::vector<std::uint64_t>& seqs,
+                      const std::vector<std::int32_t>& counts, const messages::tensor& input,
+                      std::shared_ptr<messages::tensor> output, bool keep_on_device, done_fn done) {
+    (void)seqs, (void)counts, (void)input, (void)output, (void)keep_on_device, (void)done;
+    return make_error("input", "model " + model + ": this stage backend cannot generate");
+  }
+  /// Frees the KV of `seqs` (their last step on this stage completed). Unknown ids are ignored.
+  virtual void release(const std::string& model, const std::vector<std::uint64_t>& seqs) {
+    (void)model, (void)seqs;
+  }
+  /// KV blocks handed out / free (in held slabs) on the stage's devices, summed over its ranks.
+  struct kv_usage {
+    std::int64_t blocks_used = 0;
+    std::int64_t blocks_free = 0;
+  };
+  virtual kv_usage kv() const { return {}; }
 };
 
 } // namespace sy::actors

@@ -72,6 +72,10 @@ struct model_config {
   weights_config weights;
   std::optional<std::chrono::microseconds> slo; // YAML `slo_ms` (may be fractional); none: no deadline
                                                 // beyond runtime.request_timeout
+  /// Generation SLOs (issue 10), YAML `ttft_ms` / `tpot_ms`: time to the first token (admission predicts
+  /// it and refuses what cannot meet it; a first token later than this answers deadline_exceeded) and time
+  /// per output token (measured, reported). none: the first token is bounded by runtime.request_timeout.
+  std::optional<std::chrono::microseconds> ttft, tpot;
   /// YAML `output`: what a request answers unless it asks for another (gpu::output_kind's name:
   /// logits_last, logits_all, pooler, cls, mean, mean_normalized, hidden); default: the spec's default
   /// (decoders logits_last; encoders pooler, or cls without a pooler). Always set after parsing.
@@ -221,6 +225,8 @@ struct runtime_config {
   std::chrono::milliseconds heartbeat_interval{200}; // CAF middleman heartbeat, same on every node
   std::chrono::milliseconds node_timeout{1000};      // a node silent this long is down (controller heartbeats)
   bool load_pipelining = true; // false: a load's stages copy one after another (bench swap's baseline)
+  int gen_max_seqs = 16;       // generation: sequences running at once per model and group (issue 10)
+  int gen_token_budget = 256;  // generation: new tokens per step (decodes, then prefill chunks)
 };
 
 // --- the whole deployment -------------------------------------------------------------------------------

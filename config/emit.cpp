@@ -170,6 +170,8 @@ std::string to_yaml(const cluster_config& c) {
   out << YAML::Key << "heartbeat_interval_ms" << YAML::Value << c.runtime.heartbeat_interval.count();
   out << YAML::Key << "node_timeout_ms" << YAML::Value << c.runtime.node_timeout.count();
   out << YAML::Key << "load_pipelining" << YAML::Value << c.runtime.load_pipelining;
+  out << YAML::Key << "gen_max_seqs" << YAML::Value << c.runtime.gen_max_seqs;
+  out << YAML::Key << "gen_token_budget" << YAML::Value << c.runtime.gen_token_budget;
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string{out.c_str()} + "\n";

@@ -374,7 +374,8 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
     }
   }
   if (YAML::Node rt = r.child(root, "", "runtime"); yaml_reader::present(rt)) {
-    r.expect_map(rt, "runtime", {"request_timeout_ms", "heartbeat_interval_ms", "node_timeout_ms", "load_pipelining"},
+    r.expect_map(rt, "runtime", {"request_timeout_ms", "heartbeat_interval_ms", "node_timeout_ms", "load_pipelining",
+                                 "gen_max_seqs", "gen_token_budget"},
                  "runtime settings");
     auto ms = [&](const char* key, std::chrono::milliseconds& into) {
       if (auto v = r.child(rt, "runtime", key); yaml_reader::present(v))
@@ -386,6 +387,12 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
     ms("node_timeout_ms", c.runtime.node_timeout);
     if (auto v = r.child(rt, "runtime", "load_pipelining"); yaml_reader::present(v))
       c.runtime.load_pipelining = r.as_bool(v, at("runtime", "load_pipelining"));
+    if (auto v = r.child(rt, "runtime", "gen_max_seqs"); yaml_reader::present(v))
+      c.runtime.gen_max_seqs = static_cast<int>(
+        r.as_int(v, at("runtime", "gen_max_seqs"), 1, 65536, "a positive integer (sequences) up to 65536"));
+    if (auto v = r.child(rt, "runtime", "gen_token_budget"); yaml_reader::present(v))
+      c.runtime.gen_token_budget = static_cast<int>(
+        r.as_int(v, at("runtime", "gen_token_budget"), 1, 1 << 20, "a positive integer (tokens) up to 1048576"));
     if (c.runtime.node_timeout <= c.runtime.heartbeat_interval)
       r.fail_at("runtime.node_timeout_ms",
                 "a timeout longer than runtime.heartbeat_interval_ms (" +

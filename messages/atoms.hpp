@@ -15,6 +15,8 @@ using metrics_atom = caf::atom_constant<caf::atom("sy_metrics")>;
 using drain_atom = caf::atom_constant<caf::atom("sy_drain")>;
 using stop_atom = caf::atom_constant<caf::atom("sy_stop")>;
 using policy_atom = caf::atom_constant<caf::atom("sy_policy")>;
+using generate_atom = caf::atom_constant<caf::atom("sy_gen")>; // issue 10: a generation request
+using token_atom = caf::atom_constant<caf::atom("sy_token")>;  // issue 10: one streamed token
 
 // runtime-internal interfaces (messages/interfaces.hpp)
 using register_atom = caf::atom_constant<caf::atom("sy_reg")>;
@@ -42,6 +44,8 @@ constexpr metrics_atom metrics_atom_v{};
 constexpr drain_atom drain_atom_v{};
 constexpr stop_atom stop_atom_v{};
 constexpr policy_atom policy_atom_v{};
+constexpr generate_atom generate_atom_v{};
+constexpr token_atom token_atom_v{};
 constexpr register_atom register_atom_v{};
 constexpr spawn_stage_atom spawn_stage_atom_v{};
 constexpr attach_atom attach_atom_v{};

@@ -142,12 +142,20 @@ struct metrics_snapshot {
                                                       // decisions replaced by the built-in default
   std::uint64_t replacements = 0; // groups built after a loss for the replicas it took (issue 9 §3)
   std::uint64_t models_moved = 0; // model replicas placed on those groups
+  // generation (issue 10)
+  std::map<std::string, std::int64_t> gen_running;  // by "group/model": sequences admitted (holding KV)
+  std::map<std::string, std::int64_t> gen_waiting;  // by "group/model": sequences not admitted yet
+  std::map<std::string, std::int64_t> preemptions;  // by "group/model": KV dropped and recomputed
+  std::map<std::string, std::int64_t> gen_tokens;   // by "group/model": new tokens sampled
+  std::map<std::string, std::int64_t> kv_blocks_used; // by "group/stage": KV blocks handed out on the stage's devices
+  std::map<std::string, std::int64_t> kv_blocks_free; // by "group/stage": free blocks in their held slabs
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(x.requests, x.latency, x.queue_depth, x.swaps, x.resident, x.rejected_by_reason, x.in_flight,
-           x.policy_faults, x.replacements, x.models_moved);
+           x.policy_faults, x.replacements, x.models_moved, x.gen_running, x.gen_waiting, x.preemptions,
+           x.gen_tokens, x.kv_blocks_used, x.kv_blocks_free);
 }
 
 } // namespace sy::messages

@@ -11,6 +11,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/control.hpp"
+#include "messages/generate.hpp"
 #include "messages/infer.hpp"
 #include "messages/policy.hpp"
 
@@ -19,6 +20,8 @@ namespace sy::messages {
 using controller_actor = caf::typed_actor<
   // One inference. The answer arrives when the output is ready or the request ends otherwise.
   caf::replies_to<infer_atom, infer_request>::with<infer_response>,
+  // One generation (issue 10): token frames go to req.stream as they come, then the one response.
+  caf::replies_to<generate_atom, generate_request>::with<generate_response>,
   // Load a model's weights onto its group(s) (cmd.group empty: every group hosting it), evicting others if
   // needed. Answers once resident. Concurrent loads of one model load it once.
   caf::replies_to<load_atom, model_command>::with<ack>,

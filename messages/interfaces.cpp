@@ -7,6 +7,12 @@ namespace sy::messages {
 void add_internal_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<request_outcome>("sy.request_outcome");
   cfg.add_message_type<queued_request>("sy.queued_request");
+  cfg.add_message_type<generation_outcome>("sy.generation_outcome");
+  cfg.add_message_type<queued_generation>("sy.queued_generation");
+  cfg.add_message_type<step_entry>("sy.step_entry");
+  cfg.add_message_type<step_result>("sy.step_result");
+  cfg.add_message_type<release_entry>("sy.release_entry");
+  cfg.add_message_type<kv_usage_report>("sy.kv_usage_report");
   cfg.add_message_type<batch_entry>("sy.batch_entry");
   cfg.add_message_type<load_entry>("sy.load_entry");
   cfg.add_message_type<evict_entry>("sy.evict_entry");

@@ -29,12 +29,29 @@ typename Inspector::result_type inspect(Inspector& f, stage_completion& x) {
 
 /// What a stage accepts from its predecessor (the group for stage 0, stage s-1 otherwise).
 using stage_input_actor = caf::typed_actor<
-  caf::reacts_to<batch_entry>,  // run this stage's layers, hand on / answer
-  caf::reacts_to<load_entry>,   // forward, then copy this stage's shard
-  caf::reacts_to<evict_entry>>; // forward, then free this stage's shard after its last use
+  caf::reacts_to<batch_entry>,    // run this stage's layers, hand on / answer
+  caf::reacts_to<load_entry>,     // forward, then copy this stage's shard
+  caf::reacts_to<evict_entry>,    // forward, then free this stage's shard after its last use
+  caf::reacts_to<step_entry>,     // a generation step: run, hand on / sample and report (issue 10)
+  caf::reacts_to<release_entry>>; // free these sequences' KV on this stage (from the group)
+
+/// KV block use on a stage's devices (their pools, shared by every model there), when it changed.
+struct kv_usage_report {
+  std::int32_t stage = 0;
+  std::int64_t blocks_used = 0;
+  std::int64_t blocks_free = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kv_usage_report& x) {
+  return f(x.stage, x.blocks_used, x.blocks_free);
+}
 
 /// What a stage reports to its group.
-using group_events_actor = caf::typed_actor<caf::reacts_to<stage_event>>;
+using group_events_actor = caf::typed_actor<
+  caf::reacts_to<stage_event>,      // an entry's completion / failure
+  caf::reacts_to<step_result>,      // a generation step's sampled tokens (last stage) or failure
+  caf::reacts_to<kv_usage_report>>; // KV blocks on the stage's devices changed
 
 /// stage: one per (group, stage index); owns its devices' executor.
 using stage_actor = stage_input_actor::extend<
@@ -104,17 +121,23 @@ struct group_report {
   std::map<std::string, double> load_s;    // measured load time per model (EWMA)
   std::int64_t in_pipeline = 0;            // batches in flight
   std::string unhealthy;                   // non-empty: a device of the group failed (why); it refuses work
+  // generation (issue 10), per model: running (admitted) and waiting sequences, preemptions, tokens;
+  // per stage: KV blocks used and free on its devices
+  std::map<std::string, std::int64_t> gen_running, gen_waiting, preemptions, gen_tokens;
+  std::vector<std::int64_t> kv_used, kv_free;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_report& x) {
-  return f(x.group, x.models, x.queued, x.latency_s, x.load_s, x.in_pipeline, x.unhealthy);
+  return f(x.group, x.models, x.queued, x.latency_s, x.load_s, x.in_pipeline, x.unhealthy, x.gen_running,
+           x.gen_waiting, x.preemptions, x.gen_tokens, x.kv_used, x.kv_free);
 }
 
 /// model_group: one per group of devices with one (tp, pp).
 using model_group_actor = group_events_actor::extend<
   caf::reacts_to<attach_atom, std::vector<stage_actor>>,    // the stages, index order; starts the group
   caf::reacts_to<enqueue_atom, queued_request>,             // queue a request (answers via its requester)
+  caf::reacts_to<enqueue_atom, queued_generation>,          // queue a generation (streams + answers via its requester)
   caf::reacts_to<cancel_atom, request_id>,                  // drop it if still queued
   caf::replies_to<load_atom, std::string>::with<ack>,       // make the model resident (once)
   caf::replies_to<unload_atom, std::string>::with<ack>,     // evict after its in-flight work

@@ -10,6 +10,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/errors.hpp"
+#include "messages/generate.hpp"
 #include "messages/infer.hpp"
 
 namespace sy::messages {
@@ -75,14 +76,109 @@ typename Inspector::result_type inspect(Inspector& f, request_outcome& x) {
   return f(x.id, x.status, x.reason, x.output, x.start, x.finish, x.batch_size, x.load_wait, x.code);
 }
 
-/// request actor: holds the response promise of one infer and its deadline; answers exactly once.
+/// The terminal outcome of one generation, sent by its model_group to its request actor (issue 10).
+struct generation_outcome {
+  request_id id;
+  request_status status = request_status::failed;
+  std::string reason;
+  error_code code = error_code::none;
+  std::vector<std::int32_t> tokens; // every new token so far
+  std::string finish_reason;        // ok: "eos" | "length"
+  time_point admitted{};
+  std::vector<time_point> token_times; // when the group had each new token
+  std::int32_t preemptions = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, generation_outcome& x) {
+  return f(x.id, x.status, x.reason, x.code, x.tokens, x.finish_reason, x.admitted, x.token_times, x.preemptions);
+}
+
+/// request actor: holds the response promise of one infer or generate and its deadline; answers exactly once.
 using request_actor = caf::typed_actor<
   // from the controller (delegated infer): starts the deadline timer, enqueues at the group
   caf::replies_to<infer_atom, infer_request>::with<infer_response>,
   // from the pipeline: the terminal outcome (ignored after the answer)
   caf::reacts_to<outcome_atom, request_outcome>,
   // own deadline timer
-  caf::reacts_to<timeout_atom>>;
+  caf::reacts_to<timeout_atom>,
+  // from the controller (delegated generate): arms the TTFT timer, enqueues at the group
+  caf::replies_to<generate_atom, generate_request>::with<generate_response>,
+  // from the group: the next new token (passed on to the request's stream, if any)
+  caf::reacts_to<token_atom, token_frame>,
+  // from the group: the generation's terminal outcome
+  caf::reacts_to<outcome_atom, generation_outcome>,
+  // from the stream's sink (the client left): cancel at the group, answer failed
+  caf::reacts_to<cancel_atom>>;
+
+/// A generation waiting at (then running in) a model_group; the group owns it from here on.
+struct queued_generation {
+  request_id id;
+  std::string model;
+  std::vector<std::int32_t> prompt;
+  std::int32_t max_new_tokens = 16;
+  sampling_options sampling;
+  bool ignore_eos = false;
+  time_point arrival{};
+  time_point ttft_deadline = time_point::max(); // the first token must come by then
+  request_actor requester;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queued_generation& x) {
+  return f(x.id, x.model, x.prompt, x.max_new_tokens, x.sampling, x.ignore_eos, x.arrival, x.ttft_deadline,
+           x.requester);
+}
+
+/// step entry (issue 10): one iteration of a model's continuous batch, i.e. new tokens of a set of sequences
+/// (each a prefill chunk or one decode token) on top of the KV each stage caches for them. Stage s runs its
+/// layers (appending to its KV) and hands the activations on; the last stage samples the rows that end a
+/// sequence's context and returns a step_result to the group. The group owns the sequences (their tokens,
+/// their KV ids); a stage only holds their KV.
+struct step_entry {
+  std::uint64_t step_id = 0;
+  std::string model;
+  std::vector<std::uint64_t> seqs;   // KV sequence ids (fresh per admission: a recompute gets a new one)
+  std::vector<std::int32_t> counts;  // new tokens per sequence (>= 1), packed in `input` in seqs order
+  tensor input;                      // stage 0: i32 tokens [sum counts]; later: activations [sum counts, hidden]
+  std::vector<std::int32_t> sample;  // per sequence: the index of the new token to sample after this step,
+                                     // -1: none (a prefill chunk inside the context)
+  std::vector<sampling_options> sampling; // per sequence
+  time_point start{};                // stage 0 began
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_entry& x) {
+  return f(x.step_id, x.model, x.seqs, x.counts, x.input, x.sample, x.sampling, x.start);
+}
+
+/// The last stage's answer to a step (or any stage's failure of it), to the group.
+struct step_result {
+  std::uint64_t step_id = 0;
+  std::string model;
+  std::int32_t stage = 0;
+  std::vector<std::int32_t> tokens; // per sequence of the step: the sampled token, -1 where none
+  duration elapsed{0};              // stage 0 start -> result
+  std::string error;                // empty: ok
+  stage_error code = stage_error::none;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_result& x) {
+  return f(x.step_id, x.model, x.stage, x.tokens, x.elapsed, x.error, x.code);
+}
+
+/// release entry: the stage frees the KV of these sequences (sent by the group to every stage, only for
+/// sequences none of whose steps is in flight).
+struct release_entry {
+  std::string model;
+  std::vector<std::uint64_t> seqs;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, release_entry& x) {
+  return f(x.model, x.seqs);
+}
 
 /// A request waiting in a model_group queue.
 struct queued_request {

@@ -11,6 +11,12 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<tensor>("sy.tensor");
   cfg.add_message_type<infer_request>("sy.infer_request");
   cfg.add_message_type<infer_response>("sy.infer_response");
+  cfg.add_message_type<sampling_options>("sy.sampling_options");
+  cfg.add_message_type<token_frame>("sy.token_frame");
+  cfg.add_message_type<generate_request>("sy.generate_request");
+  cfg.add_message_type<generate_timings>("sy.generate_timings");
+  cfg.add_message_type<generate_response>("sy.generate_response");
+  cfg.add_message_type<token_sink_actor>("sy.token_sink_actor");
   cfg.add_message_type<request_timings>("sy.request_timings");
   cfg.add_message_type<ack>("sy.ack");
   cfg.add_message_type<model_command>("sy.model_command");

@@ -6,14 +6,23 @@ Frames: 4-byte big-endian body length + a msgpack map.
   response {"id", "status", "reason", "output": {"data": bytes, "dtype": str, "shape": [int]},
             "timings": {name: ms}, "group": str, "batch_size": int}
 
+Generation (issue 10): {"kind": "generate", "id", "model", "tokens" (the prompt), "max_new_tokens",
+  "sampling": {"temperature", "top_k", "top_p", "seed"}, "ignore_eos", "stream"}; with "stream": true one
+  frame {"id", "index", "token"} per new token as it is sampled, then always the final frame {"id",
+  "status", "reason", "tokens", "finish_reason", "timings": {queue_ms, ttft_ms, tpot_ms, total_ms, ...},
+  "token_ms", "group", "preemptions"}.
+
 Usage:
   scripts/client.py --target 127.0.0.1:7400 --model tiny-gpt --tokens 1 2 3 [--slo-ms 100] [-n 10]
+  scripts/client.py --model tiny-gpt --tokens 1 2 3 --generate 16 [--stream] [--temperature 0.8 --top-k 20]
   scripts/client.py --model minilm --tokenizer models/all-MiniLM-L6-v2 --text "A sentence to embed."
 Text is tokenized here, with the model folder's tokenizer.json and Hugging Face `tokenizers` (in .venv:
 run .venv/bin/python scripts/client.py ... for --text); the server receives the token ids.
 As a library:
   with Client("127.0.0.1", 7400) as c:
       c.send(1, "tiny-gpt", [1, 2, 3]); print(c.recv())
+      for frame in c.generate(2, "tiny-gpt", [1, 2, 3], max_new_tokens=8, stream=True):
+          print(frame)  # token frames as they come, the final answer last
 Needs Debian's python3-msgpack (run it with /usr/bin/python3).
 """
 import argparse
@@ -70,6 +79,27 @@ class Client:
         self.send(rid, model, tokens, slo_ms, output)
         return self.recv()
 
+    def send_generate(self, rid, model, tokens, max_new_tokens=16, temperature=0.0, top_k=0, top_p=1.0, seed=0,
+                      ignore_eos=False, stream=False, ttft_ms=None, tpot_ms=None):
+        req = {"kind": "generate", "id": rid, "model": model, "tokens": list(tokens),
+               "max_new_tokens": max_new_tokens, "ignore_eos": ignore_eos, "stream": stream,
+               "sampling": {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}}
+        if ttft_ms is not None:
+            req["ttft_ms"] = ttft_ms
+        if tpot_ms is not None:
+            req["tpot_ms"] = tpot_ms
+        self.send_raw(msgpack.packb(req, use_bin_type=True))
+
+    def generate(self, rid, model, tokens, **kw):
+        """Sends a generate request and yields its frames: token frames ({"id", "index", "token"}) as the
+        server streams them, then the final answer (it has "status"). One request at a time per connection."""
+        self.send_generate(rid, model, tokens, **kw)
+        while True:
+            f = self.recv()
+            yield f
+            if "status" in f:
+                return
+
 
 def load_tokenizer(path):
     """A Hugging Face tokenizer from a model folder (its tokenizer.json) or a tokenizer.json file."""
@@ -111,6 +141,13 @@ def main():
     ap.add_argument("--output", default=None, help="output kind (logits_last, logits_all, pooler, cls, mean, "
                                                    "mean_normalized, hidden); default: the model's")
     ap.add_argument("-n", type=int, default=1, help="requests to send (pipelined on one connection)")
+    ap.add_argument("--generate", type=int, default=0, metavar="N", help="generate N new tokens after --tokens")
+    ap.add_argument("--stream", action="store_true", help="with --generate: print each token as it arrives")
+    ap.add_argument("--temperature", type=float, default=0.0)
+    ap.add_argument("--top-k", type=int, default=0)
+    ap.add_argument("--top-p", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ignore-eos", action="store_true")
     a = ap.parse_args()
     if a.text is not None:
         if not a.tokenizer:
@@ -118,6 +155,19 @@ def main():
         a.tokens = tokenize(load_tokenizer(a.tokenizer), a.text)
         print("tokens: %s" % a.tokens, file=sys.stderr)
     host, port = a.target.rsplit(":", 1)
+    if a.generate > 0:
+        with Client(host, int(port)) as c:
+            t0 = time.monotonic()
+            for f in c.generate(1, a.model, a.tokens, max_new_tokens=a.generate, temperature=a.temperature,
+                                top_k=a.top_k, top_p=a.top_p, seed=a.seed, ignore_eos=a.ignore_eos,
+                                stream=a.stream):
+                if "status" not in f:
+                    print("token %d: %d (%.1f ms)" % (f["index"], f["token"], (time.monotonic() - t0) * 1e3),
+                          flush=True)
+                else:
+                    print("status=%s reason=%r finish=%s tokens=%s timings=%s" % (
+                        f["status"], f["reason"], f["finish_reason"], f["tokens"], f["timings"]))
+        return
     with Client(host, int(port)) as c:
         t0 = time.monotonic()
         for i in range(a.n):

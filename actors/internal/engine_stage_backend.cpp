@@ -122,3 +122,79 @@ status engine_stage_backend::forward(const std::string& model, const messages::t
 }
 
 } // namespace sy::actors::internal
+
+namespace sy::actors::internal {
+
+status engine_stage_backend::step(const std::string& model, const std::vector<std::uint64_t>& seqs,
+                                  const std::vector<std::int32_t>& counts, const messages::tensor& input,
+                                  std::shared_ptr<messages::tensor> output, bool keep_on_device, done_fn done) {
+  auto* m = find(model);
+  if (!m)
+    return make_error("cluster", "unknown model " + model + " on this stage");
+  if (seqs.size() != counts.size() || seqs.empty())
+    return make_error("input", "step of model " + model + ": " + std::to_string(seqs.size()) + " sequences, " +
+                                 std::to_string(counts.size()) + " counts");
+  const auto& plan = m->plan;
+  gpu::step_request req;
+  std::int64_t rows = 0;
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    req.seqs.push_back({gpu::sequence_id{seqs[i]}, counts[i]});
+    rows += counts[i];
+  }
+  std::shared_ptr<messages::tensor> in;
+  if (plan.has_embeddings) {
+    if (input.type != messages::element_type::i32
+        || input.bytes.size() != static_cast<std::size_t>(rows) * sizeof(std::int32_t))
+      return make_error("input", "expected " + std::to_string(rows) + " i32 tokens");
+    in = std::make_shared<messages::tensor>(input);
+    req.tokens = reinterpret_cast<const std::int32_t*>(in->bytes.data());
+  } else if (input.device_data) {
+    req.input_activation = std::static_pointer_cast<const gpu::device_activation>(input.device_data);
+  } else {
+    in = std::make_shared<messages::tensor>(input);
+    req.input = in->bytes.data();
+  }
+  if (plan.has_head) {
+    output->type = messages::element_type::f32;
+    output->shape = {static_cast<std::int64_t>(seqs.size()), plan.spec.vocab};
+  } else {
+    output->type = to_element(exec_->activation_type(m->id));
+    output->shape = {rows, plan.spec.hidden};
+  }
+  if (keep_on_device && !plan.has_head) {
+    std::shared_ptr<gpu::device_activation> act;
+    req.output_activation = &act;
+    auto st = exec_->step(m->id, req, gpu::stage_executor::done_fn{[in, done](status s) { done(std::move(s)); }});
+    if (st) {
+      output->bytes.clear();
+      output->device_data = std::move(act);
+      return {};
+    }
+    if (st.err().category != "memory")
+      return st;
+    req.output_activation = nullptr; // no room for the activations on the device: through host memory
+  }
+  output->bytes.resize(static_cast<std::size_t>(output->elements()) * messages::element_size(output->type));
+  req.output = output->bytes.data();
+  return exec_->step(m->id, req, gpu::stage_executor::done_fn{[in, output, done](status s) { done(std::move(s)); }});
+}
+
+void engine_stage_backend::release(const std::string& model, const std::vector<std::uint64_t>& seqs) {
+  auto* m = find(model);
+  if (!m)
+    return;
+  for (auto s : seqs)
+    (void)exec_->free_sequence(m->id, gpu::sequence_id{s});
+}
+
+stage_backend::kv_usage engine_stage_backend::kv() const {
+  kv_usage u;
+  for (int r = 0; r < exec_->tp(); ++r) {
+    auto p = exec_->rank_kv_pool(r).usage();
+    u.blocks_used += static_cast<std::int64_t>(p.blocks_used);
+    u.blocks_free += static_cast<std::int64_t>(p.blocks_free);
+  }
+  return u;
+}
+
+} // namespace sy::actors::internal

@@ -34,6 +34,11 @@ public:
   status forward(const std::string& model, const messages::tensor& input, int batch, int seq,
                  const std::string& out_kind, std::shared_ptr<messages::tensor> output, bool keep_on_device,
                  done_fn done) override;
+  status step(const std::string& model, const std::vector<std::uint64_t>& seqs, const std::vector<std::int32_t>& counts,
+              const messages::tensor& input, std::shared_ptr<messages::tensor> output, bool keep_on_device,
+              done_fn done) override;
+  void release(const std::string& model, const std::vector<std::uint64_t>& seqs) override;
+  kv_usage kv() const override;
 
 private:
   const model_slot* find(const std::string& model) const;

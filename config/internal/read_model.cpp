@@ -34,17 +34,24 @@ int read_dim(yaml_reader& r, const YAML::Node& m, const std::string& path, const
 } // namespace
 
 namespace {
-void read_slo(yaml_reader& r, const YAML::Node& n, const std::string& path, model_config& m) {
-  YAML::Node slo = r.child(n, path, "slo_ms");
+void read_ms(yaml_reader& r, const YAML::Node& n, const std::string& path, const char* key,
+             std::optional<std::chrono::microseconds>& into) {
+  YAML::Node slo = r.child(n, path, key);
   if (yaml_reader::present(slo)) {
-    double ms = r.as_number(slo, at(path, "slo_ms"), 0.0, "a positive number");
+    double ms = r.as_number(slo, at(path, key), 0.0, "a positive number");
     if (ms > 1e9)
-      r.fail(slo, at(path, "slo_ms"), "a positive number up to 1e9", yaml_reader::describe(slo));
+      r.fail(slo, at(path, key), "a positive number up to 1e9", yaml_reader::describe(slo));
     auto us = std::llround(ms * 1000.0);
     if (us <= 0)
-      r.fail(slo, at(path, "slo_ms"), "a positive number of at least 0.001", yaml_reader::describe(slo));
-    m.slo = std::chrono::microseconds{us};
+      r.fail(slo, at(path, key), "a positive number of at least 0.001", yaml_reader::describe(slo));
+    into = std::chrono::microseconds{us};
   }
+}
+
+void read_slo(yaml_reader& r, const YAML::Node& n, const std::string& path, model_config& m) {
+  read_ms(r, n, path, "slo_ms", m.slo);
+  read_ms(r, n, path, "ttft_ms", m.ttft);
+  read_ms(r, n, path, "tpot_ms", m.tpot);
 }
 
 /// `output`: checked against the spec (an encoder has no logits, a decoder no pooler); default: the spec's.
@@ -66,7 +73,7 @@ void read_output(yaml_reader& r, const YAML::Node& n, const std::string& path, m
 
 /// `hf: DIR`: the architecture comes from the folder's config.json, the weights from its safetensors files.
 model_config read_hf_model(yaml_reader& r, const YAML::Node& n, const std::string& path) {
-  r.expect_map(n, path, {"name", "hf", "dtype", "slo_ms", "output"},
+  r.expect_map(n, path, {"name", "hf", "dtype", "slo_ms", "ttft_ms", "tpot_ms", "output"},
                "a Hugging Face model ({hf: DIR} with optional name, dtype, slo_ms, output; the folder's config.json gives "
                "the architecture)");
   YAML::Node hf = r.child(n, path, "hf");
@@ -101,7 +108,7 @@ model_config read_model(yaml_reader& r, const YAML::Node& n, const std::string& 
     return read_hf_model(r, n, path);
   r.expect_map(n, path,
                {"name", "preset", "arch", "layers", "hidden", "heads", "ffn", "vocab", "max_seq", "dtype",
-                "weights", "slo_ms", "output"},
+                "weights", "slo_ms", "ttft_ms", "tpot_ms", "output"},
                "a model");
   model_config m;
   gpu::model_spec base;

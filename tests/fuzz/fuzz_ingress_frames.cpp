@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "actors/ingress_protocol.hpp"
@@ -44,6 +45,25 @@ void on_body(std::string_view body, const ingress_limits& limits) {
   } else {
     check(!req.err().message.empty(), "a decode failure has a reason");
   }
+  // the generation side (issue 10): either kind of request; a generate request round-trips; server frames
+  id_seen = 0;
+  auto any = decode_client_request(body, limits, &id_seen);
+  if (any.ok()) {
+    if (auto* g = std::get_if<wire_generate>(&*any)) {
+      check(!g->tokens.empty() && g->tokens.size() <= limits.max_tokens, "a generate prompt is within limits");
+      check(g->max_new_tokens > 0 && g->top_p > 0 && g->top_p <= 1 && g->temperature >= 0, "generate settings checked");
+      std::vector<char> frame;
+      encode_generate(*g, frame);
+      auto again = decode_client_request(std::string_view(frame.data() + 4, frame.size() - 4), limits);
+      check(again.ok() && std::holds_alternative<wire_generate>(*again), "a generate request re-decodes");
+      const auto& h = std::get<wire_generate>(*again);
+      check(h.id == g->id && h.tokens == g->tokens && h.max_new_tokens == g->max_new_tokens && h.seed == g->seed &&
+              h.stream == g->stream, "a generate request survives encode and decode");
+    }
+  } else {
+    check(!any.err().message.empty(), "a decode failure has a reason");
+  }
+  (void)decode_generate_frame(body);
   auto resp = decode_response(body);
   if (resp.ok()) {
     std::vector<char> frame;

@@ -146,6 +146,7 @@ private:
 struct inbox {
   std::vector<messages::request_outcome> outcomes;
   std::vector<messages::stage_event> events;
+  std::vector<messages::step_result> steps;
   int count(messages::stage_event_kind k) const {
     int n = 0;
     for (auto& e : events)
@@ -160,13 +161,19 @@ inline messages::request_actor spawn_request_probe(caf::actor_system& sys, std::
       [](messages::infer_atom, messages::infer_request&) -> messages::infer_response { return {}; },
       [box](messages::outcome_atom, messages::request_outcome& o) { box->outcomes.push_back(std::move(o)); },
       [](messages::timeout_atom) {},
+      [](messages::generate_atom, messages::generate_request&) -> messages::generate_response { return {}; },
+      [](messages::token_atom, messages::token_frame&) {},
+      [](messages::outcome_atom, messages::generation_outcome&) {},
+      [](messages::cancel_atom) {},
     };
   });
 }
 
 inline messages::group_events_actor spawn_group_probe(caf::actor_system& sys, std::shared_ptr<inbox> box) {
   return sys.spawn([box]() -> messages::group_events_actor::behavior_type {
-    return {[box](messages::stage_event& e) { box->events.push_back(std::move(e)); }};
+    return {[box](messages::stage_event& e) { box->events.push_back(std::move(e)); },
+            [box](messages::step_result& r) { box->steps.push_back(std::move(r)); },
+            [](messages::kv_usage_report&) {}};
   });
 }
 

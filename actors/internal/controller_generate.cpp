@@ -1,0 +1,142 @@
+#include "actors/internal/controller_generate.hpp"
+
+#include <caf/actor_system.hpp>
+#include <fmt/format.h>
+
+#include "actors/spawn.hpp"
+#include "config/cluster_config.hpp"
+#include "gpu/sampling.hpp"
+
+namespace sy::actors::internal {
+
+using namespace messages;
+
+namespace {
+
+generate_response refuse(controller_self self, const generate_request& req, request_status s,
+                         const std::string& reason, error_code code) {
+  generate_response r;
+  r.id = req.id;
+  r.status = s;
+  r.reason = reason;
+  r.code = code;
+  r.timings.arrival = self->clock().now();
+  record(self->state, req.model, r.status, reason, 0);
+  return r;
+}
+
+double lookup(const std::map<std::string, double>& m, const std::string& k) {
+  auto it = m.find(k);
+  return it == m.end() ? 0.0 : it->second;
+}
+
+} // namespace
+
+void add_generation_metrics(const std::string& group, const group_report& r, metrics_snapshot& snap) {
+  for (auto& [m, n] : r.gen_running)
+    snap.gen_running[group + "/" + m] = n;
+  for (auto& [m, n] : r.gen_waiting)
+    snap.gen_waiting[group + "/" + m] = n;
+  for (auto& [m, n] : r.preemptions)
+    snap.preemptions[group + "/" + m] = n;
+  for (auto& [m, n] : r.gen_tokens)
+    snap.gen_tokens[group + "/" + m] = n;
+  for (std::size_t s = 0; s < r.kv_used.size(); ++s) {
+    snap.kv_blocks_used[group + "/" + std::to_string(s)] = r.kv_used[s];
+    snap.kv_blocks_free[group + "/" + std::to_string(s)] = s < r.kv_free.size() ? r.kv_free[s] : 0;
+  }
+}
+
+void add_generation_init(const controller_state& st, const planned_group& plan, model_group_init& init) {
+  init.gen_max_seqs = st.cfg->runtime.gen_max_seqs;
+  init.gen_token_budget = st.cfg->runtime.gen_token_budget;
+  for (int m : plan.models) {
+    const auto& mc = st.cfg->models[static_cast<std::size_t>(m)];
+    if (mc.spec.kind == gpu::arch::decoder)
+      init.generators[mc.name] = mc.spec.eos_token;
+  }
+}
+
+caf::result<generate_response> on_generate(controller_self self, generate_request& req) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto invalid = [&](const std::string& why) {
+    return refuse(self, req, request_status::rejected, why, error_code::invalid_request);
+  };
+  if (st.draining)
+    return refuse(self, req, request_status::rejected, "draining", error_code::draining);
+  if (!st.ready)
+    return refuse(self, req, request_status::rejected, "not ready", error_code::overload);
+  const auto* mc = st.cfg->find_model(req.model);
+  if (!mc)
+    return refuse(self, req, request_status::rejected, "unknown model", error_code::unknown_model);
+  const auto& spec = mc->spec;
+  if (spec.kind != gpu::arch::decoder)
+    return invalid("model " + req.model + " is an encoder; generation needs a decoder");
+  if (req.tokens.empty())
+    return invalid("'tokens': expected at least one prompt token, found none");
+  for (std::size_t i = 0; i < req.tokens.size(); ++i)
+    if (req.tokens[i] < 0 || req.tokens[i] >= spec.vocab)
+      return invalid("'tokens'[" + std::to_string(i) + "]: " + std::to_string(req.tokens[i]) +
+                     " is outside model " + req.model + "'s vocabulary [0, " + std::to_string(spec.vocab) + ")");
+  if (req.max_new_tokens <= 0)
+    return invalid("'max_new_tokens': expected a positive integer, found " + std::to_string(req.max_new_tokens));
+  if (static_cast<long long>(req.tokens.size()) + req.max_new_tokens - 1 > spec.max_seq)
+    return invalid("prompt of " + std::to_string(req.tokens.size()) + " tokens + " + std::to_string(req.max_new_tokens) +
+                   " new tokens exceeds model " + req.model + "'s max positions " + std::to_string(spec.max_seq));
+  gpu::sampling_params sp{req.sampling.temperature, req.sampling.top_k, req.sampling.top_p, req.sampling.seed};
+  if (auto ok = sp.check(); !ok)
+    return invalid("'sampling': " + ok.err().message);
+  // The group: among the ready ones hosting the model, the one with the least queued for it.
+  int best = -1;
+  std::int64_t best_queued = 0;
+  for (std::size_t g = 0; g < st.groups.size(); ++g) {
+    const auto& slot = st.groups[g];
+    if (!slot.ready || !slot.actor || !slot.plan.bytes.count(req.model))
+      continue;
+    auto q = slot.report.queued.find(req.model);
+    std::int64_t queued = q == slot.report.queued.end() ? 0 : q->second;
+    if (best < 0 || queued < best_queued) {
+      best = static_cast<int>(g);
+      best_queued = queued;
+    }
+  }
+  if (best < 0) {
+    std::string why = "model not placed on a ready group";
+    for (auto& slot : st.groups)
+      if (slot.plan.bytes.count(req.model) && !slot.down.empty())
+        why += " (" + slot.down + ")";
+    return refuse(self, req, request_status::rejected, why, error_code::not_resident);
+  }
+  auto& slot = st.groups[static_cast<std::size_t>(best)];
+  if (!req.ttft && mc->ttft)
+    req.ttft = mc->ttft;
+  if (!req.tpot && mc->tpot)
+    req.tpot = mc->tpot;
+  std::chrono::nanoseconds ttft = req.ttft ? std::chrono::nanoseconds{*req.ttft}
+                                           : std::chrono::nanoseconds{st.cfg->runtime.request_timeout};
+  // Admission (AlpaServe's rule, per first token): the predicted first token (the pending load when the
+  // model is not resident, plus one prefill per queued sequence ahead, from the measured one-pass latency)
+  // must come before the TTFT deadline.
+  if (req.ttft) {
+    auto res = slot.report.models.find(req.model);
+    bool resident = res != slot.report.models.end() && res->second == residency::resident;
+    double predicted = (resident ? 0.0 : lookup(slot.report.load_s, req.model)) +
+                       static_cast<double>(best_queued + 1) * lookup(slot.report.latency_s, req.model);
+    if (predicted > std::chrono::duration<double>(ttft).count())
+      return refuse(self, req, request_status::rejected,
+                    fmt::format("cannot meet TTFT: predicted {:.3f} ms > ttft_ms {:.3f}", predicted * 1e3,
+                                std::chrono::duration<double, std::milli>(ttft).count()),
+                    error_code::overload);
+  }
+  request_init init{req.model, now, now, now + ttft, slot.plan.name, slot.actor, controller_full_actor{self}, true};
+  init.stall_timeout = st.cfg->runtime.request_timeout;
+  auto who = spawn_request(self->system(), std::move(init));
+  auto seq = st.next_seq++;
+  st.in_flight[who.address()] = {req.model, static_cast<std::size_t>(best), who, seq};
+  st.by_seq.emplace(seq, who.address());
+  ++slot.report.queued[req.model];
+  return self->delegate(who, generate_atom_v, std::move(req));
+}
+
+} // namespace sy::actors::internal
