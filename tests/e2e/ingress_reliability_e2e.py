@@ -443,8 +443,9 @@ def free_port():
 
 def scenario_config_errors():
     with tempfile.TemporaryDirectory() as d:
-        one_model = LOCAL_YAML.replace("{preset: tiny-gpt, weights: {seed: 1}, slo_ms: 100}",
-                                       "{preset: tiny-gpt, weights: {safetensors: w.safetensors}, slo_ms: 100}")
+        one_model = LOCAL_YAML.replace("{preset: tiny-gpt, weights: {seed: 1},",
+                                       "{preset: tiny-gpt, weights: {safetensors: w.safetensors},")
+        check(one_model != LOCAL_YAML, "configs/local.yaml still gives tiny-gpt seeded weights to replace")
         cfg = config_with(d, text=one_model)
         for what, content, expected in (("missing", None, "cannot open the weights file"),
                                         ("corrupt", b"\xff" * 64, "does not fit the file"),
