@@ -62,6 +62,18 @@ void pack_str(msgpack::packer<vec_writer>& pk, std::string_view s) {
   pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
 }
 
+/// Appends one frame to `out`: the 4-byte big-endian length, then the msgpack map that `body` packs.
+template <class Body>
+void append_frame(std::vector<char>& out, Body&& body) {
+  std::size_t at = out.size();
+  out.resize(at + 4);
+  vec_writer w{out};
+  msgpack::packer<vec_writer> pk(w);
+  body(pk);
+  write_frame_length(out, at);
+}
+
+
 /// Unpacks one request body: a map, within the limits.
 status unpack_body(std::string_view body, const ingress_limits& limits, msgpack::object_handle& oh) {
   // Limits bound what the unpacker allocates before it has seen the data (a claimed array length).
@@ -316,64 +328,58 @@ result<wire_request> parse_infer(const msgpack::object& o, const ingress_limits&
 } // namespace
 
 void encode_response(const wire_response& r, std::vector<char>& out) {
-  std::size_t at = out.size();
-  out.resize(at + 4);
-  vec_writer w{out};
-  msgpack::packer<vec_writer> pk(w);
-  pk.pack_map(7);
-  pack_str(pk, "id");
-  pk.pack_uint64(r.id);
-  pack_str(pk, "status");
-  pack_str(pk, r.status);
-  pack_str(pk, "reason");
-  pack_str(pk, r.reason);
-  pack_str(pk, "output");
-  pk.pack_map(3);
-  pack_str(pk, "data");
-  pk.pack_bin(static_cast<std::uint32_t>(r.output.data.size()));
-  pk.pack_bin_body(r.output.data.data(), static_cast<std::uint32_t>(r.output.data.size()));
-  pack_str(pk, "dtype");
-  pack_str(pk, r.output.dtype);
-  pack_str(pk, "shape");
-  pk.pack_array(static_cast<std::uint32_t>(r.output.shape.size()));
-  for (auto d : r.output.shape)
-    pk.pack_int64(d);
-  pack_str(pk, "timings");
-  pk.pack_map(static_cast<std::uint32_t>(r.timings.size()));
-  for (const auto& [name, ms] : r.timings) {
-    pack_str(pk, name);
-    pk.pack_double(ms);
-  }
-  pack_str(pk, "group");
-  pack_str(pk, r.group);
-  pack_str(pk, "batch_size");
-  pk.pack_int(r.batch_size);
-  write_frame_length(out, at);
+  append_frame(out, [&](msgpack::packer<vec_writer>& pk) {
+    pk.pack_map(7);
+    pack_str(pk, "id");
+    pk.pack_uint64(r.id);
+    pack_str(pk, "status");
+    pack_str(pk, r.status);
+    pack_str(pk, "reason");
+    pack_str(pk, r.reason);
+    pack_str(pk, "output");
+    pk.pack_map(3);
+    pack_str(pk, "data");
+    pk.pack_bin(static_cast<std::uint32_t>(r.output.data.size()));
+    pk.pack_bin_body(r.output.data.data(), static_cast<std::uint32_t>(r.output.data.size()));
+    pack_str(pk, "dtype");
+    pack_str(pk, r.output.dtype);
+    pack_str(pk, "shape");
+    pk.pack_array(static_cast<std::uint32_t>(r.output.shape.size()));
+    for (auto d : r.output.shape)
+      pk.pack_int64(d);
+    pack_str(pk, "timings");
+    pk.pack_map(static_cast<std::uint32_t>(r.timings.size()));
+    for (const auto& [name, ms] : r.timings) {
+      pack_str(pk, name);
+      pk.pack_double(ms);
+    }
+    pack_str(pk, "group");
+    pack_str(pk, r.group);
+    pack_str(pk, "batch_size");
+    pk.pack_int(r.batch_size);
+  });
 }
 
 void encode_request(const wire_request& r, std::vector<char>& out) {
-  std::size_t at = out.size();
-  out.resize(at + 4);
-  vec_writer w{out};
-  msgpack::packer<vec_writer> pk(w);
-  pk.pack_map(3 + (r.slo_ms > 0 ? 1 : 0) + (r.output.empty() ? 0 : 1));
-  pack_str(pk, "id");
-  pk.pack_uint64(r.id);
-  pack_str(pk, "model");
-  pack_str(pk, r.model);
-  pack_str(pk, "tokens");
-  pk.pack_array(static_cast<std::uint32_t>(r.tokens.size()));
-  for (auto t : r.tokens)
-    pk.pack_int32(t);
-  if (r.slo_ms > 0) {
-    pack_str(pk, "slo_ms");
-    pk.pack_double(r.slo_ms);
-  }
-  if (!r.output.empty()) {
-    pack_str(pk, "output");
-    pack_str(pk, r.output);
-  }
-  write_frame_length(out, at);
+  append_frame(out, [&](msgpack::packer<vec_writer>& pk) {
+    pk.pack_map(3 + (r.slo_ms > 0 ? 1 : 0) + (r.output.empty() ? 0 : 1));
+    pack_str(pk, "id");
+    pk.pack_uint64(r.id);
+    pack_str(pk, "model");
+    pack_str(pk, r.model);
+    pack_str(pk, "tokens");
+    pk.pack_array(static_cast<std::uint32_t>(r.tokens.size()));
+    for (auto t : r.tokens)
+      pk.pack_int32(t);
+    if (r.slo_ms > 0) {
+      pack_str(pk, "slo_ms");
+      pk.pack_double(r.slo_ms);
+    }
+    if (!r.output.empty()) {
+      pack_str(pk, "output");
+      pack_str(pk, r.output);
+    }
+  });
 }
 
 result<wire_response> decode_response(std::string_view body) {
@@ -475,96 +481,87 @@ frame_decoder::event frame_decoder::next() {
 }
 
 void encode_generate(const wire_generate& r, std::vector<char>& out) {
-  std::size_t at = out.size();
-  out.resize(at + 4);
-  vec_writer w{out};
-  msgpack::packer<vec_writer> pk(w);
-  pk.pack_map(8 + (r.ttft_ms > 0 ? 1 : 0) + (r.tpot_ms > 0 ? 1 : 0));
-  pack_str(pk, "kind");
-  pack_str(pk, "generate");
-  pack_str(pk, "id");
-  pk.pack_uint64(r.id);
-  pack_str(pk, "model");
-  pack_str(pk, r.model);
-  pack_str(pk, "tokens");
-  pk.pack_array(static_cast<std::uint32_t>(r.tokens.size()));
-  for (auto t : r.tokens)
-    pk.pack_int32(t);
-  pack_str(pk, "max_new_tokens");
-  pk.pack_int32(r.max_new_tokens);
-  pack_str(pk, "sampling");
-  pk.pack_map(4);
-  pack_str(pk, "temperature");
-  pk.pack_double(r.temperature);
-  pack_str(pk, "top_k");
-  pk.pack_int32(r.top_k);
-  pack_str(pk, "top_p");
-  pk.pack_double(r.top_p);
-  pack_str(pk, "seed");
-  pk.pack_uint64(r.seed);
-  pack_str(pk, "ignore_eos");
-  r.ignore_eos ? pk.pack_true() : pk.pack_false();
-  pack_str(pk, "stream");
-  r.stream ? pk.pack_true() : pk.pack_false();
-  if (r.ttft_ms > 0) {
-    pack_str(pk, "ttft_ms");
-    pk.pack_double(r.ttft_ms);
-  }
-  if (r.tpot_ms > 0) {
-    pack_str(pk, "tpot_ms");
-    pk.pack_double(r.tpot_ms);
-  }
-  write_frame_length(out, at);
+  append_frame(out, [&](msgpack::packer<vec_writer>& pk) {
+    pk.pack_map(8 + (r.ttft_ms > 0 ? 1 : 0) + (r.tpot_ms > 0 ? 1 : 0));
+    pack_str(pk, "kind");
+    pack_str(pk, "generate");
+    pack_str(pk, "id");
+    pk.pack_uint64(r.id);
+    pack_str(pk, "model");
+    pack_str(pk, r.model);
+    pack_str(pk, "tokens");
+    pk.pack_array(static_cast<std::uint32_t>(r.tokens.size()));
+    for (auto t : r.tokens)
+      pk.pack_int32(t);
+    pack_str(pk, "max_new_tokens");
+    pk.pack_int32(r.max_new_tokens);
+    pack_str(pk, "sampling");
+    pk.pack_map(4);
+    pack_str(pk, "temperature");
+    pk.pack_double(r.temperature);
+    pack_str(pk, "top_k");
+    pk.pack_int32(r.top_k);
+    pack_str(pk, "top_p");
+    pk.pack_double(r.top_p);
+    pack_str(pk, "seed");
+    pk.pack_uint64(r.seed);
+    pack_str(pk, "ignore_eos");
+    r.ignore_eos ? pk.pack_true() : pk.pack_false();
+    pack_str(pk, "stream");
+    r.stream ? pk.pack_true() : pk.pack_false();
+    if (r.ttft_ms > 0) {
+      pack_str(pk, "ttft_ms");
+      pk.pack_double(r.ttft_ms);
+    }
+    if (r.tpot_ms > 0) {
+      pack_str(pk, "tpot_ms");
+      pk.pack_double(r.tpot_ms);
+    }
+  });
 }
 
 void encode_token(const wire_token& t, std::vector<char>& out) {
-  std::size_t at = out.size();
-  out.resize(at + 4);
-  vec_writer w{out};
-  msgpack::packer<vec_writer> pk(w);
-  pk.pack_map(3);
-  pack_str(pk, "id");
-  pk.pack_uint64(t.id);
-  pack_str(pk, "index");
-  pk.pack_int32(t.index);
-  pack_str(pk, "token");
-  pk.pack_int32(t.token);
-  write_frame_length(out, at);
+  append_frame(out, [&](msgpack::packer<vec_writer>& pk) {
+    pk.pack_map(3);
+    pack_str(pk, "id");
+    pk.pack_uint64(t.id);
+    pack_str(pk, "index");
+    pk.pack_int32(t.index);
+    pack_str(pk, "token");
+    pk.pack_int32(t.token);
+  });
 }
 
 void encode_generate_response(const wire_generate_response& r, std::vector<char>& out) {
-  std::size_t at = out.size();
-  out.resize(at + 4);
-  vec_writer w{out};
-  msgpack::packer<vec_writer> pk(w);
-  pk.pack_map(9);
-  pack_str(pk, "id");
-  pk.pack_uint64(r.id);
-  pack_str(pk, "status");
-  pack_str(pk, r.status);
-  pack_str(pk, "reason");
-  pack_str(pk, r.reason);
-  pack_str(pk, "tokens");
-  pk.pack_array(static_cast<std::uint32_t>(r.tokens.size()));
-  for (auto t : r.tokens)
-    pk.pack_int32(t);
-  pack_str(pk, "finish_reason");
-  pack_str(pk, r.finish_reason);
-  pack_str(pk, "timings");
-  pk.pack_map(static_cast<std::uint32_t>(r.timings.size()));
-  for (const auto& [name, ms] : r.timings) {
-    pack_str(pk, name);
-    pk.pack_double(ms);
-  }
-  pack_str(pk, "token_ms");
-  pk.pack_array(static_cast<std::uint32_t>(r.token_ms.size()));
-  for (double ms : r.token_ms)
-    pk.pack_double(ms);
-  pack_str(pk, "group");
-  pack_str(pk, r.group);
-  pack_str(pk, "preemptions");
-  pk.pack_int32(r.preemptions);
-  write_frame_length(out, at);
+  append_frame(out, [&](msgpack::packer<vec_writer>& pk) {
+    pk.pack_map(9);
+    pack_str(pk, "id");
+    pk.pack_uint64(r.id);
+    pack_str(pk, "status");
+    pack_str(pk, r.status);
+    pack_str(pk, "reason");
+    pack_str(pk, r.reason);
+    pack_str(pk, "tokens");
+    pk.pack_array(static_cast<std::uint32_t>(r.tokens.size()));
+    for (auto t : r.tokens)
+      pk.pack_int32(t);
+    pack_str(pk, "finish_reason");
+    pack_str(pk, r.finish_reason);
+    pack_str(pk, "timings");
+    pk.pack_map(static_cast<std::uint32_t>(r.timings.size()));
+    for (const auto& [name, ms] : r.timings) {
+      pack_str(pk, name);
+      pk.pack_double(ms);
+    }
+    pack_str(pk, "token_ms");
+    pk.pack_array(static_cast<std::uint32_t>(r.token_ms.size()));
+    for (double ms : r.token_ms)
+      pk.pack_double(ms);
+    pack_str(pk, "group");
+    pack_str(pk, r.group);
+    pack_str(pk, "preemptions");
+    pk.pack_int32(r.preemptions);
+  });
 }
 
 result<generate_frame> decode_generate_frame(std::string_view body) {
