@@ -1,5 +1,6 @@
 #include "actors/ingress.hpp"
 
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -145,23 +146,40 @@ void answered(ingress_broker_ptr self) {
   check_drained(self);
 }
 
+/// Removes held request `seq`; nothing when the sweep (or an earlier answer) took it already.
+std::optional<ingress_state::held_request> take_held(ingress_broker_ptr self, std::uint64_t seq) {
+  auto& held = self->state.held;
+  auto it = held.find(seq);
+  if (it == held.end())
+    return std::nullopt;
+  auto h = std::move(it->second);
+  held.erase(it);
+  return h;
+}
+
+/// The connection of answered request `h`, holding one request fewer; null when it is gone.
+conn_state* release_on_conn(ingress_broker_ptr self, const ingress_state::held_request& h) {
+  auto* c = find_conn(self, h.hdl, h.conn);
+  if (c) {
+    --c->held;
+    c->last_active = clock_type::now();
+  }
+  return c;
+}
+
 /// The controller's answer (or `error`) for held request `seq`; nothing if the sweep answered it already.
 void finish_request(ingress_broker_ptr self, std::uint64_t seq, const messages::infer_response* r,
                     const std::string& error) {
   auto& st = self->state;
-  auto it = st.held.find(seq);
-  if (it == st.held.end())
+  auto taken = take_held(self, seq);
+  if (!taken)
     return;
-  auto h = std::move(it->second);
-  st.held.erase(it);
+  auto& h = *taken;
   double held = std::chrono::duration<double>(clock_type::now() - h.t0).count();
   auto w = r ? to_wire(*r, held) : make_wire_error(h.id, messages::error_code::internal, error);
   w.id = h.id;
   record_answer(*st.ctx->metrics, "msgpack", model_label(*st.ctx, h.model), w, held);
-  if (auto* c = find_conn(self, h.hdl, h.conn)) {
-    --c->held;
-    c->last_active = clock_type::now();
-  }
+  release_on_conn(self, h);
   write_answer(self, h.hdl, h.conn, w);
   answered(self);
 }
@@ -170,11 +188,10 @@ void finish_request(ingress_broker_ptr self, std::uint64_t seq, const messages::
 void finish_generate(ingress_broker_ptr self, std::uint64_t seq, const messages::generate_response* r,
                      const std::string& error) {
   auto& st = self->state;
-  auto it = st.held.find(seq);
-  if (it == st.held.end())
+  auto taken = take_held(self, seq);
+  if (!taken)
     return;
-  auto h = std::move(it->second);
-  st.held.erase(it);
+  auto& h = *taken;
   st.by_ctx_id.erase(h.ctx_id);
   if (h.requester && !r && !h.cancel_sent) // given up here (the sweep): the request's actor frees its sequence
     caf::anon_send(caf::actor_cast<caf::actor>(h.requester), messages::cancel_atom_v);
@@ -189,9 +206,7 @@ void finish_generate(ingress_broker_ptr self, std::uint64_t seq, const messages:
   }
   w.id = h.id;
   record_generate_answer(*st.ctx->metrics, "msgpack", model_label(*st.ctx, h.model), w, held);
-  if (auto* c = find_conn(self, h.hdl, h.conn)) {
-    --c->held;
-    c->last_active = clock_type::now();
+  if (release_on_conn(self, h)) {
     encode_generate_response(w, self->wr_buf(h.hdl));
     self->flush(h.hdl);
   }
