@@ -393,6 +393,12 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
       self->state.listening = true;
       return r->second;
     },
+    // A socket bound and listening already (bind_listen_socket): the broker takes it over.
+    [=](caf::publish_atom, std::int32_t fd, std::uint16_t port) -> std::uint16_t {
+      self->state.acceptor = self->add_doorman(static_cast<caf::io::network::native_socket>(fd));
+      self->state.listening = true;
+      return port;
+    },
     [=](const caf::io::new_connection_msg& msg) {
       auto& st = self->state;
       if (st.draining) {
@@ -570,6 +576,25 @@ result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_sy
     .receive([&](std::uint16_t bound) { out = std::make_pair(broker, bound); },
              [&](caf::error& e) {
                out = make_error("ingress", fmt::format("cannot listen on {}:{}: {}", bind, port, sys.render(e)));
+               self->send_exit(broker, caf::exit_reason::user_shutdown);
+             });
+  return out;
+}
+
+result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_system& sys,
+                                                                   std::shared_ptr<ingress_context> ctx,
+                                                                   listen_socket socket) {
+  if (!socket.valid())
+    return make_error("ingress", "start_msgpack_ingress: no listening socket");
+  auto broker = sys.middleman().spawn_broker(ingress_broker, std::move(ctx));
+  const std::uint16_t port = socket.port();
+  const auto fd = static_cast<std::int32_t>(socket.release()); // the broker's doorman owns it from here
+  caf::scoped_actor self{sys};
+  result<std::pair<caf::actor, std::uint16_t>> out = make_error("ingress", "no answer from the broker");
+  self->request(broker, std::chrono::seconds(10), caf::publish_atom::value, fd, port)
+    .receive([&](std::uint16_t bound) { out = std::make_pair(broker, bound); },
+             [&](caf::error& e) {
+               out = make_error("ingress", fmt::format("cannot serve on port {}: {}", port, sys.render(e)));
                self->send_exit(broker, caf::exit_reason::user_shutdown);
              });
   return out;
