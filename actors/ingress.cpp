@@ -291,6 +291,9 @@ void handle_generate(ingress_broker_ptr self, caf::io::connection_handle hdl, co
     st.sweep_scheduled = true;
     self->delayed_send(self, sweep_period, messages::timeout_atom_v);
   }
+  // No fixed bound here: a generation streams for as long as its tokens take (max_new_tokens x TPOT). The
+  // sweep gives up on it once no frame came for request_timeout and answers the client; the controller's
+  // late answer is then dropped (finish_generate finds nothing held).
   self->request(ctx.controller, caf::infinite, messages::generate_atom_v, std::move(req))
     .then([=](messages::generate_response& r) { finish_generate(self, seq, &r, {}); },
           [=](caf::error& e) { finish_generate(self, seq, nullptr, "controller: " + self->system().render(e)); });
@@ -355,7 +358,9 @@ void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, conn_
     st.sweep_scheduled = true;
     self->delayed_send(self, sweep_period, messages::timeout_atom_v);
   }
-  self->request(ctx.controller, caf::infinite, messages::infer_atom_v, std::move(ir))
+  // Finite: the sweep answers the client first (request_timeout); this bound only drops CAF's response
+  // handler of an answer that never comes (a controller that kept the request), so nothing stays behind.
+  self->request(ctx.controller, ctx.request_timeout + 2 * sweep_period, messages::infer_atom_v, std::move(ir))
     .then([=](messages::infer_response& r) { finish_request(self, seq, &r, {}); },
           [=](caf::error& e) { finish_request(self, seq, nullptr, "controller: " + self->system().render(e)); });
 }
