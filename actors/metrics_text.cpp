@@ -58,6 +58,12 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   by_group_model("sy_generation_preemptions_total", "counter",
                  "Sequences whose KV was dropped for lack of blocks and recomputed, by group and model", s.preemptions,
                  "model");
+  by_group_model("sy_generation_kv_swaps_total", "counter",
+                 "Of the preemptions: sequences whose KV was swapped to pinned host memory and back (gen_preemption: "
+                 "swap), by group and model", s.kv_swaps, "model");
+  by_group_model("sy_generation_kv_swap_fallbacks_total", "counter",
+                 "Swaps that failed on some stage and were recomputed instead, by group and model", s.kv_swap_fallbacks,
+                 "model");
   by_group_model("sy_generation_tokens_total", "counter", "New tokens sampled, by group and model (rate: tokens/s)",
                  s.gen_tokens, "model");
   by_group_model("sy_kv_blocks_used", "gauge", "KV cache blocks handed out on a stage's devices, by group and stage",
