@@ -3,7 +3,7 @@
 
 Usage: scripts/plot_replay.py RECORDS.csv OUT_DIR [--window 1.0] [--summary SUMMARY.json]
 RECORDS.csv is `replay --records` / `simulate --records` (header id,model,arrival,dispatch,start,finish,
-status,reason,group,batch_size,load_wait; the older header without id, model and reason still works and
+status,reason,group,batch_size,load_wait[,new_tokens,first_token,tpot]; the older header without id, model and reason still works and
 gives the overall curves only). SUMMARY.json (`--summary` of the same run) adds each model's SLO as a
 dashed line in the CDF where it names one (`slo_s`).
 Writes OUT_DIR/latency_cdf.png and OUT_DIR/attainment_over_time.png.

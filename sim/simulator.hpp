@@ -63,6 +63,10 @@ struct request_record {
   int group = -1;       // serving (or rejecting) group, -1 when none
   int batch_size = 0;
   double load_wait = 0; // seconds the request waited for its model to load (swapping)
+  // Generation requests (the generation mode); one-pass requests keep these defaults.
+  int new_tokens = 0;       // tokens produced
+  double first_token = -1;  // when the first token was produced, -1: none
+  double ttft_slo = 0, tpot_slo = 0; // the request's SLOs (0: none)
 };
 
 /// The trace in the simulator's layout. model[i] indexes the profile table; -1: a request the simulation

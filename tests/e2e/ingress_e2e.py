@@ -243,7 +243,7 @@ def scenario_replay():
         check(rc == 0, "replay on the embedded default: rc %d\n%s\n%s" % (rc, out, err))
         s = json.load(open(summ))
         rows = open(rec).read().splitlines()
-        check(rows[0] == "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait", "CSV header")
+        check(rows[0] == "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait,new_tokens,first_token,tpot", "CSV header")
         check(s["overall"]["requests"] == len(rows) - 1 > 0, "one row per request")
         check(s["unanswered"] == 0 and s["duplicates"] == 0, "every request answered exactly once")
         check(s["overall"]["ok"] > 0, "some requests served: %r" % s["overall"])
