@@ -10,10 +10,10 @@ Nothing here is downloaded: the rows are made up to look like the real files.
   log-normal (median about 14, a long tail; a few rows 0, as the real file has), the shapes the Splitwise
   paper reports for the code trace. Replayed on the embedded default, prompts are clipped to the small
   models' max positions (counted) and rows whose GeneratedTokens leave no room are dropped (counted).
-- examples/traces/demo.csv: the README's main command (scripts/demo.sh): 15 s, about 20 req/s over the
-  embedded default's four models, Gamma arrivals (CV 2) with power-law popularity as `replay --rate 20 --cv 2`;
+- examples/traces/demo.csv: the README's main command (scripts/demo.sh): 12 s, about 16 req/s over the
+  embedded default's four models, Gamma arrivals (CV 2) with power-law popularity as `replay --rate 16 --cv 2`;
   requests to the encoders are one-pass (16 tokens), requests to the decoders generate (prompt 16,
-  8-32 new tokens, `output_tokens` column).
+  4-16 new tokens, `output_tokens` column).
 
 Usage: scripts/make_replay_traces.py [OUT_DIR]   (default: examples/traces)
 """
@@ -55,11 +55,11 @@ def demo(path, seed=1):
     models = ["tiny-gpt", "small-gpt", "tiny-bert", "small-bert"]
     decoders = {"tiny-gpt", "small-gpt"}
     weights = [(i + 1) ** -0.5 for i in range(len(models))]
-    total = 20.0
+    total = 16.0
     rows = []
     for m, w in zip(models, weights):
-        for t in gamma_arrivals(rng, total * w / sum(weights), 2.0, 15.0):
-            out = rng.randint(8, 32) if m in decoders else 0
+        for t in gamma_arrivals(rng, total * w / sum(weights), 2.0, 12.0):
+            out = rng.randint(4, 16) if m in decoders else 0
             rows.append((t, m, 16, out))
     rows.sort()
     with open(path, "w") as f:
