@@ -224,6 +224,17 @@ int run_replay(const replay_options& o) {
     log->error("{}", res.err().to_string());
     return 1;
   }
+  // What each record asked for, from the fitted trace (records are in trace order, live or simulated).
+  for (std::size_t i = 0; i < res->records.size() && i < tr.requests.size(); ++i) {
+    auto& r = res->records[i];
+    const auto& q = tr.requests[i];
+    r.prompt_tokens = q.input_tokens;
+    r.max_new_tokens = std::max(0, q.output_tokens);
+    if (q.output_tokens > 0) {
+      r.ttft_slo_s = q.slo_s;
+      r.tpot_slo_s = q.tpot_slo_s;
+    }
+  }
   log_first_token_sources(res->records);
   std::vector<driver::generation_slo> slos;
   for (const auto& name : tr.models) {

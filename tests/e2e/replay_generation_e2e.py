@@ -161,6 +161,72 @@ def scenario_mixed():
             check(srv.stop() == 0, "exit 0")
 
 
+def fake_server(sock, misbehave):
+    """A msgpack ingress stand-in: answers every generate with its token frames and a final frame; for the
+    ids in `misbehave` it then sends one more token frame (id 0) or a second final answer (id 1)."""
+    import msgpack
+    import struct
+    conn, _ = sock.accept()
+    buf = b""
+    out = []
+    def frame(obj):
+        body = msgpack.packb(obj)
+        return struct.pack(">I", len(body)) + body
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            break
+        buf += data
+        while len(buf) >= 4:
+            n = struct.unpack(">I", buf[:4])[0]
+            if len(buf) < 4 + n:
+                break
+            req, buf = msgpack.unpackb(buf[4:4 + n], raw=False), buf[4 + n:]
+            i, k = req["id"], req.get("max_new_tokens", 0)
+            tokens = [(i + j) % 50 for j in range(k)]
+            msg = b"".join(frame({"id": i, "index": j, "token": t}) for j, t in enumerate(tokens))
+            final = {"id": i, "status": "ok", "reason": "", "tokens": tokens, "finish_reason": "length",
+                     "timings": {"ttft_ms": 1.0}, "token_ms": [], "group": "fake", "preemptions": 0}
+            msg += frame(final)
+            if i == 0 and 0 in misbehave:
+                msg += frame({"id": i, "index": k, "token": 1})
+            if i == 1 and 1 in misbehave:
+                msg += frame(final)
+            conn.sendall(msg)
+    conn.close()
+
+
+def scenario_defects():
+    """The driver's exactly-once checks against a server that breaks the promise: a token frame after the
+    final answer and a second final answer are counted, reported and fail the replay (exit 1)."""
+    import socket
+    import threading
+    with tempfile.TemporaryDirectory() as d:
+        trace, summ = os.path.join(d, "t.csv"), os.path.join(d, "s.json")
+        with open(trace, "w") as f:
+            f.write("arrival_s,model,input_tokens,slo_ms,output_tokens\n")
+            for i in range(6):
+                f.write("%.2f,tiny-gpt,4,,3\n" % (i * 0.01))
+        for misbehave, late, dup in (((), 0, 0), ((0,), 1, 0), ((1,), 0, 1)):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(1)
+            t = threading.Thread(target=fake_server, args=(sock, misbehave), daemon=True)
+            t.start()
+            rc, out, err = base.run(["replay", "--target", "127.0.0.1:%d" % sock.getsockname()[1], "--trace", trace,
+                                     "--connections", "1", "--answer-timeout", "5", "--summary", summ,
+                                     "--no-progress"], timeout=120)
+            sock.close()
+            s = json.load(open(summ))
+            print("misbehave %r: rc %d late %d duplicates %d" % (misbehave, rc, s["late_stream_frames"],
+                                                                 s["duplicates"]))
+            check(s["late_stream_frames"] == late and s["duplicates"] == dup, "counted: %r" % s)
+            check(s["unanswered"] == 0 and s["overall"]["generation"]["requests"] == 6, "all answered: %r" % s)
+            check(rc == (1 if late or dup else 0), "exit code %d for %r\n%s" % (rc, misbehave, err))
+            if late:
+                check("1 token frames after their final answer" in err, "reported: %s" % err)
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in list(globals().items()) if name.startswith("scenario_")}
 
 if __name__ == "__main__":
