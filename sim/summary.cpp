@@ -279,7 +279,11 @@ const char* reason_of(const request_record& r, std::int32_t model) {
   switch (r.status) {
   case request_status::ok: return "";
   case request_status::rejected: return "would miss its SLO";
-  case request_status::failed: return model < 0 ? "model outside the simulated set" : "no replica of the model";
+  case request_status::failed:
+    return model < 0         ? "model outside the simulated set"
+           : r.group >= 0 ? "no room in the KV cache even for this sequence alone" // generation only
+                          : "no replica of the model";
+  case request_status::deadline_exceeded: return "no first token before the TTFT deadline";
   }
   return "";
 }
