@@ -75,7 +75,7 @@ struct acc {
       first = r.arrival;
     last = r.arrival;
     ++s.requests;
-    if (r.new_tokens > 0 || r.first_token >= 0)
+    if (r.generation || r.new_tokens > 0 || r.first_token >= 0)
       gen.add(r);
     if (r.status == "ok") {
       ++s.ok;

@@ -72,6 +72,7 @@ struct outcome {
   double first_token = -1; // generation: absolute time of the first token, -1: none
   int new_tokens = 0;      // generation: tokens produced (0: a one-pass request)
   double ttft_slo_s = 0, tpot_slo_s = 0; // 0 = no such SLO
+  bool generation = false; // a generation request whatever its answer (a refused one has no tokens either)
 };
 
 /// The one summarizer (simulate and replay): `n` outcomes in arrival order, `at(i)` returns the i-th.

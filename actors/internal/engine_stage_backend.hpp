@@ -39,6 +39,7 @@ public:
               done_fn done) override;
   void release(const std::string& model, const std::vector<std::uint64_t>& seqs) override;
   kv_usage kv() const override;
+  std::vector<kv_usage> kv_by_rank() const override;
 
 private:
   const model_slot* find(const std::string& model) const;
