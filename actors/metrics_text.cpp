@@ -88,6 +88,13 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   head(o, "sy_device_weight_budget_bytes", "gauge", "Weight memory budget, by device");
   for (const auto& [dev, w] : s.swaps)
     o += fmt::format("sy_device_weight_budget_bytes{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.budget_bytes);
+  head(o, "sy_device_kv_blocks_used", "gauge",
+       "KV cache blocks handed out from a device's pool (shared by every model resident there), by device");
+  for (const auto& [dev, w] : s.swaps)
+    o += fmt::format("sy_device_kv_blocks_used{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.kv_blocks_used);
+  head(o, "sy_device_kv_blocks_free", "gauge", "Free KV blocks in the slabs of a device's pool, by device");
+  for (const auto& [dev, w] : s.swaps)
+    o += fmt::format("sy_device_kv_blocks_free{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.kv_blocks_free);
   head(o, "sy_resident_models", "gauge", "1 for each model resident on a group");
   for (const auto& [group, models] : s.resident)
     for (const auto& m : models)

@@ -74,6 +74,8 @@ public:
     std::int64_t blocks_free = 0;
   };
   virtual kv_usage kv() const { return {}; }
+  /// The same per tensor rank, rank order (one pool per device); empty: this backend has no KV.
+  virtual std::vector<kv_usage> kv_by_rank() const { return {}; }
 };
 
 } // namespace sy::actors

@@ -123,11 +123,14 @@ struct swap_stats {
   double seconds = 0;     // sum of load durations
   std::int64_t used_bytes = 0;   // resident shards now
   std::int64_t budget_bytes = 0; // weight budget of the device
+  std::int64_t kv_blocks_used = 0; // KV blocks handed out from the device's pool (shared by its models)
+  std::int64_t kv_blocks_free = 0; // free blocks in the pool's slabs
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, swap_stats& x) {
-  return f(x.loads, x.evictions, x.bytes, x.seconds, x.used_bytes, x.budget_bytes);
+  return f(x.loads, x.evictions, x.bytes, x.seconds, x.used_bytes, x.budget_bytes, x.kv_blocks_used,
+           x.kv_blocks_free);
 }
 
 struct metrics_snapshot {

@@ -78,6 +78,7 @@ typename Inspector::result_type inspect(Inspector& f, swap_record& x) {
 /// shards (bytes), swap statistics. Owns nothing (the stage owns residency, the engine the memory).
 using gpu_actor = caf::typed_actor<
   caf::reacts_to<swap_atom, swap_record>,            // a load / eviction of a shard completed
+  caf::reacts_to<kv_usage_report>,                   // the device's KV pool changed (from its stage)
   caf::replies_to<status_atom>::with<swap_stats>,    // statistics and memory use
   caf::reacts_to<stop_atom>>;
 

@@ -206,12 +206,20 @@ result<std::int64_t> engine_stage_backend::swap_kv(const std::string& model, std
 
 stage_backend::kv_usage engine_stage_backend::kv() const {
   kv_usage u;
-  for (int r = 0; r < exec_->tp(); ++r) {
-    auto p = exec_->rank_kv_pool(r).usage();
-    u.blocks_used += static_cast<std::int64_t>(p.blocks_used);
-    u.blocks_free += static_cast<std::int64_t>(p.blocks_free);
+  for (const auto& r : kv_by_rank()) {
+    u.blocks_used += r.blocks_used;
+    u.blocks_free += r.blocks_free;
   }
   return u;
+}
+
+std::vector<stage_backend::kv_usage> engine_stage_backend::kv_by_rank() const {
+  std::vector<kv_usage> out;
+  for (int r = 0; r < exec_->tp(); ++r) {
+    auto p = exec_->rank_kv_pool(r).usage();
+    out.push_back({static_cast<std::int64_t>(p.blocks_used), static_cast<std::int64_t>(p.blocks_free)});
+  }
+  return out;
 }
 
 } // namespace sy::actors::internal

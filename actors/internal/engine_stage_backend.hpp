@@ -44,6 +44,7 @@ public:
   std::int64_t kv_swaps_out() const noexcept { return swaps_out_.load(); }
   std::int64_t kv_swaps_in() const noexcept { return swaps_in_.load(); }
   kv_usage kv() const override;
+  std::vector<kv_usage> kv_by_rank() const override;
 
 private:
   const model_slot* find(const std::string& model) const;
