@@ -161,8 +161,8 @@ placement:
   CHECK(parse_config(policy_head, "cluster.yaml")->placement.replan.name.empty()); // off by default
   auto margin = parse_config(policy_head + "  replan: {policy: drift, margin: 2}\n", "cluster.yaml");
   REQUIRE_FALSE(margin.ok());
-  CHECK(margin.err().message == "cluster.yaml:8:37: placement.replan.margin: expected an attainment margin in [0, 1], "
-                                "found 2");
+  CHECK(margin.err().message == "cluster.yaml:8:35: placement.replan.margin: expected an attainment margin in [0, 1], "
+                                "found \"2\"");
   auto window = parse_config(policy_head + "  replan: {policy: drift, window_s: 0}\n", "cluster.yaml");
   REQUIRE_FALSE(window.ok());
   CHECK(contains(window.err().message, "placement.replan.window_s: expected a window in seconds in [0.1, 86400]"));

@@ -90,7 +90,7 @@ TEST_CASE("broken plug-ins are refused with a precise error and register nothing
   std::remove(text.c_str());
   CHECK(contains(err(SY_BAD_NO_ENTRY_PLUGIN), "missing entry symbol sy_policy_plugin_abi"));
   CHECK(contains(err(SY_BAD_ABI_PLUGIN),
-                 "built for policy plug-in ABI version 999, this switchyard speaks version 1"));
+                 "built for policy plug-in ABI version 999, this switchyard speaks version 2"));
   CHECK(contains(err(SY_BAD_CLASH_PLUGIN),
                  "registers dispatch policy \"earliest-free\", which clashes with the built-in of that name"));
   CHECK(reg.plugins().empty());
