@@ -249,12 +249,14 @@ result<std::size_t> stage_executor::shard_bytes(model_id id) const {
   return mx;
 }
 
-result<std::size_t> stage_executor::workspace_bytes(model_id id, int batch, int seq) const {
+result<std::size_t> stage_executor::workspace_bytes(model_id id, int batch, int seq,
+                                                    std::optional<output_kind> out) const {
   std::lock_guard<std::mutex> lock{impl_->mutex};
   auto it = impl_->models.find(id);
   if (it == impl_->models.end())
     return make_error("engine", mname(id) + " is not registered on this stage");
-  return internal::plan_workspace(it->second.shards[0]->plan, it->second.type, batch, seq).total;
+  const auto& plan = it->second.shards[0]->plan;
+  return internal::plan_workspace(plan, it->second.type, batch, seq, out.value_or(default_output(plan.spec))).total;
 }
 
 dtype stage_executor::activation_type(model_id id) const {

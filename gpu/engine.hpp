@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -164,7 +165,10 @@ public:
   /// Device bytes a resident shard of this model takes on each rank.
   result<std::size_t> shard_bytes(model_id id) const;
   /// Device bytes a forward of (batch, seq) needs per rank for its activations (allocated per forward).
-  result<std::size_t> workspace_bytes(model_id id, int batch, int seq) const;
+  /// `out` sizes the head rows: logits_all and hidden keep a row per token, the others one per sequence
+  /// (the engine.hpp table); nullopt: the model's default_output.
+  result<std::size_t> workspace_bytes(model_id id, int batch, int seq,
+                                      std::optional<output_kind> out = std::nullopt) const;
   /// Element type of the inter-stage activations on the host (cpu: f32).
   dtype activation_type(model_id id) const;
 
