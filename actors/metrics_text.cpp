@@ -1,6 +1,7 @@
 #include "actors/metrics_text.hpp"
 
 #include "actors/metrics.hpp"
+#include "actors/placement_metrics_text.hpp"
 
 #include <fmt/format.h>
 
@@ -117,6 +118,7 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   o += fmt::format("sy_models_moved_total {}\n", s.models_moved);
   head(o, "sy_in_flight", "gauge", "Requests accepted by the controller and not yet answered");
   o += fmt::format("sy_in_flight {}\n", s.in_flight);
+  o += render_placement_metrics(s); // issue 11 §2
   return o;
 }
 

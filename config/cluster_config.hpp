@@ -171,6 +171,10 @@ struct placement_config {
   placement_profile_config profile;
   double slo_scale = 5;             // SLO of models without slo_ms: slo_scale x single-device latency
   std::string write_path;           // `write`: where the chosen plan is written (empty: nowhere)
+  // `replan: {policy: windowed | drift | none | <plug-in>, window_s, interval_s, margin, threshold,
+  // min_interval_s}` (issue 11 §2): re-placement while serving; name empty: off. window_s (default 30): the
+  // arrival window the policy sees and the planner plans on; the other parameters are the policy's.
+  policy_config replan{};
 };
 
 /// The placement policy of a config without a `placement:` section: mp-search on a synthetic workload

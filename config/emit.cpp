@@ -101,6 +101,15 @@ std::string to_yaml(const cluster_config& c) {
       out << YAML::Key << "slo_scale" << YAML::Value << full(pl.slo_scale);
       if (!pl.write_path.empty())
         out << YAML::Key << "write" << YAML::Value << pl.write_path;
+      if (!pl.replan.name.empty()) {
+        out << YAML::Key << "replan" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "policy"
+            << YAML::Value << pl.replan.name;
+        for (const auto& [k, v] : pl.replan.params) {
+          out << YAML::Key << k << YAML::Value;
+          emit_param(out, v);
+        }
+        out << YAML::EndMap;
+      }
       out << YAML::EndMap;
       break;
     }

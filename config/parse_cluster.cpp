@@ -25,6 +25,7 @@ const std::vector<std::string>& known_policy_names(std::string_view kind) {
     {"dispatch", {"earliest-free", "shortest-queue"}},
     {"batching", {"none", "greedy"}},
     {"eviction", {"lru", "demand-aware", "swap-cost-aware"}},
+    {"replacement", {"windowed", "drift", "none"}}, // placement.replan (issue 11 §2)
   };
   static const std::vector<std::string> none;
   auto it = names.find(kind);
@@ -210,6 +211,11 @@ constexpr param_range builtin_param_ranges[] = {
   {"batching", "max_batch", 1, 4096, true, "an integer 1..4096"},
   {"admission", "slack", 0, 1e6, false, "a number 0..1e6"},
   {"eviction", "default_gbps", 1e-6, 1e6, false, "a number (GB/s) in (0, 1e6]"},
+  {"replacement", "window_s", 0.1, 86400, false, "a window in seconds in [0.1, 86400]"},
+  {"replacement", "interval_s", 0.01, 86400, false, "an interval in seconds in [0.01, 86400]"},
+  {"replacement", "min_interval_s", 0, 86400, false, "an interval in seconds in [0, 86400]"},
+  {"replacement", "margin", 0, 1, false, "an attainment margin in [0, 1]"},
+  {"replacement", "threshold", 0, 1e6, false, "a relative rate change >= 0"},
 };
 
 void check_param_range(yaml_reader& r, const YAML::Node& n, const std::string& path, const std::string& kind,

@@ -179,6 +179,8 @@ using controller_full_actor = controller_actor::extend<
   caf::reacts_to<report_atom, group_report>,        // a group's state changed
   caf::reacts_to<ready_atom, std::string, ack>,     // a group finished wiring (+ preloads)
   caf::reacts_to<tick_atom>,                        // own timer: request deadlines
+  caf::reacts_to<placement_atom, tick_atom>,        // own timer: ask the re-placement policy (issue 11 §2)
+  caf::reacts_to<placement_atom, replan_report>,    // the planner's candidate (a detached actor's answer)
   caf::replies_to<policy_atom, policy_update>::with<ack>>; // a policy actor's new policy (policy_sink_actor)
 
 /// Registers the internal payloads and handles (messages/type_ids.cpp calls it).
