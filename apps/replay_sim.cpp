@@ -60,8 +60,8 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
   for (std::size_t m = 0; m < cfg.models.size(); ++m) {
     if (cfg.models[m].slo)
       inputs->model_slo_s[m] = std::chrono::duration<double>(*cfg.models[m].slo).count();
-    if (cfg.models[m].ttft)
-      inputs->model_ttft_s[m] = std::chrono::duration<double>(*cfg.models[m].ttft).count();
+    // no ttft_ms: the runtime has no TTFT SLO for it (no admission check, the request timeout as deadline)
+    inputs->model_ttft_s[m] = cfg.models[m].ttft ? std::chrono::duration<double>(*cfg.models[m].ttft).count() : -1.0;
     if (cfg.models[m].tpot)
       inputs->model_tpot_s[m] = std::chrono::duration<double>(*cfg.models[m].tpot).count();
   }

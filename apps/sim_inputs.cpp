@@ -330,8 +330,8 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
   if (out.config)
     for (std::size_t i = 0; i < table_models.size(); ++i) {
       const auto* mc = out.config->find_model(table_models[i]);
-      if (in.ttft_ms == 0 && mc->ttft)
-        out.model_ttft_s[i] = static_cast<double>(mc->ttft->count()) / 1e6;
+      if (in.ttft_ms == 0) // the runtime: no ttft_ms, no TTFT SLO (not the one-pass slo_ms)
+        out.model_ttft_s[i] = mc->ttft ? static_cast<double>(mc->ttft->count()) / 1e6 : -1.0;
       if (in.tpot_ms == 0 && mc->tpot)
         out.model_tpot_s[i] = static_cast<double>(mc->tpot->count()) / 1e6;
     }

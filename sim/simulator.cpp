@@ -112,9 +112,9 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
       const auto mu = static_cast<std::size_t>(m);
       p.input_tokens[i] = std::max(1, r.input_tokens);
       p.output_tokens[i] = r.output_tokens;
-      p.ttft_slo[i] = r.slo_s > 0                                    ? r.slo_s
-                      : !model_ttft_s.empty() && model_ttft_s[mu] > 0 ? model_ttft_s[mu]
-                                                                      : static_cast<double>(model_slo[mu]);
+      p.ttft_slo[i] = r.slo_s > 0                                     ? r.slo_s
+                      : !model_ttft_s.empty() && model_ttft_s[mu] != 0 ? std::max(0.0, model_ttft_s[mu]) // < 0: none
+                                                                       : static_cast<double>(model_slo[mu]);
       p.tpot_slo[i] = r.tpot_slo_s > 0 ? r.tpot_slo_s : !model_tpot_s.empty() ? model_tpot_s[mu] : 0.0;
       ++p.generation_requests;
     }

@@ -112,8 +112,9 @@ struct prepared_trace {
 /// Maps trace model names onto the table (an unknown name is an error naming it) and computes SLOs:
 /// float32(slo_scale * single-device latency), or float32(model_slo_s[m]) where that is > 0 (a deployment's
 /// slo_ms), or float32(slo_s) where the request carries one. `model_slo_s`: empty or one per table model.
-/// Generation requests: TTFT SLO = the request's slo_s, else model_ttft_s[m] (> 0), else the model's one-pass
-/// SLO above; TPOT SLO = the request's tpot_slo_s, else model_tpot_s[m], else none.
+/// Generation requests: TTFT SLO = the request's slo_s, else model_ttft_s[m] (> 0; < 0: none, as the runtime
+/// for a model without ttft_ms), else the model's one-pass SLO above; TPOT SLO = the request's tpot_slo_s,
+/// else model_tpot_s[m], else none.
 result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale,
                                const std::vector<double>& model_slo_s = {},
                                const std::vector<double>& model_ttft_s = {},

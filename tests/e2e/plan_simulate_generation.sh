@@ -93,4 +93,17 @@ printf 'arrival_s,model,input_tokens,slo_ms,output_tokens\n0,tiny-gpt,16,,8\n0.0
 printf 'models: [tiny-gpt]\nwindows:\n  - start: 0\n    groups:\n      - {op: 1, pp: 1, models: [tiny-gpt]}\n' > "$dir/tiny.yaml"
 "$exe" --log-level warn simulate --profile "$dir/m.json" --trace "$dir/tiny.csv" --plan "$dir/tiny.yaml" --warmup 0 > "$dir/tiny.out"
 grep -q "^generation: 2 requests" "$dir/tiny.out"
+# replay --simulate of an Azure LLM trace on the embedded default: the records carry the simulated stream.
+"$exe" --log-level error replay --trace examples/traces/azure_llm_code_sample.csv --format azure-llm --time-scale 2 \
+    --simulate --hardware A100-40GB --force --records "$dir/rs.csv" --summary "$dir/rs.json" > /dev/null
+/usr/bin/python3 - "$dir" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f"{d}/rs.csv")))
+s = json.load(open(f"{d}/rs.json"))
+ok = [r for r in rows if r["status"] == "ok"]
+assert ok and s["overall"]["generation"]["requests"] == len(rows), (len(ok), s["overall"].get("generation"))
+for r in ok:
+    assert int(r["new_tokens"]) >= 1 and float(r["arrival"]) <= float(r["first_token"]) <= float(r["finish"]), r
+PY
 echo ok

@@ -236,3 +236,21 @@ TEST_CASE("one-pass requests beside generation requests get the records they get
   }
   CHECK(mixed.rec[1].new_tokens == 3);
 }
+
+TEST_CASE("a model TTFT SLO below 0 means none (a deployment model without ttft_ms), 0 the one-pass SLO", "[sim][gen]") {
+  auto table = policies::profile_table::build({"a"}, {gen_entry("a", 1, 0.01, 0.001, 0.002, 0, 1)});
+  REQUIRE(table.ok());
+  sim::trace t;
+  t.models = {"a"};
+  t.requests = {gen(0, 0, 10, 2)};
+  auto none = sim::prepare(t, *table, 1, {}, {-1.0}, {});
+  REQUIRE(none.ok());
+  CHECK(none->ttft_slo[0] == 0);
+  auto fallback = sim::prepare(t, *table, 1, {}, {0.0}, {});
+  REQUIRE(fallback.ok());
+  CHECK(fallback->ttft_slo[0] == Approx(static_cast<double>(fallback->model_slo[0])));
+  auto given = sim::prepare(t, *table, 1, {}, {0.25}, {0.02});
+  REQUIRE(given.ok());
+  CHECK(given->ttft_slo[0] == 0.25);
+  CHECK(given->tpot_slo[0] == 0.02);
+}
