@@ -1,5 +1,6 @@
 // gpu actor: one per device, a view for metrics: the device's weight memory (resident shards by model) and
-// swap statistics, derived from the loads and evictions its stages report. It owns nothing: the stage owns
+// swap statistics, derived from the loads and evictions its stages report, and its KV pool's blocks (used,
+// free) as its stage last reported them. It owns nothing: the stage owns
 // its shards' residency (messages/pipeline.hpp, stage_event) and the stage's executor (engine) owns the
 // device memory, freeing a shard only after its last use.
 #include <map>
@@ -41,6 +42,10 @@ gpu_actor::behavior_type gpu_fn(self_ptr self, std::string name, std::int64_t bu
       st.stats.used_bytes = 0;
       for (auto& [m, b] : st.resident)
         st.stats.used_bytes += b;
+    },
+    [=](kv_usage_report& k) {
+      self->state.stats.kv_blocks_used = k.blocks_used;
+      self->state.stats.kv_blocks_free = k.blocks_free;
     },
     [=](status_atom) { return self->state.stats; },
     [=](stop_atom) { self->quit(); },

@@ -59,6 +59,12 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   by_group_model("sy_generation_preemptions_total", "counter",
                  "Sequences whose KV was dropped for lack of blocks and recomputed, by group and model", s.preemptions,
                  "model");
+  by_group_model("sy_generation_kv_swaps_total", "counter",
+                 "Of the preemptions: sequences whose KV was swapped to pinned host memory and back (gen_preemption: "
+                 "swap), by group and model", s.kv_swaps, "model");
+  by_group_model("sy_generation_kv_swap_fallbacks_total", "counter",
+                 "Swaps that failed on some stage and were recomputed instead, by group and model", s.kv_swap_fallbacks,
+                 "model");
   by_group_model("sy_generation_tokens_total", "counter", "New tokens sampled, by group and model (rate: tokens/s)",
                  s.gen_tokens, "model");
   by_group_model("sy_kv_blocks_used", "gauge", "KV cache blocks handed out on a stage's devices, by group and stage",
@@ -83,6 +89,13 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   head(o, "sy_device_weight_budget_bytes", "gauge", "Weight memory budget, by device");
   for (const auto& [dev, w] : s.swaps)
     o += fmt::format("sy_device_weight_budget_bytes{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.budget_bytes);
+  head(o, "sy_device_kv_blocks_used", "gauge",
+       "KV cache blocks handed out from a device's pool (shared by every model resident there), by device");
+  for (const auto& [dev, w] : s.swaps)
+    o += fmt::format("sy_device_kv_blocks_used{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.kv_blocks_used);
+  head(o, "sy_device_kv_blocks_free", "gauge", "Free KV blocks in the slabs of a device's pool, by device");
+  for (const auto& [dev, w] : s.swaps)
+    o += fmt::format("sy_device_kv_blocks_free{{device=\"{}\"}} {}\n", prometheus_label_value(dev), w.kv_blocks_free);
   head(o, "sy_resident_models", "gauge", "1 for each model resident on a group");
   for (const auto& [group, models] : s.resident)
     for (const auto& m : models)

@@ -82,6 +82,7 @@ struct stage_state {
   // A sticky device error: reported to the group once; from then on every entry is refused.
   std::string unhealthy;
   stage_backend::kv_usage kv_reported; // the KV use last reported to the group
+  std::vector<stage_backend::kv_usage> kv_reported_ranks{}; // per rank, as last reported to its gpu actor
 };
 
 /// How long a stop waits for the devices to finish the work enqueued before it. Past it (a hung device),
@@ -397,11 +398,20 @@ void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, stage_error co
   report(self, {stage_event_kind::batch_done, 0, b.batch_id, b.model, b.batch, now - b.start, {}, stage_error::none});
 }
 
-/// Tells the group the KV use of this stage's devices when it changed.
+/// Tells the group the KV use of this stage's devices, and each device's gpu actor its own pool's (the
+/// pool every model on the device shares), when it changed.
 void report_kv(self_ptr self) {
   auto& st = self->state;
   if (!st.backend || !st.group)
     return;
+  auto ranks = st.backend->kv_by_rank();
+  for (std::size_t r = 0; r < ranks.size() && r < st.gpus.size(); ++r) {
+    if (r < st.kv_reported_ranks.size() && ranks[r].blocks_used == st.kv_reported_ranks[r].blocks_used &&
+        ranks[r].blocks_free == st.kv_reported_ranks[r].blocks_free)
+      continue;
+    self->send(st.gpus[r], kv_usage_report{st.index, ranks[r].blocks_used, ranks[r].blocks_free});
+  }
+  st.kv_reported_ranks = std::move(ranks);
   auto u = st.backend->kv();
   if (u.blocks_used == st.kv_reported.blocks_used && u.blocks_free == st.kv_reported.blocks_free)
     return;
@@ -511,6 +521,25 @@ stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shar
       if (self->state.backend)
         self->state.backend->release(r.model, r.seqs);
       report_kv(self);
+    },
+    [=](kv_swap_entry& e) -> kv_swap_result { // preemption by swap: no step of this sequence is in flight
+      auto& st = self->state;
+      kv_swap_result r;
+      if (st.stopping) {
+        r.code = stage_error::stopped;
+        r.error = "stage " + std::to_string(st.index) + " is stopping";
+        return r;
+      }
+      auto moved = st.backend ? st.backend->swap_kv(e.model, e.seq, e.out)
+                              : result<std::int64_t>{make_error("input", "no backend")};
+      if (moved) {
+        r.bytes = *moved;
+      } else {
+        r.code = classify(self, moved.err().category);
+        r.error = moved.err().message;
+      }
+      report_kv(self);
+      return r;
     },
     [=](attach_atom, stage_input_actor next, group_events_actor group) {
       self->state.next = std::move(next);

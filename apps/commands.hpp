@@ -187,6 +187,13 @@ struct sim_input_options {
   unsigned long seed = 0;
   double slo_scale = 5;         // SLO = slo_scale x single-device latency, for models without slo_ms
   bool force = false;           // -c: accept a profile (--hardware GPU, or a db's `device`) of another device kind
+  // Generation (issue 10 §4): requests with output_tokens > 0 go through the generation simulator.
+  int input_tokens = 128;       // synthetic: prompt tokens of every request
+  int output_tokens = 0;        // synthetic: > 0 makes every request a generation of that many new tokens
+  double ttft_ms = 0;           // TTFT SLO of generation requests without their own (and without -c's ttft_ms)
+  double tpot_ms = 0;           // TPOT SLO likewise (0: none)
+  int gen_max_seqs = 0;         // 0: -c's runtime.gen_max_seqs, else 16
+  int gen_token_budget = 0;     // 0: -c's runtime.gen_token_budget, else 256
 };
 
 struct simulate_options {

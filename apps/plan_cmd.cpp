@@ -18,6 +18,7 @@
 #include "policies/placement/registry.hpp"
 #include "sim/evaluator.hpp"
 #include "sim/simulator.hpp"
+#include "sim/summary.hpp"
 
 namespace sy::apps {
 
@@ -94,7 +95,7 @@ int run_plan(const plan_options& o) {
     log->error("{}", shape.err().to_string());
     return 2;
   }
-  auto prepared = sim::prepare(in->trace, in->table, o.in.slo_scale, in->model_slo_s);
+  auto prepared = prepare_inputs(*in, o.in.slo_scale);
   if (!prepared) {
     log->error("{}", prepared.err().to_string());
     return 2;
@@ -107,6 +108,12 @@ int run_plan(const plan_options& o) {
   }
   sim::sim_options sopt;
   sopt.mem_budget_bytes = shape->mem_budget_gib * policies::gib;
+  // Generation requests are scored by the generation simulator (ok, TTFT and TPOT within their SLOs), with KV
+  // capacity from this budget minus the group's weights.
+  if (auto st = apply_generation_options(sopt, o.in, in->config ? &*in->config : nullptr); !st) {
+    log->error("{}", st.err().to_string());
+    return 2;
+  }
   if (o.policy == "swap-aware" && in->config) { // swapping is scored with the deployment's eviction policy
     auto e = policies::make_eviction(in->config->policies.eviction.name);
     if (!e) {
@@ -149,7 +156,17 @@ int run_plan(const plan_options& o) {
   std::printf("policy %s: %d devices, %d models, %zu requests, planned in %.3f s\n", o.policy.c_str(), shape->devices,
               in->table.num_models(), trace->arrival.size(), wall);
   print_placement(*s, in->table);
-  std::printf("expected SLO attainment (planning trace, compat simulator, untrimmed): %.4f\n", e->attainment);
+  if (trace->generation_requests > 0) {
+    std::vector<sim::request_record> rec;
+    sim::simulator gsim(in->table, sopt);
+    if (auto eg = gsim.run(*s, *trace, &rec); eg) {
+      auto sum = sim::summarize(rec, trace->model, in->table.model_names(), 0);
+      std::printf("expected (planning trace, generation simulator, untrimmed) %s\n",
+                  generation_line(sum.overall.gen).c_str());
+    }
+  }
+  std::printf("expected SLO attainment (planning trace, %s, untrimmed): %.4f\n",
+              trace->generation_requests > 0 ? "generation requests: both SLOs" : "compat simulator", e->attainment);
   double shown = e->attainment;
   if (o.policy == "swap-aware") {
     sopt.mode = sim::sim_mode::swapping;

@@ -152,15 +152,25 @@ int run_profile(const profile_options& o) {
   if (!mo)
     db->set_device(hw_name); // an analytic profile is for that GPU (kind cuda)
   if (o.print) {
-    std::printf("%-14s %3s %3s %10s %10s %12s %10s\n", "model", "op", "pp", "lat_b1_s", "lat_b16_s",
-                "max_w_GiB", "load_s");
+    std::printf("%-14s %3s %3s %10s %10s %12s %10s %12s %12s %12s\n", "model", "op", "pp", "lat_b1_s", "lat_b16_s",
+                "max_w_GiB", "load_s", "prefill_ms/t", "dec_b1_ms", "dec_b16_ms");
     for (const auto& [key, e] : db->entries()) {
       double load = 0;
       for (double x : e.load_seconds)
         load = std::max(load, x);
-      std::printf("%-14s %3d %3d %10.4f %10.4f %12.3f %10.3f\n", e.model.c_str(), e.config.op, e.config.pp,
+      std::printf("%-14s %3d %3d %10.4f %10.4f %12.3f %10.3f", e.model.c_str(), e.config.op, e.config.pp,
                   e.total_latency(0), e.total_latency(4), static_cast<double>(e.max_weight_bytes()) / (1 << 30),
                   load);
+      if (e.has_generation()) { // one step summed over stages: a prefill token; b decodes at context 512
+        double pre = 0, d1 = 0, d16 = 0;
+        for (std::size_t k = 0; k < e.gen_step_s.size(); ++k) {
+          pre += e.prefill_s_per_token[k];
+          d1 += e.step_seconds(k, 0, 1, 512);
+          d16 += e.step_seconds(k, 0, 16, 16 * 512);
+        }
+        std::printf(" %12.4f %12.3f %12.3f", pre * 1e3, d1 * 1e3, d16 * 1e3);
+      }
+      std::printf("\n");
     }
   }
   if (o.plan) {

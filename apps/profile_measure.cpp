@@ -1,11 +1,16 @@
 #include "apps/profile_measure.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <chrono>
 #include <future>
 #include <memory>
 
 #include "gpu/backend.hpp"
+#include "gpu/engine.hpp"
+#include "gpu/generation.hpp"
+#include "gpu/kv_cache.hpp"
 #include "gpu/pipeline.hpp"
 #include "gpu/shard.hpp"
 #include "gpu/weights.hpp"
@@ -39,6 +44,157 @@ std::vector<std::int32_t> tokens_for(const gpu::model_spec& spec, int batch, int
     t[i] = static_cast<std::int32_t>((static_cast<long long>(i) * 7919 + 13) % spec.vocab);
   return t;
 }
+
+/// Solves the 3x3 system a x = y (Gaussian elimination with partial pivoting); false when singular.
+bool solve3(std::array<std::array<double, 3>, 3> a, std::array<double, 3> y, std::array<double, 3>& x) {
+  for (int c = 0; c < 3; ++c) {
+    int piv = c;
+    for (int r = c + 1; r < 3; ++r)
+      if (std::abs(a[static_cast<std::size_t>(r)][static_cast<std::size_t>(c)]) >
+          std::abs(a[static_cast<std::size_t>(piv)][static_cast<std::size_t>(c)]))
+        piv = r;
+    std::swap(a[static_cast<std::size_t>(c)], a[static_cast<std::size_t>(piv)]);
+    std::swap(y[static_cast<std::size_t>(c)], y[static_cast<std::size_t>(piv)]);
+    const double d = a[static_cast<std::size_t>(c)][static_cast<std::size_t>(c)];
+    if (std::abs(d) < 1e-300)
+      return false;
+    for (int r = 0; r < 3; ++r) {
+      if (r == c)
+        continue;
+      const double f = a[static_cast<std::size_t>(r)][static_cast<std::size_t>(c)] / d;
+      for (int k = 0; k < 3; ++k)
+        a[static_cast<std::size_t>(r)][static_cast<std::size_t>(k)] -= f * a[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)];
+      y[static_cast<std::size_t>(r)] -= f * y[static_cast<std::size_t>(c)];
+    }
+  }
+  for (int c = 0; c < 3; ++c)
+    x[static_cast<std::size_t>(c)] = y[static_cast<std::size_t>(c)] / a[static_cast<std::size_t>(c)][static_cast<std::size_t>(c)];
+  return true;
+}
+
+} // namespace
+
+status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec, const gpu::parallel_layout& layout,
+                          gpu::dtype kv_type, int reps, policies::profile_entry& e) {
+  if (spec.kind != gpu::arch::decoder)
+    return {};
+  auto run = [&](int batch, int prompt, int new_tokens) -> result<std::vector<gpu::generation_result>> {
+    std::vector<gpu::generation_request> rq(static_cast<std::size_t>(batch));
+    for (std::size_t i = 0; i < rq.size(); ++i) {
+      auto t = tokens_for(spec, 1, prompt);
+      t[0] = static_cast<std::int32_t>((static_cast<long long>(i) * 31 + 5) % spec.vocab); // distinct prompts
+      rq[i].prompt = std::move(t);
+      rq[i].stop = gpu::stop_params{new_tokens, true, spec.eos_token};
+    }
+    gpu::generation_options go;
+    go.max_seqs = batch;
+    go.token_budget = std::max(512, batch * prompt);
+    return gpu::generate(pl, rq, go);
+  };
+  // Prefill: the time to the first (only) token of one sequence at two prompt lengths.
+  const int pa = std::max(2, std::min(8, spec.max_seq / 8)), pb = std::max(pa + 1, std::min(128, spec.max_seq - 1));
+  auto ttft = [&](int prompt) -> result<double> {
+    std::vector<double> v;
+    for (int r = 0; r <= reps; ++r) { // the first run warms up
+      auto g = run(1, prompt, 1);
+      if (!g)
+        return g.err();
+      if (r > 0)
+        v.push_back(g->front().token_times.front().count());
+    }
+    return median(v);
+  };
+  auto ta = ttft(pa);
+  if (!ta)
+    return ta.err();
+  auto tb = ttft(pb);
+  if (!tb)
+    return tb.err();
+  const double per_token = std::max(0.0, (*tb - *ta) / (pb - pa));
+  // Decode: TPOT of b sequences decoding together at two context lengths; least squares on
+  // tpot = a + c1 * b + c2 * b * context (context: the mean over the decoded tokens).
+  const int new_tokens = 9;
+  const int ca = pa, cb = std::max(ca + 1, std::min(256, spec.max_seq - new_tokens - 1));
+  std::array<std::array<double, 3>, 3> ata{};
+  std::array<double, 3> aty{};
+  int points = 0;
+  for (int batch : {1, 4, 16})
+    for (int ctx : {ca, cb}) {
+      std::vector<double> v;
+      bool ok = true;
+      for (int r = 0; r <= reps && ok; ++r) {
+        auto g = run(batch, ctx, new_tokens);
+        if (!g) { // e.g. a batch whose KV does not fit: fewer points
+          ok = false;
+          break;
+        }
+        if (r == 0)
+          continue;
+        std::vector<double> per_seq;
+        for (const auto& x : *g)
+          per_seq.push_back((x.token_times.back() - x.token_times.front()).count() / (new_tokens - 1));
+        v.push_back(median(per_seq));
+      }
+      if (!ok)
+        continue;
+      const double y = median(v), bctx = batch * (ctx + new_tokens / 2.0);
+      const std::array<double, 3> row{1.0, static_cast<double>(batch), bctx};
+      for (std::size_t i = 0; i < 3; ++i) {
+        for (std::size_t j = 0; j < 3; ++j)
+          ata[i][j] += row[i] * row[j];
+        aty[i] += row[i] * y;
+      }
+      ++points;
+    }
+  std::array<double, 3> x{};
+  if (points < 3 || !solve3(ata, aty, x))
+    return make_error("profile", "model '" + spec.name + "': too few decode measurements fit the device budget (" +
+                                   std::to_string(points) + " of 6) to fit the decode cost model");
+  // Non-negative least squares by elimination: a coefficient that comes out negative (noise, tiny models)
+  // is fixed at 0 and the others refitted without it.
+  std::array<bool, 3> active{true, true, true};
+  for (int round = 0; round < 3; ++round) {
+    int worst = -1;
+    for (int i = 0; i < 3; ++i)
+      if (active[static_cast<std::size_t>(i)] && x[static_cast<std::size_t>(i)] < 0 &&
+          (worst < 0 || x[static_cast<std::size_t>(i)] < x[static_cast<std::size_t>(worst)]))
+        worst = i;
+    if (worst < 0)
+      break;
+    active[static_cast<std::size_t>(worst)] = false;
+    auto a2 = ata;
+    auto y2 = aty;
+    for (std::size_t i = 0; i < 3; ++i)
+      if (!active[i]) {
+        for (std::size_t j = 0; j < 3; ++j)
+          a2[i][j] = a2[j][i] = 0;
+        a2[i][i] = 1;
+        y2[i] = 0;
+      }
+    if (!solve3(a2, y2, x))
+      break;
+  }
+  const double a = std::max(0.0, x[0]), c1 = std::max(0.0, x[1]), c2 = std::max(0.0, x[2]);
+  // Per stage: the totals split in proportion to the stages' measured batch-1 one-pass latencies.
+  const auto pp = static_cast<std::size_t>(e.config.pp);
+  double total = 0;
+  for (double l : e.stage_latency[0])
+    total += l;
+  for (std::size_t k = 0; k < pp; ++k) {
+    const double share = total > 0 ? e.stage_latency[0][k] / total : 1.0 / static_cast<double>(pp);
+    e.gen_step_s.push_back(a * share);
+    e.prefill_s_per_token.push_back(per_token * share);
+    e.decode_s_per_seq.push_back(c1 * share);
+    e.decode_s_per_ctx.push_back(c2 * share);
+    auto kv = gpu::make_kv_layout(spec, layout.stage_bounds[k], layout.stage_bounds[k + 1], layout.tp, kv_type);
+    if (!kv)
+      return kv.err();
+    e.kv_bytes_per_token.push_back(static_cast<double>(kv->block_bytes(1)));
+  }
+  return {};
+}
+
+namespace {
 
 /// One (model, config) on `b`; an error says why the config was skipped.
 result<policies::profile_entry> measure_one(gpu::backend& b, const gpu::model_spec& spec,
@@ -115,9 +271,17 @@ result<policies::profile_entry> measure_one(gpu::backend& b, const gpu::model_sp
     e.stage_latency.push_back(std::move(row));
     e.act_bytes.push_back(std::move(act));
   }
-  (void)pl.evict();
-  if (e.stage_latency.empty())
+  if (e.stage_latency.empty()) {
+    (void)pl.evict();
     return make_error("memory", "a batch-1 forward does not fit the device budget");
+  }
+  if (o.generation)
+    if (auto st = measure_generation(pl, spec, *layout, gpu::compute_type(spec, pl.stage(0).rank_device(0)), o.reps, e);
+        !st) {
+      (void)pl.evict();
+      return st.err();
+    }
+  (void)pl.evict();
   if (auto st = e.validate(); !st)
     return st.err();
   return e;

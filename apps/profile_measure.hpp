@@ -6,6 +6,8 @@
 
 #include "gpu/device.hpp"
 #include "gpu/model_spec.hpp"
+#include "gpu/pipeline.hpp"
+#include "gpu/shard.hpp"
 #include "messages/result.hpp"
 #include "policies/profile.hpp"
 
@@ -18,7 +20,18 @@ struct measure_options {
   int seq = 16;                   // tokens per sequence (clipped to each model's max_seq)
   int reps = 3;                   // timed runs per (config, batch size); the median is kept
   int cpu_threads = 0;            // cpu backend: OpenBLAS threads (0: hardware threads / devices)
+  bool generation = true;         // decoders: also measure the generation step costs (measure_generation)
 };
+
+/// Decoders (others: nothing): fills e's generation fields from generations on the loaded pipeline `pl`
+/// (gpu::generate, i.e. stage_executor::step): the prefill cost per token from the first-token time of one
+/// sequence at two prompt lengths, and decode(b, ctx) = a + c1*b + c2*b*ctx fitted by least squares to the
+/// time per output token of b = 1, 4, 16 sequences at two context lengths (points whose KV does not fit are
+/// left out; fewer than 3: an error). Totals are split over stages in proportion to e.stage_latency[0];
+/// kv_bytes_per_token from the stage's KV layout. `reps` timed runs per point after one warm-up (median).
+[[nodiscard]] status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec,
+                                        const gpu::parallel_layout& layout, gpu::dtype kv_type, int reps,
+                                        policies::profile_entry& e);
 
 /// For each model and each config of `configs` that fits (tp divides heads and ffn, pp <= layers,
 /// tp * pp <= devices, the shards and a batch-1 forward fit the budget): per-stage latency at batch sizes

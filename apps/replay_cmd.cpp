@@ -1,6 +1,7 @@
 // switchyard replay: replays a trace open-loop through the msgpack ingress of a running cluster
 // (--target host:port) or of a cluster it starts itself (-c config, or the embedded default), then writes
 // the per-request CSV, the summary JSON and plots (README "Replay", "Outputs").
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include "apps/commands.hpp"
 #include "apps/live_plan.hpp"
 #include "apps/replay/driver.hpp"
+#include "apps/replay/fit.hpp"
 #include "apps/replay/outputs.hpp"
 #include "apps/replay_sim.hpp"
 #include "apps/serve.hpp"
@@ -37,8 +39,7 @@ std::vector<std::string> split_names(const std::string& s) {
   return out;
 }
 
-result<sim::trace> load_trace(const replay_options& o, const std::vector<std::string>& models,
-                              int max_seq) {
+result<sim::trace> load_trace(const replay_options& o, const std::vector<std::string>& models) {
   if (o.trace_path.empty()) {
     sim::synth_options s;
     s.models = models;
@@ -57,8 +58,41 @@ result<sim::trace> load_trace(const replay_options& o, const std::vector<std::st
   f.azure2021.seed = o.seed;
   f.azure2021.input_tokens = o.tokens;
   f.azure_llm.seed = o.seed;
-  f.azure_llm.max_seq = max_seq;
+  f.azure_llm.max_seq = 1 << 30; // clipped per model by fit_to_models (counted there)
   return sim::load_trace_file(o.trace_path, f);
+}
+
+/// The models a trace's requests go to when --models is not given: the config's; for an Azure LLM trace
+/// (every request a generation) its generating models (decoders), when it has any.
+std::vector<std::string> default_models(const replay_options& o, const config::cluster_config& cfg) {
+  std::vector<std::string> all, decoders;
+  for (const auto& m : cfg.models) {
+    all.push_back(m.name);
+    if (m.spec.kind == gpu::arch::decoder)
+      decoders.push_back(m.name);
+  }
+  return o.format == "azure-llm" && !o.trace_path.empty() && !decoders.empty() ? decoders : all;
+}
+
+/// Clips prompts to each model's max positions and drops requests that cannot fit (driver/fit.hpp), with a
+/// log line for each kind.
+sim::trace fit_trace(const sim::trace& t, const config::cluster_config& cfg, driver::fit_report& report) {
+  std::vector<int> max_seq;
+  for (const auto& name : t.models) {
+    const auto* m = cfg.find_model(name);
+    max_seq.push_back(m ? static_cast<int>(m->spec.max_seq) : 0);
+  }
+  auto out = driver::fit_to_models(t, max_seq, report);
+  auto log = logger("replay");
+  if (report.clipped > 0)
+    log->info("{} of {} prompts clipped to their model's max positions (minus the new tokens)", report.clipped,
+              t.requests.size());
+  if (report.dropped > 0) {
+    log->warn("{} requests dropped: their new tokens leave no room for a prompt in the model", report.dropped);
+    for (const auto& e : report.examples)
+      log->warn("  {}", e);
+  }
+  return out;
 }
 
 // Creates the folder a output file goes into (replay writes into fresh result folders).
@@ -105,6 +139,20 @@ result<driver::driver_result> replay_live(const replay_options& o, const config:
   return driver::run_open_loop(tr, d);
 }
 
+/// TTFT two ways: the first token frame's arrival at the client (what the summary uses) and the final
+/// answer's ttft_ms (the server's, from its arrival); logs how far apart they are.
+void log_first_token_sources(const std::vector<driver::replay_record>& records) {
+  std::vector<double> diff;
+  for (const auto& r : records)
+    if (r.first_token >= 0 && r.server_ttft >= 0)
+      diff.push_back((r.first_token - r.arrival - r.server_ttft) * 1e3);
+  if (diff.empty())
+    return;
+  std::sort(diff.begin(), diff.end());
+  logger("replay")->info("TTFT from the stream (used) minus the final answer's ttft_ms: median {:.3f} ms, max {:.3f} "
+                         "ms over {} generations", diff[diff.size() / 2], diff.back(), diff.size());
+}
+
 } // namespace
 
 int run_replay(const replay_options& o) {
@@ -117,23 +165,24 @@ int run_replay(const replay_options& o) {
   }
   const config::cluster_config* cfg = &*loaded;
   std::vector<std::string> models = split_names(o.models);
-  int max_seq = 1 << 30;
-  for (const auto& m : cfg->models)
-    max_seq = std::min(max_seq, static_cast<int>(m.spec.max_seq));
   if (models.empty())
-    for (const auto& m : cfg->models)
-      models.push_back(m.name);
-  auto tr = load_trace(o, models, max_seq);
-  if (!tr) {
-    log->error("{}", tr.err().message);
+    models = default_models(o, *cfg);
+  auto loaded_trace = load_trace(o, models);
+  if (!loaded_trace) {
+    log->error("{}", loaded_trace.err().message);
     return 2;
   }
+  driver::fit_report fit;
+  auto tr = fit_trace(*loaded_trace, *cfg, fit);
+  long generations = 0;
+  for (const auto& q : tr.requests)
+    generations += q.output_tokens > 0 ? 1 : 0;
   if (o.time_scale <= 0) {
     log->error("--time-scale: expected a positive number, found {}", o.time_scale);
     return 2;
   }
-  log->info("trace: {} requests over {:.2f} s, {} models", tr->requests.size(),
-            tr->requests.empty() ? 0.0 : tr->requests.back().arrival_s, tr->models.size());
+  log->info("trace: {} requests ({} generations) over {:.2f} s, {} models", tr.requests.size(), generations,
+            tr.requests.empty() ? 0.0 : tr.requests.back().arrival_s, tr.models.size());
 
   if (o.simulate && !o.target.empty()) {
     log->error("--simulate and --target exclude each other: --simulate runs no cluster");
@@ -157,13 +206,13 @@ int run_replay(const replay_options& o) {
   std::unique_ptr<local_service> service;
   result<driver::driver_result> res = make_error("replay", "not run");
   if (o.simulate) {
-    res = simulate_replay(o, *cfg, *tr);
+    res = simulate_replay(o, *cfg, tr);
     if (!res) {
       log->error("{}", res.err().message);
       return 2;
     }
   } else {
-    res = replay_live(o, *cfg, *tr, service, planned ? planned->json : std::string{});
+    res = replay_live(o, *cfg, tr, service, planned ? planned->json : std::string{});
     if (service && !service->drain_and_stop(std::chrono::seconds(30)))
       log->warn("the embedded cluster still had requests in flight when it stopped");
   }
@@ -175,7 +224,34 @@ int run_replay(const replay_options& o) {
     log->error("{}", res.err().to_string());
     return 1;
   }
-  auto summary = driver::summarize(*res, tr->models, o.warmup_s);
+  // What each record asked for, from the fitted trace (records are in trace order, live or simulated).
+  for (std::size_t i = 0; i < res->records.size() && i < tr.requests.size(); ++i) {
+    auto& r = res->records[i];
+    const auto& q = tr.requests[i];
+    r.prompt_tokens = q.input_tokens;
+    r.max_new_tokens = std::max(0, q.output_tokens);
+    if (q.output_tokens > 0) {
+      r.ttft_slo_s = q.slo_s;
+      r.tpot_slo_s = q.tpot_slo_s;
+    }
+  }
+  log_first_token_sources(res->records);
+  std::vector<driver::generation_slo> slos;
+  for (const auto& name : tr.models) {
+    driver::generation_slo g;
+    if (const auto* mc = cfg->find_model(name)) {
+      if (mc->ttft)
+        g.ttft_s = std::chrono::duration<double>(*mc->ttft).count();
+      if (mc->tpot)
+        g.tpot_s = std::chrono::duration<double>(*mc->tpot).count();
+    }
+    slos.push_back(g);
+  }
+  auto summary = driver::summarize(*res, tr.models, o.warmup_s, slos);
+  if (generations > 0 || fit.clipped > 0 || fit.dropped > 0) {
+    summary.extra.emplace_back("clipped_prompts", std::to_string(fit.clipped));
+    summary.extra.emplace_back("dropped_not_fitting", std::to_string(fit.dropped));
+  }
   if (o.simulate)
     summary.slo_scale = o.slo_scale; // models without slo_ms; live, they have no deadline
   for (auto& m : summary.models)
@@ -189,7 +265,7 @@ int run_replay(const replay_options& o) {
   if (!o.plots_dir.empty())
     make_parent(o.plots_dir + "/x");
   if (!o.records_path.empty())
-    if (auto st = sim::write_file(o.records_path, driver::records_csv(res->records, tr->models)); !st) {
+    if (auto st = sim::write_file(o.records_path, driver::records_csv(res->records, tr.models)); !st) {
       log->error("{}", st.err().message);
       rc = 1;
     }
@@ -202,25 +278,31 @@ int run_replay(const replay_options& o) {
     std::string csv = o.records_path;
     if (csv.empty()) {
       csv = o.plots_dir + "/records.csv";
-      (void)sim::write_file(csv, driver::records_csv(res->records, tr->models));
+      (void)sim::write_file(csv, driver::records_csv(res->records, tr.models));
     }
     std::string summary_file = o.summary_path;
     if (summary_file.empty()) {
       summary_file = o.plots_dir + "/summary.json";
       (void)sim::write_file(summary_file, driver::summary_json(summary));
     }
-    auto cmd = fmt::format("/usr/bin/python3 '{}/plot_replay.py' '{}' '{}' --summary '{}' >&2", scripts_dir(), csv,
+    auto cmd = fmt::format("/usr/bin/python3 '{}/plot_replay.py' '{}' '{}' --summary '{}'", scripts_dir(), csv,
                            o.plots_dir, summary_file);
+    for (std::size_t m = 0; m < tr.models.size(); ++m)
+      if (slos[m].ttft_s > 0 || slos[m].tpot_s > 0)
+        cmd += fmt::format(" --gen-slo '{}={},{}'", tr.models[m], slos[m].ttft_s, slos[m].tpot_s);
+    cmd += " >&2";
     if (std::system(cmd.c_str()) != 0) {
       log->error("plotting failed: {}", cmd);
       rc = 1;
     }
   }
-  if (res->unanswered > 0 || res->duplicates > 0 || res->unknown_ids > 0) {
-    log->error("{} requests unanswered, {} duplicate answers, {} answers with unknown ids", res->unanswered,
-               res->duplicates, res->unknown_ids);
+  if (res->unanswered > 0 || res->duplicates > 0 || res->unknown_ids > 0 || res->late_frames > 0) {
+    log->error("{} requests unanswered, {} duplicate answers, {} answers with unknown ids, {} token frames after "
+               "their final answer", res->unanswered, res->duplicates, res->unknown_ids, res->late_frames);
     rc = 1;
   }
+  if (res->stream_mismatches > 0)
+    log->warn("{} generations streamed other tokens than their final answer holds", res->stream_mismatches);
   return rc;
 }
 

@@ -56,10 +56,16 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
   if (!inputs)
     return inputs.err();
   // SLOs as the runtime uses them: the config's slo_ms (also for the embedded default), else slo_scale x latency.
-  for (std::size_t m = 0; m < cfg.models.size(); ++m)
+  // Generation SLOs likewise: the config's ttft_ms / tpot_ms.
+  for (std::size_t m = 0; m < cfg.models.size(); ++m) {
     if (cfg.models[m].slo)
       inputs->model_slo_s[m] = std::chrono::duration<double>(*cfg.models[m].slo).count();
-  auto prepared = sim::prepare(inputs->trace, inputs->table, o.slo_scale, inputs->model_slo_s);
+    if (cfg.models[m].ttft)
+      inputs->model_ttft_s[m] = std::chrono::duration<double>(*cfg.models[m].ttft).count();
+    if (cfg.models[m].tpot)
+      inputs->model_tpot_s[m] = std::chrono::duration<double>(*cfg.models[m].tpot).count();
+  }
+  auto prepared = prepare_inputs(*inputs, o.slo_scale);
   if (!prepared)
     return prepared.err();
   sim::sim_options opt = dsim->opt;
@@ -68,6 +74,9 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
     for (const auto& d : n.devices)
       mem = mem == 0 ? d.memory_bytes : std::min(mem, d.memory_bytes);
   opt.mem_budget_bytes = static_cast<double>(actors::weight_budget(mem));
+  // Generation: the runtime's settings (runtime.gen_max_seqs, runtime.gen_token_budget).
+  if (auto st = apply_generation_options(opt, in, &cfg); !st)
+    return st.err();
   policies::placement_schedule schedule{{0.0}, {*placement}};
   sim::simulator s(inputs->table, opt);
   std::vector<sim::request_record> records;
@@ -99,6 +108,10 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
     d.batch_size = r.batch_size;
     d.load_wait = r.load_wait;
     d.answers = 1;
+    // Generation (the simulator's generation kernel): what the live replay measures from the stream.
+    d.first_token = r.first_token;
+    d.new_tokens = r.new_tokens;
+    d.streamed = r.new_tokens;
   }
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   logger("replay")->info("simulated {} requests on {} group(s), mode {}, in {:.3f} s", records.size(),

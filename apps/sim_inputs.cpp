@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -194,7 +195,12 @@ result<sim::trace> synthetic_trace(const std::vector<std::string>& models, const
   o.seed = in.seed;
   o.uniform = in.popularity == 0;
   o.exponent = in.popularity;
-  return sim::synthesize(o);
+  o.input_tokens = in.input_tokens;
+  auto t = sim::synthesize(o);
+  if (t && in.output_tokens > 0)
+    for (auto& r : t->requests)
+      r.output_tokens = in.output_tokens;
+  return t;
 }
 
 } // namespace
@@ -205,6 +211,11 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
     return make_error("cli", "give exactly one of --profile FILE (e.g. from `switchyard profile`) or --hardware GPU");
   if (!(in.slo_scale > 0))
     return make_error("cli", "--slo-scale: expected > 0, found " + std::to_string(in.slo_scale));
+  if (in.input_tokens < 1 || in.output_tokens < 0)
+    return make_error("cli", "--input-tokens must be >= 1 and --output-tokens >= 0, found " +
+                               std::to_string(in.input_tokens) + " and " + std::to_string(in.output_tokens));
+  if (!(in.ttft_ms >= 0) || !(in.tpot_ms >= 0))
+    return make_error("cli", "--ttft-ms and --tpot-ms: expected >= 0 milliseconds");
   sim_inputs out;
   if (!in.config_path.empty()) {
     if (!in.models.empty())
@@ -313,6 +324,38 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
       if (slo)
         out.model_slo_s[i] = static_cast<double>(slo->count()) / 1e6;
     }
+  // Generation SLOs: the flags, else the config's ttft_ms / tpot_ms.
+  out.model_ttft_s.assign(table_models.size(), in.ttft_ms / 1e3);
+  out.model_tpot_s.assign(table_models.size(), in.tpot_ms / 1e3);
+  if (out.config)
+    for (std::size_t i = 0; i < table_models.size(); ++i) {
+      const auto* mc = out.config->find_model(table_models[i]);
+      if (in.ttft_ms == 0 && mc->ttft)
+        out.model_ttft_s[i] = static_cast<double>(mc->ttft->count()) / 1e6;
+      if (in.tpot_ms == 0 && mc->tpot)
+        out.model_tpot_s[i] = static_cast<double>(mc->tpot->count()) / 1e6;
+    }
+  // Generation requests need a decoder (where the architecture is known: -c, or a preset name).
+  {
+    std::vector<long> gen_requests(out.trace.models.size(), 0);
+    for (const auto& r : out.trace.requests)
+      if (r.output_tokens > 0 && r.model >= 0 && static_cast<std::size_t>(r.model) < gen_requests.size())
+        ++gen_requests[static_cast<std::size_t>(r.model)];
+    for (std::size_t m = 0; m < gen_requests.size(); ++m) {
+      if (gen_requests[m] == 0)
+        continue;
+      const auto& name = out.trace.models[m];
+      std::optional<gpu::model_spec> spec;
+      if (out.config && out.config->find_model(name))
+        spec = out.config->find_model(name)->spec;
+      else if (auto p = preset_of(name); p && gpu::preset(*p))
+        spec = *gpu::preset(*p);
+      if (spec && spec->kind != gpu::arch::decoder)
+        return make_error("cli", (in.trace.empty() ? std::string{"the workload"} : in.trace) + ": " +
+                                   std::to_string(gen_requests[m]) + " generation request(s) (output_tokens > 0) for "
+                                   "model '" + name + "', which is an encoder; generation needs a decoder");
+    }
+  }
   // Rates measured on the trace (mp-search-sep's shares).
   out.model_rates.assign(table_models.size(), 0.0);
   const auto& rq = out.trace.requests;
@@ -328,6 +371,30 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
     }
   }
   return out;
+}
+
+status apply_generation_options(sim::sim_options& opt, const sim_input_options& in,
+                                const config::cluster_config* cfg) {
+  opt.gen.max_seqs = in.gen_max_seqs > 0 ? in.gen_max_seqs : cfg ? cfg->runtime.gen_max_seqs : 16;
+  opt.gen.token_budget = in.gen_token_budget > 0 ? in.gen_token_budget : cfg ? cfg->runtime.gen_token_budget : 256;
+  if (in.gen_max_seqs < 0 || in.gen_token_budget < 0 || opt.gen.max_seqs < 1 || opt.gen.token_budget < 1)
+    return make_error("cli", "--gen-max-seqs and --gen-token-budget: expected >= 1, found " +
+                               std::to_string(opt.gen.max_seqs) + " and " + std::to_string(opt.gen.token_budget));
+  return {};
+}
+
+result<sim::prepared_trace> prepare_inputs(const sim_inputs& in, double slo_scale) {
+  return sim::prepare(in.trace, in.table, slo_scale, in.model_slo_s, in.model_ttft_s, in.model_tpot_s);
+}
+
+std::string generation_line(const sim::generation_summary& g) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "generation: %ld requests, TTFT p50 %.4f s p99 %.4f s, TPOT p50 %.4f s p99 %.4f s, e2e p50 %.4f s, "
+                "%.1f tokens/s, attainment (TTFT and TPOT SLOs) %.4f (TTFT misses %ld, TPOT misses %ld)",
+                g.requests, g.ttft_p50_s, g.ttft_p99_s, g.tpot_p50_s, g.tpot_p99_s, g.e2e_p50_s, g.tokens_per_s,
+                g.attainment, g.ttft_misses, g.tpot_misses);
+  return buf;
 }
 
 } // namespace sy::apps

@@ -10,6 +10,7 @@
 #include "messages/result.hpp"
 #include "policies/placement/profile_table.hpp"
 #include "sim/simulator.hpp"
+#include "sim/summary.hpp"
 #include "sim/workload.hpp"
 
 namespace sy::apps {
@@ -19,6 +20,7 @@ struct sim_inputs {
   sim::trace trace;
   std::vector<double> model_rates; // requests/s per table model, measured on the trace
   std::vector<double> model_slo_s; // [table model] the config's slo_ms in seconds; 0: slo_scale x latency
+  std::vector<double> model_ttft_s, model_tpot_s; // [table model] generation SLOs: --ttft-ms/--tpot-ms, else -c's
   std::optional<config::cluster_config> config; // -c, when given
 };
 
@@ -48,5 +50,14 @@ std::vector<std::string> natural_order(std::vector<std::string> names);
 /// trace formats).
 result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models = {},
                                const sim::trace* given = nullptr);
+
+/// The generation settings of the simulator: --gen-max-seqs / --gen-token-budget, else -c's runtime settings,
+/// else the runtime's defaults. Errors: a value < 1.
+[[nodiscard]] status apply_generation_options(sim::sim_options& opt, const sim_input_options& in,
+                                              const config::cluster_config* cfg);
+/// prepare() with the inputs' SLOs (one-pass and generation).
+result<sim::prepared_trace> prepare_inputs(const sim_inputs& in, double slo_scale);
+/// "generation: N requests, TTFT p50 .. p99 .., TPOT p50 .. p99 .., tokens/s .., attainment (both SLOs) .."
+std::string generation_line(const sim::generation_summary& g);
 
 } // namespace sy::apps

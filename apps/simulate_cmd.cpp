@@ -69,7 +69,7 @@ int run_simulate(const simulate_options& o) {
     log->error("--mem-budget-gib: expected > 0, found {}", budget_gib);
     return 2;
   }
-  auto trace = sim::prepare(in->trace, in->table, o.in.slo_scale, in->model_slo_s);
+  auto trace = prepare_inputs(*in, o.in.slo_scale);
   if (!trace) {
     log->error("{}", trace.err().to_string());
     return 2;
@@ -77,6 +77,10 @@ int run_simulate(const simulate_options& o) {
   sim::sim_options opt = from_cfg ? from_cfg->opt : sim::sim_options{};
   opt.mode = *mode;
   opt.mem_budget_bytes = budget_gib * policies::gib;
+  if (auto st = apply_generation_options(opt, o.in, in->config ? &*in->config : nullptr); !st) {
+    log->error("{}", st.err().to_string());
+    return 2;
+  }
   if (opt.mode == sim::sim_mode::swapping && (!from_cfg || !o.eviction.empty())) {
     std::string name = !o.eviction.empty() ? o.eviction : in->config ? in->config->policies.eviction.name : "lru";
     auto e = policies::make_eviction(name); // parameters: none of the eviction policies has any
@@ -102,6 +106,11 @@ int run_simulate(const simulate_options& o) {
               "p50 %.4f s, p90 %.4f s, p99 %.4f s; ok %ld, rejected %ld, failed %ld\n",
               ov.requests, sum.trimmed_each_end, ov.attainment, ov.goodput_rps, ov.p50_s, ov.p90_s, ov.p99_s, ov.ok,
               ov.rejected, ov.failed);
+  if (ov.gen.requests > 0) {
+    const auto& g = s.last_generation();
+    std::printf("%s; %ld preemptions, peak KV use %.1f%%\n", generation_line(ov.gen).c_str(), g.preemptions,
+                100 * g.peak_kv_fraction);
+  }
   if (!o.summary.empty())
     if (auto st = sim::write_file(o.summary, sim::to_json(sum)); !st) {
       log->error("{}", st.err().to_string());
@@ -139,7 +148,8 @@ void add_sim_input_options(CLI::App& c, sim_input_options& in) {
   c.add_option("--hardware", in.hardware, "analytic profile of this GPU (V100-16GB, A100-40GB, H100-80GB)");
   c.add_option("--models", in.models, "models for --hardware / synthetic traces: preset[:copies],...");
   c.add_option("--trace,--workload", in.trace,
-                "trace CSV (arrival_s,model,input_tokens[,slo_ms]); default: a synthetic trace (--rate, --cv, ...)");
+                "trace CSV (arrival_s,model,input_tokens[,slo_ms[,output_tokens]]); default: a synthetic trace "
+                "(--rate, --cv, ...)");
   c.add_option("--rate", in.rate, "synthetic: total requests/s (0: 10 per model)");
   c.add_option("--cv", in.cv, "synthetic: coefficient of variation of inter-arrival gaps")->capture_default_str();
   c.add_option("--duration", in.duration_s, "synthetic: seconds")->capture_default_str();
@@ -147,6 +157,16 @@ void add_sim_input_options(CLI::App& c, sim_input_options& in) {
   c.add_option("--seed", in.seed, "synthetic: seed")->capture_default_str();
   c.add_option("--slo-scale", in.slo_scale, "SLO = scale x single-GPU latency (models without -c's slo_ms)")
     ->capture_default_str();
+  c.add_option("--input-tokens", in.input_tokens, "synthetic: prompt tokens per request")->capture_default_str();
+  c.add_option("--output-tokens", in.output_tokens,
+               "synthetic: new tokens per request (> 0: generation requests, simulated iteration by iteration)")
+    ->capture_default_str();
+  c.add_option("--ttft-ms", in.ttft_ms, "generation: TTFT SLO (default: -c's ttft_ms, else the one-pass SLO)");
+  c.add_option("--tpot-ms", in.tpot_ms, "generation: TPOT SLO (default: -c's tpot_ms, else none)");
+  c.add_option("--gen-max-seqs", in.gen_max_seqs, "generation: sequences running per model and group (default: "
+                                                  "-c's runtime.gen_max_seqs, else 16)");
+  c.add_option("--gen-token-budget", in.gen_token_budget, "generation: tokens per step (default: -c's "
+                                                          "runtime.gen_token_budget, else 256)");
   c.add_flag("--force", in.force, "-c: accept a profile (--hardware, or a database's device) made for another kind "
                                   "of device than the deployment's");
 }

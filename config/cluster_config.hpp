@@ -231,6 +231,8 @@ struct runtime_config {
   bool load_pipelining = true; // false: a load's stages copy one after another (bench swap's baseline)
   int gen_max_seqs = 16;       // generation: sequences running at once per model and group (issue 10)
   int gen_token_budget = 256;  // generation: new tokens per step (decodes, then prefill chunks)
+  bool gen_swap = false;       // generation: out of KV blocks, preempt by swapping the KV to pinned host memory
+                               // (YAML gen_preemption: swap) instead of recompute (gen_preemption: recompute)
 };
 
 // --- the whole deployment -------------------------------------------------------------------------------

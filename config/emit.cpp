@@ -181,6 +181,7 @@ std::string to_yaml(const cluster_config& c) {
   out << YAML::Key << "load_pipelining" << YAML::Value << c.runtime.load_pipelining;
   out << YAML::Key << "gen_max_seqs" << YAML::Value << c.runtime.gen_max_seqs;
   out << YAML::Key << "gen_token_budget" << YAML::Value << c.runtime.gen_token_budget;
+  out << YAML::Key << "gen_preemption" << YAML::Value << (c.runtime.gen_swap ? "swap" : "recompute");
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string{out.c_str()} + "\n";

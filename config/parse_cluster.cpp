@@ -381,7 +381,7 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
   }
   if (YAML::Node rt = r.child(root, "", "runtime"); yaml_reader::present(rt)) {
     r.expect_map(rt, "runtime", {"request_timeout_ms", "heartbeat_interval_ms", "node_timeout_ms", "load_pipelining",
-                                 "gen_max_seqs", "gen_token_budget"},
+                                 "gen_max_seqs", "gen_token_budget", "gen_preemption"},
                  "runtime settings");
     auto ms = [&](const char* key, std::chrono::milliseconds& into) {
       if (auto v = r.child(rt, "runtime", key); yaml_reader::present(v))
@@ -399,6 +399,12 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
     if (auto v = r.child(rt, "runtime", "gen_token_budget"); yaml_reader::present(v))
       c.runtime.gen_token_budget = static_cast<int>(
         r.as_int(v, at("runtime", "gen_token_budget"), 1, 1 << 20, "a positive integer (tokens) up to 1048576"));
+    if (auto v = r.child(rt, "runtime", "gen_preemption"); yaml_reader::present(v)) {
+      auto how = r.as_string(v, at("runtime", "gen_preemption"), "recompute or swap");
+      if (how != "recompute" && how != "swap")
+        r.fail_at(at("runtime", "gen_preemption"), "recompute or swap", quote(how));
+      c.runtime.gen_swap = how == "swap";
+    }
     if (c.runtime.node_timeout <= c.runtime.heartbeat_interval)
       r.fail_at("runtime.node_timeout_ms",
                 "a timeout longer than runtime.heartbeat_interval_ms (" +

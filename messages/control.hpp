@@ -123,11 +123,14 @@ struct swap_stats {
   double seconds = 0;     // sum of load durations
   std::int64_t used_bytes = 0;   // resident shards now
   std::int64_t budget_bytes = 0; // weight budget of the device
+  std::int64_t kv_blocks_used = 0; // KV blocks handed out from the device's pool (shared by its models)
+  std::int64_t kv_blocks_free = 0; // free blocks in the pool's slabs
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, swap_stats& x) {
-  return f(x.loads, x.evictions, x.bytes, x.seconds, x.used_bytes, x.budget_bytes);
+  return f(x.loads, x.evictions, x.bytes, x.seconds, x.used_bytes, x.budget_bytes, x.kv_blocks_used,
+           x.kv_blocks_free);
 }
 
 struct metrics_snapshot {
@@ -149,6 +152,8 @@ struct metrics_snapshot {
   std::map<std::string, std::int64_t> gen_tokens;   // by "group/model": new tokens sampled
   std::map<std::string, std::int64_t> kv_blocks_used; // by "group/stage": KV blocks handed out on the stage's devices
   std::map<std::string, std::int64_t> kv_blocks_free; // by "group/stage": free blocks in their held slabs
+  std::map<std::string, std::int64_t> kv_swaps;          // by "group/model": preemptions that swapped the KV out
+  std::map<std::string, std::int64_t> kv_swap_fallbacks; // by "group/model": swaps that failed, recomputed instead
   // re-placement while serving (issue 11 §2)
   std::map<std::string, std::uint64_t> replans;   // by "policy/outcome" (applied, kept, failed, busy, ...)
   std::uint64_t migrations = 0;                   // migrations completed
@@ -161,8 +166,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(x.requests, x.latency, x.queue_depth, x.swaps, x.resident, x.rejected_by_reason, x.in_flight,
            x.policy_faults, x.replacements, x.models_moved, x.gen_running, x.gen_waiting, x.preemptions,
-           x.gen_tokens, x.kv_blocks_used, x.kv_blocks_free, x.replans, x.migrations, x.migration_models_moved,
-           x.migration_bytes_loaded, x.migration_seconds);
+           x.gen_tokens, x.kv_blocks_used, x.kv_blocks_free, x.kv_swaps, x.kv_swap_fallbacks, x.replans,
+           x.migrations, x.migration_models_moved, x.migration_bytes_loaded, x.migration_seconds);
 }
 
 } // namespace sy::messages

@@ -58,6 +58,7 @@ using stage_actor = stage_input_actor::extend<
   caf::reacts_to<attach_atom, stage_input_actor, group_events_actor>, // next stage (invalid: last), group
   caf::reacts_to<completion_atom, stage_completion>,                  // engine callback
   caf::reacts_to<tick_atom>,                                          // own timer: a stop's grace period
+  caf::replies_to<kv_swap_entry>::with<kv_swap_result>,               // preemption by swap (from the group)
   caf::replies_to<stop_atom>::with<ack>>; // refuse new entries, let enqueued device work finish, quit
 
 /// Swap accounting of one device, reported by stages to the device's gpu actor.
@@ -77,6 +78,7 @@ typename Inspector::result_type inspect(Inspector& f, swap_record& x) {
 /// shards (bytes), swap statistics. Owns nothing (the stage owns residency, the engine the memory).
 using gpu_actor = caf::typed_actor<
   caf::reacts_to<swap_atom, swap_record>,            // a load / eviction of a shard completed
+  caf::reacts_to<kv_usage_report>,                   // the device's KV pool changed (from its stage)
   caf::replies_to<status_atom>::with<swap_stats>,    // statistics and memory use
   caf::reacts_to<stop_atom>>;
 
@@ -125,12 +127,13 @@ struct group_report {
   // per stage: KV blocks used and free on its devices
   std::map<std::string, std::int64_t> gen_running, gen_waiting, preemptions, gen_tokens;
   std::vector<std::int64_t> kv_used, kv_free;
+  std::map<std::string, std::int64_t> kv_swaps, kv_swap_fallbacks; // of the preemptions: by swap; swaps that fell back
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_report& x) {
   return f(x.group, x.models, x.queued, x.latency_s, x.load_s, x.in_pipeline, x.unhealthy, x.gen_running,
-           x.gen_waiting, x.preemptions, x.gen_tokens, x.kv_used, x.kv_free);
+           x.gen_waiting, x.preemptions, x.gen_tokens, x.kv_used, x.kv_free, x.kv_swaps, x.kv_swap_fallbacks);
 }
 
 /// model_group: one per group of devices with one (tp, pp).

@@ -171,6 +171,36 @@ result<profile_entry> cost_model::profile(const gpu::model_spec& m, parallel_con
     e.weight_bytes.push_back(static_cast<double>(w));
     e.load_seconds.push_back(static_cast<double>(w) / (hw_.pcie_bw * hw_.pcie_eff));
   }
+  if (m.kind == gpu::arch::decoder) {
+    // Generation step costs (profile_entry: gen_step_s + prefill_s_per_token * P + decode_s_per_seq * D +
+    // decode_s_per_ctx * C per stage): a step reads the stage's weights once (memory-bound fixed part, plus the
+    // overheads); each token (prefill or decode) costs its matmul FLOPs and its all-reduce / stage-boundary
+    // bytes; a decoding sequence also samples (the vocabulary projection, last stage) and reads its KV.
+    const double mem = hw_.hbm_bw * hw_.mem_eff, fl = hw_.peak_flops * hw_.flops_eff, n = c.op;
+    const double link = hw_.link_bw * hw_.link_eff;
+    const double kv_per_layer = 2.0 * (m.kv_heads_or_heads() / c.op) * m.head_dim_or_default() * ds;
+    for (int k = 0; k < c.pp; ++k) {
+      const double L = bd[k + 1] - bd[k];
+      const bool last = k == c.pp - 1;
+      double fixed = e.weight_bytes[static_cast<std::size_t>(k)] / mem + L * hw_.layer_overhead_s + hw_.stage_overhead_s +
+                     (k == 0 ? hw_.layer_overhead_s / 4 : 0.0) + (last ? hw_.layer_overhead_s / 4 : 0.0);
+      double per_token = L * 2.0 * static_cast<double>(m.layer_params()) / n / fl;
+      if (c.op > 1) {
+        fixed += 2 * L * hw_.link_latency_s;
+        per_token += 2 * L * 2 * (n - 1) / n * h * ds / link;
+      }
+      if (k > 0) {
+        fixed += hw_.link_latency_s;
+        per_token += h * ds / link;
+      }
+      e.gen_step_s.push_back(fixed);
+      e.prefill_s_per_token.push_back(per_token);
+      e.decode_s_per_seq.push_back(per_token + (last ? 2.0 * m.vocab * h / fl : 0.0));
+      e.kv_bytes_per_token.push_back(L * kv_per_layer);
+      e.decode_s_per_ctx.push_back(L * kv_per_layer / mem +
+                                   L * 4.0 * (m.heads / c.op) * m.head_dim_or_default() / fl);
+    }
+  }
   if (auto st = e.validate(); !st)
     return st.err();
   return e;

@@ -3,6 +3,7 @@
 #include "config/cluster_config.hpp"
 #include "gpu/sim/sim_backend.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -68,9 +69,25 @@ status profile_entry::validate() const {
   }
   if (auto st = check_values(*this, "weight_bytes", weight_bytes, pp, ""); !st)
     return st;
-  if (load_seconds.empty()) // not measured
+  if (!load_seconds.empty()) // else not measured
+    if (auto st = check_values(*this, "load_seconds", load_seconds, pp, ""); !st)
+      return st;
+  const std::pair<const char*, const std::vector<double>*> gen[] = {
+    {"gen_step_s", &gen_step_s}, {"prefill_s_per_token", &prefill_s_per_token},
+    {"decode_s_per_seq", &decode_s_per_seq}, {"decode_s_per_ctx", &decode_s_per_ctx},
+    {"kv_bytes_per_token", &kv_bytes_per_token}};
+  const bool any = std::any_of(std::begin(gen), std::end(gen), [](const auto& f) { return !f.second->empty(); });
+  if (!any)
     return {};
-  return check_values(*this, "load_seconds", load_seconds, pp, "");
+  for (const auto& [name, v] : gen) {
+    if (v->empty())
+      return make_error("profile", entry_name(*this) + ": " + name + " is missing; the generation fields (gen_step_s, "
+                                       "prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token) "
+                                       "come together");
+    if (auto st = check_values(*this, name, *v, pp, ""); !st)
+      return st;
+  }
+  return {};
 }
 
 double profile_entry::max_weight_bytes() const {
@@ -162,6 +179,13 @@ json_value to_document(const profile_db& db) {
     o.set("act_bytes", to_matrix(e.act_bytes));
     if (!e.load_seconds.empty())
       o.set("load_seconds", to_array(e.load_seconds));
+    if (e.has_generation()) {
+      o.set("gen_step_s", to_array(e.gen_step_s));
+      o.set("prefill_s_per_token", to_array(e.prefill_s_per_token));
+      o.set("decode_s_per_seq", to_array(e.decode_s_per_seq));
+      o.set("decode_s_per_ctx", to_array(e.decode_s_per_ctx));
+      o.set("kv_bytes_per_token", to_array(e.kv_bytes_per_token));
+    }
     entries.push(std::move(o));
   }
   doc.set("entries", std::move(entries));
@@ -313,6 +337,17 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
         return ls.err();
       e.load_seconds = std::move(*ls);
     }
+    // Generation costs: optional (older profiles have none; the generation simulator refuses such an entry).
+    for (auto [key, field] : {std::pair{"gen_step_s", &e.gen_step_s}, std::pair{"prefill_s_per_token", &e.prefill_s_per_token},
+                              std::pair{"decode_s_per_seq", &e.decode_s_per_seq},
+                              std::pair{"decode_s_per_ctx", &e.decode_s_per_ctx},
+                              std::pair{"kv_bytes_per_token", &e.kv_bytes_per_token}})
+      if (o.get(key)) {
+        auto v = d.vector<double>(o, key);
+        if (!v)
+          return v.err();
+        *field = std::move(*v);
+      }
     if (auto st = e.validate(); !st)
       return make_error("profile", source + ": entry " + std::to_string(i) + ": " + st.err().message);
     if (db.find(e.model, e.config))

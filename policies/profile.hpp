@@ -45,6 +45,12 @@ struct profile_entry {
   std::vector<std::vector<std::int64_t>> act_bytes; // [b][k] per GPU, as many rows as stage_latency
   std::vector<double> load_seconds;                 // [k] host->device copy of stage k's per-GPU shard; empty:
                                                     // not measured (the swapping simulator refuses it)
+  /// Generation costs (decoders, optional; all five present or all empty). One continuous-batching step of
+  /// stage k with P prefill tokens and D decoding sequences whose contexts sum to C tokens takes
+  ///   gen_step_s[k] + prefill_s_per_token[k] * P + decode_s_per_seq[k] * D + decode_s_per_ctx[k] * C
+  /// seconds (a linear model fitted from a few measured steps, or the cost model's; README "Generation in
+  /// the simulator"). kv_bytes_per_token[k]: KV bytes one context token takes on each GPU of stage k.
+  std::vector<double> gen_step_s, prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token;
 
   /// Sizes consistent with config.pp, non-negative numbers; the message names the model and field.
   [[nodiscard]] status validate() const;
@@ -52,6 +58,13 @@ struct profile_entry {
   double max_weight_bytes() const;
   /// sum_k stage_latency[b][k]; 0 when batch index b was not profiled
   double total_latency(std::size_t b = 0) const;
+  /// The generation fields are present (one value per stage each).
+  bool has_generation() const { return !gen_step_s.empty(); }
+  /// Stage k's seconds for one step (the linear model above); requires has_generation().
+  double step_seconds(std::size_t k, double prefill_tokens, double decodes, double decode_context) const {
+    return gen_step_s[k] + prefill_s_per_token[k] * prefill_tokens + decode_s_per_seq[k] * decodes +
+           decode_s_per_ctx[k] * decode_context;
+  }
 };
 
 class profile_db {

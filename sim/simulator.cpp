@@ -25,15 +25,41 @@ const char* to_string(request_status s) {
     return "rejected";
   case request_status::failed:
     return "failed";
+  case request_status::deadline_exceeded:
+    return "deadline_exceeded";
   }
   return "failed";
 }
 
+namespace {
+/// The one-pass view of a trace with generation requests: those mapped to -1.
+std::shared_ptr<const prepared_trace> one_pass_view(const prepared_trace& p) {
+  if (p.generation_requests == 0)
+    return nullptr;
+  auto r = std::make_shared<prepared_trace>();
+  r->arrival = p.arrival;
+  r->model = p.model;
+  r->slo = p.slo;
+  r->rows = p.rows;
+  r->num_models = p.num_models;
+  r->model_slo = p.model_slo;
+  for (std::size_t i = 0; i < r->model.size(); ++i)
+    if (p.output_tokens[i] > 0) {
+      r->model[i] = -1;
+      r->rows[i].model = -1;
+    }
+  return r;
+}
+} // namespace
+
 result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale,
-                               const std::vector<double>& model_slo_s) {
-  if (!model_slo_s.empty() && model_slo_s.size() != static_cast<std::size_t>(table.num_models()))
-    return make_error("sim", "model SLOs: expected one per model (" + std::to_string(table.num_models()) +
-                               "), found " + std::to_string(model_slo_s.size()));
+                               const std::vector<double>& model_slo_s, const std::vector<double>& model_ttft_s,
+                               const std::vector<double>& model_tpot_s) {
+  const auto nm = static_cast<std::size_t>(table.num_models());
+  for (const auto* v : {&model_slo_s, &model_ttft_s, &model_tpot_s})
+    if (!v->empty() && v->size() != nm)
+      return make_error("sim", "model SLOs: expected one per model (" + std::to_string(table.num_models()) +
+                                 "), found " + std::to_string(v->size()));
   std::unordered_map<std::string, int> index;
   for (int m = 0; m < table.num_models(); ++m)
     index.emplace(table.model_names()[static_cast<std::size_t>(m)], m);
@@ -76,10 +102,31 @@ result<prepared_trace> prepare(const trace& t, const policies::profile_table& ta
     p.arrival[i] = r.arrival_s;
     p.model[i] = m;
     p.slo[i] = r.slo_s > 0 ? static_cast<float>(r.slo_s) : model_slo[static_cast<std::size_t>(m)];
+    if (r.output_tokens > 0) {
+      if (p.output_tokens.empty()) {
+        p.input_tokens.assign(n, 0);
+        p.output_tokens.assign(n, 0);
+        p.ttft_slo.assign(n, 0);
+        p.tpot_slo.assign(n, 0);
+      }
+      const auto mu = static_cast<std::size_t>(m);
+      p.input_tokens[i] = std::max(1, r.input_tokens);
+      p.output_tokens[i] = r.output_tokens;
+      p.ttft_slo[i] = r.slo_s > 0                                    ? r.slo_s
+                      : !model_ttft_s.empty() && model_ttft_s[mu] > 0 ? model_ttft_s[mu]
+                                                                      : static_cast<double>(model_slo[mu]);
+      p.tpot_slo[i] = r.tpot_slo_s > 0 ? r.tpot_slo_s : !model_tpot_s.empty() ? model_tpot_s[mu] : 0.0;
+      ++p.generation_requests;
+    }
   }
+  if (p.generation_requests > 0)
+    for (std::size_t i = 0; i < n; ++i)
+      if (p.output_tokens[i] == 0)
+        p.input_tokens[i] = std::max(1, t.requests[i].input_tokens);
   p.rows.resize(n);
   for (std::size_t i = 0; i < n; ++i)
     p.rows[i] = prepared_trace::packed{p.arrival[i], p.model[i], p.slo[i]};
+  p.one_pass = one_pass_view(p);
   return p;
 }
 
@@ -92,6 +139,7 @@ prepared_trace restrict_models(const prepared_trace& t, const std::vector<char>&
     if (i < r.rows.size())
       r.rows[i].model = m;
   }
+  r.one_pass = one_pass_view(r);
   return r;
 }
 
@@ -246,6 +294,11 @@ void accumulate(internal::counts& into, const internal::counts& k) {
   add(into.group_requests, k.group_requests);
   into.good += k.good;
   into.latency_sum += k.latency_sum;
+  into.gen.requests += k.gen.requests;
+  into.gen.tokens += k.gen.tokens;
+  into.gen.preemptions += k.gen.preemptions;
+  into.gen.steps += k.gen.steps;
+  into.gen.peak_kv_fraction = std::max(into.gen.peak_kv_fraction, k.gen.peak_kv_fraction);
 }
 
 } // namespace
@@ -271,18 +324,23 @@ result<internal::counts> run_segment(const policies::placement& p, const policie
     return c.err();
   internal::counts k;
   k.reset(c->num_models, c->num_groups);
+  // Generation requests go through the generation kernel; the one-pass modes see them as model -1.
+  const prepared_trace& one = t.one_pass ? *t.one_pass : t;
   switch (opt.mode) {
   case sim_mode::compat:
-    internal::run_compat(*c, t, begin, end, opt.overhead_s, scratch, k, rec);
+    internal::run_compat(*c, one, begin, end, opt.overhead_s, scratch, k, rec);
     break;
   case sim_mode::batching:
-    internal::run_batching(*c, t, begin, end, opt.overhead_s, opt.max_batch, k, rec);
+    internal::run_batching(*c, one, begin, end, opt.overhead_s, opt.max_batch, k, rec);
     break;
   case sim_mode::swapping:
-    internal::run_swapping(*c, t, begin, end, opt.overhead_s, opt.mem_budget_bytes,
+    internal::run_swapping(*c, one, begin, end, opt.overhead_s, opt.mem_budget_bytes,
                            opt.eviction ? opt.eviction : policies::eviction_fn{policies::lru_eviction_policy{}}, k, rec);
     break;
   }
+  if (t.generation_requests > 0)
+    if (auto st = internal::run_generation(p, table, t, begin, end, opt, k, rec); !st)
+      return st.err();
   return k;
 }
 
@@ -300,6 +358,7 @@ result<policies::evaluation> simulator::run(const policies::placement& p, const 
   auto k = run_segment(p, *table_, opt_, scratch_, t, begin, end, rec);
   if (!k)
     return k.err();
+  gen_ = k->gen;
   return to_evaluation(*k, static_cast<long>(end - begin));
 }
 
@@ -334,6 +393,7 @@ result<policies::evaluation> simulator::run(const policies::placement_schedule& 
       return k.err();
     accumulate(total, *k);
   }
+  gen_ = total.gen;
   return to_evaluation(total, static_cast<long>(n));
 }
 

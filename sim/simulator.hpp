@@ -13,6 +13,12 @@
 //             the replica with the earliest predicted finish (load included) serves the request; a load that a
 //             request triggers is committed even when the request is then dropped (the runtime starts loading on
 //             a miss).
+//   generation (issue 10 §4; automatic for requests with output_tokens > 0, beside any mode above for the
+//             one-pass requests of the same trace): iteration-level continuous batching per (group, model) as
+//             the runtime's model group schedules it (actors/internal/generation_queue), KV capacity in blocks
+//             of gen.block_tokens from mem_budget_bytes minus the group's weights, preemption by recompute,
+//             up to pp micro-batches in flight, step costs from the profile's generation fields
+//             (sim/generation_sim.cpp, README "Generation in the simulator").
 // A placement_schedule with several windows is simulated window by window with fresh clocks (Clockwork++):
 // request i switches to window w+1 only when arrival[i] > start_times[w+1] (compat window rule).
 //
@@ -20,6 +26,7 @@
 // and may be shared.
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,11 +52,20 @@ struct sim_options {
   policies::eviction_fn eviction;
   /// batching: the largest batch formed (profiled sizes 1, 2, 4, 8, 16 up to it); AlpaServe's is 16.
   int max_batch = 16;
+  /// generation: the runtime's settings (runtime.gen_max_seqs, runtime.gen_token_budget, the KV block size)
+  /// and whether admission refuses a request whose predicted TTFT exceeds its TTFT SLO (the runtime's rule).
+  struct generation {
+    int max_seqs = 16;
+    int token_budget = 256;
+    int block_tokens = 16;
+    bool admission = true;
+  } gen{};
 };
 
 /// Terminal status of a simulated request (the runtime's names): ok, rejected (admission drop or a queue
 /// head that cannot meet its deadline), failed (no replica of the model).
-enum class request_status : std::uint8_t { ok, rejected, failed };
+/// deadline_exceeded: a generation request without a first token by its TTFT deadline (the runtime's rule).
+enum class request_status : std::uint8_t { ok, rejected, failed, deadline_exceeded };
 const char* to_string(request_status s);
 
 /// One request's record; the same columns as the replay driver's per-request CSV (README "Outputs").
@@ -63,6 +79,11 @@ struct request_record {
   int group = -1;       // serving (or rejecting) group, -1 when none
   int batch_size = 0;
   double load_wait = 0; // seconds the request waited for its model to load (swapping)
+  // Generation requests (the generation mode); one-pass requests keep these defaults.
+  int new_tokens = 0;       // tokens produced
+  double first_token = -1;  // when the first token was produced, -1: none
+  double ttft_slo = 0, tpot_slo = 0; // the request's SLOs (0: none)
+  bool generation = false;  // a generation request, whatever its outcome
 };
 
 /// The trace in the simulator's layout. model[i] indexes the profile table; -1: a request the simulation
@@ -79,15 +100,35 @@ struct prepared_trace {
   std::vector<packed> rows; // the same three columns interleaved (the compat kernel's single stream)
   int num_models = 0;
   std::vector<float> model_slo; // [m] the model's deadline for requests that carry none (float32)
+  // Generation requests (output_tokens > 0). Empty vectors when the trace has none.
+  std::vector<std::int32_t> input_tokens, output_tokens; // [i]; output 0: a one-pass request
+  std::vector<double> ttft_slo, tpot_slo;                // [i] seconds, 0: none
+  long generation_requests = 0;
+  /// The same trace with generation requests mapped to -1: what the one-pass modes simulate (null when the
+  /// trace has no generation request).
+  std::shared_ptr<const prepared_trace> one_pass;
 };
 
 /// Maps trace model names onto the table (an unknown name is an error naming it) and computes SLOs:
 /// float32(slo_scale * single-device latency), or float32(model_slo_s[m]) where that is > 0 (a deployment's
 /// slo_ms), or float32(slo_s) where the request carries one. `model_slo_s`: empty or one per table model.
+/// Generation requests: TTFT SLO = the request's slo_s, else model_ttft_s[m] (> 0), else the model's one-pass
+/// SLO above; TPOT SLO = the request's tpot_slo_s, else model_tpot_s[m], else none.
 result<prepared_trace> prepare(const trace& t, const policies::profile_table& table, double slo_scale,
-                               const std::vector<double>& model_slo_s = {});
+                               const std::vector<double>& model_slo_s = {},
+                               const std::vector<double>& model_ttft_s = {},
+                               const std::vector<double>& model_tpot_s = {});
 /// Same arrays with the models outside `keep` ([m] != 0) mapped to -1.
 prepared_trace restrict_models(const prepared_trace& t, const std::vector<char>& keep);
+
+/// What the generation kernel did in the last run (all windows).
+struct generation_stats {
+  long requests = 0;         // generation requests simulated
+  long tokens = 0;           // new tokens produced
+  long preemptions = 0;      // sequences preempted (recomputed) for lack of KV blocks
+  long steps = 0;            // iterations sent down the pipelines
+  double peak_kv_fraction = 0; // max over groups and stages of KV bytes reserved / KV capacity (<= 1)
+};
 
 class simulator {
 public:
@@ -102,8 +143,10 @@ public:
                                    std::vector<request_record>* records = nullptr);
 
   const sim_options& options() const { return opt_; }
+  const generation_stats& last_generation() const { return gen_; }
 
 private:
+  generation_stats gen_;
   const policies::profile_table* table_;
   sim_options opt_;
   std::vector<double> scratch_;

@@ -10,8 +10,63 @@ namespace sy::sim {
 
 namespace {
 
+double pick(std::vector<double>& v, double f) {
+  if (v.empty())
+    return 0;
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(f * static_cast<double>(v.size())))];
+}
+
+struct gen_acc {
+  generation_summary g;
+  std::vector<double> ttfts, tpots, e2es;
+  double first_arrival = 0, last_finish = 0, tokens = 0;
+  long good = 0;
+  void add(const outcome& r) {
+    if (g.requests == 0)
+      first_arrival = r.arrival;
+    first_arrival = std::min(first_arrival, r.arrival);
+    ++g.requests;
+    const bool ok = r.status == "ok";
+    const double ttft = r.first_token >= 0 ? r.first_token - r.arrival : r.finish - r.arrival;
+    const double tpot = tpot_of(r.first_token >= 0 ? r.first_token : r.finish, r.finish, r.new_tokens);
+    const bool ttft_miss = r.ttft_slo_s > 0 && ttft > r.ttft_slo_s;
+    const bool tpot_miss = r.tpot_slo_s > 0 && r.new_tokens > 1 && tpot > r.tpot_slo_s;
+    if ((r.first_token >= 0 || ok) && ttft_miss)
+      ++g.ttft_misses;
+    if (ok && tpot_miss)
+      ++g.tpot_misses;
+    if (!ok)
+      return;
+    good += !ttft_miss && !tpot_miss ? 1 : 0;
+    ttfts.push_back(ttft);
+    if (r.new_tokens > 1)
+      tpots.push_back(tpot);
+    e2es.push_back(r.finish - r.arrival);
+    tokens += r.new_tokens;
+    last_finish = std::max(last_finish, r.finish);
+  }
+  generation_summary done() {
+    if (g.requests == 0)
+      return g;
+    g.attainment = static_cast<double>(good) / static_cast<double>(g.requests);
+    for (auto* v : {&ttfts, &tpots, &e2es})
+      std::sort(v->begin(), v->end());
+    g.ttft_p50_s = pick(ttfts, 0.5);
+    g.ttft_p90_s = pick(ttfts, 0.9);
+    g.ttft_p99_s = pick(ttfts, 0.99);
+    g.tpot_p50_s = pick(tpots, 0.5);
+    g.tpot_p99_s = pick(tpots, 0.99);
+    g.e2e_p50_s = pick(e2es, 0.5);
+    g.e2e_p99_s = pick(e2es, 0.99);
+    if (last_finish > first_arrival)
+      g.tokens_per_s = tokens / (last_finish - first_arrival);
+    return g;
+  }
+};
+
 struct acc {
   latency_summary s;
+  gen_acc gen;
   double latency_sum = 0, load_sum = 0;
   double first = 0, last = 0;
   std::vector<double> lat;
@@ -20,6 +75,8 @@ struct acc {
       first = r.arrival;
     last = r.arrival;
     ++s.requests;
+    if (r.generation || r.new_tokens > 0 || r.first_token >= 0)
+      gen.add(r);
     if (r.status == "ok") {
       ++s.ok;
       latency_sum += r.finish - r.arrival;
@@ -53,6 +110,7 @@ struct acc {
       s.mean_served_latency_s = latency_sum / static_cast<double>(s.ok);
       s.mean_load_wait_s = load_sum / static_cast<double>(s.ok);
     }
+    s.gen = gen.done();
     return s;
   }
 };
@@ -63,12 +121,23 @@ std::string fields(const latency_summary& s) {
                   ", \"deadline_exceeded\": " + std::to_string(s.deadline_exceeded);
   for (const auto& [k, v] : s.other_status)
     o += ", " + json::quote(k) + ": " + std::to_string(v);
-  return o + ", \"attainment\": " + json::number(s.attainment) +
-         ", \"goodput_rps\": " + json::number(s.goodput_rps) +
-         ", \"mean_latency_s\": " + json::number(s.mean_latency_s) +
-         ", \"mean_served_latency_s\": " + json::number(s.mean_served_latency_s) +
-         ", \"p50_s\": " + json::number(s.p50_s) + ", \"p90_s\": " + json::number(s.p90_s) +
-         ", \"p99_s\": " + json::number(s.p99_s) + ", \"mean_load_wait_s\": " + json::number(s.mean_load_wait_s);
+  o += ", \"attainment\": " + json::number(s.attainment) + ", \"goodput_rps\": " + json::number(s.goodput_rps) +
+       ", \"mean_latency_s\": " + json::number(s.mean_latency_s) +
+       ", \"mean_served_latency_s\": " + json::number(s.mean_served_latency_s) +
+       ", \"p50_s\": " + json::number(s.p50_s) + ", \"p90_s\": " + json::number(s.p90_s) +
+       ", \"p99_s\": " + json::number(s.p99_s) + ", \"mean_load_wait_s\": " + json::number(s.mean_load_wait_s);
+  if (s.gen.requests > 0) {
+    const auto& g = s.gen;
+    o += ", \"generation\": {\"requests\": " + std::to_string(g.requests) +
+         ", \"attainment\": " + json::number(g.attainment) + ", \"ttft_p50_s\": " + json::number(g.ttft_p50_s) +
+         ", \"ttft_p90_s\": " + json::number(g.ttft_p90_s) + ", \"ttft_p99_s\": " + json::number(g.ttft_p99_s) +
+         ", \"tpot_p50_s\": " + json::number(g.tpot_p50_s) + ", \"tpot_p99_s\": " + json::number(g.tpot_p99_s) +
+         ", \"e2e_p50_s\": " + json::number(g.e2e_p50_s) + ", \"e2e_p99_s\": " + json::number(g.e2e_p99_s) +
+         ", \"tokens_per_s\": " + json::number(g.tokens_per_s) +
+         ", \"ttft_misses\": " + std::to_string(g.ttft_misses) +
+         ", \"tpot_misses\": " + std::to_string(g.tpot_misses) + "}";
+  }
+  return o;
 }
 
 } // namespace
@@ -125,7 +194,8 @@ summary summarize(const std::vector<request_record>& records, const std::vector<
       records.size(),
       [&](std::size_t i) {
         const auto& r = records[i];
-        return outcome{r.arrival, r.finish, r.load_wait, to_string(r.status), i < model.size() ? model[i] : -1};
+        return outcome{r.arrival,     r.finish,     r.load_wait, to_string(r.status), i < model.size() ? model[i] : -1,
+                       r.first_token, r.new_tokens, r.ttft_slo,  r.tpot_slo,          r.generation};
       },
       model_names, warmup_s);
 }
@@ -174,6 +244,10 @@ void append_number(std::string& o, double x) {
 
 } // namespace
 
+double tpot_of(double first_token, double finish, int new_tokens) {
+  return new_tokens > 1 && first_token >= 0 ? (finish - first_token) / static_cast<double>(new_tokens - 1) : 0.0;
+}
+
 void append_record(std::string& o, const record_row& r) {
   o += std::to_string(r.id);
   o += ',';
@@ -192,6 +266,12 @@ void append_record(std::string& o, const record_row& r) {
   o += std::to_string(r.batch_size);
   o += ',';
   append_number(o, r.load_wait);
+  o += ',';
+  o += std::to_string(r.new_tokens);
+  o += ',';
+  append_number(o, r.first_token);
+  o += ',';
+  append_number(o, r.tpot);
   o += '\n';
 }
 
@@ -199,7 +279,11 @@ const char* reason_of(const request_record& r, std::int32_t model) {
   switch (r.status) {
   case request_status::ok: return "";
   case request_status::rejected: return "would miss its SLO";
-  case request_status::failed: return model < 0 ? "model outside the simulated set" : "no replica of the model";
+  case request_status::failed:
+    return model < 0         ? "model outside the simulated set"
+           : r.group >= 0 ? "no room in the KV cache even for this sequence alone" // generation only
+                          : "no replica of the model";
+  case request_status::deadline_exceeded: return "no first token before the TTFT deadline";
   }
   return "";
 }
@@ -216,7 +300,8 @@ std::string records_csv(const std::vector<request_record>& records, const std::v
                                        ? std::string_view{model_names[static_cast<std::size_t>(m)]}
                                        : std::string_view{},
                                 r.arrival, r.dispatch, r.start, r.finish, to_string(r.status), reason_of(r, m), group,
-                                r.batch_size, r.load_wait});
+                                r.batch_size, r.load_wait, r.new_tokens, r.first_token,
+                                tpot_of(r.first_token, r.finish, r.new_tokens)});
   }
   return o;
 }

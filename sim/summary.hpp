@@ -17,6 +17,20 @@
 
 namespace sy::sim {
 
+/// Generation requests (new_tokens > 0 or a first token) of a latency_summary. Percentiles as the one-pass
+/// ones (index int(q * n) of the sorted values) over ok requests; TTFT = first_token - arrival (an ok request
+/// without a first-token time: finish - arrival), TPOT = (finish - first_token) / (new_tokens - 1) for
+/// new_tokens > 1. attainment: ok AND TTFT <= ttft_slo (when > 0) AND TPOT <= tpot_slo (when > 0), over all
+/// generation requests. ttft_misses: requests with a first token later than their TTFT SLO; tpot_misses: ok
+/// requests whose TPOT is over their TPOT SLO.
+struct generation_summary {
+  long requests = 0; // generation requests among them (0: block not written)
+  double ttft_p50_s = 0, ttft_p90_s = 0, ttft_p99_s = 0, tpot_p50_s = 0, tpot_p99_s = 0, e2e_p50_s = 0,
+         e2e_p99_s = 0, tokens_per_s = 0; // new tokens of ok requests / (last finish - first arrival)
+  double attainment = 0;
+  long ttft_misses = 0, tpot_misses = 0;
+};
+
 struct latency_summary {
   long requests = 0;
   long ok = 0, rejected = 0, failed = 0, deadline_exceeded = 0;
@@ -27,6 +41,7 @@ struct latency_summary {
   double mean_served_latency_s = 0; // of ok requests (AlpaServe's per-model latency_mean)
   double p50_s = 0, p90_s = 0, p99_s = 0; // of ok requests
   double mean_load_wait_s = 0; // of ok requests
+  generation_summary gen{};    // written as "generation" only when gen.requests > 0
   /// Requests that ended with `status` (any name).
   long count(std::string_view status) const;
 };
@@ -54,6 +69,10 @@ struct outcome {
   double arrival = 0, finish = 0, load_wait = 0;
   std::string_view status; // "ok", "rejected", ...
   std::int32_t model = -1; // index into model_names; -1: counted overall only
+  double first_token = -1; // generation: absolute time of the first token, -1: none
+  int new_tokens = 0;      // generation: tokens produced (0: a one-pass request)
+  double ttft_slo_s = 0, tpot_slo_s = 0; // 0 = no such SLO
+  bool generation = false; // a generation request whatever its answer (a refused one has no tokens either)
 };
 
 /// The one summarizer (simulate and replay): `n` outcomes in arrival order, `at(i)` returns the i-th.
@@ -67,8 +86,10 @@ summary summarize(const std::vector<request_record>& records, const std::vector<
 std::string to_json(const summary& s);
 /// The per-request CSV (simulate and replay): header records_header, one row per request in trace order;
 /// times in seconds with full precision (%.17g), text fields quoted when they hold a comma or a quote.
+/// new_tokens, first_token, tpot: 0, -1, 0 for one-pass requests; tpot = (finish - first_token) /
+/// (new_tokens - 1) when new_tokens > 1, else 0.
 inline constexpr const char* records_header =
-    "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait\n";
+    "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait,new_tokens,first_token,tpot\n";
 struct record_row {
   std::size_t id = 0;         // position in the trace
   std::string_view model;     // name; empty when the request named none the run knows
@@ -78,7 +99,12 @@ struct record_row {
   std::string_view group;     // serving (or rejecting) group, "-1" when none
   int batch_size = 0;
   double load_wait = 0;
+  int new_tokens = 0;         // generation: tokens produced
+  double first_token = -1;    // generation: absolute time of the first token, -1: none
+  double tpot = 0;            // generation: seconds per output token after the first (0: fewer than 2)
 };
+/// (finish - first_token) / (new_tokens - 1) when new_tokens > 1 and first_token >= 0, else 0.
+double tpot_of(double first_token, double finish, int new_tokens);
 void append_record(std::string& csv, const record_row& r);
 /// Why the simulator did not serve a request: "" (ok), "would miss its SLO" (rejected at dispatch), "no
 /// replica of the model" (failed), "model outside the simulated set" (failed, model -1).

@@ -130,8 +130,12 @@ trace merged(const std::vector<trace>& ts) {
 }
 
 std::string to_csv(const trace& t) {
-  bool slo = std::any_of(t.requests.begin(), t.requests.end(), [](const trace_request& q) { return q.slo_s > 0; });
-  std::string out = slo ? "arrival_s,model,input_tokens,slo_ms\n" : "arrival_s,model,input_tokens\n";
+  bool gen = std::any_of(t.requests.begin(), t.requests.end(),
+                         [](const trace_request& q) { return q.output_tokens > 0; });
+  bool slo = gen || std::any_of(t.requests.begin(), t.requests.end(), [](const trace_request& q) { return q.slo_s > 0; });
+  std::string out = gen   ? "arrival_s,model,input_tokens,slo_ms,output_tokens\n"
+                    : slo ? "arrival_s,model,input_tokens,slo_ms\n"
+                          : "arrival_s,model,input_tokens\n";
   char buf[64];
   for (const auto& q : t.requests) {
     std::snprintf(buf, sizeof buf, "%.9f", q.arrival_s);
@@ -140,7 +144,15 @@ std::string to_csv(const trace& t) {
     out += t.models.at(static_cast<std::size_t>(q.model));
     out += ',';
     out += std::to_string(q.input_tokens);
-    if (slo) {
+    if (gen) {
+      out += ',';
+      if (q.slo_s > 0) {
+        std::snprintf(buf, sizeof buf, "%.6g", q.slo_s * 1000);
+        out += buf;
+      }
+      out += ',';
+      out += std::to_string(std::max(q.output_tokens, 0));
+    } else if (slo) {
       std::snprintf(buf, sizeof buf, ",%.6g", q.slo_s * 1000);
       out += buf;
     }

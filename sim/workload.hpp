@@ -1,7 +1,7 @@
 #pragma once
 // Workloads: a trace is a list of requests sorted by arrival. One implementation shared by the simulator
 // (`switchyard simulate`, the placement search) and the replay driver (`switchyard replay`).
-// Formats (ALGORITHMS.md §7): native CSV `arrival_s,model,input_tokens[,slo_ms]`, synthetic (Poisson,
+// Formats (ALGORITHMS.md §7): native CSV `arrival_s,model,input_tokens[,slo_ms[,output_tokens]]`, synthetic (Poisson,
 // Gamma(rate, CV), power-law popularity, seed), Azure Functions 2019 / 2021, Azure LLM inference 2023/2024.
 #include <cstdint>
 #include <random>
@@ -16,7 +16,10 @@ struct trace_request {
   double arrival_s = 0;   // seconds from the trace start
   int model = 0;          // index into trace::models
   int input_tokens = 1;
-  double slo_s = 0;       // 0: the model's default SLO
+  double slo_s = 0;       // 0: the model's default SLO (generation requests: the TTFT SLO)
+  /// > 0: a generation request (max_new_tokens = output_tokens, ignore_eos); 0: one forward pass.
+  int output_tokens = 0;
+  double tpot_slo_s = 0;  // generation: time-per-output-token SLO; 0: the model's default / none
 };
 
 struct trace {
@@ -50,8 +53,9 @@ result<trace> synthesize(const synth_options& o);
 // ---------------------------------------------------------------------------------------------------------
 // Parsers. Errors name the file (the `source` argument for in-memory text), the line and what was wrong.
 
-/// Native CSV `arrival_s,model,input_tokens[,slo_ms]` (header optional, '#' comments and blank lines
-/// skipped, rows need not be sorted). `models` fixes the model list (unknown names are errors); empty: the
+/// Native CSV `arrival_s,model,input_tokens[,slo_ms[,output_tokens]]` (header optional, '#' comments and
+/// blank lines skipped, rows need not be sorted). slo_ms may be empty (the default); output_tokens empty or
+/// 0: a one-pass request, > 0: a generation request of that many new tokens. `models` fixes the model list (unknown names are errors); empty: the
 /// names in order of first appearance.
 result<trace> parse_csv(const std::string& text, const std::string& source,
                         const std::vector<std::string>& models = {});
@@ -91,8 +95,17 @@ struct azure_llm_options {
   std::uint64_t seed = 1;
 };
 /// Azure LLM inference 2023/2024: TIMESTAMP,ContextTokens,GeneratedTokens; TIMESTAMP either seconds or
-/// "YYYY-MM-DD HH:MM:SS[.fraction][+00:00]". Arrivals relative to the first request.
-result<trace> parse_azure_llm(const std::string& text, const std::string& source, const azure_llm_options& o);
+/// "YYYY-MM-DD HH:MM:SS[.fraction][+00:00]". Arrivals relative to the first request. input_tokens =
+/// ContextTokens clipped to [1, max_seq]; output_tokens = GeneratedTokens, except that a row with 0 generated
+/// tokens becomes output_tokens = 1 (every row is a generation request; the serving side produces at least
+/// one token). `clipped` (optional) receives how many rows had their context clipped / their 0 raised.
+struct azure_llm_counts {
+  long rows = 0;
+  long context_clipped = 0;   // ContextTokens > max_seq (or 0) clipped into [1, max_seq]
+  long zero_generated = 0;    // GeneratedTokens 0 counted as output_tokens 1
+};
+result<trace> parse_azure_llm(const std::string& text, const std::string& source, const azure_llm_options& o,
+                              azure_llm_counts* counts = nullptr);
 
 /// Reads a whole file; the error names the path.
 result<std::string> read_text_file(const std::string& path);
@@ -125,7 +138,9 @@ trace sliced(const trace& t, double start_s, double end_s);
 /// Merges traces with the same or different model lists (models united by name), sorted by arrival.
 trace merged(const std::vector<trace>& ts);
 
-/// Native CSV with a header; slo_ms written only when some request has an SLO.
+/// Native CSV with a header; slo_ms written only when some request has an SLO or an output_tokens;
+/// output_tokens written (and slo_ms then empty where a request has none) only when some request has
+/// output_tokens > 0, so one-pass traces are written exactly as before.
 std::string to_csv(const trace& t);
 [[nodiscard]] status write_csv(const trace& t, const std::string& path);
 

@@ -123,8 +123,8 @@ result<trace> parse_csv(const std::string& text, const std::string& source, cons
     first = false;
     if (header)
       return {};
-    if (f.size() < 3 || f.size() > 4)
-      return bad(source, n, "expected 3 or 4 fields (arrival_s,model,input_tokens[,slo_ms]), found " +
+    if (f.size() < 3 || f.size() > 5)
+      return bad(source, n, "expected 3 to 5 fields (arrival_s,model,input_tokens[,slo_ms[,output_tokens]]), found " +
                                 std::to_string(f.size()));
     trace_request q;
     if (!to_double(f[0], q.arrival_s) || q.arrival_s < 0)
@@ -143,11 +143,17 @@ result<trace> parse_csv(const std::string& text, const std::string& source, cons
     if (!to_double(f[2], tok) || tok < 1 || tok != std::floor(tok) || tok > 1e9)
       return bad(source, n, "input_tokens: expected a positive integer, found '" + f[2] + "'");
     q.input_tokens = static_cast<int>(tok);
-    if (f.size() == 4 && !f[3].empty()) {
+    if (f.size() >= 4 && !f[3].empty()) {
       double slo;
       if (!to_double(f[3], slo) || slo < 0)
         return bad(source, n, "slo_ms: expected a non-negative number of milliseconds, found '" + f[3] + "'");
       q.slo_s = slo / 1000;
+    }
+    if (f.size() == 5 && !f[4].empty()) {
+      double out;
+      if (!to_double(f[4], out) || out < 0 || out != std::floor(out) || out > 1e9)
+        return bad(source, n, "output_tokens: expected a non-negative integer, found '" + f[4] + "'");
+      q.output_tokens = static_cast<int>(out);
     }
     t.requests.push_back(q);
     return {};
@@ -282,7 +288,11 @@ result<trace> parse_azure_functions_2021(const std::string& text, const std::str
   return t;
 }
 
-result<trace> parse_azure_llm(const std::string& text, const std::string& source, const azure_llm_options& o) {
+result<trace> parse_azure_llm(const std::string& text, const std::string& source, const azure_llm_options& o,
+                              azure_llm_counts* counts) {
+  azure_llm_counts local;
+  azure_llm_counts& c = counts ? *counts : local;
+  c = {};
   if (auto st = need_models(o.models, source); !st)
     return st.err();
   if (o.max_seq < 1)
@@ -290,6 +300,7 @@ result<trace> parse_azure_llm(const std::string& text, const std::string& source
   struct row {
     double ts;
     int tokens;
+    int generated;
   };
   std::vector<row> rows;
   bool first = true;
@@ -308,9 +319,15 @@ result<trace> parse_azure_llm(const std::string& text, const std::string& source
     double ctx, gen;
     if (!to_double(f[1], ctx) || ctx < 0 || ctx != std::floor(ctx))
       return bad(source, n, "ContextTokens: expected a non-negative integer, found '" + f[1] + "'");
-    if (!to_double(f[2], gen) || gen < 0 || gen != std::floor(gen))
+    if (!to_double(f[2], gen) || gen < 0 || gen != std::floor(gen) || gen > 1e9)
       return bad(source, n, "GeneratedTokens: expected a non-negative integer, found '" + f[2] + "'");
     r.tokens = static_cast<int>(std::clamp(ctx, 1.0, static_cast<double>(o.max_seq)));
+    c.context_clipped += static_cast<double>(r.tokens) != ctx ? 1 : 0;
+    // A row with 0 generated tokens still asks the model for one forward pass that yields a token: counted
+    // as a 1-token generation (c.zero_generated says how many).
+    r.generated = gen < 1 ? 1 : static_cast<int>(gen);
+    c.zero_generated += gen < 1 ? 1 : 0;
+    ++c.rows;
     rows.push_back(r);
     return {};
   });
@@ -328,7 +345,7 @@ result<trace> parse_azure_llm(const std::string& text, const std::string& source
   std::discrete_distribution<int> pick{weights.begin(), weights.end()};
   std::mt19937_64 rng{o.seed};
   for (const auto& r : rows)
-    t.requests.push_back({r.ts - t0, pick(rng), r.tokens, 0});
+    t.requests.push_back(trace_request{r.ts - t0, pick(rng), r.tokens, 0, r.generated, 0});
   sort_requests(t);
   return t;
 }

@@ -187,14 +187,39 @@ void engine_stage_backend::release(const std::string& model, const std::vector<s
     (void)exec_->free_sequence(m->id, gpu::sequence_id{s});
 }
 
+result<std::int64_t> engine_stage_backend::swap_kv(const std::string& model, std::uint64_t seq, bool out) {
+  auto* m = find(model);
+  if (!m)
+    return make_error("input", "model " + model + " is not on this stage");
+  if (out) {
+    auto bytes = exec_->swap_out_sequence(m->id, gpu::sequence_id{seq});
+    if (!bytes)
+      return bytes.err();
+    ++swaps_out_;
+    return static_cast<std::int64_t>(*bytes);
+  }
+  if (auto st = exec_->swap_in_sequence(m->id, gpu::sequence_id{seq}); !st)
+    return st.err();
+  ++swaps_in_;
+  return std::int64_t{0};
+}
+
 stage_backend::kv_usage engine_stage_backend::kv() const {
   kv_usage u;
-  for (int r = 0; r < exec_->tp(); ++r) {
-    auto p = exec_->rank_kv_pool(r).usage();
-    u.blocks_used += static_cast<std::int64_t>(p.blocks_used);
-    u.blocks_free += static_cast<std::int64_t>(p.blocks_free);
+  for (const auto& r : kv_by_rank()) {
+    u.blocks_used += r.blocks_used;
+    u.blocks_free += r.blocks_free;
   }
   return u;
+}
+
+std::vector<stage_backend::kv_usage> engine_stage_backend::kv_by_rank() const {
+  std::vector<kv_usage> out;
+  for (int r = 0; r < exec_->tp(); ++r) {
+    auto p = exec_->rank_kv_pool(r).usage();
+    out.push_back({static_cast<std::int64_t>(p.blocks_used), static_cast<std::int64_t>(p.blocks_free)});
+  }
+  return out;
 }
 
 } // namespace sy::actors::internal

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <variant>
 
 #include <fmt/format.h>
 #include <netdb.h>
@@ -63,11 +64,16 @@ bool send_all(int fd, const char* p, std::size_t n) {
   return true;
 }
 
-double timing(const actors::wire_response& r, const char* name) {
-  for (const auto& [k, v] : r.timings)
+/// The named timing (ms), or -1 when the answer carries none.
+double actors_timing(const std::vector<std::pair<std::string, double>>& timings, const char* name) {
+  for (const auto& [k, v] : timings)
     if (k == name)
       return v;
-  return 0;
+  return -1;
+}
+
+double timing(const actors::wire_response& r, const char* name) {
+  return std::max(0.0, actors_timing(r.timings, name));
 }
 
 void draw_progress(long sent, long answered, long total) {
@@ -107,7 +113,12 @@ result<driver_result> run_open_loop(const sim::trace& t, const driver_options& o
   std::vector<actors::wire_response> answers(n);
   std::vector<double> answered_at(n, 0);
   std::vector<int> answer_count(n, 0);
-  std::atomic<long> sent{0}, answered{0}, duplicates{0}, unknown{0};
+  // Generations: each id's state is touched by its connection's receiver only (id mod connections).
+  std::vector<actors::wire_generate_response> gen_answers(n);
+  std::vector<double> first_token_at(n, -1);
+  std::vector<std::vector<std::int32_t>> streamed(n);
+  std::vector<char> mismatched(n, 0);
+  std::atomic<long> sent{0}, answered{0}, duplicates{0}, unknown{0}, late{0};
   std::atomic<bool> stop{false};
   const auto t0 = clock_type::now();
   auto now_s = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
@@ -128,12 +139,41 @@ result<driver_result> run_open_loop(const sim::trace& t, const driver_options& o
         dec.feed(buf.data(), static_cast<std::size_t>(k));
         for (auto ev = dec.next(); ev.kind == actors::frame_decoder::event::frame; ev = dec.next()) {
           double at = now_s();
-          auto r = actors::decode_response(ev.body);
-          if (!r || r->id >= n || static_cast<int>(r->id % static_cast<std::uint64_t>(nconn)) != c) {
+          // The id decides the frame's kind: a generation's frames are token frames or its final answer.
+          auto g = actors::decode_generate_frame(ev.body);
+          std::uint64_t raw_id = !g ? n : std::visit([](const auto& f) { return f.id; }, *g);
+          if (raw_id >= n || static_cast<int>(raw_id % static_cast<std::uint64_t>(nconn)) != c) {
             ++unknown;
             continue;
           }
-          auto id = static_cast<std::size_t>(r->id);
+          auto id = static_cast<std::size_t>(raw_id);
+          if (t.requests[id].output_tokens > 0) {
+            if (const auto* tok = std::get_if<actors::wire_token>(&*g)) {
+              if (answer_count[id] > 0) {
+                ++late;
+                continue;
+              }
+              if (first_token_at[id] < 0)
+                first_token_at[id] = at;
+              if (tok->index != static_cast<std::int32_t>(streamed[id].size()))
+                mismatched[id] = true;
+              streamed[id].push_back(tok->token);
+              continue;
+            }
+            if (answer_count[id]++ > 0) {
+              ++duplicates;
+              continue;
+            }
+            answered_at[id] = at;
+            gen_answers[id] = std::get<actors::wire_generate_response>(std::move(*g));
+            ++answered;
+            continue;
+          }
+          auto r = actors::decode_response(ev.body);
+          if (!r) {
+            ++unknown;
+            continue;
+          }
           if (answer_count[id]++ > 0) {
             ++duplicates;
             continue;
@@ -153,13 +193,26 @@ result<driver_result> run_open_loop(const sim::trace& t, const driver_options& o
       auto due = t0 + std::chrono::duration_cast<clock_type::duration>(
                           std::chrono::duration<double>(q.arrival_s / o.time_scale));
       std::this_thread::sleep_until(due);
-      actors::wire_request w;
-      w.id = i;
-      w.model = t.models.at(static_cast<std::size_t>(q.model));
-      w.tokens = request_tokens(q.input_tokens, i);
-      w.slo_ms = q.slo_s * 1e3;
       frame.clear();
-      actors::encode_request(w, frame);
+      if (q.output_tokens > 0) {
+        actors::wire_generate w;
+        w.id = i;
+        w.model = t.models.at(static_cast<std::size_t>(q.model));
+        w.tokens = request_tokens(q.input_tokens, i);
+        w.max_new_tokens = q.output_tokens;
+        w.ignore_eos = true;
+        w.stream = true;
+        w.ttft_ms = q.slo_s * 1e3;
+        w.tpot_ms = q.tpot_slo_s * 1e3;
+        actors::encode_generate(w, frame);
+      } else {
+        actors::wire_request w;
+        w.id = i;
+        w.model = t.models.at(static_cast<std::size_t>(q.model));
+        w.tokens = request_tokens(q.input_tokens, i);
+        w.slo_ms = q.slo_s * 1e3;
+        actors::encode_request(w, frame);
+      }
       sent_at[i] = now_s();
       if (!send_all(fds[i % static_cast<std::size_t>(nconn)], frame.data(), frame.size()))
         sent_at[i] = -1;
@@ -200,11 +253,19 @@ result<driver_result> run_open_loop(const sim::trace& t, const driver_options& o
   out.wall_s = now_s();
   out.duplicates = duplicates.load();
   out.unknown_ids = unknown.load();
+  out.late_frames = late.load();
   for (std::size_t i = 0; i < n; ++i) {
     auto& rec = out.records[i];
-    rec.model = t.requests[i].model;
+    const auto& q = t.requests[i];
+    rec.model = q.model;
     rec.arrival = std::max(0.0, sent_at[i]);
     rec.answers = answer_count[i];
+    rec.prompt_tokens = std::max(1, q.input_tokens);
+    rec.max_new_tokens = std::max(0, q.output_tokens);
+    if (q.output_tokens > 0) {
+      rec.ttft_slo_s = q.slo_s;
+      rec.tpot_slo_s = q.tpot_slo_s;
+    }
     if (answer_count[i] == 0) {
       ++out.unanswered;
       rec.status = "unanswered";
@@ -212,12 +273,33 @@ result<driver_result> run_open_loop(const sim::trace& t, const driver_options& o
       rec.dispatch = rec.start = rec.finish = rec.arrival;
       continue;
     }
+    rec.finish = answered_at[i];
+    if (q.output_tokens > 0) {
+      const auto& a = gen_answers[i];
+      rec.status = a.status;
+      rec.reason = a.reason;
+      rec.group = a.group;
+      rec.finish_reason = a.finish_reason;
+      rec.preemptions = a.preemptions;
+      rec.streamed = static_cast<int>(streamed[i].size());
+      rec.dispatch = rec.start = rec.finish;
+      if (a.status == "ok") {
+        rec.new_tokens = static_cast<int>(a.tokens.size());
+        rec.first_token = first_token_at[i] >= 0 ? std::min(first_token_at[i], rec.finish) : -1;
+        if (auto ttft = actors_timing(a.timings, "ttft_ms"); ttft >= 0)
+          rec.server_ttft = ttft / 1e3;
+        if (auto queue = actors_timing(a.timings, "queue_ms"); queue >= 0)
+          rec.dispatch = rec.start = std::min(rec.finish, rec.arrival + queue / 1e3);
+        if (mismatched[i] || streamed[i] != a.tokens)
+          ++out.stream_mismatches;
+      }
+      continue;
+    }
     const auto& a = answers[i];
     rec.status = a.status;
     rec.reason = a.reason;
     rec.group = a.group;
     rec.batch_size = a.batch_size;
-    rec.finish = answered_at[i];
     if (a.status == "ok") {
       rec.dispatch = std::min(rec.finish, rec.arrival + timing(a, "dispatch_ms") / 1e3);
       rec.start = std::min(rec.finish, rec.arrival + timing(a, "start_ms") / 1e3);

@@ -90,6 +90,8 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
       v.load_seconds.assign(n * pp, 0.0);
       v.has_load.assign(n, 0);
       v.weight_bytes.assign(n * pp, 0.0);
+      v.has_gen.assign(n, 0);
+      v.gen.assign(n * pp * 5, 0.0);
       t.configs_.push_back(e.config);
     }
     v.present[m] = 1;
@@ -108,7 +110,21 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
       }
       v.load_seconds[m * pp + k] = e.load_seconds.empty() ? 0.0 : e.load_seconds[k];
       v.weight_bytes[m * pp + k] = e.weight_bytes[k];
+      if (e.has_generation() && e.gen_step_s.size() == pp && e.prefill_s_per_token.size() == pp &&
+          e.decode_s_per_seq.size() == pp && e.decode_s_per_ctx.size() == pp && e.kv_bytes_per_token.size() == pp) {
+        double* g = &v.gen[(m * pp + k) * 5];
+        g[0] = e.gen_step_s[k];
+        g[1] = e.prefill_s_per_token[k];
+        g[2] = e.decode_s_per_seq[k];
+        g[3] = e.decode_s_per_ctx[k];
+        g[4] = e.kv_bytes_per_token[k];
+      }
     }
+    v.has_gen[m] = e.has_generation() && e.gen_step_s.size() == pp && e.prefill_s_per_token.size() == pp &&
+                           e.decode_s_per_seq.size() == pp && e.decode_s_per_ctx.size() == pp &&
+                           e.kv_bytes_per_token.size() == pp
+                       ? 1
+                       : 0;
     if (e.config == parallel_config{1, 1}) {
       double sum = 0, mx = 0;
       for (double x : e.stage_latency[0]) {

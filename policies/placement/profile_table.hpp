@@ -27,6 +27,10 @@ struct config_view {
   std::vector<double> load_seconds;   // [m*pp + k] (0 where the entry has none)
   std::vector<char> has_load;         // [m] the entry gives load_seconds
   std::vector<double> weight_bytes;   // [m*pp + k]
+  /// Generation (profile_entry's optional fields): has_gen[m], and gen[(m*pp + k)*5 + f] for f = 0..4:
+  /// gen_step_s, prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token (no penalty).
+  std::vector<char> has_gen;
+  std::vector<double> gen;
 };
 
 class profile_table {

@@ -63,7 +63,9 @@ struct counts {
   std::vector<long> model_requests, model_good, group_requests;
   long good = 0;
   double latency_sum = 0; // good requests: finish - arrival (dropped count as 0)
+  generation_stats gen{};  // the generation kernel's
   void reset(int models, int groups) {
+    gen = {};
     model_requests.assign(static_cast<std::size_t>(models), 0);
     model_good.assign(static_cast<std::size_t>(models), 0);
     group_requests.assign(static_cast<std::size_t>(groups), 0);
@@ -76,6 +78,12 @@ void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, s
                 std::vector<double>& scratch, counts& out, request_record* rec);
 void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead, int max_batch,
                   counts& out, request_record* rec);
+/// The generation kernel (sim/generation_sim.cpp): requests of [begin, end) with output_tokens > 0; adds to
+/// `out` and fills their records. Errors: a placed model with generation requests whose entry lacks the
+/// generation fields (naming the model and config).
+[[nodiscard]] status run_generation(const policies::placement& p, const policies::profile_table& table,
+                                    const prepared_trace& t, std::size_t begin, std::size_t end, const sim_options& opt,
+                                    counts& out, request_record* rec);
 void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
                   double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec);
 

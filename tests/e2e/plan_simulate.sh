@@ -13,7 +13,7 @@ grep -q "^windows:" "$dir/plan.yaml"
 grep -qx "slo_scale: 5" "$dir/plan.yaml"
 "$exe" --log-level warn simulate $common --plan "$dir/plan.yaml" --warmup 0 \
     --summary "$dir/summary.json" --records "$dir/records.csv" > "$dir/sim.out"
-head -1 "$dir/records.csv" | grep -qx "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait"
+head -1 "$dir/records.csv" | grep -qx "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait,new_tokens,first_token,tpot"
 /usr/bin/python3 - "$dir" <<'PY'
 import csv, json, re, sys
 d = sys.argv[1]

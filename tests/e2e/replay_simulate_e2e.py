@@ -47,7 +47,7 @@ def main():
                 header = f.readline().strip()
             out[kind] = (header, rows, json.load(open(summ)))
         (sh, srows, ss), (lh, lrows, ls) = out["sim"], out["live"]
-        check(sh == lh == "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait", "same CSV header")
+        check(sh == lh == "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait,new_tokens,first_token,tpot", "same CSV header")
         check(len(srows) == len(lrows) == n, "one row per request: %d simulated, %d live" % (len(srows), len(lrows)))
         # The simulator also records the SLO scale it used for models without slo_ms (a live run has none).
         check(ss.get("slo_scale") == 5 and "slo_scale" not in ls, "slo_scale: %r / %r" % (ss.get("slo_scale"), ls))

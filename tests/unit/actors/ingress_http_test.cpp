@@ -156,7 +156,7 @@ TEST_CASE("the controller snapshot renders every metric family") {
   s.requests["m"] = {3, 1, 0, 2};
   s.latency["m"] = {{0.01, 0.1}, {1, 3, 3}, 0.12, 3};
   s.queue_depth["g0/m"] = 4;
-  s.swaps["local/0"] = {2, 1, 1000, 0.5, 10, 100};
+  s.swaps["local/0"] = {2, 1, 1000, 0.5, 10, 100, 12, 52};
   s.resident["g0"] = {"m"};
   s.rejected_by_reason["overload"] = 7;
   s.in_flight = 9;
@@ -166,7 +166,8 @@ TEST_CASE("the controller snapshot renders every metric family") {
         "sy_request_latency_seconds_bucket{model=\"m\",le=\"0.1\"} 3\n",
         "sy_request_latency_seconds_bucket{model=\"m\",le=\"+Inf\"} 3\n", "sy_queue_depth{group=\"g0\",model=\"m\"} 4\n",
         "sy_swap_loads_total{device=\"local/0\"} 2\n", "sy_swap_bytes_total{device=\"local/0\"} 1000\n",
-        "sy_swap_seconds_total{device=\"local/0\"} 0.5\n", "sy_resident_models{group=\"g0\",model=\"m\"} 1\n",
+        "sy_swap_seconds_total{device=\"local/0\"} 0.5\n", "sy_device_kv_blocks_used{device=\"local/0\"} 12\n",
+        "sy_device_kv_blocks_free{device=\"local/0\"} 52\n", "sy_resident_models{group=\"g0\",model=\"m\"} 1\n",
         "sy_rejected_total{reason=\"overload\"} 7\n", "sy_in_flight 9\n"})
     CHECK(t.find(line) != std::string::npos);
 }

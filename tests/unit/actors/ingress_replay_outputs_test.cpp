@@ -73,11 +73,12 @@ TEST_CASE("the records CSV has the simulator's header, one row per request, full
   r[0].batch_size = 3;
   r[1].reason = "queue full, \"m\" over its limit";
   auto csv = records_csv(r, {"gpt", "bert"});
-  CHECK(csv == "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait\n"
-               "0,gpt,1.5,1.5,1.5,2,ok,,decoders,3,0\n"
+  CHECK(csv == "id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait,new_tokens,"
+               "first_token,tpot\n"
+               "0,gpt,1.5,1.5,1.5,2,ok,,decoders,3,0,0,-1,0\n"
                "1,bert,0.10000000000000001,0.10000000000000001,0.10000000000000001,0.33333333333333331,rejected,"
-               "\"queue full, \"\"m\"\" over its limit\",-1,0,0\n"
-               "2,,2,2,2,2,invalid,,-1,0,0\n");
+               "\"queue full, \"\"m\"\" over its limit\",-1,0,0,0,-1,0\n"
+               "2,,2,2,2,2,invalid,,-1,0,0,0,-1,0\n");
 }
 
 TEST_CASE("the summary JSON carries the untrimmed attainment, the SLO scale and the models' SLOs") {

@@ -145,3 +145,26 @@ TEST_CASE("calibrating on AlpaServe's published V100 BERT stage latencies improv
   REQUIRE(e.ok());
   CHECK(e->total_latency(0) == Approx(0.099).epsilon(0.08));
 }
+
+TEST_CASE("the cost model gives decoders generation costs and encoders none") {
+  auto opt = v100().profile(spec("opt-1.3b"), {1, 2});
+  REQUIRE(opt.ok());
+  REQUIRE(opt->has_generation());
+  for (std::size_t k = 0; k < 2; ++k) {
+    CHECK(opt->gen_step_s[k] > 0);
+    CHECK(opt->prefill_s_per_token[k] > 0);
+    CHECK(opt->decode_s_per_ctx[k] > 0);
+    CHECK(opt->kv_bytes_per_token[k] == Approx(12 * 2 * 2048 * 2)); // 12 layers x K,V x hidden x fp16
+  }
+  CHECK(opt->decode_s_per_seq[1] > opt->decode_s_per_seq[0]); // the last stage samples (vocabulary projection)
+  // A decode step of one sequence is memory-bound: about the stage's weights over the memory bandwidth.
+  auto hw = hardware("V100-16GB").value();
+  CHECK(opt->gen_step_s[0] >= opt->weight_bytes[0] / (hw.hbm_bw * hw.mem_eff));
+  // Tensor parallelism halves the KV a GPU keeps per token.
+  auto tp = v100().profile(spec("opt-1.3b"), {2, 1});
+  REQUIRE(tp.ok());
+  CHECK(tp->kv_bytes_per_token[0] == Approx(24 * 2 * 1024 * 2));
+  auto enc = v100().profile(spec("bert-1.3b"), {1, 1});
+  REQUIRE(enc.ok());
+  CHECK_FALSE(enc->has_generation());
+}

@@ -195,3 +195,38 @@ TEST_CASE("act_bytes and load_seconds may be left out and weight bytes may be fr
   REQUIRE_FALSE(wrong.ok());
   CHECK(wrong.err().message.find("load_seconds has 1 values, expected 2") != std::string::npos);
 }
+
+TEST_CASE("generation costs are optional profile fields: old profiles load, new ones round-trip, a partial set is refused") {
+  auto db = sample_db();
+  CHECK_FALSE(db.find("bert-1.3b", {1, 1})->has_generation()); // written before the fields existed: still loads
+  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
+  e.gen_step_s = {0.004, 0.0041};
+  e.prefill_s_per_token = {1e-4, 1.1e-4};
+  e.decode_s_per_seq = {2e-4, 3e-4};
+  e.decode_s_per_ctx = {1e-7, 1e-7};
+  e.kv_bytes_per_token = {196608, 196608};
+  REQUIRE(e.validate().ok());
+  CHECK(e.step_seconds(1, 10, 2, 100) == Approx(0.0041 + 1.1e-3 + 6e-4 + 1e-5));
+  db.put(e);
+  for (const auto& back : {profile_db::from_json(db.to_json()), profile_db::from_msgpack(db.to_msgpack())}) {
+    REQUIRE(back.ok());
+    const auto* f = back->find("opt-1.3b", {1, 2});
+    REQUIRE(f);
+    CHECK(f->has_generation());
+    CHECK(f->gen_step_s == e.gen_step_s);
+    CHECK(f->prefill_s_per_token == e.prefill_s_per_token);
+    CHECK(f->decode_s_per_seq == e.decode_s_per_seq);
+    CHECK(f->decode_s_per_ctx == e.decode_s_per_ctx);
+    CHECK(f->kv_bytes_per_token == e.kv_bytes_per_token);
+    CHECK_FALSE(back->find("bert-1.3b", {1, 1})->has_generation());
+  }
+  auto partial = e;
+  partial.decode_s_per_ctx.clear();
+  auto st = partial.validate();
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.err().message.find("model 'opt-1.3b', op 1, pp 2): decode_s_per_ctx is missing") != std::string::npos);
+  auto wrong = e;
+  wrong.prefill_s_per_token = {1e-4};
+  REQUIRE_FALSE(wrong.validate().ok());
+  CHECK(wrong.validate().err().message.find("prefill_s_per_token has 1 values, expected 2") != std::string::npos);
+}

@@ -203,9 +203,10 @@ TEST_CASE("the summary trims int(10 / span * N) requests from each end and count
   REQUIRE(s.untrimmed_requests == 100);
   REQUIRE(s.untrimmed_attainment == Approx(75.0 / 100));
   auto csv = sim::records_csv(rec, model, {"a", "b"});
-  REQUIRE(csv.rfind("id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait\n"
-                    "0,a,0,0,0,0,rejected,would miss its SLO,-1,0,0\n"
-                    "1,b,1,1,1,1.5,ok,,-1,0,0\n", 0) == 0);
+  REQUIRE(csv.rfind("id,model,arrival,dispatch,start,finish,status,reason,group,batch_size,load_wait,new_tokens,"
+                    "first_token,tpot\n"
+                    "0,a,0,0,0,0,rejected,would miss its SLO,-1,0,0,0,-1,0\n"
+                    "1,b,1,1,1,1.5,ok,,-1,0,0,0,-1,0\n", 0) == 0);
 }
 
 TEST_CASE("swapping refuses a profile entry without load_seconds, naming the model and config", "[sim][swap]") {

@@ -103,7 +103,7 @@ TEST_CASE("bad CSV lines are reported with file, line and what was wrong") {
   CHECK(r.err().message.find("'five'") != std::string::npos);
   auto r2 = parse_csv("0.1,a\n", "w.csv");
   REQUIRE_FALSE(r2.ok());
-  CHECK(r2.err().message.find("w.csv:1: expected 3 or 4 fields") != std::string::npos);
+  CHECK(r2.err().message.find("w.csv:1: expected 3 to 5 fields") != std::string::npos);
   auto r3 = parse_csv("0.1,q,1\n", "w.csv", {"a"});
   REQUIRE_FALSE(r3.ok());
   CHECK(r3.err().message.find("unknown model 'q'") != std::string::npos);
@@ -215,6 +215,68 @@ TEST_CASE("Azure LLM traces become relative arrivals with clipped inputs spread 
   auto bad = parse_azure_llm("TIMESTAMP,ContextTokens,GeneratedTokens\nyesterday,5,5\n", "llm.csv", o);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.err().message.find("llm.csv:2: TIMESTAMP") != std::string::npos);
+}
+
+TEST_CASE("Azure LLM GeneratedTokens become output_tokens, a 0 becomes 1 and is counted, clipped contexts counted") {
+  std::string text = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                     "0,5000,10\n"
+                     "1,300,0\n"
+                     "2,0,7\n";
+  azure_llm_options o;
+  o.models = {"llm"};
+  o.max_seq = 1024;
+  azure_llm_counts c;
+  auto t = parse_azure_llm(text, "llm.csv", o, &c);
+  REQUIRE(t.ok());
+  REQUIRE(t->requests.size() == 3);
+  CHECK(t->requests[0].output_tokens == 10);
+  CHECK(t->requests[0].input_tokens == 1024);
+  CHECK(t->requests[1].output_tokens == 1);
+  CHECK(t->requests[2].output_tokens == 7);
+  CHECK(t->requests[2].input_tokens == 1);
+  CHECK(c.rows == 3);
+  CHECK(c.context_clipped == 2);
+  CHECK(c.zero_generated == 1);
+  for (const char* bad_gen : {"-3", "2.5", "many"}) {
+    auto bad = parse_azure_llm(std::string{"TIMESTAMP,ContextTokens,GeneratedTokens\n0,5,5\n1,5,"} + bad_gen + "\n",
+                               "g.csv", o);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.err().message.find("g.csv:3: GeneratedTokens: expected a non-negative integer, found '" +
+                                 std::string{bad_gen} + "'") != std::string::npos);
+  }
+}
+
+TEST_CASE("the native CSV carries output_tokens in a fifth column and one-pass traces are written as before") {
+  auto t = parse_csv("arrival_s,model,input_tokens,slo_ms,output_tokens\n0,llm,12,,30\n0.5,bert,8,250,\n1,llm,4,100,2\n",
+                     "g.csv");
+  REQUIRE(t.ok());
+  REQUIRE(t->requests.size() == 3);
+  CHECK(t->requests[0].output_tokens == 30);
+  CHECK(t->requests[0].slo_s == 0);
+  CHECK(t->requests[1].output_tokens == 0);
+  CHECK(t->requests[1].slo_s == Approx(0.25));
+  CHECK(t->requests[2].output_tokens == 2);
+  auto csv = to_csv(*t);
+  CHECK(csv == "arrival_s,model,input_tokens,slo_ms,output_tokens\n"
+               "0.000000000,llm,12,,30\n0.500000000,bert,8,250,0\n1.000000000,llm,4,100,2\n");
+  auto back = parse_csv(csv, "back.csv");
+  REQUIRE(back.ok());
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(back->requests[i].output_tokens == t->requests[i].output_tokens);
+    CHECK(back->requests[i].slo_s == Approx(t->requests[i].slo_s));
+  }
+  // one-pass: the old three- and four-column files, byte for byte
+  auto one = parse_csv("0,a,3\n1,b,4\n", "one.csv").value();
+  CHECK(to_csv(one) == "arrival_s,model,input_tokens\n0.000000000,a,3\n1.000000000,b,4\n");
+  one.requests[1].slo_s = 0.5;
+  CHECK(to_csv(one) == "arrival_s,model,input_tokens,slo_ms\n0.000000000,a,3,0\n1.000000000,b,4,500\n");
+  auto bad = parse_csv("0,a,3,,-2\n", "o.csv");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.err().message.find("o.csv:1: output_tokens: expected a non-negative integer, found '-2'") !=
+        std::string::npos);
+  auto six = parse_csv("0,a,3,,2,9\n", "o.csv");
+  REQUIRE_FALSE(six.ok());
+  CHECK(six.err().message.find("o.csv:1: expected 3 to 5 fields") != std::string::npos);
 }
 
 TEST_CASE("traces can be time-scaled, rate-scaled, sliced and merged") {

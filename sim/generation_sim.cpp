@@ -1,0 +1,453 @@
+// The generation kernel of the simulator (issue 10 §4; README "Generation in the simulator"): requests with
+// output_tokens > 0, simulated iteration by iteration as the runtime serves them.
+//
+// Dispatch and admission as the controller (actors/internal/controller_generate.cpp): among the groups that
+// host the model, the one with the fewest of its sequences (waiting + running), ties to the lowest group;
+// with a TTFT SLO, refused at once (rejected) when (sequences there + 1) x the model's batch-1 pipeline
+// latency (the profile's, where the runtime uses its measured EWMA) exceeds it.
+//
+// Per (group, model) a queue of sequences scheduled exactly as actors/internal/generation_queue plans steps:
+// admit waiting sequences while fewer than min(max_seqs, limit) run; a step takes at most
+// ceil(running / pp) sequences (disjoint micro-batches): first one decode token of each decoding sequence,
+// then prefill chunks within token_budget; a chunk that ends a sequence's context samples its next token.
+// A model keeps up to pp steps in flight, the group up to pp + 1 (the runtime's max_in_flight default).
+//
+// KV: per stage, per GPU, the budget mem_budget_bytes minus the weights of the group's models (all resident:
+// generation does not simulate swapping), in blocks of block_tokens tokens (kv_bytes_per_token from the
+// profile). A step's blocks are reserved when it is planned; when they do not fit, the newest member is
+// preempted (its KV freed, it waits at the front and is recomputed from prompt + tokens so far) and fewer
+// sequences run until one finishes (limit); a sequence that does not fit alone fails.
+//
+// Time: a step enters stage 0 when stage 0 is free, stage k when stage k-1 is done with it and stage k is
+// free (the stages are FIFO), and takes the profile's linear cost there; its tokens exist when the last stage
+// is done. TTFT deadline (arrival + TTFT SLO, when there is one): a sequence without a first token by then
+// ends deadline_exceeded at the deadline (its KV is freed once no step of it is in flight).
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <queue>
+#include <vector>
+
+#include "sim/internal/compiled.hpp"
+
+namespace sy::sim::internal {
+
+namespace {
+
+constexpr double never = std::numeric_limits<double>::infinity();
+
+struct seq {
+  std::size_t req = 0;
+  int input = 1, output = 1;
+  int gen = 0, fed = 0;
+  std::int64_t blocks = 0; // KV blocks held (reserved) per stage
+  bool in_flight = false, cancelled = false, done = false;
+  double deadline = never, admitted = -1, first = -1;
+  int context() const { return input + gen; }
+  bool decoding() const { return gen > 0 && fed == context() - 1; }
+};
+
+struct step {
+  int group = 0, slot = 0; // slot: index of the model in the group
+  std::vector<int> members;
+  std::vector<int> counts;
+};
+
+struct model_queue {
+  int model = -1;
+  std::deque<int> waiting;
+  std::vector<int> running; // admission order
+  int limit = std::numeric_limits<int>::max();
+  int in_flight = 0;
+  double pipeline_latency = 0;           // batch-1 one-pass, for admission
+  std::vector<const double*> coef;       // [k] -> 5 generation numbers of the config view
+};
+
+struct group_state {
+  int pp = 1;
+  std::vector<model_queue> models;
+  std::vector<double> stage_free;
+  std::vector<double> kv_capacity, kv_used; // [k] bytes per GPU
+  int in_flight = 0;
+};
+
+struct event {
+  double time;
+  std::uint64_t order;
+  int step;
+  bool operator>(const event& o) const { return time != o.time ? time > o.time : order > o.order; }
+};
+
+class kernel {
+public:
+  kernel(const policies::placement& p, const policies::profile_table& table, const prepared_trace& t,
+         const sim_options& opt, counts& out, request_record* rec, std::size_t begin)
+      : p_(p), table_(table), t_(t), opt_(opt), out_(out), rec_(rec), begin_(begin) {}
+
+  status prepare(std::size_t begin, std::size_t end) {
+    std::vector<char> wanted(static_cast<std::size_t>(table_.num_models()), 0);
+    for (std::size_t i = begin; i < end; ++i)
+      if (t_.output_tokens[i] > 0 && t_.model[i] >= 0)
+        wanted[static_cast<std::size_t>(t_.model[i])] = 1;
+    groups_.resize(p_.groups.size());
+    for (std::size_t g = 0; g < p_.groups.size(); ++g) {
+      const auto& gp = p_.groups[g];
+      auto& gs = groups_[g];
+      gs.pp = gp.config.pp;
+      const auto pp = static_cast<std::size_t>(gs.pp);
+      gs.stage_free.assign(pp, 0.0);
+      gs.kv_capacity.assign(pp, opt_.mem_budget_bytes);
+      gs.kv_used.assign(pp, 0.0);
+      const auto* v = table_.view(gp.config);
+      for (int m : gp.models) {
+        const auto mu = static_cast<std::size_t>(m);
+        if (v && v->present[mu])
+          for (std::size_t k = 0; k < pp; ++k)
+            gs.kv_capacity[k] -= v->weight_bytes[mu * pp + k];
+        if (!wanted[mu])
+          continue;
+        if (!v || !v->present[mu] || !v->has_gen[mu])
+          return make_error("sim", "model '" + table_.model_names()[mu] + "' (op " + std::to_string(gp.config.op) +
+                                       ", pp " + std::to_string(gp.config.pp) + ") has generation requests, but its "
+                                       "profile entry has no generation costs (gen_step_s, prefill_s_per_token, "
+                                       "decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token): it is not a "
+                                       "decoder, or the profile predates them (measure it again with `switchyard "
+                                       "profile`, or use the cost model's --hardware)");
+        model_queue q;
+        q.model = m;
+        for (std::size_t k = 0; k < pp; ++k) {
+          q.pipeline_latency += static_cast<double>(v->stage_lat[mu * pp + k]);
+          q.coef.push_back(&v->gen[(mu * pp + k) * 5]);
+        }
+        gs.models.push_back(std::move(q));
+      }
+      for (auto& c : gs.kv_capacity)
+        c = std::max(c, 0.0);
+    }
+    return {};
+  }
+
+  void run(std::size_t begin, std::size_t end) {
+    std::size_t i = begin;
+    while (true) {
+      while (i < end && !(t_.output_tokens[i] > 0 && t_.model[i] >= 0))
+        ++i;
+      const bool arrivals = i < end;
+      if (!arrivals && events_.empty())
+        break;
+      if (!events_.empty() && (!arrivals || events_.top().time <= t_.arrival[i])) {
+        auto e = events_.top();
+        events_.pop();
+        complete(e.step, e.time);
+      } else {
+        arrive(i, t_.arrival[i]);
+        ++i;
+      }
+    }
+  }
+
+private:
+  request_record& record(std::size_t i) { return scratch_rec_[i - begin_]; }
+
+  void finish(int s, request_status st, double when, int group) {
+    auto& q = seqs_[static_cast<std::size_t>(s)];
+    q.done = true;
+    auto& r = record(q.req);
+    r.status = st;
+    r.finish = when;
+    r.group = group;
+    r.new_tokens = q.gen;
+    r.first_token = q.first;
+    r.start = q.admitted >= 0 ? q.admitted : when;
+    const auto m = static_cast<std::size_t>(t_.model[q.req]);
+    if (st == request_status::ok) {
+      const double ttft = q.first - t_.arrival[q.req];
+      const double tpot = q.gen > 1 ? (when - q.first) / (q.gen - 1) : 0.0;
+      const bool good = (r.ttft_slo <= 0 || ttft <= r.ttft_slo) && (r.tpot_slo <= 0 || q.gen <= 1 || tpot <= r.tpot_slo);
+      if (good) {
+        ++out_.good;
+        ++out_.model_good[m];
+        out_.latency_sum += when - t_.arrival[q.req];
+      }
+    }
+  }
+
+  void arrive(std::size_t i, double now) {
+    const int m = t_.model[i];
+    const auto mu = static_cast<std::size_t>(m);
+    ++out_.model_requests[mu];
+    ++arrivals_;
+    auto& r = record(i);
+    r = request_record{now, now, now, now, request_status::failed, -1, 0, 0};
+    r.ttft_slo = t_.ttft_slo[i];
+    r.tpot_slo = t_.tpot_slo[i];
+    r.generation = true;
+    int best = -1, best_slot = -1;
+    std::size_t best_queued = 0;
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+      for (std::size_t j = 0; j < groups_[g].models.size(); ++j) {
+        const auto& q = groups_[g].models[j];
+        if (q.model != m)
+          continue;
+        const std::size_t queued = q.waiting.size() + q.running.size();
+        if (best < 0 || queued < best_queued) {
+          best = static_cast<int>(g);
+          best_slot = static_cast<int>(j);
+          best_queued = queued;
+        }
+      }
+    if (best < 0)
+      return; // failed: no replica (group -1)
+    auto& gs = groups_[static_cast<std::size_t>(best)];
+    auto& q = gs.models[static_cast<std::size_t>(best_slot)];
+    ++out_.group_requests[static_cast<std::size_t>(best)];
+    r.group = best;
+    if (opt_.gen.admission && r.ttft_slo > 0 &&
+        static_cast<double>(best_queued + 1) * q.pipeline_latency > r.ttft_slo) {
+      r.status = request_status::rejected;
+      return;
+    }
+    seq s;
+    s.req = i;
+    s.input = std::max(1, t_.input_tokens[i]);
+    s.output = t_.output_tokens[i];
+    s.deadline = r.ttft_slo > 0 ? now + r.ttft_slo : never;
+    seqs_.push_back(s);
+    q.waiting.push_back(static_cast<int>(seqs_.size() - 1));
+    group_of_.push_back(best);
+    pump(best, now);
+  }
+
+  double block_bytes(const model_queue& q, std::size_t k) const { return q.coef[k][4] * opt_.gen.block_tokens; }
+  std::int64_t blocks_for(int tokens) const {
+    return (tokens + opt_.gen.block_tokens - 1) / opt_.gen.block_tokens;
+  }
+
+  void retire(group_state& gs, model_queue& q, int s) {
+    auto& x = seqs_[static_cast<std::size_t>(s)];
+    for (std::size_t k = 0; k < gs.kv_used.size(); ++k)
+      gs.kv_used[k] -= static_cast<double>(x.blocks) * block_bytes(q, k);
+    x.blocks = 0;
+    q.running.erase(std::remove(q.running.begin(), q.running.end(), s), q.running.end());
+  }
+
+  /// TTFT deadlines that passed by `now`: waiting sequences and running ones between steps.
+  void expire(int g, group_state& gs, model_queue& q, double now) {
+    for (auto it = q.waiting.begin(); it != q.waiting.end();) {
+      auto& x = seqs_[static_cast<std::size_t>(*it)];
+      if (x.gen == 0 && x.deadline <= now) {
+        finish(*it, request_status::deadline_exceeded, x.deadline, g);
+        it = q.waiting.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (std::size_t j = 0; j < q.running.size();) {
+      const int s = q.running[j];
+      auto& x = seqs_[static_cast<std::size_t>(s)];
+      if (!x.in_flight && x.gen == 0 && x.deadline <= now) {
+        finish(s, request_status::deadline_exceeded, x.deadline, g);
+        retire(gs, q, s);
+      } else {
+        ++j;
+      }
+    }
+  }
+
+  /// generation_queue::plan, with the KV check the stages would make.
+  bool plan(int g, group_state& gs, model_queue& q, int slot, double now) {
+    while (true) {
+      while (!q.waiting.empty() &&
+             static_cast<int>(q.running.size()) < std::min(opt_.gen.max_seqs, q.limit)) {
+        const int s = q.waiting.front();
+        q.waiting.pop_front();
+        auto& x = seqs_[static_cast<std::size_t>(s)];
+        x.fed = 0;
+        if (x.admitted < 0)
+          x.admitted = now;
+        q.running.push_back(s);
+      }
+      const auto micro = static_cast<std::size_t>(std::max(1, gs.pp));
+      const std::size_t cap = std::max<std::size_t>(1, (q.running.size() + micro - 1) / micro);
+      int budget = opt_.gen.token_budget;
+      step st;
+      st.group = g;
+      st.slot = slot;
+      for (int s : q.running) {
+        const auto& x = seqs_[static_cast<std::size_t>(s)];
+        if (budget > 0 && st.members.size() < cap && !x.in_flight && x.decoding()) {
+          st.members.push_back(s);
+          st.counts.push_back(1);
+          --budget;
+        }
+      }
+      for (int s : q.running) {
+        if (budget <= 0 || st.members.size() >= cap)
+          break;
+        const auto& x = seqs_[static_cast<std::size_t>(s)];
+        if (x.in_flight || x.decoding())
+          continue;
+        const int n = std::min(budget, x.context() - x.fed);
+        if (n <= 0)
+          continue;
+        st.members.push_back(s);
+        st.counts.push_back(n);
+        budget -= n;
+      }
+      if (st.members.empty())
+        return false;
+      // KV: the blocks this step adds, per stage.
+      std::int64_t add = 0;
+      for (std::size_t j = 0; j < st.members.size(); ++j) {
+        const auto& x = seqs_[static_cast<std::size_t>(st.members[j])];
+        add += blocks_for(x.fed + st.counts[j]) - x.blocks;
+      }
+      bool fits = true;
+      for (std::size_t k = 0; k < gs.kv_used.size(); ++k)
+        fits = fits && gs.kv_used[k] + static_cast<double>(add) * block_bytes(q, k) <= gs.kv_capacity[k] + 1e-6;
+      if (!fits) {
+        const int before = static_cast<int>(q.running.size());
+        int newest = -1;
+        for (int s : q.running) // admission order: the last member found is the newest
+          if (std::find(st.members.begin(), st.members.end(), s) != st.members.end())
+            newest = s;
+        if (before <= 1) { // no room even for this sequence alone
+          finish(newest, request_status::failed, now, g);
+          retire(gs, q, newest);
+          continue;
+        }
+        retire(gs, q, newest);
+        auto& x = seqs_[static_cast<std::size_t>(newest)];
+        x.fed = 0;
+        q.waiting.push_front(newest);
+        q.limit = std::max(1, before - 1);
+        ++preemptions_;
+        continue;
+      }
+      // Reserve, time the stages, schedule the completion.
+      double prefill = 0, decodes = 0, ctx = 0;
+      for (std::size_t j = 0; j < st.members.size(); ++j) {
+        auto& x = seqs_[static_cast<std::size_t>(st.members[j])];
+        const auto nb = blocks_for(x.fed + st.counts[j]);
+        for (std::size_t k = 0; k < gs.kv_used.size(); ++k)
+          gs.kv_used[k] += static_cast<double>(nb - x.blocks) * block_bytes(q, k);
+        x.blocks = nb;
+        x.in_flight = true;
+        if (x.decoding()) {
+          decodes += 1;
+          ctx += x.context();
+        } else {
+          prefill += st.counts[j];
+        }
+      }
+      for (std::size_t k = 0; k < gs.kv_used.size(); ++k)
+        peak_kv_fraction_ = std::max(peak_kv_fraction_, gs.kv_capacity[k] > 0 ? gs.kv_used[k] / gs.kv_capacity[k] : 0.0);
+      double t = now;
+      for (std::size_t k = 0; k < gs.stage_free.size(); ++k) {
+        const double* c = q.coef[k];
+        t = std::max(t, gs.stage_free[k]) + c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx;
+        gs.stage_free[k] = t;
+      }
+      ++q.in_flight;
+      ++gs.in_flight;
+      steps_.push_back(std::move(st));
+      events_.push(event{t, order_++, static_cast<int>(steps_.size() - 1)});
+      return true;
+    }
+  }
+
+  void pump(int g, double now) {
+    auto& gs = groups_[static_cast<std::size_t>(g)];
+    const int limit = gs.pp + 1;
+    for (std::size_t j = 0; j < gs.models.size(); ++j) {
+      auto& q = gs.models[j];
+      expire(g, gs, q, now);
+      while (gs.in_flight < limit && q.in_flight < gs.pp)
+        if (!plan(g, gs, q, static_cast<int>(j), now))
+          break;
+    }
+  }
+
+  void complete(int id, double now) {
+    auto st = std::move(steps_[static_cast<std::size_t>(id)]);
+    auto& gs = groups_[static_cast<std::size_t>(st.group)];
+    auto& q = gs.models[static_cast<std::size_t>(st.slot)];
+    --q.in_flight;
+    --gs.in_flight;
+    for (std::size_t j = 0; j < st.members.size(); ++j) {
+      const int s = st.members[j];
+      auto& x = seqs_[static_cast<std::size_t>(s)];
+      x.in_flight = false;
+      x.fed += st.counts[j];
+      if (x.fed != x.context())
+        continue; // a prefill chunk inside the context
+      if (x.gen == 0 && x.deadline < now) { // the request actor gave up at the deadline and cancelled it
+        finish(s, request_status::deadline_exceeded, x.deadline, st.group);
+        retire(gs, q, s);
+        continue;
+      }
+      ++x.gen;
+      ++tokens_;
+      if (x.gen == 1)
+        x.first = now;
+      if (x.gen >= x.output) {
+        finish(s, request_status::ok, now, st.group);
+        retire(gs, q, s);
+        q.limit = std::numeric_limits<int>::max(); // blocks came back
+      }
+    }
+    pump(st.group, now);
+  }
+
+public:
+  long steps_count() const { return static_cast<long>(steps_.size()); }
+  std::vector<request_record> scratch_rec_;
+  std::int64_t preemptions_ = 0, tokens_ = 0;
+  long arrivals_ = 0;
+  double peak_kv_fraction_ = 0;
+  std::vector<seq> seqs_;
+
+private:
+  const policies::placement& p_;
+  const policies::profile_table& table_;
+  const prepared_trace& t_;
+  const sim_options& opt_;
+  counts& out_;
+  request_record* rec_;
+  std::size_t begin_;
+  std::vector<group_state> groups_;
+  std::vector<int> group_of_;
+  std::vector<step> steps_;
+  std::priority_queue<event, std::vector<event>, std::greater<>> events_;
+  std::uint64_t order_ = 0;
+};
+
+} // namespace
+
+status run_generation(const policies::placement& p, const policies::profile_table& table, const prepared_trace& t,
+                      std::size_t begin, std::size_t end, const sim_options& opt, counts& out, request_record* rec) {
+  if (t.generation_requests == 0 || begin >= end)
+    return {};
+  if (opt.gen.max_seqs < 1 || opt.gen.token_budget < 1 || opt.gen.block_tokens < 1)
+    return make_error("sim", "generation: max_seqs, token_budget and block_tokens must be >= 1, found " +
+                                 std::to_string(opt.gen.max_seqs) + ", " + std::to_string(opt.gen.token_budget) +
+                                 ", " + std::to_string(opt.gen.block_tokens));
+  kernel k(p, table, t, opt, out, rec, begin);
+  if (auto st = k.prepare(begin, end); !st)
+    return st;
+  k.scratch_rec_.assign(end - begin, request_record{});
+  k.run(begin, end);
+  out.gen.requests += k.arrivals_;
+  out.gen.tokens += k.tokens_;
+  out.gen.preemptions += k.preemptions_;
+  out.gen.steps += k.steps_count();
+  out.gen.peak_kv_fraction = std::max(out.gen.peak_kv_fraction, k.peak_kv_fraction_);
+  if (rec)
+    for (std::size_t i = begin; i < end; ++i)
+      if (t.output_tokens[i] > 0 && t.model[i] >= 0)
+        rec[i - begin] = k.scratch_rec_[i - begin];
+  return {};
+}
+
+} // namespace sy::sim::internal
