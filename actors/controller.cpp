@@ -477,7 +477,7 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
         auto& g = st.groups[i];
         if (g.plan.name == group && g.actor && g.actor.address() == sender) {
           g.ready = a.ok;
-          if (a.ok && st.ready && !g.replacement)
+          if (a.ok && st.ready && !g.replacement && !g.migrating)
             logger("controller")->info("group {} ready again", group);
           if (a.ok && st.ready)
             now_ready = i;

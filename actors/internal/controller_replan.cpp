@@ -95,7 +95,7 @@ void on_replan_tick(controller_self self) {
   if (!d.act)
     return;
   st.last_replan = self->clock().now();
-  const auto seq = ++st.replan_seq == 0 ? ++st.replan_seq : st.replan_seq;
+  const auto seq = ++st.replans_started; // > 0: names this re-plan (and seeds its trace)
   st.replan_seq = seq;
   st.replan_rates = v.observed_rps;
   replan_inputs in;

@@ -132,6 +132,7 @@ struct controller_state {
   messages::time_point last_replan{};
   bool replan_ticking = false;
   std::uint64_t replan_seq = 0;     // the re-plan in flight (0: none)
+  std::uint64_t replans_started = 0;
   std::map<std::string, double> replan_rates; // the rates it plans on
   std::string last_replan_reason;  // the policy's last word, for the log and GET
 };

@@ -81,8 +81,13 @@ replan_output run_replan(const replan_inputs& in) {
     auto it = in.rates.find(cfg.models[m].name);
     if (it == in.rates.end() || it->second <= 0)
       continue;
-    for (double a : sim::gamma_arrivals(it->second, 1.0, 0.0, in.duration_s, rng))
-      t.requests.push_back({a, static_cast<int>(m), cfg.placement.workload.tokens, 0.0});
+    for (double a : sim::gamma_arrivals(it->second, 1.0, 0.0, in.duration_s, rng)) {
+      sim::trace_request r;
+      r.arrival_s = a;
+      r.model = static_cast<int>(m);
+      r.input_tokens = cfg.placement.workload.tokens;
+      t.requests.push_back(r);
+    }
   }
   std::sort(t.requests.begin(), t.requests.end(),
             [](const auto& a, const auto& b) { return a.arrival_s < b.arrival_s; });

@@ -82,7 +82,7 @@ def scenario_check_config():
         # `up` refuses the same way before starting anything
         p = subprocess.run([ingress_e2e.BIN, "up", "--any-ports", "-c", os.path.join(d, "abi.yaml")],
                            capture_output=True, text=True, timeout=60)
-        check(p.returncode == 2 and "speaks version 1" in p.stderr, "up with a bad plug-in: %d %s" % (p.returncode, p.stderr))
+        check(p.returncode == 2 and "speaks version 2" in p.stderr, "up with a bad plug-in: %d %s" % (p.returncode, p.stderr))
         # a bare name next to a config given by a relative path (dlopen must not search the library path)
         shutil.copy(lib("faulty"), os.path.join(d, "libcopy.so"))
         with open(os.path.join(d, "rel.yaml"), "w") as f:
