@@ -108,6 +108,8 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
     d.batch_size = r.batch_size;
     d.load_wait = r.load_wait;
     d.answers = 1;
+    d.new_tokens = r.new_tokens; // generation requests (the simulator's generation mode)
+    d.first_token = r.first_token;
   }
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   logger("replay")->info("simulated {} requests on {} group(s), mode {}, in {:.3f} s", records.size(),
