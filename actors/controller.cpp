@@ -9,7 +9,9 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/internal/controller_migration.hpp"
 #include "actors/internal/controller_nodes.hpp"
+#include "actors/internal/controller_replan.hpp"
 #include "actors/internal/controller_generate.hpp"
 #include "actors/internal/controller_policies.hpp"
 #include "actors/internal/controller_state.hpp"
@@ -189,6 +191,7 @@ caf::result<infer_response> on_infer(self_ptr self, infer_request& req) {
   const auto* mc = st.cfg->find_model(req.model);
   if (!mc)
     return reject(self, req, "unknown model", error_code::unknown_model);
+  st.arrivals.record(req.model, now); // the re-placement policies' statistics (issue 11 §2)
   if (req.tokens.empty() || static_cast<int>(req.tokens.size()) > mc->spec.max_seq)
     return reject(self, req, "expected 1.." + std::to_string(mc->spec.max_seq) + " tokens", error_code::invalid_request);
   for (auto t : req.tokens)
@@ -320,6 +323,7 @@ caf::result<metrics_snapshot> on_metrics(self_ptr self) {
   snap.policy_faults = st.registry->faults()->counts();
   snap.replacements = st.replacements;
   snap.models_moved = st.models_moved;
+  internal::add_placement_metrics(st, snap); // issue 11 §2: re-placements while serving
   for (auto& g : st.groups) {
     if (g.retired)
       continue;
@@ -406,7 +410,7 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
           continue;
         else if (!g.down.empty())
           h.missing.push_back("group " + g.plan.name + " (" + g.down + ")");
-        else if (st.ready && !g.ready)
+        else if (st.ready && !g.ready && !g.migrating) // (a migration's new group loading is not missing)
           h.missing.push_back("group " + g.plan.name + " (not ready)");
       h.ready = st.ready && h.missing.empty();
       return h;
@@ -415,6 +419,8 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
     [=](policy_atom, const std::string& kind) { return internal::on_policy_query(self, kind); },
     [=](policy_atom, policy_spec& spec) { return internal::on_policy_swap(self, spec); },
     [=](policy_atom, policy_update& u) { return internal::on_policy_update(self, u); },
+    [=](placement_atom) { return internal::on_placement_query(self); },
+    [=](placement_atom, std::string& body) { return internal::on_placement_post(self, body); },
     [=](drain_atom) -> caf::result<ack> {
       self->state.draining = true;
       auto p = self->make_response_promise<ack>();
@@ -446,6 +452,8 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
       check_drained(self);
     },
     [=](tick_atom) { on_deadline_tick(self); },
+    [=](placement_atom, tick_atom) { internal::on_replan_tick(self); },
+    [=](placement_atom, replan_report& r) { internal::on_replan_report(self, r); },
     [=](report_atom, group_report& rep) {
       auto& st = self->state;
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
@@ -476,11 +484,16 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
         }
         all = all && (g.ready || g.replacement);
       }
-      if (!a.ok)
+      if (!a.ok) {
         st.problems.push_back("group " + group + ": " + a.reason);
+        for (auto& g : st.groups) // a migration's new group that could not preload: the migration fails
+          if (g.plan.name == group && g.migrating && g.actor && g.actor.address() == sender && g.down.empty())
+            g.down = "preload failed: " + a.reason;
+      }
       if (all && !st.ready) {
         st.ready = true;
         logger("controller")->info("cluster ready: {} groups", st.groups.size());
+        internal::start_replan(self); // issue 11 §2: the re-placement policy's timer
       }
       if (now_ready)
         internal::on_group_ready(self, *now_ready);
@@ -503,6 +516,8 @@ result<controller_full_actor> spawn_controller(caf::actor_system& sys, std::shar
   st.batching = std::move(set->batching);
   st.eviction = std::move(set->eviction);
   st.registry = std::move(*reg);
+  if (auto ok = internal::init_replan(st, *cfg); !ok) // placement.replan (issue 11 §2)
+    return ok.err();
   auto plan = internal::plan_groups(*cfg);
   if (!plan)
     return plan.err();

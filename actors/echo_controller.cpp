@@ -111,6 +111,10 @@ echo_controller(messages::controller_actor::stateful_pointer<echo_state> self, s
     [=](policy_atom, policy_spec& spec) -> policy_info {
       return policy_info{false, "the echo controller runs no policies", {spec.kind, "", {}}, "", {}};
     },
+    [=](placement_atom) -> placement_status { return placement_status{}; },
+    [=](placement_atom, const std::string&) -> placement_answer {
+      return placement_answer{placement_outcome::unavailable, "", "the echo controller places nothing"};
+    },
   };
 }
 

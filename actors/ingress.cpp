@@ -291,6 +291,9 @@ void handle_generate(ingress_broker_ptr self, caf::io::connection_handle hdl, co
     st.sweep_scheduled = true;
     self->delayed_send(self, sweep_period, messages::timeout_atom_v);
   }
+  // No fixed bound here: a generation streams for as long as its tokens take (max_new_tokens x TPOT). The
+  // sweep gives up on it once no frame came for request_timeout and answers the client; the controller's
+  // late answer is then dropped (finish_generate finds nothing held).
   self->request(ctx.controller, caf::infinite, messages::generate_atom_v, std::move(req))
     .then([=](messages::generate_response& r) { finish_generate(self, seq, &r, {}); },
           [=](caf::error& e) { finish_generate(self, seq, nullptr, "controller: " + self->system().render(e)); });
@@ -355,7 +358,9 @@ void handle_frame(ingress_broker_ptr self, caf::io::connection_handle hdl, conn_
     st.sweep_scheduled = true;
     self->delayed_send(self, sweep_period, messages::timeout_atom_v);
   }
-  self->request(ctx.controller, caf::infinite, messages::infer_atom_v, std::move(ir))
+  // Finite: the sweep answers the client first (request_timeout); this bound only drops CAF's response
+  // handler of an answer that never comes (a controller that kept the request), so nothing stays behind.
+  self->request(ctx.controller, ctx.request_timeout + 2 * sweep_period, messages::infer_atom_v, std::move(ir))
     .then([=](messages::infer_response& r) { finish_request(self, seq, &r, {}); },
           [=](caf::error& e) { finish_request(self, seq, nullptr, "controller: " + self->system().render(e)); });
 }
@@ -392,6 +397,12 @@ caf::behavior ingress_broker(ingress_broker_ptr self, std::shared_ptr<ingress_co
       self->state.acceptor = r->first;
       self->state.listening = true;
       return r->second;
+    },
+    // A socket bound and listening already (bind_listen_socket): the broker takes it over.
+    [=](caf::publish_atom, std::int32_t fd, std::uint16_t port) -> std::uint16_t {
+      self->state.acceptor = self->add_doorman(static_cast<caf::io::network::native_socket>(fd));
+      self->state.listening = true;
+      return port;
     },
     [=](const caf::io::new_connection_msg& msg) {
       auto& st = self->state;
@@ -570,6 +581,25 @@ result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_sy
     .receive([&](std::uint16_t bound) { out = std::make_pair(broker, bound); },
              [&](caf::error& e) {
                out = make_error("ingress", fmt::format("cannot listen on {}:{}: {}", bind, port, sys.render(e)));
+               self->send_exit(broker, caf::exit_reason::user_shutdown);
+             });
+  return out;
+}
+
+result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_system& sys,
+                                                                   std::shared_ptr<ingress_context> ctx,
+                                                                   listen_socket socket) {
+  if (!socket.valid())
+    return make_error("ingress", "start_msgpack_ingress: no listening socket");
+  auto broker = sys.middleman().spawn_broker(ingress_broker, std::move(ctx));
+  const std::uint16_t port = socket.port();
+  const auto fd = static_cast<std::int32_t>(socket.release()); // the broker's doorman owns it from here
+  caf::scoped_actor self{sys};
+  result<std::pair<caf::actor, std::uint16_t>> out = make_error("ingress", "no answer from the broker");
+  self->request(broker, std::chrono::seconds(10), caf::publish_atom::value, fd, port)
+    .receive([&](std::uint16_t bound) { out = std::make_pair(broker, bound); },
+             [&](caf::error& e) {
+               out = make_error("ingress", fmt::format("cannot serve on port {}: {}", port, sys.render(e)));
                self->send_exit(broker, caf::exit_reason::user_shutdown);
              });
   return out;

@@ -22,6 +22,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/ingress_protocol.hpp"
+#include "actors/listen_socket.hpp"
 #include "actors/metrics.hpp"
 #include "messages/controller.hpp"
 #include "messages/result.hpp"
@@ -98,6 +99,11 @@ result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_sy
                                                                    std::shared_ptr<ingress_context> ctx,
                                                                    const std::string& bind,
                                                                    std::uint16_t port);
+/// Spawns the broker on a socket bound and listening already (`up` binds every port before weights load).
+/// Returns the broker and the socket's port.
+result<std::pair<caf::actor, std::uint16_t>> start_msgpack_ingress(caf::actor_system& sys,
+                                                                   std::shared_ptr<ingress_context> ctx,
+                                                                   listen_socket socket);
 
 /// Stops accepting and answers everything in flight; blocks up to `timeout`; returns false if requests were
 /// still in flight then. The broker stays up (answering late frames `rejected: draining`) until the caller

@@ -58,6 +58,29 @@ result<std::vector<messages::model_info>> list_models(caf::actor_system& sys, co
   return out;
 }
 
+/// GET /v2/placement after a re-placement: the document recorded at start with its groups replaced by those
+/// served now, and the migration in progress / the last one.
+std::string placement_document(const std::string& recorded, const messages::placement_status& ps) {
+  auto doc = json::parse(recorded, 16);
+  auto out = json::value::make_object();
+  if (doc && doc->is_object())
+    for (const auto& [k, v] : doc->as_object())
+      if (k != "groups" && !(k == "source" && ps.generation > 0))
+        out.set(k, v);
+  if (ps.generation > 0)
+    out.set("source", "re-placement");
+  out.set("generation", ps.generation);
+  if (auto g = json::parse(ps.groups_json, 16))
+    out.set("groups", *g);
+  if (!ps.migration_json.empty())
+    if (auto m = json::parse(ps.migration_json, 16))
+      out.set("migration", *m);
+  if (!ps.last_json.empty())
+    if (auto m = json::parse(ps.last_json, 16))
+      out.set("last_migration", *m);
+  return json::write(out) + "\n";
+}
+
 bool known_model(const ingress_context& ctx, const std::string& model) {
   return ctx.models.empty() || ctx.models.count(model) > 0;
 }
@@ -245,7 +268,7 @@ void http_ingress::install_routes(bool metrics_only) {
     return;
   // The control routes need the bearer token when one is configured.
   server_->set_pre_routing_handler([ctx](const httplib::Request& req, httplib::Response& res) {
-    bool control = req.path.rfind("/v2/policies", 0) == 0 ||
+    bool control = req.path.rfind("/v2/policies", 0) == 0 || (req.method == "POST" && req.path == "/v2/placement") ||
                    (req.path.rfind("/v2/repository/models/", 0) == 0 &&
                     (req.path.size() > 5 && (req.path.compare(req.path.size() - 5, 5, "/load") == 0 ||
                                              (req.path.size() > 7 && req.path.compare(req.path.size() - 7, 7, "/unload") == 0))));
@@ -365,10 +388,35 @@ void http_ingress::install_routes(bool metrics_only) {
         },
         [&](caf::error& e) { reply_error(res, messages::error_code::internal, sys->render(e)); });
   });
-  server_->Get("/v2/placement", [ctx](const httplib::Request&, httplib::Response& res) {
+  // GET: the placement recorded at start (ctx) as the controller serves it now, with the migration in
+  // progress; POST: apply a plan (issue 11 §2; actors/internal/controller_migration.hpp).
+  server_->Get("/v2/placement", [ctx, sys](const httplib::Request&, httplib::Response& res) {
     if (ctx->placement_json.empty())
       return reply_error(res, messages::error_code::invalid_request, "no placement recorded for this deployment");
-    reply_json(res, 200, ctx->placement_json);
+    messages::placement_status ps;
+    bool asked = false;
+    caf::scoped_actor self{*sys};
+    self->request(ctx->controller, std::chrono::seconds(5), messages::placement_atom_v)
+      .receive([&](messages::placement_status& x) { ps = std::move(x); asked = true; }, [&](caf::error&) {});
+    if (!asked || (ps.generation == 0 && ps.migration_json.empty() && ps.last_json.empty()))
+      return reply_json(res, 200, ctx->placement_json);
+    reply_json(res, 200, placement_document(ctx->placement_json, ps));
+  });
+  server_->Post("/v2/placement", [ctx, sys](const httplib::Request& req, httplib::Response& res) {
+    messages::placement_answer a;
+    bool asked = false;
+    std::string err;
+    caf::scoped_actor self{*sys};
+    self->request(ctx->controller, std::chrono::seconds(30), messages::placement_atom_v, req.body)
+      .receive([&](messages::placement_answer& x) { a = std::move(x); asked = true; },
+               [&](caf::error& e) { err = sys->render(e); });
+    if (!asked)
+      return reply_error(res, messages::error_code::internal, err);
+    reply_json(res, messages::http_status(a.outcome),
+               fmt::format("{{\"status\": {}, \"id\": {}, \"reason\": {}, \"error\": {}}}\n",
+                           json::quote(messages::to_string(a.outcome)), json::quote(a.id), json::quote(a.reason),
+                           json::quote(a.outcome == messages::placement_outcome::accepted
+                                           || a.outcome == messages::placement_outcome::unchanged ? "" : a.reason)));
   });
   server_->Get("/v2/health/ready", [ctx, sys](const httplib::Request&, httplib::Response& res) {
     caf::scoped_actor self{*sys};

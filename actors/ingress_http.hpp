@@ -8,7 +8,9 @@
 //   GET  /v2/health/live                         200 while the process serves HTTP
 //   GET  /v2/health/ready                        200 when the cluster is ready and not draining, else 503
 //   GET  /v2/models                              every model with its replicas and residency (ours)
-//   GET  /v2/placement                           the placement served: source, policy, groups (ours)
+//   GET  /v2/placement                           the placement served: source, policy, groups, the migration
+//                                                in progress and the last one (ours)
+//   POST /v2/placement                           apply a plan live: 202 {id}; 400 bad plan; 409 busy {id} [control]
 //   GET  /v2/models/{m}[/versions/{v}]           model metadata (404: unknown model)
 //   GET  /v2/models/{m}[/versions/{v}]/ready     200 when the model is placed on a group, else 400/404
 //   POST /v2/models/{m}[/versions/{v}]/infer     KServe v2 inference (JSON or binary tensor data), or the

@@ -1,6 +1,7 @@
 #include "actors/metrics_text.hpp"
 
 #include "actors/metrics.hpp"
+#include "actors/placement_metrics_text.hpp"
 
 #include <fmt/format.h>
 
@@ -58,6 +59,12 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   by_group_model("sy_generation_preemptions_total", "counter",
                  "Sequences whose KV was dropped for lack of blocks and recomputed, by group and model", s.preemptions,
                  "model");
+  by_group_model("sy_generation_kv_swaps_total", "counter",
+                 "Of the preemptions: sequences whose KV was swapped to pinned host memory and back (gen_preemption: "
+                 "swap), by group and model", s.kv_swaps, "model");
+  by_group_model("sy_generation_kv_swap_fallbacks_total", "counter",
+                 "Swaps that failed on some stage and were recomputed instead, by group and model", s.kv_swap_fallbacks,
+                 "model");
   by_group_model("sy_generation_tokens_total", "counter", "New tokens sampled, by group and model (rate: tokens/s)",
                  s.gen_tokens, "model");
   by_group_model("sy_kv_blocks_used", "gauge", "KV cache blocks handed out on a stage's devices, by group and stage",
@@ -111,6 +118,7 @@ std::string render_snapshot(const messages::metrics_snapshot& s) {
   o += fmt::format("sy_models_moved_total {}\n", s.models_moved);
   head(o, "sy_in_flight", "gauge", "Requests accepted by the controller and not yet answered");
   o += fmt::format("sy_in_flight {}\n", s.in_flight);
+  o += render_placement_metrics(s); // issue 11 §2
   return o;
 }
 

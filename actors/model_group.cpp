@@ -125,6 +125,38 @@ void release_kv(self_ptr self, const std::string& model, std::vector<std::uint64
     self->send(stage, release_entry{model, ids});
 }
 
+void pump(self_ptr self);
+void report_soon(self_ptr self);
+
+/// Swaps the KV of sequences out to (`out`) or in from the host on every stage (preemption by swap); each
+/// stage's answer goes to the model's generation_queue, which lets the sequence wait or run on when the
+/// last one came (or falls back to recompute when one failed).
+void send_swaps(self_ptr self, const std::string& model, const std::vector<std::uint64_t>& ids, bool out) {
+  for (auto id : ids)
+    for (auto& stage : self->state.stages)
+      self->request(stage, std::chrono::seconds(30), kv_swap_entry{model, id, out})
+        .then(
+          [=](kv_swap_result& r) {
+            auto it = self->state.models.find(model);
+            if (it == self->state.models.end() || !it->second.gen)
+              return;
+            std::vector<std::uint64_t> release;
+            it->second.gen->on_swap_answer(id, r.code == stage_error::none, release);
+            release_kv(self, model, std::move(release));
+            pump(self);
+            report_soon(self);
+          },
+          [=](caf::error&) { // the stage is gone or did not answer: recompute
+            auto it = self->state.models.find(model);
+            if (it == self->state.models.end() || !it->second.gen)
+              return;
+            std::vector<std::uint64_t> release;
+            it->second.gen->on_swap_answer(id, false, release);
+            release_kv(self, model, std::move(release));
+            pump(self);
+          });
+}
+
 /// Fails every generation of `m` (stop, unhealthy device, failed load).
 void fail_generations(self_ptr self, const std::string& name, model_entry& m, const std::string& why, error_code code) {
   if (!m.gen)
@@ -155,6 +187,8 @@ void report(self_ptr self) {
       r.gen_running[name] = static_cast<std::int64_t>(m.gen->running());
       r.gen_waiting[name] = static_cast<std::int64_t>(m.gen->waiting());
       r.preemptions[name] = m.gen->preemptions();
+      r.kv_swaps[name] = m.gen->swaps();
+      r.kv_swap_fallbacks[name] = m.gen->swap_fallbacks();
       r.gen_tokens[name] = st.gen_tokens[name];
     }
   }
@@ -358,6 +392,7 @@ void send_steps(self_ptr self, const std::string& name, model_entry& m, int limi
     ++st.steps_in_flight;
     self->send(st.stages.front(), std::move(*step));
   }
+  send_swaps(self, name, m.gen->take_swap_ins(), false);
 }
 
 void pump(self_ptr self) {
@@ -521,6 +556,7 @@ void on_step(self_ptr self, step_result& r) {
     answer_gen(self, s, request_status::failed, "generation step failed on stage " + std::to_string(r.stage) + ": " + r.error,
                client_code(code));
   release_kv(self, r.model, std::move(out.release));
+  send_swaps(self, r.model, out.swap_out, true);
   pump(self);
   report_soon(self);
 }
@@ -531,7 +567,8 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
   for (auto& [name, eos] : init.generators)
     if (auto it = self->state.models.find(name); it != self->state.models.end())
       it->second.gen = std::make_unique<internal::generation_queue>(
-        internal::generation_options{init.gen_max_seqs, init.gen_token_budget, init.kv_block_tokens, init.stages},
+        internal::generation_options{init.gen_max_seqs, init.gen_token_budget, init.kv_block_tokens, init.stages,
+                                     init.gen_swap, std::max<int>(1, init.stages)},
         eos);
   self->state.init = std::move(init);
   return {

@@ -63,6 +63,7 @@ struct model_group_init {
   std::int32_t gen_max_seqs = 16;
   std::int32_t gen_token_budget = 256;
   std::int32_t kv_block_tokens = 16;
+  bool gen_swap = false; // out of KV blocks: swap the preempted sequence's KV to the host (else recompute)
   messages::controller_full_actor controller; // may be invalid (tests)
 };
 messages::model_group_actor spawn_model_group(caf::actor_system& sys, model_group_init init);

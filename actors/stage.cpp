@@ -522,6 +522,25 @@ stage_actor::behavior_type stage_fn(self_ptr self, std::int32_t index, std::shar
         self->state.backend->release(r.model, r.seqs);
       report_kv(self);
     },
+    [=](kv_swap_entry& e) -> kv_swap_result { // preemption by swap: no step of this sequence is in flight
+      auto& st = self->state;
+      kv_swap_result r;
+      if (st.stopping) {
+        r.code = stage_error::stopped;
+        r.error = "stage " + std::to_string(st.index) + " is stopping";
+        return r;
+      }
+      auto moved = st.backend ? st.backend->swap_kv(e.model, e.seq, e.out)
+                              : result<std::int64_t>{make_error("input", "no backend")};
+      if (moved) {
+        r.bytes = *moved;
+      } else {
+        r.code = classify(self, moved.err().category);
+        r.error = moved.err().message;
+      }
+      report_kv(self);
+      return r;
+    },
     [=](attach_atom, stage_input_actor next, group_events_actor group) {
       self->state.next = std::move(next);
       self->state.group = std::move(group);

@@ -61,6 +61,13 @@ public:
   virtual void release(const std::string& model, const std::vector<std::uint64_t>& seqs) {
     (void)model, (void)seqs;
   }
+  /// Preemption by swap: copies sequence `seq`'s KV to pinned host memory and frees its blocks (`out`), or
+  /// restores it (all ranks or none; category "memory" when there is no room). Returns the host bytes moved.
+  /// Default: this backend cannot swap KV.
+  virtual result<std::int64_t> swap_kv(const std::string& model, std::uint64_t seq, bool out) {
+    (void)seq, (void)out;
+    return make_error("input", "model " + model + ": this stage backend cannot swap KV");
+  }
   /// KV blocks handed out / free (in held slabs) on the stage's devices, summed over its ranks.
   struct kv_usage {
     std::int64_t blocks_used = 0;

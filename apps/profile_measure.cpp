@@ -150,7 +150,30 @@ status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec, const 
   if (points < 3 || !solve3(ata, aty, x))
     return make_error("profile", "model '" + spec.name + "': too few decode measurements fit the device budget (" +
                                    std::to_string(points) + " of 6) to fit the decode cost model");
-  // Negative coefficients (noise on tiny models) are clipped; the fixed part absorbs the rest.
+  // Non-negative least squares by elimination: a coefficient that comes out negative (noise, tiny models)
+  // is fixed at 0 and the others refitted without it.
+  std::array<bool, 3> active{true, true, true};
+  for (int round = 0; round < 3; ++round) {
+    int worst = -1;
+    for (int i = 0; i < 3; ++i)
+      if (active[static_cast<std::size_t>(i)] && x[static_cast<std::size_t>(i)] < 0 &&
+          (worst < 0 || x[static_cast<std::size_t>(i)] < x[static_cast<std::size_t>(worst)]))
+        worst = i;
+    if (worst < 0)
+      break;
+    active[static_cast<std::size_t>(worst)] = false;
+    auto a2 = ata;
+    auto y2 = aty;
+    for (std::size_t i = 0; i < 3; ++i)
+      if (!active[i]) {
+        for (std::size_t j = 0; j < 3; ++j)
+          a2[i][j] = a2[j][i] = 0;
+        a2[i][i] = 1;
+        y2[i] = 0;
+      }
+    if (!solve3(a2, y2, x))
+      break;
+  }
   const double a = std::max(0.0, x[0]), c1 = std::max(0.0, x[1]), c2 = std::max(0.0, x[2]);
   // Per stage: the totals split in proportion to the stages' measured batch-1 one-pass latencies.
   const auto pp = static_cast<std::size_t>(e.config.pp);

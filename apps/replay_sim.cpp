@@ -108,8 +108,10 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
     d.batch_size = r.batch_size;
     d.load_wait = r.load_wait;
     d.answers = 1;
-    d.new_tokens = r.new_tokens; // generation requests (the simulator's generation mode)
+    // Generation (the simulator's generation kernel): what the live replay measures from the stream.
     d.first_token = r.first_token;
+    d.new_tokens = r.new_tokens;
+    d.streamed = r.new_tokens;
   }
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   logger("replay")->info("simulated {} requests on {} group(s), mode {}, in {:.3f} s", records.size(),

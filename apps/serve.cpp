@@ -1,13 +1,7 @@
 #include "apps/serve.hpp"
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <thread>
-
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -44,36 +38,6 @@ void tune_scheduler(caf::actor_system_config& cfg) {
 }
 
 namespace {
-
-/// Fails when host:port cannot be bound now (in use, bad address); port 0 always passes.
-status probe_port(const std::string& host, std::uint16_t port, const char* key) {
-  if (port == 0)
-    return {};
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
-  addrinfo* res = nullptr;
-  if (int e = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); e != 0)
-    return make_error("ingress", fmt::format("{}: cannot listen on {}:{}: {}", key, host, port, ::gai_strerror(e)));
-  std::string why;
-  bool ok = false;
-  for (auto* ai = res; ai && !ok; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (fd < 0)
-      continue;
-    int yes = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    ok = ::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1) == 0;
-    if (!ok)
-      why = std::strerror(errno);
-    ::close(fd);
-  }
-  ::freeaddrinfo(res);
-  if (!ok)
-    return make_error("ingress", fmt::format("{}: cannot listen on {}:{}: {}", key, host, port, why));
-  return {};
-}
 
 class service_impl final : public local_service {
 public:
@@ -113,10 +77,12 @@ public:
     ctx_->metrics = std::make_shared<actors::metrics_registry>();
     actors::describe_ingress_metrics(*ctx_->metrics);
 
-    // Every port is bound (HTTP, metrics) or checked (msgpack: CAF binds it below) before any weights load,
-    // so that a port in use is reported at once. Connections wait in the kernel's backlog until serving.
-    if (auto st = probe_port(cfg.ingress.bind, port_of(cfg.ingress.msgpack_port), "ingress.msgpack_port"); !st)
-      return st;
+    // Every port is bound before any weights load or node joins, so that a port in use is reported at once.
+    // Clients that connect early wait in the kernel's backlog until serving.
+    auto msgpack_socket = actors::bind_listen_socket(cfg.ingress.bind, port_of(cfg.ingress.msgpack_port),
+                                                     "ingress.msgpack_port");
+    if (!msgpack_socket)
+      return msgpack_socket.err();
     http_ = std::make_unique<actors::http_ingress>(*sys_, ctx_);
     auto hp = http_->bind(cfg.ingress.bind, port_of(cfg.ingress.http_port));
     if (!hp)
@@ -153,7 +119,7 @@ public:
     }
     ctx_->controller = controller_;
 
-    auto mp = actors::start_msgpack_ingress(*sys_, ctx_, cfg.ingress.bind, port_of(cfg.ingress.msgpack_port));
+    auto mp = actors::start_msgpack_ingress(*sys_, ctx_, std::move(*msgpack_socket));
     if (!mp)
       return mp.err();
     ingress_ = mp->first;

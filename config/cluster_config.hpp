@@ -171,6 +171,10 @@ struct placement_config {
   placement_profile_config profile;
   double slo_scale = 5;             // SLO of models without slo_ms: slo_scale x single-device latency
   std::string write_path;           // `write`: where the chosen plan is written (empty: nowhere)
+  // `replan: {policy: windowed | drift | none | <plug-in>, window_s, interval_s, margin, threshold,
+  // min_interval_s}` (issue 11 §2): re-placement while serving; name empty: off. window_s (default 30): the
+  // arrival window the policy sees and the planner plans on; the other parameters are the policy's.
+  policy_config replan{};
 };
 
 /// The placement policy of a config without a `placement:` section: mp-search on a synthetic workload
@@ -227,6 +231,8 @@ struct runtime_config {
   bool load_pipelining = true; // false: a load's stages copy one after another (bench swap's baseline)
   int gen_max_seqs = 16;       // generation: sequences running at once per model and group (issue 10)
   int gen_token_budget = 256;  // generation: new tokens per step (decodes, then prefill chunks)
+  bool gen_swap = false;       // generation: out of KV blocks, preempt by swapping the KV to pinned host memory
+                               // (YAML gen_preemption: swap) instead of recompute (gen_preemption: recompute)
 };
 
 // --- the whole deployment -------------------------------------------------------------------------------

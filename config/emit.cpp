@@ -101,6 +101,15 @@ std::string to_yaml(const cluster_config& c) {
       out << YAML::Key << "slo_scale" << YAML::Value << full(pl.slo_scale);
       if (!pl.write_path.empty())
         out << YAML::Key << "write" << YAML::Value << pl.write_path;
+      if (!pl.replan.name.empty()) {
+        out << YAML::Key << "replan" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "policy"
+            << YAML::Value << pl.replan.name;
+        for (const auto& [k, v] : pl.replan.params) {
+          out << YAML::Key << k << YAML::Value;
+          emit_param(out, v);
+        }
+        out << YAML::EndMap;
+      }
       out << YAML::EndMap;
       break;
     }
@@ -172,6 +181,7 @@ std::string to_yaml(const cluster_config& c) {
   out << YAML::Key << "load_pipelining" << YAML::Value << c.runtime.load_pipelining;
   out << YAML::Key << "gen_max_seqs" << YAML::Value << c.runtime.gen_max_seqs;
   out << YAML::Key << "gen_token_budget" << YAML::Value << c.runtime.gen_token_budget;
+  out << YAML::Key << "gen_preemption" << YAML::Value << (c.runtime.gen_swap ? "swap" : "recompute");
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string{out.c_str()} + "\n";

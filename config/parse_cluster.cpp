@@ -25,6 +25,7 @@ const std::vector<std::string>& known_policy_names(std::string_view kind) {
     {"dispatch", {"earliest-free", "shortest-queue"}},
     {"batching", {"none", "greedy"}},
     {"eviction", {"lru", "demand-aware", "swap-cost-aware"}},
+    {"replacement", {"windowed", "drift", "none"}}, // placement.replan (issue 11 §2)
   };
   static const std::vector<std::string> none;
   auto it = names.find(kind);
@@ -210,6 +211,11 @@ constexpr param_range builtin_param_ranges[] = {
   {"batching", "max_batch", 1, 4096, true, "an integer 1..4096"},
   {"admission", "slack", 0, 1e6, false, "a number 0..1e6"},
   {"eviction", "default_gbps", 1e-6, 1e6, false, "a number (GB/s) in (0, 1e6]"},
+  {"replacement", "window_s", 0.1, 86400, false, "a window in seconds in [0.1, 86400]"},
+  {"replacement", "interval_s", 0.01, 86400, false, "an interval in seconds in [0.01, 86400]"},
+  {"replacement", "min_interval_s", 0, 86400, false, "an interval in seconds in [0, 86400]"},
+  {"replacement", "margin", 0, 1, false, "an attainment margin in [0, 1]"},
+  {"replacement", "threshold", 0, 1e6, false, "a relative rate change >= 0"},
 };
 
 void check_param_range(yaml_reader& r, const YAML::Node& n, const std::string& path, const std::string& kind,
@@ -375,7 +381,7 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
   }
   if (YAML::Node rt = r.child(root, "", "runtime"); yaml_reader::present(rt)) {
     r.expect_map(rt, "runtime", {"request_timeout_ms", "heartbeat_interval_ms", "node_timeout_ms", "load_pipelining",
-                                 "gen_max_seqs", "gen_token_budget"},
+                                 "gen_max_seqs", "gen_token_budget", "gen_preemption"},
                  "runtime settings");
     auto ms = [&](const char* key, std::chrono::milliseconds& into) {
       if (auto v = r.child(rt, "runtime", key); yaml_reader::present(v))
@@ -393,6 +399,12 @@ void read_endpoints(yaml_reader& r, const YAML::Node& root, cluster_config& c) {
     if (auto v = r.child(rt, "runtime", "gen_token_budget"); yaml_reader::present(v))
       c.runtime.gen_token_budget = static_cast<int>(
         r.as_int(v, at("runtime", "gen_token_budget"), 1, 1 << 20, "a positive integer (tokens) up to 1048576"));
+    if (auto v = r.child(rt, "runtime", "gen_preemption"); yaml_reader::present(v)) {
+      auto how = r.as_string(v, at("runtime", "gen_preemption"), "recompute or swap");
+      if (how != "recompute" && how != "swap")
+        r.fail_at(at("runtime", "gen_preemption"), "recompute or swap", quote(how));
+      c.runtime.gen_swap = how == "swap";
+    }
     if (c.runtime.node_timeout <= c.runtime.heartbeat_interval)
       r.fail_at("runtime.node_timeout_ms",
                 "a timeout longer than runtime.heartbeat_interval_ms (" +

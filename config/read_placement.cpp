@@ -226,7 +226,8 @@ workload_config read_workload(yaml_reader& r, const YAML::Node& n, const std::st
 /// `placement: {policy: NAME, workload: {...}, profile: FILE, profile_cache: DIR, slo_scale: X, write: FILE,
 /// threads: N, overcommit: X}`.
 void read_policy_placement(yaml_reader& r, const YAML::Node& n, const std::string& path, placement_config& out) {
-  r.expect_map(n, path, {"policy", "workload", "profile", "profile_cache", "slo_scale", "write", "threads", "overcommit"},
+  r.expect_map(n, path,
+               {"policy", "workload", "profile", "profile_cache", "slo_scale", "write", "threads", "overcommit", "replan"},
                "a policy placement");
   out.mode = placement_mode::policy;
   // The name (and its did-you-mean) through the common policy reader; threads and overcommit are its parameters.
@@ -254,6 +255,13 @@ void read_policy_placement(yaml_reader& r, const YAML::Node& n, const std::strin
   }
   if (auto v = r.child(n, path, "write"); yaml_reader::present(v))
     out.write_path = r.as_path(v, at(path, "write"));
+  // re-placement while serving (issue 11 §2); a plug-in's name is checked once plug-ins are loaded
+  if (auto v = r.child(n, path, "replan"); yaml_reader::present(v)) {
+    out.replan = read_policy(r, v, at(path, "replan"), "replacement", "policy", true);
+    if (out.profile.path.empty() && out.replan.name != "none") // the controller re-plans with a profile database
+      r.fail(v, at(path, "replan"), "placement.profile beside it (re-placement plans with a profile database; "
+                                    "`switchyard profile` writes one)", "no profile");
+  }
 }
 
 } // namespace

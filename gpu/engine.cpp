@@ -249,12 +249,14 @@ result<std::size_t> stage_executor::shard_bytes(model_id id) const {
   return mx;
 }
 
-result<std::size_t> stage_executor::workspace_bytes(model_id id, int batch, int seq) const {
+result<std::size_t> stage_executor::workspace_bytes(model_id id, int batch, int seq,
+                                                    std::optional<output_kind> out) const {
   std::lock_guard<std::mutex> lock{impl_->mutex};
   auto it = impl_->models.find(id);
   if (it == impl_->models.end())
     return make_error("engine", mname(id) + " is not registered on this stage");
-  return internal::plan_workspace(it->second.shards[0]->plan, it->second.type, batch, seq).total;
+  const auto& plan = it->second.shards[0]->plan;
+  return internal::plan_workspace(plan, it->second.type, batch, seq, out.value_or(default_output(plan.spec))).total;
 }
 
 dtype stage_executor::activation_type(model_id id) const {
@@ -842,6 +844,69 @@ status stage_executor::free_sequence(model_id id, sequence_id seq) {
     return make_error("engine", mname(id) + " is not registered on this stage");
   for (auto& c : m->kv)
     c->free(seq);
+  if (auto it = m->swapped.find(seq); it != m->swapped.end()) {
+    // a swap-out copy may still be running on a stream: its callback holds the buffer until then
+    for (std::size_t r = 0; r < it->second.size(); ++r) {
+      auto& d = *impl_->devs[r];
+      auto keep = it->second[r];
+      (void)d.on_complete(d.compute_stream(), [keep](status) {});
+    }
+    m->swapped.erase(it);
+  }
+  return {};
+}
+
+result<std::size_t> stage_executor::swap_out_sequence(model_id id, sequence_id seq) {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  if (m->swapped.count(seq))
+    return make_error("engine", mname(id) + ": sequence " + std::to_string(seq.value) + " is swapped out already");
+  if (m->kv.empty() || !m->kv[0]->contains(seq))
+    return make_error("engine", mname(id) + ": sequence " + std::to_string(seq.value) + " has no KV on this stage");
+  std::vector<pinned_buffer> hosts;
+  std::size_t total = 0;
+  for (auto& c : m->kv) {
+    const std::size_t bytes = std::max<std::size_t>(1, c->swap_bytes(seq));
+    auto h = impl_->b.allocate_pinned(bytes);
+    if (!h)
+      return make_error(h.err().category, mname(id) + ": swapping sequence " + std::to_string(seq.value) + " out: " + h.err().message);
+    hosts.push_back(std::move(*h));
+    total += bytes;
+  }
+  std::vector<std::shared_ptr<kv_swapped>> copies;
+  for (std::size_t r = 0; r < m->kv.size(); ++r) {
+    auto out = m->kv[r]->swap_out(seq, std::move(hosts[r]));
+    if (!out) // only on a broken invariant (checked above); ranks before r are out already
+      return make_error("engine", mname(id) + ": swapping sequence " + std::to_string(seq.value) + " out on rank " +
+                                              std::to_string(r) + ": " + out.err().message);
+    copies.push_back(std::make_shared<kv_swapped>(std::move(*out)));
+  }
+  m->swapped.emplace(seq, std::move(copies));
+  return total;
+}
+
+status stage_executor::swap_in_sequence(model_id id, sequence_id seq) {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto* m = impl_->find(id);
+  if (!m)
+    return make_error("engine", mname(id) + " is not registered on this stage");
+  auto it = m->swapped.find(seq);
+  if (it == m->swapped.end())
+    return make_error("engine", mname(id) + ": sequence " + std::to_string(seq.value) + " is not swapped out");
+  for (std::size_t r = 0; r < m->kv.size(); ++r)
+    if (auto st = m->kv[r]->swap_in(seq, *it->second[r]); !st) {
+      for (std::size_t q = 0; q < r; ++q) // all or nothing: the host copies stay, the blocks go back
+        m->kv[q]->free(seq);
+      return st;
+    }
+  for (std::size_t r = 0; r < m->kv.size(); ++r) { // the copies read the host buffers until their stream passes
+    auto& d = *impl_->devs[r];
+    auto keep = it->second[r];
+    (void)d.on_complete(d.compute_stream(), [keep](status) {});
+  }
+  m->swapped.erase(it);
   return {};
 }
 

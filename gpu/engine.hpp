@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -164,7 +165,10 @@ public:
   /// Device bytes a resident shard of this model takes on each rank.
   result<std::size_t> shard_bytes(model_id id) const;
   /// Device bytes a forward of (batch, seq) needs per rank for its activations (allocated per forward).
-  result<std::size_t> workspace_bytes(model_id id, int batch, int seq) const;
+  /// `out` sizes the head rows: logits_all and hidden keep a row per token, the others one per sequence
+  /// (the engine.hpp table); nullopt: the model's default_output.
+  result<std::size_t> workspace_bytes(model_id id, int batch, int seq,
+                                      std::optional<output_kind> out = std::nullopt) const;
   /// Element type of the inter-stage activations on the host (cpu: f32).
   dtype activation_type(model_id id) const;
 
@@ -200,8 +204,17 @@ public:
   /// running a step through several stages that every stage has room). Error "memory" when they do not
   /// fit; sequences new to this stage are then forgotten again.
   status reserve(model_id id, const std::vector<step_sequence>& seqs);
-  /// Gives a sequence's KV blocks back on every rank (call after its last step completed). No-op if unknown.
+  /// Gives a sequence's KV blocks (or its swapped-out host copy) back on every rank (call after its last
+  /// step completed). No-op if unknown.
   status free_sequence(model_id id, sequence_id seq);
+  /// Preemption by swap (issue 10 §2): copies `seq`'s KV of every rank to pinned host memory on the compute
+  /// streams and frees its blocks; returns the host bytes. Error (nothing changed) when it is unknown, already
+  /// swapped out, or the pinned memory cannot be had. Call only while no step of it is enqueued.
+  result<std::size_t> swap_out_sequence(model_id id, sequence_id seq);
+  /// Restores a swapped-out sequence on every rank (blocks allocated, copies enqueued on the compute streams
+  /// before any later step). All or nothing: error "memory" when some rank has no room (the sequence stays
+  /// swapped out), error when it was not swapped out.
+  status swap_in_sequence(model_id id, sequence_id seq);
   /// Tokens this stage's cache holds for `seq` after the steps enqueued so far (0 if unknown).
   int cached_tokens(model_id id, sequence_id seq) const;
   /// The KV block pool of rank `rank`'s device (shared by every model of this stage).

@@ -17,6 +17,7 @@ using stop_atom = caf::atom_constant<caf::atom("sy_stop")>;
 using policy_atom = caf::atom_constant<caf::atom("sy_policy")>;
 using generate_atom = caf::atom_constant<caf::atom("sy_gen")>; // issue 10: a generation request
 using token_atom = caf::atom_constant<caf::atom("sy_token")>;  // issue 10: one streamed token
+using placement_atom = caf::atom_constant<caf::atom("sy_place")>; // issue 11: the placement, re-placement
 
 // runtime-internal interfaces (messages/interfaces.hpp)
 using register_atom = caf::atom_constant<caf::atom("sy_reg")>;
@@ -46,6 +47,7 @@ constexpr stop_atom stop_atom_v{};
 constexpr policy_atom policy_atom_v{};
 constexpr generate_atom generate_atom_v{};
 constexpr token_atom token_atom_v{};
+constexpr placement_atom placement_atom_v{};
 constexpr register_atom register_atom_v{};
 constexpr spawn_stage_atom spawn_stage_atom_v{};
 constexpr attach_atom attach_atom_v{};

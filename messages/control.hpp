@@ -152,13 +152,22 @@ struct metrics_snapshot {
   std::map<std::string, std::int64_t> gen_tokens;   // by "group/model": new tokens sampled
   std::map<std::string, std::int64_t> kv_blocks_used; // by "group/stage": KV blocks handed out on the stage's devices
   std::map<std::string, std::int64_t> kv_blocks_free; // by "group/stage": free blocks in their held slabs
+  std::map<std::string, std::int64_t> kv_swaps;          // by "group/model": preemptions that swapped the KV out
+  std::map<std::string, std::int64_t> kv_swap_fallbacks; // by "group/model": swaps that failed, recomputed instead
+  // re-placement while serving (issue 11 §2)
+  std::map<std::string, std::uint64_t> replans;   // by "policy/outcome" (applied, kept, failed, busy, ...)
+  std::uint64_t migrations = 0;                   // migrations completed
+  std::uint64_t migration_models_moved = 0;       // replicas built by migrations
+  std::uint64_t migration_bytes_loaded = 0;       // their shard bytes, over every device
+  latency_histogram migration_seconds{};          // accepted -> new placement resident and old groups gone
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(x.requests, x.latency, x.queue_depth, x.swaps, x.resident, x.rejected_by_reason, x.in_flight,
            x.policy_faults, x.replacements, x.models_moved, x.gen_running, x.gen_waiting, x.preemptions,
-           x.gen_tokens, x.kv_blocks_used, x.kv_blocks_free);
+           x.gen_tokens, x.kv_blocks_used, x.kv_blocks_free, x.kv_swaps, x.kv_swap_fallbacks, x.replans,
+           x.migrations, x.migration_models_moved, x.migration_bytes_loaded, x.migration_seconds);
 }
 
 } // namespace sy::messages

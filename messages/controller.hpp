@@ -13,6 +13,7 @@
 #include "messages/control.hpp"
 #include "messages/generate.hpp"
 #include "messages/infer.hpp"
+#include "messages/placement.hpp"
 #include "messages/policy.hpp"
 
 namespace sy::messages {
@@ -41,6 +42,11 @@ using controller_actor = caf::typed_actor<
   caf::replies_to<policy_atom, std::string>::with<policy_info>,
   // Swap the runtime policy of spec.kind at run time (built-in or plug-in name): answers with the new policy
   // once the controller uses it (the groups get it right after), or ok=false and why (the old one stays).
-  caf::replies_to<policy_atom, policy_spec>::with<policy_info>>;
+  caf::replies_to<policy_atom, policy_spec>::with<policy_info>,
+  // The placement served now and the migration in progress (issue 11 §2).
+  caf::replies_to<placement_atom>::with<placement_status>,
+  // Apply a plan (a plan file's text, YAML or JSON, or GET /v2/placement's JSON): answers once the migration
+  // is accepted (it then runs live), or why not (nothing changed).
+  caf::replies_to<placement_atom, std::string>::with<placement_answer>>;
 
 } // namespace sy::messages

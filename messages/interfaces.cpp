@@ -12,6 +12,8 @@ void add_internal_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<step_entry>("sy.step_entry");
   cfg.add_message_type<step_result>("sy.step_result");
   cfg.add_message_type<release_entry>("sy.release_entry");
+  cfg.add_message_type<kv_swap_entry>("sy.kv_swap_entry");
+  cfg.add_message_type<kv_swap_result>("sy.kv_swap_result");
   cfg.add_message_type<kv_usage_report>("sy.kv_usage_report");
   cfg.add_message_type<batch_entry>("sy.batch_entry");
   cfg.add_message_type<load_entry>("sy.load_entry");

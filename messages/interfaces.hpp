@@ -58,6 +58,7 @@ using stage_actor = stage_input_actor::extend<
   caf::reacts_to<attach_atom, stage_input_actor, group_events_actor>, // next stage (invalid: last), group
   caf::reacts_to<completion_atom, stage_completion>,                  // engine callback
   caf::reacts_to<tick_atom>,                                          // own timer: a stop's grace period
+  caf::replies_to<kv_swap_entry>::with<kv_swap_result>,               // preemption by swap (from the group)
   caf::replies_to<stop_atom>::with<ack>>; // refuse new entries, let enqueued device work finish, quit
 
 /// Swap accounting of one device, reported by stages to the device's gpu actor.
@@ -126,12 +127,13 @@ struct group_report {
   // per stage: KV blocks used and free on its devices
   std::map<std::string, std::int64_t> gen_running, gen_waiting, preemptions, gen_tokens;
   std::vector<std::int64_t> kv_used, kv_free;
+  std::map<std::string, std::int64_t> kv_swaps, kv_swap_fallbacks; // of the preemptions: by swap; swaps that fell back
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_report& x) {
   return f(x.group, x.models, x.queued, x.latency_s, x.load_s, x.in_pipeline, x.unhealthy, x.gen_running,
-           x.gen_waiting, x.preemptions, x.gen_tokens, x.kv_used, x.kv_free);
+           x.gen_waiting, x.preemptions, x.gen_tokens, x.kv_used, x.kv_free, x.kv_swaps, x.kv_swap_fallbacks);
 }
 
 /// model_group: one per group of devices with one (tp, pp).
@@ -177,6 +179,8 @@ using controller_full_actor = controller_actor::extend<
   caf::reacts_to<report_atom, group_report>,        // a group's state changed
   caf::reacts_to<ready_atom, std::string, ack>,     // a group finished wiring (+ preloads)
   caf::reacts_to<tick_atom>,                        // own timer: request deadlines
+  caf::reacts_to<placement_atom, tick_atom>,        // own timer: ask the re-placement policy (issue 11 §2)
+  caf::reacts_to<placement_atom, replan_report>,    // the planner's candidate (a detached actor's answer)
   caf::replies_to<policy_atom, policy_update>::with<ack>>; // a policy actor's new policy (policy_sink_actor)
 
 /// Registers the internal payloads and handles (messages/type_ids.cpp calls it).

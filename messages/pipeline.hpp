@@ -180,6 +180,31 @@ typename Inspector::result_type inspect(Inspector& f, release_entry& x) {
   return f(x.model, x.seqs);
 }
 
+/// KV swap entry (preemption by swap, issue 10 §2): the stage copies the KV of sequence `seq` to pinned host
+/// memory and frees its blocks (`out`), or restores it (`!out`). Sent by the group to every stage, only for a
+/// sequence none of whose steps is in flight; each stage answers with a kv_swap_result.
+struct kv_swap_entry {
+  std::string model;
+  std::uint64_t seq = 0;
+  bool out = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kv_swap_entry& x) {
+  return f(x.model, x.seq, x.out);
+}
+
+struct kv_swap_result {
+  std::int64_t bytes = 0;                  // host bytes of the copy (swap out)
+  stage_error code = stage_error::none;    // out_of_memory: no room to swap in (the copy stays on the host)
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kv_swap_result& x) {
+  return f(x.bytes, x.code, x.error);
+}
+
 /// A request waiting in a model_group queue.
 struct queued_request {
   request_id id;

@@ -30,6 +30,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<controller_actor>("sy.controller_actor");
   cfg.add_message_type<policy_spec>("sy.policy_spec");
   cfg.add_message_type<policy_info>("sy.policy_info");
+  cfg.add_message_type<placement_answer>("sy.placement_answer");
+  cfg.add_message_type<placement_status>("sy.placement_status");
+  cfg.add_message_type<replan_report>("sy.replan_report");
   add_internal_message_types(cfg);
 }
 

@@ -93,6 +93,19 @@ result<std::shared_ptr<policy_registry>> load_policy_registry(const config::clus
                                     + " policy (one of: " + known + "), found \"" + pc->name + "\"");
     }
   }
+  if (const auto& rp = cfg.placement.replan; !rp.name.empty()) { // placement.replan (issue 11 §2)
+    if (reg->origin("replacement", rp.name).empty()) {
+      std::string known;
+      for (const auto& n : reg->names("replacement"))
+        known += (known.empty() ? "" : ", ") + n;
+      return make_error("config", location(cfg, rp) + ": placement.replan.policy: expected a replacement policy (one "
+                                    "of: " + known + "), found \"" + rp.name + "\"");
+    }
+    auto params = numbers_of(rp.params);
+    params.erase("window_s"); // the controller's, not the policy's
+    if (auto f = reg->make_replacement(rp.name, params); !f)
+      return make_error("config", location(cfg, rp) + ": placement.replan: " + f.err().message);
+  }
   if (auto set = make_policy_set(*reg, cfg); !set)
     return set.err();
   return reg;

@@ -31,7 +31,7 @@
 #include "policies/policy_fn.hpp"
 
 /// Bump on any change of the types in policy_fn.hpp, the four policy headers or plugin_registry.
-#define SY_POLICY_PLUGIN_ABI 1
+#define SY_POLICY_PLUGIN_ABI 2 // 2: add_replacement (issue 11)
 
 namespace sy::policies {
 
@@ -58,6 +58,7 @@ public:
   virtual void add_dispatch(const std::string& name, policy_factory<dispatch_fn> factory) = 0;
   virtual void add_batching(const std::string& name, policy_factory<batching_fn> factory) = 0;
   virtual void add_eviction(const std::string& name, policy_factory<eviction_fn> factory) = 0;
+  virtual void add_replacement(const std::string& name, policy_factory<replacement_fn> factory) = 0;
 
 protected:
   ~plugin_registry() = default;

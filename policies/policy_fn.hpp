@@ -12,6 +12,7 @@
 #include "policies/batching/batching.hpp"
 #include "policies/dispatch/dispatch.hpp"
 #include "policies/eviction/eviction.hpp"
+#include "policies/replacement/replacement.hpp"
 
 namespace sy::policies {
 
@@ -23,6 +24,8 @@ using admission_fn = std::function<admission_decision(const admission_view&)>;
 using dispatch_fn = std::function<int(const std::vector<dispatch_candidate>&)>;
 using batching_fn = std::function<batching_decision(const batching_view&)>;
 using eviction_fn = std::function<eviction_decision(const eviction_view&)>;
+/// Re-placement (issue 11 §2): not a hot-path policy and not in runtime_policy; the controller holds it.
+using replacement_fn = std::function<replacement_decision(const replacement_view&)>;
 
 /// One runtime policy of any kind, as the registry builds it and a policy actor pushes it to its users
 /// (messages::policy_update): the alternative is the kind.

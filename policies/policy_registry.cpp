@@ -48,6 +48,7 @@ struct policy_registry::tables {
   plugin_table<dispatch_fn> dispatch;
   plugin_table<batching_fn> batching;
   plugin_table<eviction_fn> eviction;
+  plugin_table<replacement_fn> replacement;
   std::vector<std::string> paths;
 };
 
@@ -78,11 +79,15 @@ public:
   void add_dispatch(const std::string& name, policy_factory<dispatch_fn> f) override { add("dispatch", name, std::move(f), dispatch); }
   void add_batching(const std::string& name, policy_factory<batching_fn> f) override { add("batching", name, std::move(f), batching); }
   void add_eviction(const std::string& name, policy_factory<eviction_fn> f) override { add("eviction", name, std::move(f), eviction); }
+  void add_replacement(const std::string& name, policy_factory<replacement_fn> f) override {
+    add("replacement", name, std::move(f), replacement);
+  }
 
   plugin_table<admission_fn> admission;
   plugin_table<dispatch_fn> dispatch;
   plugin_table<batching_fn> batching;
   plugin_table<eviction_fn> eviction;
+  plugin_table<replacement_fn> replacement;
   std::vector<std::string> problems;
   std::size_t count = 0;
 
@@ -125,6 +130,8 @@ template <>
 batching_fn fallback_of<batching_fn>() { return *make_batching(config::policies_config{}.batching.name); }
 template <>
 eviction_fn fallback_of<eviction_fn>() { return *make_eviction(config::policies_config{}.eviction.name); }
+template <>
+replacement_fn fallback_of<replacement_fn>() { return *make_replacement("none"); } // keep the placement
 
 template <class Fn>
 result<Fn> from_plugin(const plugin_entry<Fn>& e, const std::string& kind, const std::string& name,
@@ -216,6 +223,7 @@ status policy_registry::load_plugin(const std::string& path) {
   tables_->dispatch.merge(staging.dispatch);
   tables_->batching.merge(staging.batching);
   tables_->eviction.merge(staging.eviction);
+  tables_->replacement.merge(staging.replacement);
   tables_->paths.push_back(lib->path);
   return {};
 }
@@ -338,6 +346,11 @@ result<eviction_fn> policy_registry::make_eviction(const std::string& name, cons
                                 faults_, *this);
 }
 
+result<replacement_fn> policy_registry::make_replacement(const std::string& name, const policy_numbers& params) const {
+  return make_kind<replacement_fn>(tables_->replacement, "replacement", name, params, &policies::make_replacement,
+                                   faults_, *this);
+}
+
 result<runtime_policy> policy_registry::make(const std::string& kind, const std::string& name,
                                              const policy_numbers& params) const {
   auto wrap = [](auto r) -> result<runtime_policy> {
@@ -370,6 +383,8 @@ std::vector<std::string> policy_registry::names(const std::string& kind) const {
     add(tables_->batching);
   else if (kind == "eviction")
     add(tables_->eviction);
+  else if (kind == "replacement")
+    add(tables_->replacement);
   return out;
 }
 
@@ -389,6 +404,8 @@ std::string policy_registry::origin(const std::string& kind, const std::string& 
     return find(tables_->batching);
   if (kind == "eviction")
     return find(tables_->eviction);
+  if (kind == "replacement")
+    return find(tables_->replacement);
   return {};
 }
 

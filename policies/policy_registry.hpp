@@ -60,6 +60,8 @@ public:
   result<dispatch_fn> make_dispatch(const std::string& name, const policy_numbers& params = {}) const;
   result<batching_fn> make_batching(const std::string& name, const policy_numbers& params = {}) const;
   result<eviction_fn> make_eviction(const std::string& name, const policy_numbers& params = {}) const;
+  /// Re-placement (issue 11 §2): a plug-in's is guarded like the others; its fallback is `none`.
+  result<replacement_fn> make_replacement(const std::string& name, const policy_numbers& params = {}) const;
   /// The same by kind; the variant holds the kind's *_fn. Errors: unknown kind or name, bad parameters.
   result<runtime_policy> make(const std::string& kind, const std::string& name, const policy_numbers& params) const;
 

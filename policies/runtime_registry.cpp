@@ -70,6 +70,30 @@ result<eviction_fn> make_eviction(const std::string& name, const policy_numbers&
   return unknown("eviction", name);
 }
 
+result<replacement_fn> make_replacement(const std::string& name, const policy_numbers& params) {
+  auto margin = number(params, "replacement", "margin", 0.02, 0.0);
+  if (!margin)
+    return margin.err();
+  if (name == "none")
+    return replacement_fn{no_replacement_policy{}};
+  if (name == "windowed") {
+    auto interval = number(params, "replacement", "interval_s", 30, 0.01);
+    if (!interval)
+      return interval.err();
+    return replacement_fn{windowed_replacement_policy{*interval, *margin}};
+  }
+  if (name == "drift") {
+    auto threshold = number(params, "replacement", "threshold", 0.5, 0.0);
+    if (!threshold)
+      return threshold.err();
+    auto min_interval = number(params, "replacement", "min_interval_s", 10, 0.0);
+    if (!min_interval)
+      return min_interval.err();
+    return replacement_fn{drift_replacement_policy{*threshold, *min_interval, *margin}};
+  }
+  return unknown("replacement", name);
+}
+
 std::vector<std::string> runtime_policy_names(const std::string& kind) {
   if (kind == "admission")
     return {"slo", "none"};
@@ -79,6 +103,8 @@ std::vector<std::string> runtime_policy_names(const std::string& kind) {
     return {"none", "greedy"};
   if (kind == "eviction")
     return {"lru", "demand-aware", "swap-cost-aware"};
+  if (kind == "replacement")
+    return {"windowed", "drift", "none"};
   return {};
 }
 

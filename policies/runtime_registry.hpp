@@ -20,6 +20,9 @@ result<batching_fn> make_batching(const std::string& name, const policy_numbers&
 /// "lru" | "demand-aware" | "swap-cost-aware" (param default_gbps)
 result<eviction_fn> make_eviction(const std::string& name, const policy_numbers& params = {});
 
+/// "windowed" (interval_s 30, margin 0.02) | "drift" (threshold 0.5, min_interval_s 10, margin 0.02) | "none"
+result<replacement_fn> make_replacement(const std::string& name, const policy_numbers& params = {});
+
 /// The names the registry knows for a kind ("admission", "dispatch", "batching", "eviction").
 std::vector<std::string> runtime_policy_names(const std::string& kind);
 

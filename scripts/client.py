@@ -16,6 +16,7 @@ Usage:
   scripts/client.py --target 127.0.0.1:7400 --model tiny-gpt --tokens 1 2 3 [--slo-ms 100] [-n 10]
   scripts/client.py --model tiny-gpt --tokens 1 2 3 --generate 16 [--stream] [--temperature 0.8 --top-k 20]
   scripts/client.py --model minilm --tokenizer models/all-MiniLM-L6-v2 --text "A sentence to embed."
+  scripts/client.py --model gpt2 --tokenizer DIR --text "Once upon a" --generate 16 --stream   (text streamed)
 Text is tokenized here, with the model folder's tokenizer.json and Hugging Face `tokenizers` (in .venv:
 run .venv/bin/python scripts/client.py ... for --text); the server receives the token ids.
 As a library:
@@ -121,6 +122,11 @@ def tokenize(tokenizer, text):
     return tokenizer.encode(text).ids
 
 
+def decode_text(tokenizer, ids):
+    """The text of generated token ids (the tokenizer's own decoding: byte-level BPE merges, word pieces)."""
+    return tokenizer.decode(list(ids), skip_special_tokens=False)
+
+
 def decode_output(resp):
     """The output as a list of floats (dtype f32), else the raw bytes."""
     out = resp.get("output") or {}
@@ -149,24 +155,30 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ignore-eos", action="store_true")
     a = ap.parse_args()
+    tok = load_tokenizer(a.tokenizer) if a.tokenizer else None
     if a.text is not None:
-        if not a.tokenizer:
+        if not tok:
             sys.exit("--text needs --tokenizer (the model folder with tokenizer.json)")
-        a.tokens = tokenize(load_tokenizer(a.tokenizer), a.text)
+        a.tokens = tokenize(tok, a.text)
         print("tokens: %s" % a.tokens, file=sys.stderr)
     host, port = a.target.rsplit(":", 1)
     if a.generate > 0:
         with Client(host, int(port)) as c:
             t0 = time.monotonic()
+            streamed = []  # with --tokenizer: the text so far is decoded from every token streamed so far
             for f in c.generate(1, a.model, a.tokens, max_new_tokens=a.generate, temperature=a.temperature,
                                 top_k=a.top_k, top_p=a.top_p, seed=a.seed, ignore_eos=a.ignore_eos,
                                 stream=a.stream):
                 if "status" not in f:
-                    print("token %d: %d (%.1f ms)" % (f["index"], f["token"], (time.monotonic() - t0) * 1e3),
-                          flush=True)
+                    streamed.append(f["token"])
+                    text = " %r" % decode_text(tok, streamed) if tok else ""
+                    print("token %d: %d (%.1f ms)%s" % (f["index"], f["token"], (time.monotonic() - t0) * 1e3,
+                                                         text), flush=True)
                 else:
                     print("status=%s reason=%r finish=%s tokens=%s timings=%s" % (
                         f["status"], f["reason"], f["finish_reason"], f["tokens"], f["timings"]))
+                    if tok:
+                        print("text: %r" % decode_text(tok, f["tokens"]))
         return
     with Client(host, int(port)) as c:
         t0 = time.monotonic()

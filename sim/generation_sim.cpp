@@ -182,6 +182,7 @@ private:
     r = request_record{now, now, now, now, request_status::failed, -1, 0, 0};
     r.ttft_slo = t_.ttft_slo[i];
     r.tpot_slo = t_.tpot_slo[i];
+    r.generation = true;
     int best = -1, best_slot = -1;
     std::size_t best_queued = 0;
     for (std::size_t g = 0; g < groups_.size(); ++g)

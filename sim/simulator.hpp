@@ -83,6 +83,7 @@ struct request_record {
   int new_tokens = 0;       // tokens produced
   double first_token = -1;  // when the first token was produced, -1: none
   double ttft_slo = 0, tpot_slo = 0; // the request's SLOs (0: none)
+  bool generation = false;  // a generation request, whatever its outcome
 };
 
 /// The trace in the simulator's layout. model[i] indexes the profile table; -1: a request the simulation

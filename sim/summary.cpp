@@ -195,7 +195,7 @@ summary summarize(const std::vector<request_record>& records, const std::vector<
       [&](std::size_t i) {
         const auto& r = records[i];
         return outcome{r.arrival,     r.finish,     r.load_wait, to_string(r.status), i < model.size() ? model[i] : -1,
-                       r.first_token, r.new_tokens, r.ttft_slo,  r.tpot_slo};
+                       r.first_token, r.new_tokens, r.ttft_slo,  r.tpot_slo,          r.generation};
       },
       model_names, warmup_s);
 }

@@ -39,6 +39,10 @@ void add_generation_metrics(const std::string& group, const group_report& r, met
     snap.gen_waiting[group + "/" + m] = n;
   for (auto& [m, n] : r.preemptions)
     snap.preemptions[group + "/" + m] = n;
+  for (auto& [m, n] : r.kv_swaps)
+    snap.kv_swaps[group + "/" + m] = n;
+  for (auto& [m, n] : r.kv_swap_fallbacks)
+    snap.kv_swap_fallbacks[group + "/" + m] = n;
   for (auto& [m, n] : r.gen_tokens)
     snap.gen_tokens[group + "/" + m] = n;
   for (std::size_t s = 0; s < r.kv_used.size(); ++s) {
@@ -50,6 +54,7 @@ void add_generation_metrics(const std::string& group, const group_report& r, met
 void add_generation_init(const controller_state& st, const planned_group& plan, model_group_init& init) {
   init.gen_max_seqs = st.cfg->runtime.gen_max_seqs;
   init.gen_token_budget = st.cfg->runtime.gen_token_budget;
+  init.gen_swap = st.cfg->runtime.gen_swap;
   for (int m : plan.models) {
     const auto& mc = st.cfg->models[static_cast<std::size_t>(m)];
     if (mc.spec.kind == gpu::arch::decoder)

@@ -54,4 +54,24 @@ void record(controller_state& st, const std::string& model, messages::request_st
   ++h.count;
 }
 
+void add_placement_metrics(const controller_state& st, messages::metrics_snapshot& snap) {
+  for (const auto& [policy, outcomes] : st.replans)
+    for (const auto& [outcome, n] : outcomes)
+      snap.replans[policy + "/" + outcome] = n;
+  snap.migrations = static_cast<std::uint64_t>(st.placement_generation);
+  snap.migration_models_moved = st.migration_models_moved;
+  snap.migration_bytes_loaded = st.migration_bytes_loaded;
+  auto& h = snap.migration_seconds;
+  h.bounds = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120};
+  h.counts.assign(h.bounds.size() + 1, 0);
+  for (double secs : st.converge_seconds) {
+    for (std::size_t i = 0; i < h.bounds.size(); ++i)
+      if (secs <= h.bounds[i])
+        ++h.counts[i];
+    ++h.counts.back();
+    h.sum += secs;
+    ++h.count;
+  }
+}
+
 } // namespace sy::actors::internal

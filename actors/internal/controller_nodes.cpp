@@ -5,6 +5,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
+#include "actors/internal/controller_migration.hpp"
+#include "actors/internal/placement_input.hpp"
 #include "actors/internal/replacement.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
@@ -81,7 +83,7 @@ bool live(const group_slot& s) {
 /// A configured group that is down and can be rebuilt now: its nodes are all back, its devices not suspect,
 /// the stages of its last build stopped.
 bool restorable(const controller_state& st, const group_slot& s) {
-  return !s.replacement && !s.actor && !s.down.empty() && s.down_code != error_code::device_error
+  return !s.replacement && !s.leaving && !s.actor && !s.down.empty() && s.down_code != error_code::device_error
          && s.stages_stopping == 0 && nodes_present(st, s);
 }
 
@@ -182,7 +184,7 @@ void restore(controller_self self, std::size_t g) {
 std::pair<int, int> configured_and_ready(const controller_state& st, const std::string& model) {
   int configured = 0, ready = 0;
   for (auto& s : st.groups)
-    if (!s.replacement && s.plan.bytes.count(model)) {
+    if (!s.replacement && !s.retired && !s.leaving && s.plan.bytes.count(model)) {
       ++configured;
       ready += live(s) && s.ready ? 1 : 0;
     }
@@ -198,7 +200,7 @@ void replace_lost(controller_self self, const std::string& cause) {
     const auto& name = cfg.models[m].name;
     int target = 0, alive = 0;
     for (auto& s : st.groups) {
-      if (!s.plan.bytes.count(name))
+      if (!s.plan.bytes.count(name) || s.retired || s.leaving) // (groups a migration left or leaves)
         continue;
       target += s.replacement ? 0 : 1;
       alive += live(s) || restorable(st, s) ? 1 : 0; // a group about to be restored counts
@@ -308,6 +310,7 @@ void reconcile(controller_self self, bool place, const std::string& cause) {
   }
   if (place && st.ready && !st.draining)
     replace_lost(self, st.last_cause);
+  migration_step(self); // a live migration's next steps (controller_migration.hpp)
 }
 
 /// How often the controller probes its remote nodes: a lost one is found within node_timeout plus this.
@@ -397,12 +400,25 @@ void on_request_done(controller_self self, std::size_t g) {
     reconcile(self, false, "");
 }
 
+void retire_group(controller_self self, std::size_t g, const std::string& why) {
+  retire(self, g, why);
+}
+
+std::size_t requests_on(const controller_state& st, std::size_t g) {
+  return in_flight_on(st, g);
+}
+
 std::string unavailable_reason(const controller_state& st, const std::string& model) {
   std::string why = "model not placed on a ready group";
   for (auto& s : st.groups) {
     if (s.retired || !s.plan.bytes.count(model))
       continue;
-    if (!s.down.empty())
+    if (s.leaving && st.migration)
+      why += " (group " + s.plan.name + " leaves it: re-placement " + st.migration->id + ")";
+    else if (s.migrating && !s.ready && st.migration)
+      why += " (re-placement " + st.migration->id + ": group " + s.plan.name + " on "
+             + devices_label(*st.cfg, s.plan.devices) + " is loading it)";
+    else if (!s.down.empty())
       why += " (" + s.down + ")";
     else if (s.replacement && !s.ready)
       why += " (re-placed after " + s.origin + ": group " + s.plan.name + " on " + devices_text(*st.cfg, s.plan.devices)
@@ -410,6 +426,13 @@ std::string unavailable_reason(const controller_state& st, const std::string& mo
     else if (!s.ready)
       why += " (group " + s.plan.name + " is being built)";
   }
+  if (st.migration) // a migration's group not started yet: it waits for devices that a leaving group frees
+    for (std::size_t i = 0; i < st.migration->targets.size(); ++i) {
+      const auto& t = st.migration->targets[i];
+      if (st.migration->target_slot[i] < 0 && t.bytes.count(model))
+        why += " (re-placement " + st.migration->id + ": group " + t.name + " on " + devices_label(*st.cfg, t.devices)
+               + " loads it once its devices are free)";
+    }
   return why;
 }
 

@@ -54,6 +54,11 @@ void on_build_failed(controller_self self, std::size_t g);
 void on_group_ready(controller_self self, std::size_t g);
 /// A request on group g was answered: a retiring group stops after its last one.
 void on_request_done(controller_self self, std::size_t g);
+/// Retires group g (a replacement no longer needed, a group a migration leaves): it must have nothing in
+/// flight; its actor stops and its stages stop (their answers free its devices and reconcile again).
+void retire_group(controller_self self, std::size_t g, const std::string& why);
+/// Requests accepted on group g and not answered yet.
+std::size_t requests_on(const controller_state& st, std::size_t g);
 /// Why `model` has no ready group, for the refusal (e.g. "group across lost: node b lost ...; re-placed on
 /// group r1, loading").
 std::string unavailable_reason(const controller_state& st, const std::string& model);

@@ -13,9 +13,13 @@
 #include <caf/actor_addr.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include <optional>
+
+#include "actors/internal/arrival_stats.hpp"
 #include "actors/internal/group_plan.hpp"
 #include "messages/interfaces.hpp"
 #include "policies/policy_registry.hpp"
+#include "policies/profile.hpp"
 
 namespace sy::actors::internal {
 
@@ -38,6 +42,24 @@ struct group_slot {
   bool retiring = false;   // replacement: takes no new requests; stops once its last one is answered
   int stages_stopping = 0; // replacement: stage stops not yet acknowledged
   bool retired = false;    // replacement: gone for good
+  // Live migration (controller_migration.hpp, issue 11 §2): a configured group that a new placement leaves
+  // (it retires like a replacement group and is never restored), or a group that a migration builds.
+  bool leaving = false;
+  bool migrating = false; // built by the migration in progress and not ready yet (not "missing" in health)
+};
+
+/// A migration from the placement served to another (controller_migration.hpp).
+struct migration_run {
+  std::string id;                       // "m<N>"
+  std::string source;                   // "POST /v2/placement", "policy windowed", ...
+  messages::time_point started{};
+  std::vector<planned_group> targets;   // the groups to build
+  std::vector<std::ptrdiff_t> target_slot; // their slots once started (-1: not yet)
+  std::vector<std::size_t> leaving;     // slots that go
+  std::vector<std::size_t> kept;        // slots that stay as they are
+  std::vector<std::string> forced;      // models refused meanwhile because devices forced it
+  std::string failed;                   // non-empty: a target could not be built (the migration stopped)
+  bool blocked = false;                 // a target waits for devices held outside the migration
 };
 
 struct in_flight_request {
@@ -91,10 +113,34 @@ struct controller_state {
   int next_replacement = 1;       // names r<N>
   std::string last_cause;         // the last loss that asked for re-placement, for the log
   std::set<config::device_ref> suspect_devices; // a replacement failed there: not used again until its node rejoins
+  // issue 11 §2: arrivals per model (the re-placement policies read them), the migration in progress
+  arrival_stats arrivals;
+  std::optional<migration_run> migration;
+  std::uint64_t next_migration = 1;
+  std::int64_t placement_generation = 0; // migrations completed
+  std::string last_migration_json;       // the last one finished, for GET /v2/placement
+  std::uint64_t migration_models_moved = 0; // replicas built by migrations (a model in a new group)
+  std::uint64_t migration_bytes_loaded = 0; // their shard bytes, summed over devices
+  std::map<std::string, std::map<std::string, std::uint64_t>> replans; // by policy, outcome
+  std::vector<double> converge_seconds;  // each migration's accepted -> done time
+  // the re-placement policy (controller_replan.hpp); empty: off
+  policies::replacement_fn replan;
+  std::string replan_name;
+  std::chrono::milliseconds replan_window{30000};
+  std::shared_ptr<const policies::profile_db> replan_db;
+  std::map<std::string, double> assumed_rps; // what the served placement was planned for
+  messages::time_point last_replan{};
+  bool replan_ticking = false;
+  std::uint64_t replan_seq = 0;     // the re-plan in flight (0: none)
+  std::map<std::string, double> replan_rates; // the rates it plans on
+  std::string last_replan_reason;  // the policy's last word, for the log and GET
 };
 
 /// Histogram bounds (seconds) of every latency histogram.
 const std::vector<double>& latency_bounds();
+
+/// The re-placement metrics (issue 11 §2) into a snapshot.
+void add_placement_metrics(const controller_state& st, messages::metrics_snapshot& snap);
 
 /// Records one terminal answer in the metrics.
 void record(controller_state& st, const std::string& model, messages::request_status s, const std::string& reason,

@@ -187,6 +187,23 @@ void engine_stage_backend::release(const std::string& model, const std::vector<s
     (void)exec_->free_sequence(m->id, gpu::sequence_id{s});
 }
 
+result<std::int64_t> engine_stage_backend::swap_kv(const std::string& model, std::uint64_t seq, bool out) {
+  auto* m = find(model);
+  if (!m)
+    return make_error("input", "model " + model + " is not on this stage");
+  if (out) {
+    auto bytes = exec_->swap_out_sequence(m->id, gpu::sequence_id{seq});
+    if (!bytes)
+      return bytes.err();
+    ++swaps_out_;
+    return static_cast<std::int64_t>(*bytes);
+  }
+  if (auto st = exec_->swap_in_sequence(m->id, gpu::sequence_id{seq}); !st)
+    return st.err();
+  ++swaps_in_;
+  return std::int64_t{0};
+}
+
 stage_backend::kv_usage engine_stage_backend::kv() const {
   kv_usage u;
   for (const auto& r : kv_by_rank()) {

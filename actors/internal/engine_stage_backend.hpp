@@ -1,6 +1,7 @@
 #pragma once
 // engine_stage_backend: the production stage_backend, over one gpu::stage_executor (the engine). Owned by
 // its stage actor (shared_ptr); the backend (gpu::backend) must outlive it. Called from the stage actor only.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +39,10 @@ public:
               const messages::tensor& input, std::shared_ptr<messages::tensor> output, bool keep_on_device,
               done_fn done) override;
   void release(const std::string& model, const std::vector<std::uint64_t>& seqs) override;
+  result<std::int64_t> swap_kv(const std::string& model, std::uint64_t seq, bool out) override;
+  /// KV swaps done on this stage (out to the host, back in), and sequences whose copy is on the host now.
+  std::int64_t kv_swaps_out() const noexcept { return swaps_out_.load(); }
+  std::int64_t kv_swaps_in() const noexcept { return swaps_in_.load(); }
   kv_usage kv() const override;
   std::vector<kv_usage> kv_by_rank() const override;
 
@@ -46,6 +51,7 @@ private:
   std::shared_ptr<gpu::backend> keep_; // destroyed after exec_
   std::unique_ptr<gpu::stage_executor> exec_;
   std::map<std::string, model_slot> models_;
+  std::atomic<std::int64_t> swaps_out_{0}, swaps_in_{0};
 };
 
 } // namespace sy::actors::internal

@@ -20,9 +20,20 @@ std::optional<step_entry> generation_queue::plan(std::uint64_t step_id, time_poi
   std::vector<std::int32_t> counts, tokens;
   while (!waiting_.empty() && static_cast<int>(running_.size()) < std::min(o_.max_seqs, limit_)) {
     auto s = waiting_.front();
+    if (s->swapped && s->swap_answers > 0)
+      break; // its swap out is not answered yet: it keeps its place
     waiting_.pop_front();
     if (s->cancelled)
       continue;
+    if (s->swapped) { // back from the host: swapped in on every stage before it steps again
+      s->in_flight = true;
+      s->swap_answers = o_.stages;
+      s->swap_failed = false;
+      swapping_[s->kv_id] = s;
+      swap_ins_.push_back(s->kv_id);
+      running_.push_back(std::move(s));
+      continue;
+    }
     s->kv_id = next_kv_++;
     s->fed = 0;
     if (s->admitted == time_point{})
@@ -129,6 +140,21 @@ step_outcome generation_queue::on_result(const step_result& r, time_point now) {
         retire(s, out.release);
     for (auto it2 = victims.rbegin(); it2 != victims.rend(); ++it2) {
       auto& s = *it2;
+      if (o_.swap && r.stage == 0 && s->kv_id != 0 && s->fed > 0) {
+        // its KV is intact on every stage (stage 0 enqueued nothing of the step): keep it on the host
+        running_.erase(std::remove(running_.begin(), running_.end(), s), running_.end());
+        s->swapped = true;
+        s->swap_answers = o_.stages;
+        s->swap_failed = false;
+        swapping_[s->kv_id] = s;
+        out.swap_out.push_back(s->kv_id);
+        ++s->preemptions;
+        ++preemptions_;
+        ++swaps_;
+        ++out.preempted;
+        waiting_.push_front(s);
+        continue;
+      }
       retire(s, out.release);
       s->fed = 0;
       ++s->preemptions;
@@ -164,9 +190,49 @@ step_outcome generation_queue::on_result(const step_result& r, time_point now) {
   return out;
 }
 
+void generation_queue::on_swap_answer(std::uint64_t kv_id, bool ok, std::vector<std::uint64_t>& release) {
+  auto it = swapping_.find(kv_id);
+  if (it == swapping_.end())
+    return;
+  auto s = it->second;
+  s->swap_failed = s->swap_failed || !ok;
+  if (--s->swap_answers > 0)
+    return;
+  swapping_.erase(it);
+  const bool running = std::find(running_.begin(), running_.end(), s) != running_.end();
+  if (s->swap_failed) { // some stage could not: drop every copy, recompute from prompt + tokens
+    release.push_back(s->kv_id);
+    s->kv_id = running ? next_kv_++ : 0;
+    s->fed = 0;
+    s->swapped = false;
+    ++swap_fallbacks_;
+  } else if (running) {
+    s->swapped = false; // swapped in: it steps again
+  }
+  if (running)
+    s->in_flight = false;
+  if (s->cancelled) {
+    if (running) {
+      retire(s, release);
+    } else {
+      if (s->kv_id != 0)
+        release.push_back(s->kv_id);
+      waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), s), waiting_.end());
+    }
+  }
+}
+
 bool generation_queue::cancel(request_id id, const caf::actor_addr& requester, std::vector<std::uint64_t>& release) {
   for (auto it = waiting_.begin(); it != waiting_.end(); ++it)
     if ((*it)->req.id == id && (*it)->req.requester.address() == requester) {
+      if ((*it)->cancelled)
+        return false;
+      if ((*it)->swapped && (*it)->swap_answers > 0) { // released once its swap out is answered
+        (*it)->cancelled = true;
+        return true;
+      }
+      if ((*it)->swapped)
+        release.push_back((*it)->kv_id); // its host copy
       waiting_.erase(it);
       return true;
     }
@@ -183,7 +249,8 @@ bool generation_queue::cancel(request_id id, const caf::actor_addr& requester, s
 std::vector<gen_ptr> generation_queue::expire(time_point now) {
   std::vector<gen_ptr> out;
   for (auto it = waiting_.begin(); it != waiting_.end();)
-    if ((*it)->out.empty() && (*it)->req.ttft_deadline <= now) {
+    if ((*it)->out.empty() && !(*it)->swapped && (*it)->req.ttft_deadline <= now) {
+      // (a swapped sequence holds a host copy: its request actor's deadline cancels it, which frees that)
       out.push_back(*it);
       it = waiting_.erase(it);
     } else {
@@ -193,8 +260,16 @@ std::vector<gen_ptr> generation_queue::expire(time_point now) {
 }
 
 std::vector<gen_ptr> generation_queue::take_all(std::vector<std::uint64_t>& release) {
-  std::vector<gen_ptr> out(waiting_.begin(), waiting_.end());
+  std::vector<gen_ptr> out;
+  for (auto& s : waiting_) {
+    if (s->swapped)
+      release.push_back(s->kv_id); // its host copy (after any swap still on its way: same sender, in order)
+    if (!s->cancelled)
+      out.push_back(s);
+  }
   waiting_.clear();
+  swapping_.clear();
+  swap_ins_.clear();
   for (auto& s : running_) {
     if (s->kv_id != 0)
       release.push_back(s->kv_id);

@@ -13,6 +13,9 @@
 //   Which: on stage 0 nothing of the step was enqueued, so only its newest sequence; on a later stage the
 //   earlier stages appended, so all of its sequences. Then one sequence fewer runs until one finishes; a
 //   sequence that runs alone and still finds no room fails.
+//   With `swap` (runtime.gen_preemption: swap), a sequence preempted on stage 0 keeps its KV instead:
+//   running --swap out on every stage--> waiting (front, KV on the host under its id) --admitted: swap in
+//   on every stage--> running; a swap that fails on any stage falls back to recompute (KV id released).
 //   any --cancel (client left, TTFT deadline)--> gone (KV released once no step of it is in flight)
 // At most one step of a sequence is in flight; different steps in flight hold disjoint sequences, so a
 // group with p stages can keep p of them (micro-batches) in the pipeline.
@@ -22,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "messages/pipeline.hpp"
@@ -34,6 +38,9 @@ struct generation_options {
   int block_tokens = 16;  // KV block size, for the group's block accounting view
   int micro_batches = 1;  // steps in flight at once (the pipeline's stages): a step takes at most
                           // ceil(running / micro_batches) sequences, so the others make the next one
+  bool swap = false;      // preemption by swap (KV to pinned host memory and back) where the KV is intact,
+                          // instead of recompute; `stages` answers per swap (one per stage)
+  int stages = 1;
 };
 
 struct gen_sequence {
@@ -46,6 +53,9 @@ struct gen_sequence {
   bool cancelled = false;
   messages::time_point admitted{};
   int preemptions = 0;
+  bool swapped = false;  // its KV is on the host (preempted by swap) under kv_id, or being swapped in
+  int swap_answers = 0;  // stage answers outstanding for its current swap (out or in)
+  bool swap_failed = false;
   int context() const noexcept { return static_cast<int>(req.prompt.size() + out.size()); }
   bool decoding() const noexcept { return !out.empty() && fed == context() - 1; }
 };
@@ -59,7 +69,8 @@ struct step_outcome {
   std::vector<std::string> finish_reasons;    // parallel to finished: "eos" | "length"
   std::vector<std::pair<gen_ptr, messages::stage_error>> failed; // answer failed (the step's error)
   std::vector<std::uint64_t> release;         // KV ids to free on every stage
-  int preempted = 0;                          // sequences sent back to recompute
+  int preempted = 0;                          // sequences sent back to wait (recompute or swap)
+  std::vector<std::uint64_t> swap_out;        // KV ids to swap out on every stage (preemption by swap)
 };
 
 class generation_queue {
@@ -72,6 +83,12 @@ public:
   std::optional<messages::step_entry> plan(std::uint64_t step_id, messages::time_point now);
   /// A step came back (ok: sampled tokens; else its error).
   step_outcome on_result(const messages::step_result& r, messages::time_point now);
+  /// KV ids of swapped-out sequences that plan() admitted: swap each in on every stage, then answer.
+  std::vector<std::uint64_t> take_swap_ins() { return std::exchange(swap_ins_, {}); }
+  /// One stage's answer to the swap (out or in) of KV `kv_id`. When the last stage answered: swapped out,
+  /// the sequence may be admitted again; swapped in, it runs on. A failed swap falls back to recompute (its
+  /// KV id is released everywhere, `release`; counted in recomputes()). Unknown ids are ignored.
+  void on_swap_answer(std::uint64_t kv_id, bool ok, std::vector<std::uint64_t>& release);
   /// Cancels the sequence of request `id` from `requester`; returns KV ids to release now (none if it is in
   /// flight: released when its step returns). False: unknown.
   bool cancel(request_id id, const caf::actor_addr& requester, std::vector<std::uint64_t>& release);
@@ -88,6 +105,9 @@ public:
   /// KV blocks the running sequences hold per stage and rank (the group's view: ceil(fed / block_tokens)).
   std::int64_t blocks_held() const noexcept;
   std::int64_t preemptions() const noexcept { return preemptions_; }
+  /// Of the preemptions: by swap (KV kept on the host), and swaps that failed and fell back to recompute.
+  std::int64_t swaps() const noexcept { return swaps_; }
+  std::int64_t swap_fallbacks() const noexcept { return swap_fallbacks_; }
 
 private:
   void retire(const gen_ptr& s, std::vector<std::uint64_t>& release);
@@ -102,7 +122,9 @@ private:
   std::map<std::uint64_t, flight> in_flight_; // by step id
   std::uint64_t next_kv_ = 1;
   int limit_ = 1 << 30; // sequences allowed to run: after a preemption one fewer than ran, until one finishes
-  std::int64_t preemptions_ = 0;
+  std::int64_t preemptions_ = 0, swaps_ = 0, swap_fallbacks_ = 0;
+  std::vector<std::uint64_t> swap_ins_;
+  std::map<std::uint64_t, gen_ptr> swapping_; // by KV id: sequences whose swap answers are outstanding
 };
 
 } // namespace sy::actors::internal

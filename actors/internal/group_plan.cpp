@@ -72,6 +72,11 @@ result<std::vector<planned_group>> plan_groups(const config::cluster_config& cfg
       break;
     }
   }
+  return plan_group_configs(cfg, gs);
+}
+
+result<std::vector<planned_group>> plan_group_configs(const config::cluster_config& cfg,
+                                                      const std::vector<config::group_config>& gs) {
   std::vector<planned_group> out;
   for (const auto& gc : gs) {
     planned_group pg;

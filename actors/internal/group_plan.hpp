@@ -30,6 +30,11 @@ inline constexpr double weight_budget_fraction = 0.85;
 /// a placement policy that was not planned.
 result<std::vector<planned_group>> plan_groups(const config::cluster_config& cfg);
 
+/// plan_groups for the given groups (a placement applied while serving, issue 11 §2): the same shard sizes,
+/// budgets and errors.
+result<std::vector<planned_group>> plan_group_configs(const config::cluster_config& cfg,
+                                                      const std::vector<config::group_config>& groups);
+
 /// The config groups of a plan written by `switchyard plan` (placement: {plan: file}): group i is "g<i>" on
 /// the config's devices with the plan's global device indices (node order, then device order), its (op, pp)
 /// and models. Errors (category "cluster", naming `source`): several windows (re-placement over time), a

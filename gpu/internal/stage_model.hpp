@@ -2,6 +2,7 @@
 // Private to stage_executor (gpu/engine.cpp): one model's state on one stage, and the enqueueing of its
 // forward pass on one rank (gpu/internal/forward.cpp).
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -56,6 +57,9 @@ struct stage_model {
   std::vector<device_buffer> weights; // per rank, while loading/resident/evicting
   std::vector<event> loaded;          // per rank, recorded on the copy stream after the load copies
   std::vector<std::unique_ptr<kv_cache>> kv; // per rank, made at the first generation step
+  /// Sequences swapped out to pinned host memory (preemption by swap): one copy per rank. Shared: a copy
+  /// stays alive in the stream callbacks of the copies that read or write it.
+  std::map<sequence_id, std::vector<std::shared_ptr<kv_swapped>>> swapped;
 };
 
 /// One generation step on one rank (stage_executor::step): the packed rows of the step's sequences and

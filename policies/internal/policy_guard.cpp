@@ -14,6 +14,7 @@ const char* kind_of(const admission_view*) { return "admission"; }
 const char* kind_of(const std::vector<dispatch_candidate>*) { return "dispatch"; }
 const char* kind_of(const batching_view*) { return "batching"; }
 const char* kind_of(const eviction_view*) { return "eviction"; }
+const char* kind_of(const replacement_view*) { return "replacement"; }
 
 bool power_of_ten(std::uint64_t n) {
   while (n >= 10 && n % 10 == 0)
@@ -77,6 +78,14 @@ dispatch_fn guard(guard_context ctx, dispatch_fn inner, dispatch_fn fallback) {
 batching_fn guard(guard_context ctx, batching_fn inner, batching_fn fallback) {
   return make_guard<batching_fn, batching_view>(std::move(ctx), std::move(inner), std::move(fallback));
 }
+replacement_fn guard(guard_context ctx, replacement_fn inner, replacement_fn fallback) {
+  return make_guard<replacement_fn, replacement_view>(std::move(ctx), std::move(inner), std::move(fallback));
+}
+
+std::string check_decision(const replacement_view&, const replacement_decision&) {
+  return {};
+}
+
 eviction_fn guard(guard_context ctx, eviction_fn inner, eviction_fn fallback) {
   return make_guard<eviction_fn, eviction_view>(std::move(ctx), std::move(inner), std::move(fallback));
 }

@@ -291,6 +291,67 @@ def scenario_openai():
         check(s.stop() == 0, "clean exit")
 
 
+def make_gpt2_with_tokenizer(d):
+    """A seeded GPT-2 checkpoint saved by transformers, with a tokenizer.json trained here by Hugging Face
+    `tokenizers` (BPE over letters, vocabulary within the model's 100 ids). Returns (model, tokenizer)."""
+    import torch
+    import transformers as t
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    corpus = ["once upon a time there was a little model that served many requests",
+              "the quick brown fox jumps over the lazy dog", "tokens stream to the client one by one"] * 20
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.Metaspace()
+    tk.decoder = decoders.Metaspace()
+    tk.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=100, show_progress=False))
+    check(tk.get_vocab_size() <= 100, "tokenizer vocabulary %d > 100" % tk.get_vocab_size())
+    tk.save(os.path.join(d, "tokenizer.json"))
+    torch.manual_seed(3)
+    # initializer_range 0.3 (not 0.02): logits far enough apart that greedy decoding does not repeat one token
+    cfg = t.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0,
+                       eos_token_id=1, initializer_range=0.3)
+    model = t.GPT2LMHeadModel(cfg).eval()
+    model.save_pretrained(d, safe_serialization=True)
+    return model, tk
+
+
+def scenario_text():
+    """Text in, text out (issue 10 §3): the Python client tokenizes a prompt with the model folder's
+    tokenizer.json, streams the generated tokens of a Hugging Face GPT-2 folder served by `up`, and decodes
+    them; tokens and text equal transformers' greedy generate() on the same folder and tokenizer."""
+    import torch
+    n, prompt = 12, "once upon a time"
+    with tempfile.TemporaryDirectory() as d:
+        folder = os.path.join(d, "gpt2")
+        os.makedirs(folder)
+        model, tk = make_gpt2_with_tokenizer(folder)
+        ids = tk.encode(prompt).ids
+        with torch.no_grad():
+            out = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, min_new_tokens=n,
+                                 pad_token_id=0)
+        want = [int(x) for x in out[0][len(ids):]]
+        cfg = os.path.join(d, "c.yaml")
+        with open(cfg, "w") as f:
+            f.write("nodes:\n  - {name: local, address: 127.0.0.1:7500, devices: {kind: cpu, count: 1, "
+                    "memory: 512MiB}}\nmodels:\n  - {name: gpt2, hf: %s, slo_ms: 5000}\nplacement:\n  groups:\n"
+                    "    - {name: g, devices: [0], models: [gpt2]}\n" % folder)
+        with Server("-c", cfg) as s:
+            r = subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "scripts", "client.py"),
+                                "--target", "127.0.0.1:%d" % s.ports["msgpack"], "--model", "gpt2",
+                                "--tokenizer", folder, "--text", prompt, "--generate", str(n), "--stream",
+                                "--ignore-eos"], capture_output=True, text=True, timeout=120)
+            check(r.returncode == 0, "client.py failed: %s %s" % (r.stdout, r.stderr))
+            lines = r.stdout.splitlines()
+            streamed = [int(l.split()[2]) for l in lines if l.startswith("token ")]
+            final = [l for l in lines if l.startswith("status=")]
+            text = [l for l in lines if l.startswith("text: ")]
+            check(len(final) == 1 and final[0].startswith("status=ok"), "one ok final answer: %s" % r.stdout)
+            check(streamed == want, "streamed tokens %s, transformers %s" % (streamed, want))
+            check(text == ["text: %r" % tk.decode(want)], "decoded text %s, expected %r" % (text, tk.decode(want)))
+            check(("tokens: %s" % ids) in r.stderr, "the client tokenized the prompt as tokenizers does: %s"
+                  % r.stderr)
+            print("text: %r -> %r (%d tokens, as transformers)" % (prompt, tk.decode(want), n))
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in list(globals().items()) if name.startswith("scenario_")}
 
 if __name__ == "__main__":

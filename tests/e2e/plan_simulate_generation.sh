@@ -76,4 +76,21 @@ json.dump(p, open(sys.argv[1], "w"))
 PY
 if "$exe" --log-level warn simulate --profile "$dir/p.json" --trace "$dir/llm.csv" --plan "$dir/one.yaml" 2> "$dir/err.txt"; then exit 1; fi
 grep -q "model 'opt-1.3b' (op 1, pp 1) has generation requests, but its profile entry has no generation costs" "$dir/err.txt"
+# profile --measure fits the generation costs of decoders on the engine (cpu backend); encoders get none; the
+# measured profile drives the generation simulator.
+"$exe" --log-level warn profile --measure --backend cpu --models tiny-gpt,tiny-bert --configs 1x1 --reps 1 -o "$dir/m.json"
+/usr/bin/python3 - "$dir/m.json" <<'PY'
+import json, sys
+p = {e["model"]: e for e in json.load(open(sys.argv[1]))["entries"]}
+g, b = p["tiny-gpt"], p["tiny-bert"]
+assert g["kv_bytes_per_token"] == [4 * 2 * 64 * 4], g["kv_bytes_per_token"]  # 4 layers, K and V, hidden 64, f32
+# a one-sequence decode step at context 64 costs something (the fit keeps every coefficient >= 0)
+assert g["gen_step_s"][0] + g["decode_s_per_seq"][0] + 64 * g["decode_s_per_ctx"][0] > 0, g
+assert min(g["gen_step_s"][0], g["decode_s_per_seq"][0], g["decode_s_per_ctx"][0], g["prefill_s_per_token"][0]) >= 0, g
+assert "gen_step_s" not in b, b.keys()
+PY
+printf 'arrival_s,model,input_tokens,slo_ms,output_tokens\n0,tiny-gpt,16,,8\n0.01,tiny-gpt,30,,4\n' > "$dir/tiny.csv"
+printf 'models: [tiny-gpt]\nwindows:\n  - start: 0\n    groups:\n      - {op: 1, pp: 1, models: [tiny-gpt]}\n' > "$dir/tiny.yaml"
+"$exe" --log-level warn simulate --profile "$dir/m.json" --trace "$dir/tiny.csv" --plan "$dir/tiny.yaml" --warmup 0 > "$dir/tiny.out"
+grep -q "^generation: 2 requests" "$dir/tiny.out"
 echo ok

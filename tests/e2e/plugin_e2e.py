@@ -73,7 +73,7 @@ def scenario_check_config():
         bad(d, "no_entry", lib("no_entry"), "earliest-free",
             at + r"plug-in .*: missing entry symbol sy_policy_plugin_abi \(.*\)")
         bad(d, "abi", lib("abi"), "earliest-free",
-            at + r"plug-in .*: built for policy plug-in ABI version 999, this switchyard speaks version 1 \(.*\)")
+            at + r"plug-in .*: built for policy plug-in ABI version 999, this switchyard speaks version 2 \(.*\)")
         bad(d, "clash", lib("clash"), "earliest-free",
             at + r'plug-in .*: registers dispatch policy "earliest-free", which clashes with the built-in of that name')
         bad(d, "unknown_name", "libsy_least_loaded_random.so", "least-loaded-randon",

@@ -48,13 +48,26 @@ def start(binary):
     return proc, ports
 
 
+def thread_stacks(pid):
+    """Every thread's backtrace of a hung process (gdb, where installed), so that a rare hang is diagnosable
+    from the test's output alone."""
+    try:
+        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt 30"],
+                           capture_output=True, text=True, timeout=60)
+        return r.stdout[-20000:]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "(no backtraces: %s)" % e
+
+
 def wait_exit(proc):
     try:
         rc = proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
+        stacks = thread_stacks(proc.pid)
         proc.kill()
-        proc.wait()
-        raise Failure("hang", "still running 60 s after the signal")
+        _, err = proc.communicate()
+        raise Failure("hang", "still running 60 s after the signal; stderr tail: %s\nthreads:\n%s"
+                      % (err[-2000:], stacks))
     err = proc.stderr.read()
     if rc < 0:
         raise Failure("killed-by-%s" % signal.Signals(-rc).name, "stderr tail: %s" % err[-2000:])

@@ -46,5 +46,9 @@ SY_POLICY_PLUGIN(registry) {
   registry.add_admission("rejects-silently", [](const policy_numbers&) {
     return made<admission_fn>{[](const admission_view&) { return admission_decision{false, ""}; }, {}};
   });
+  registry.add_replacement("replan-throws", [](const policy_numbers&) { // issue 11 §2
+    return made<replacement_fn>{[](const replacement_view&) -> replacement_decision { throw std::runtime_error("no"); },
+                                {}};
+  });
 }
 #endif

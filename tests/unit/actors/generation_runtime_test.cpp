@@ -50,7 +50,7 @@ struct runtime_rig {
   model_group_actor group;
 
   runtime_rig(const gpu::model_spec& spec, const gpu::weight_set& w, int tp, int pp, int max_seqs = 16,
-              int token_budget = 256, std::size_t budget = 256 << 20) {
+              int token_budget = 256, std::size_t budget = 256 << 20, bool swap = false) {
     gpu::backend_options o;
     o.kind = gpu::backend_kind::cpu;
     o.devices = tp * pp;
@@ -88,6 +88,7 @@ struct runtime_rig {
     init.generators = {{"m", spec.eos_token}};
     init.gen_max_seqs = max_seqs;
     init.gen_token_budget = token_budget;
+    init.gen_swap = swap;
     group = actors::spawn_model_group(sys, std::move(init));
     caf::anon_send(group, attach_atom_v, stages);
   }
@@ -269,8 +270,8 @@ TEST_CASE("a sequence's tokens through the actors are the same alone and with 15
   }
 }
 
-TEST_CASE("out of KV blocks, sequences are preempted and recomputed with the same tokens, and every block "
-          "comes back", "[actors][generation]") {
+TEST_CASE("out of KV blocks, sequences are preempted (recompute, or swap to the host and back) with the same "
+          "tokens, unsplit and pp 2, and every block comes back", "[actors][generation]") {
   auto spec = gpu::preset("tiny-gpt").value();
   auto weights = gpu::generate_weights(spec, 5);
   REQUIRE(weights.ok());
@@ -279,24 +280,45 @@ TEST_CASE("out of KV blocks, sequences are preempted and recomputed with the sam
   for (int i = 0; i < 8; ++i)
     reqs.push_back(make_request(static_cast<std::uint64_t>(i + 1), some_tokens(spec, 20, i), 40));
   auto ref = reference(spec, w, reqs);
-  // A budget with room for the weights and only a few KV blocks (tiny-gpt: 4 layers x 64 hidden x 16 tokens
-  // x 2 x 4 bytes = 32 KiB a block), so the 8 sequences of 60 tokens (4 blocks each) cannot all run at once.
-  runtime_rig probe{spec, w, 1, 1};
-  const auto shard = static_cast<std::size_t>(probe.stage_backends[0]->shard_bytes("m"));
-  probe.stop();
-  runtime_rig rig{spec, w, 1, 1, 16, 256, shard + (1 << 20)};
-  auto out = run_all(rig, reqs, false);
-  int preemptions = 0;
-  for (std::size_t i = 0; i < reqs.size(); ++i) {
-    auto& a = out.answers.at(i + 1);
-    INFO("request " << i + 1 << ": " << a.reason);
-    REQUIRE(a.status == request_status::ok);
-    CHECK(a.tokens == ref[i].tokens);
-    preemptions += a.timings.preemptions;
-  }
-  CHECK(preemptions > 0);
-  rig.stop();
-  CHECK(rig.blocks_used() == 0);
+  for (bool swap : {false, true})
+    for (int pp : {1, 2}) {
+      INFO((swap ? "gen_preemption swap" : "gen_preemption recompute") << ", pp " << pp);
+      runtime_rig probe{spec, w, 1, pp};
+      std::size_t shard = 0;
+      for (auto& sb : probe.stage_backends)
+        shard = std::max(shard, static_cast<std::size_t>(sb->shard_bytes("m")));
+      probe.stop();
+      // A budget with room for the weights and only a few KV blocks (tiny-gpt: 4 layers x 64 hidden x 16
+      // tokens x 2 x 4 bytes = 32 KiB a block, half that per stage with pp 2), so the 8 sequences of 60 tokens
+      // (4 blocks each) cannot all run at once.
+      runtime_rig rig{spec, w, 1, pp, 16, 256, shard + (1 << 20) / static_cast<std::size_t>(pp), swap};
+      auto out = run_all(rig, reqs, swap);
+      int preemptions = 0;
+      for (std::size_t i = 0; i < reqs.size(); ++i) {
+        auto& a = out.answers.at(i + 1);
+        INFO("request " << i + 1 << ": " << a.reason);
+        REQUIRE(a.status == request_status::ok);
+        CHECK(a.tokens == ref[i].tokens);
+        preemptions += a.timings.preemptions;
+      }
+      CHECK(preemptions > 0);
+      std::int64_t outs = 0, ins = 0;
+      for (auto& sb : rig.stage_backends) {
+        outs += sb->kv_swaps_out();
+        ins += sb->kv_swaps_in();
+      }
+      INFO("swaps out " << outs << ", in " << ins << ", preemptions " << preemptions);
+      // With swap, unsplit, every preemption is on stage 0 and swaps. With pp 2 the last stage (it also holds
+      // the head, so less KV room) runs out first: the earlier stage appended the step already, that KV is not
+      // intact and those sequences recompute (the swap path needs a failure on stage 0).
+      if (!swap)
+        CHECK(outs == 0);
+      else if (pp == 1)
+        CHECK(outs > 0);
+      CHECK(ins == outs); // every sequence swapped out came back (all finished ok)
+      rig.stop();
+      CHECK(rig.blocks_used() == 0);
+    }
 }
 
 TEST_CASE("a TTFT deadline that passes before the first token answers deadline_exceeded once, and the "

@@ -183,6 +183,20 @@ TEST_CASE("runtime timeouts must be positive and the node timeout longer than a 
   CHECK(contains(z, "runtime.request_timeout_ms: expected a positive integer (milliseconds), found \"0\""));
 }
 
+TEST_CASE("runtime.gen_preemption is recompute (the default) or swap, and round-trips", "[config][errors]") {
+  auto dflt = parse_config(nodes + models, "cluster.yaml");
+  REQUIRE(dflt.ok());
+  CHECK_FALSE(dflt->runtime.gen_swap);
+  auto swap = parse_config(nodes + models + "runtime: {gen_preemption: swap}\n", "cluster.yaml");
+  REQUIRE(swap.ok());
+  CHECK(swap->runtime.gen_swap);
+  auto again = parse_config(to_yaml(*swap), "emitted.yaml");
+  REQUIRE(again.ok());
+  CHECK(again->runtime.gen_swap);
+  auto e = error_of(nodes + models + "runtime: {gen_preemption: sometimes}\n");
+  CHECK(contains(e, "runtime.gen_preemption: expected recompute or swap, found \"sometimes\""));
+}
+
 TEST_CASE("runtime.load_pipelining is a boolean, true unless set", "[config][errors]") {
   auto on = parse_config(nodes + models, "cluster.yaml");
   REQUIRE(on.ok());

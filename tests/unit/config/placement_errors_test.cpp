@@ -142,3 +142,44 @@ placement:
   REQUIRE(ok.ok());
   CHECK(ok->global_index(ok->placement.groups[0].devices[0]) == 3);
 }
+
+TEST_CASE("placement.replan names the re-placement policy and its parameters, with located errors",
+          "[config][placement]") {
+  const std::string policy_head = R"(
+nodes:
+  - {name: n0, devices: {count: 4, memory: 256MiB}}
+models:
+  - {name: a, preset: tiny-gpt}
+placement:
+  policy: sr-greedy
+  profile: prof.json
+)";
+  auto ok = parse_config(policy_head + "  replan: {policy: windowed, window_s: 5, interval_s: 5, margin: 0.05}\n",
+                         "cluster.yaml");
+  REQUIRE(ok.ok());
+  CHECK(ok->placement.replan.name == "windowed");
+  CHECK(std::get<double>(ok->placement.replan.params.at("margin")) == 0.05);
+  CHECK(parse_config(policy_head, "cluster.yaml")->placement.replan.name.empty()); // off by default
+  auto margin = parse_config(policy_head + "  replan: {policy: drift, margin: 2}\n", "cluster.yaml");
+  REQUIRE_FALSE(margin.ok());
+  CHECK(margin.err().message == "cluster.yaml:9:35: placement.replan.margin: expected an attainment margin in [0, 1], "
+                                "found \"2\"");
+  auto window = parse_config(policy_head + "  replan: {policy: drift, window_s: 0}\n", "cluster.yaml");
+  REQUIRE_FALSE(window.ok());
+  CHECK(contains(window.err().message, "placement.replan.window_s: expected a window in seconds in [0.1, 86400]"));
+  auto no_profile = parse_config(R"(
+nodes:
+  - {name: n0, devices: {count: 4, memory: 256MiB}}
+models:
+  - {name: a, preset: tiny-gpt}
+placement:
+  policy: sr-greedy
+  replan: {policy: windowed}
+)", "cluster.yaml");
+  REQUIRE_FALSE(no_profile.ok());
+  CHECK(contains(no_profile.err().message, "cluster.yaml:8:11: placement.replan: expected placement.profile beside it"));
+  auto in_groups = parse_config(head + "    - {devices: [0], models: [a, b]}\n  replan: {policy: windowed}\n",
+                                "cluster.yaml");
+  REQUIRE_FALSE(in_groups.ok());
+  CHECK(contains(in_groups.err().message, "replan"));
+}

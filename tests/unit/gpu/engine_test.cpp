@@ -134,3 +134,57 @@ TEST_CASE("a stage's output left on its device counts against the budget until t
     CHECK(dev0.memory_used() == before);
   }
 }
+
+TEST_CASE("workspace_bytes sizes the head rows of the output kind asked for, and a forward fits in it",
+          "[gpu][engine]") {
+  auto spec = preset("tiny-gpt").value();
+  auto generated = generate_weights(spec, 7);
+  REQUIRE(generated.ok());
+  const int batch = 2, seq = 8;
+  auto tokens = some_tokens(spec, batch, seq);
+  // A device whose budget is the shard plus `ws` bytes of workspace (and a page of allocator slack).
+  auto forward_all_logits_within = [&](std::size_t ws) {
+    auto layout = even_layout(spec, 1, 1);
+    REQUIRE(layout.ok());
+    backend_options probe_o;
+    probe_o.kind = backend_kind::cpu;
+    probe_o.cpu_threads = 1;
+    auto probe = make_cpu_backend(probe_o);
+    REQUIRE(probe.ok());
+    auto pp = pipeline::create(**probe, spec, *layout, *generated);
+    REQUIRE(pp.ok());
+    backend_options o = probe_o;
+    o.budget_bytes = (*pp)->shard_bytes() + ws + 4096;
+    auto b = make_cpu_backend(o);
+    REQUIRE(b.ok());
+    auto p = pipeline::create(**b, spec, *layout, *generated);
+    REQUIRE(p.ok());
+    REQUIRE((*p)->load().ok());
+    pipeline::run_options ro;
+    ro.batch = batch;
+    ro.out = output_kind::logits_all;
+    return (*p)->run(tokens, ro).ok();
+  };
+  backend_options o;
+  o.kind = backend_kind::cpu;
+  o.cpu_threads = 1;
+  auto b = make_cpu_backend(o);
+  REQUIRE(b.ok());
+  auto layout = even_layout(spec, 1, 1);
+  REQUIRE(layout.ok());
+  auto p = pipeline::create(**b, spec, *layout, *generated);
+  REQUIRE(p.ok());
+  auto& st = (*p)->stage(0);
+  const auto id = (*p)->id();
+  const auto last = st.workspace_bytes(id, batch, seq, output_kind::logits_last);
+  const auto all = st.workspace_bytes(id, batch, seq, output_kind::logits_all);
+  const auto dflt = st.workspace_bytes(id, batch, seq);
+  REQUIRE(last.ok());
+  REQUIRE(all.ok());
+  REQUIRE(dflt.ok());
+  CHECK(*dflt == *last); // a decoder's default output is the last position's logits
+  // logits_all keeps a row per token: at least the f32 logits of every token more than one row per sequence.
+  CHECK(*all >= *last + static_cast<std::size_t>(batch) * (seq - 1) * spec.vocab * 4);
+  CHECK(forward_all_logits_within(*all));
+  CHECK_FALSE(forward_all_logits_within(*last));
+}

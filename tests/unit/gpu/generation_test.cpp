@@ -322,3 +322,60 @@ TEST_CASE("a sequence that alone does not fit the kv budget fails with a memory 
   CHECK_THAT(out.err().message, Catch::Contains("kv blocks"));
   CHECK(r.p->stage(0).rank_kv_pool(0).usage().blocks_used == 0);
 }
+
+TEST_CASE("a sequence swapped out to host memory and back continues with the logits it would have had, on "
+          "every split",
+          "[gpu][generation]") {
+  auto spec = preset("tiny-gpt").value();
+  auto w = generate_weights(spec, 5);
+  REQUIRE(w.ok());
+  const int V = spec.vocab;
+  auto a = some_tokens(spec, 20, 1), b = some_tokens(spec, 9, 2);
+  for (auto [tp, pp] : {std::pair{1, 1}, std::pair{2, 1}, std::pair{1, 2}}) {
+    INFO("tp " << tp << " pp " << pp);
+    auto kept = make_rig(spec, *w, tp, pp), swapped = make_rig(spec, *w, tp, pp);
+    // Both: prefill a (19 tokens: more than one 16-token block) and b; then `swapped` swaps a out, runs b
+    // alone for a step, swaps a back in; then both decode a and b.
+    std::vector<std::int32_t> pre(a.begin(), a.begin() + 19);
+    pre.insert(pre.end(), b.begin(), b.begin() + 8);
+    std::vector<step_sequence> prefill{{sequence_id{1}, 19}, {sequence_id{2}, 8}};
+    step_all(*kept.p, prefill, pre);
+    step_all(*swapped.p, prefill, pre);
+    auto& p = *swapped.p;
+    std::vector<std::int64_t> used_before;
+    for (int s = 0; s < p.stages(); ++s)
+      used_before.push_back(static_cast<std::int64_t>(p.stage(s).rank_kv_pool(0).usage().blocks_used));
+    for (int s = 0; s < p.stages(); ++s) {
+      auto bytes = p.stage(s).swap_out_sequence(p.id(), sequence_id{1});
+      REQUIRE(bytes.ok());
+      CHECK(*bytes > 0);
+      CHECK(p.stage(s).cached_tokens(p.id(), sequence_id{1}) == 0);
+      CHECK_FALSE(p.stage(s).swap_out_sequence(p.id(), sequence_id{1}).ok()); // twice: refused
+      CHECK(static_cast<std::int64_t>(p.stage(s).rank_kv_pool(0).usage().blocks_used) <
+            used_before[static_cast<std::size_t>(s)]);
+    }
+    std::vector<std::int32_t> one{b[8]};
+    auto lb = step_all(*kept.p, {{sequence_id{2}, 1}}, one);
+    auto lb2 = step_all(p, {{sequence_id{2}, 1}}, one);
+    CHECK(max_rel_diff(lb2.data(), lb.data(), V) < 1e-5);
+    for (int s = 0; s < p.stages(); ++s) {
+      REQUIRE(p.stage(s).swap_in_sequence(p.id(), sequence_id{1}).ok());
+      CHECK_FALSE(p.stage(s).swap_in_sequence(p.id(), sequence_id{1}).ok()); // not swapped out any more
+      CHECK(p.stage(s).cached_tokens(p.id(), sequence_id{1}) == 19);
+    }
+    std::vector<std::int32_t> dec{a[19]};
+    auto la = step_all(*kept.p, {{sequence_id{1}, 1}}, dec);
+    auto la2 = step_all(p, {{sequence_id{1}, 1}}, dec);
+    CHECK(max_rel_diff(la2.data(), la.data(), V) < 1e-5);
+    CHECK(argmax(la2.data(), V) == argmax(la.data(), V));
+    // Freed while swapped out: the host copy goes, and no block is left behind.
+    REQUIRE(p.stage(0).swap_out_sequence(p.id(), sequence_id{2}).ok());
+    for (int s = 0; s < p.stages(); ++s) {
+      for (std::uint64_t id : {1, 2})
+        REQUIRE(p.stage(s).free_sequence(p.id(), sequence_id{id}).ok());
+      CHECK_FALSE(p.stage(s).swap_in_sequence(p.id(), sequence_id{2}).ok());
+      for (int k = 0; k < p.stage(s).tp(); ++k)
+        CHECK(p.stage(s).rank_kv_pool(k).usage().blocks_used == 0);
+    }
+  }
+}

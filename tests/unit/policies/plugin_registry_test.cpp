@@ -90,7 +90,7 @@ TEST_CASE("broken plug-ins are refused with a precise error and register nothing
   std::remove(text.c_str());
   CHECK(contains(err(SY_BAD_NO_ENTRY_PLUGIN), "missing entry symbol sy_policy_plugin_abi"));
   CHECK(contains(err(SY_BAD_ABI_PLUGIN),
-                 "built for policy plug-in ABI version 999, this switchyard speaks version 1"));
+                 "built for policy plug-in ABI version 999, this switchyard speaks version 2"));
   CHECK(contains(err(SY_BAD_CLASH_PLUGIN),
                  "registers dispatch policy \"earliest-free\", which clashes with the built-in of that name"));
   CHECK(reg.plugins().empty());
@@ -140,4 +140,27 @@ TEST_CASE("without plug-ins an unknown policy name is still a config error") {
   auto c = config::parse_config(yaml, "p.yaml");
   REQUIRE_FALSE(c);
   CHECK(contains(c.err().message, "p.yaml:6:13: policies.dispatch: expected a dispatch policy"));
+}
+
+TEST_CASE("a re-placement plug-in that throws is counted and the placement is kept (the fallback never re-plans)") {
+  policy_registry reg;
+  REQUIRE(reg.load_plugin(SY_BAD_FAULTY_PLUGIN).ok());
+  CHECK(reg.origin("replacement", "replan-throws") == SY_BAD_FAULTY_PLUGIN);
+  auto names = reg.names("replacement");
+  CHECK(std::find(names.begin(), names.end(), "windowed") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "replan-throws") != names.end());
+  auto fn = reg.make_replacement("replan-throws");
+  REQUIRE(fn.ok());
+  replacement_view v;
+  v.since_replan_s = 1000;
+  v.observed_rps = {{"a", 5.0}};
+  auto d = (*fn)(v);
+  CHECK_FALSE(d.act);
+  v.has_candidate = true;
+  v.candidate_score = 1;
+  CHECK_FALSE((*fn)(v).act);
+  CHECK(reg.faults()->counts().at("replacement/replan-throws/threw") == 2);
+  auto unknown = reg.make_replacement("nope");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(contains(unknown.err().message, "replacement: expected one of windowed, drift, none, replan-throws"));
 }

@@ -177,6 +177,9 @@ TEST_CASE("admission refuses a predicted TTFT over the SLO and a late first toke
   CHECK(r.rec[0].status == sim::request_status::rejected);
   CHECK(r.rec[0].finish == 0);
   CHECK(r.rec[1].status == sim::request_status::ok);
+  auto s = sim::summarize(r.rec, {0, 0}, {"a"}, 0);
+  CHECK(s.overall.gen.requests == 2); // the refused one counts (no tokens, yet a generation request)
+  CHECK(s.overall.gen.attainment == 0.5);
   // without admission: the prefill of 100 tokens (0.11 s) passes the 0.05 s deadline
   auto o = big_memory();
   o.gen.admission = false;

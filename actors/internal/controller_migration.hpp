@@ -1,0 +1,42 @@
+#pragma once
+// The controller's live migration (issue 11 §2): from the placement served to another one, while serving.
+// Called from the controller's handlers only (actors/controller.cpp, controller_nodes.cpp).
+//
+//   accepted -> (targets build through load entries, leaving groups retire in the order of migration.hpp)
+//            -> done (every target ready, every leaving group's devices free)   | failed (a target's build)
+//
+// - A target group is an ordinary group slot (wire_group): its models preload through load entries and it
+//   takes requests once it answered ready, i.e. once its replicas are resident.
+// - A leaving group retires: it takes no new requests, answers what it accepted (queued and in the pipeline),
+//   then its stages stop and free its devices; it is never restored.
+// - Only one migration runs at a time; another one is refused (busy) with the running one's id. A migration
+//   is refused while the cluster is not whole (a lost node, a replacement group): the node-loss path owns
+//   the placement then.
+#include <string>
+#include <vector>
+
+#include "actors/internal/controller_nodes.hpp"
+#include "messages/placement.hpp"
+
+namespace sy::actors::internal {
+
+/// POST /v2/placement: parse and check `body`, then start_migration. Nothing changes unless accepted.
+messages::placement_answer on_placement_post(controller_self self, const std::string& body);
+
+/// GET /v2/placement: the groups served now, the migration in progress and the last one.
+messages::placement_status on_placement_query(controller_self self);
+
+/// Starts the migration to `target` (checked groups, any names: new groups get unique ones) and takes its
+/// first steps. `source` says who asked (logs, GET).
+messages::placement_answer start_migration(controller_self self, std::vector<planned_group> target,
+                                           const std::string& source);
+
+/// The migration's next steps after an event (a group ready, devices freed, a request answered); no-op
+/// without a migration. Called at the end of every reconcile.
+void migration_step(controller_self self);
+
+/// The groups served now (not leaving, not retired, not down), as planned groups (the re-placement policies
+/// plan from them).
+std::vector<planned_group> served_groups(const controller_state& st);
+
+} // namespace sy::actors::internal

@@ -1,0 +1,171 @@
+#include "actors/internal/controller_replan.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/internal/controller_migration.hpp"
+#include "actors/internal/placement_input.hpp"
+#include "actors/internal/replan.hpp"
+#include "messages/logging.hpp"
+#include "sim/deployment_plan.hpp"
+
+namespace sy::actors::internal {
+
+namespace {
+
+using namespace messages;
+
+std::chrono::milliseconds tick_period(const controller_state& st) {
+  return std::clamp(st.replan_window / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+}
+
+double seconds(std::chrono::nanoseconds d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+void count(controller_state& st, const std::string& outcome) {
+  ++st.replans[st.replan_name][outcome];
+}
+
+policies::replacement_view view_of(controller_self self) {
+  auto& st = self->state;
+  policies::replacement_view v;
+  const auto now = self->clock().now();
+  v.since_replan_s = seconds(now - st.last_replan);
+  v.window_s = seconds(st.replan_window);
+  v.observed_rps = st.arrivals.rates(now, st.replan_window);
+  v.assumed_rps = st.assumed_rps;
+  return v;
+}
+
+} // namespace
+
+status init_replan(controller_state& st, const config::cluster_config& cfg) {
+  const auto& rp = cfg.placement.replan;
+  if (rp.name.empty())
+    return {};
+  const std::string where = (rp.where.empty() ? cfg.source : rp.where) + ": placement.replan";
+  auto params = policies::numbers_of(rp.params);
+  if (auto w = params.find("window_s"); w != params.end()) {
+    st.replan_window = std::chrono::milliseconds(static_cast<std::int64_t>(w->second * 1000));
+    params.erase(w);
+  } else if (auto i = params.find("interval_s"); i != params.end()) { // default: the window is the interval
+    st.replan_window = std::chrono::milliseconds(static_cast<std::int64_t>(i->second * 1000));
+  }
+  auto fn = st.registry->make_replacement(rp.name, params);
+  if (!fn)
+    return make_error("config", where + ": " + fn.err().message);
+  if (cfg.placement.profile.path.empty())
+    return make_error("config", where + ": re-placement plans with a profile database: set placement.profile "
+                                        "(switchyard profile writes one)");
+  auto db = sim::load_placement_profile(cfg);
+  if (!db)
+    return db.err();
+  st.replan = std::move(*fn);
+  st.replan_name = rp.name;
+  st.replan_db = std::make_shared<const policies::profile_db>(std::move(*db));
+  st.assumed_rps = rates_of_workload(cfg);
+  return {};
+}
+
+void start_replan(controller_self self) {
+  auto& st = self->state;
+  if (!st.replan || st.replan_ticking)
+    return;
+  st.replan_ticking = true;
+  st.last_replan = self->clock().now();
+  logger("controller")->info("re-placement policy {} on: window {} ms, checked every {} ms", st.replan_name,
+                             st.replan_window.count(), tick_period(st).count());
+  self->delayed_send(self, tick_period(st), placement_atom_v, tick_atom_v);
+}
+
+void on_replan_tick(controller_self self) {
+  auto& st = self->state;
+  if (st.stopping || st.draining) {
+    st.replan_ticking = false;
+    return;
+  }
+  self->delayed_send(self, tick_period(st), placement_atom_v, tick_atom_v);
+  if (!st.ready || st.migration || st.replan_seq != 0)
+    return; // one at a time
+  auto v = view_of(self);
+  auto d = st.replan(v);
+  st.last_replan_reason = d.reason;
+  if (!d.act)
+    return;
+  st.last_replan = self->clock().now();
+  const auto seq = ++st.replan_seq == 0 ? ++st.replan_seq : st.replan_seq;
+  st.replan_seq = seq;
+  st.replan_rates = v.observed_rps;
+  replan_inputs in;
+  in.cfg = st.cfg;
+  in.db = st.replan_db;
+  in.rates = v.observed_rps;
+  in.duration_s = std::max(60.0, v.window_s);
+  in.served = served_groups(st);
+  in.seed = seq;
+  logger("controller")->info("re-placement policy {}: re-planning ({})", st.replan_name, d.reason);
+  auto ctrl = controller_full_actor{self};
+  self->system().spawn<caf::detached>([in, ctrl, seq](caf::blocking_actor* planner) {
+    replan_output out;
+    try {
+      out = run_replan(in);
+    } catch (const std::exception& e) { // the planner must not take the process down
+      out.error = std::string{"the planner threw: "} + e.what();
+    }
+    planner->send(ctrl, placement_atom_v,
+                  replan_report{seq, out.error, out.plan_json, out.served_score, out.candidate_score, out.planning_s});
+  });
+}
+
+void on_replan_report(controller_self self, const replan_report& r) {
+  auto& st = self->state;
+  if (r.seq != st.replan_seq)
+    return;
+  st.replan_seq = 0;
+  if (!r.error.empty()) {
+    count(st, "failed");
+    logger("controller")->error("re-placement policy {}: the planner failed after {:.3f} s: {}", st.replan_name,
+                                r.planning_s, r.error);
+    return;
+  }
+  auto v = view_of(self);
+  v.observed_rps = st.replan_rates; // the rates the candidate was planned on
+  v.has_candidate = true;
+  v.served_score = r.served_score;
+  v.candidate_score = r.candidate_score;
+  auto d = st.replan(v);
+  st.last_replan_reason = d.reason;
+  if (!d.act) {
+    count(st, "kept");
+    st.assumed_rps = st.replan_rates; // the placement served is right for these rates
+    logger("controller")->info("re-placement policy {}: keeps the placement ({}; planned in {:.3f} s)", st.replan_name,
+                               d.reason, r.planning_s);
+    return;
+  }
+  auto groups = parse_placement(*st.cfg, r.plan_json, "re-placement policy " + st.replan_name);
+  if (!groups) {
+    count(st, "failed");
+    logger("controller")->error("{}", groups.err().message);
+    return;
+  }
+  auto a = start_migration(self, std::move(*groups), "policy " + st.replan_name + ": " + d.reason);
+  switch (a.outcome) {
+    case placement_outcome::accepted:
+      count(st, "applied");
+      st.assumed_rps = st.replan_rates;
+      break;
+    case placement_outcome::unchanged:
+      count(st, "unchanged");
+      st.assumed_rps = st.replan_rates;
+      break;
+    case placement_outcome::busy: count(st, "busy"); break;
+    default: count(st, "failed"); break;
+  }
+  logger("controller")->info("re-placement policy {}: candidate {:.3f} vs served {:.3f} (planned in {:.3f} s): {} {}",
+                             st.replan_name, r.candidate_score, r.served_score, r.planning_s, to_string(a.outcome),
+                             a.reason);
+}
+
+} // namespace sy::actors::internal
