@@ -82,6 +82,20 @@ def scenario_azure_llm():
         print("azure-llm sample: %d requests, %d dropped, %d clipped; TTFT p50 %.1f ms, TPOT p50 %.2f ms, %.0f tok/s"
               % (len(rows), s["dropped_not_fitting"], s["clipped_prompts"], g["ttft_p50_s"] * 1e3,
                  g["tpot_p50_s"] * 1e3, g["tokens_per_s"]))
+        # The same slice through the simulator (analytic profile): the same fitted requests, the same records
+        # and summary keys, generations with tokens.
+        srec, ssumm = os.path.join(d, "sr.csv"), os.path.join(d, "ss.json")
+        rc, out, err = base.run(["replay", "--trace", AZURE_SAMPLE, "--format", "azure-llm", "--time-scale", "2",
+                                 "--records", srec, "--summary", ssumm, "--no-progress", "--simulate",
+                                 "--hardware", "V100-16GB", "--force"])
+        check(rc == 0, "replay --simulate of the sample: rc %d\n%s" % (rc, err))
+        ss, srows = json.load(open(ssumm)), records(srec)
+        check(len(srows) == len(rows) and ss["dropped_not_fitting"] == s["dropped_not_fitting"], "same fitted trace")
+        sg = ss["overall"].get("generation")
+        check(sg is not None and sg["requests"] == len(rows), "simulated generation summary: %r" % sg)
+        check(any(int(r["new_tokens"]) > 0 for r in srows) and sg["tokens_per_s"] > 0, "simulated tokens")
+        print("simulated: TTFT p50 %.1f ms, TPOT p50 %.2f ms, %.0f tok/s" % (sg["ttft_p50_s"] * 1e3,
+                                                                           sg["tpot_p50_s"] * 1e3, sg["tokens_per_s"]))
 
 
 def metric_lines(port, prefix):
