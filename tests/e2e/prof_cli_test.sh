@@ -35,12 +35,14 @@ trace)
   test $rc -ne 0 || fail "bad line accepted"
   grep -q "bad.csv:3: input_tokens: expected a positive integer, found 'ten'" "$dir/err" || fail "no located error"
   # Azure LLM, one file per model: file i -> model i, arrivals relative to each file's first request
-  printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.5,100,1\n2023-11-16 18:15:48.5,9000,1\n' >"$dir/l1.csv"
+  printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.5,100,1\n2023-11-16 18:15:48.5,9000,7\n' >"$dir/l1.csv"
   printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,300,1\n' >"$dir/l2.csv"
   "$sy" trace convert --format azure-llm -i "$dir/l1.csv" -i "$dir/l2.csv" --models m1,m2 --max-seq 2048 \
     -o "$dir/l.csv" >"$dir/out" || fail "azure-llm per model"
-  test "$(sed -n 4p "$dir/l.csv")" = "2.000000000,m1,2048" || fail "azure-llm rows: $(cat "$dir/l.csv")"
-  test "$(grep -c ',m2,300$' "$dir/l.csv")" -eq 1 || fail "m2 row missing"
+  # GeneratedTokens -> output_tokens (issue 10 §4): the native CSV's fifth column, slo_ms empty (the default)
+  test "$(sed -n 1p "$dir/l.csv")" = "arrival_s,model,input_tokens,slo_ms,output_tokens" || fail "azure-llm header: $(cat "$dir/l.csv")"
+  test "$(sed -n 4p "$dir/l.csv")" = "2.000000000,m1,2048,,7" || fail "azure-llm rows: $(cat "$dir/l.csv")"
+  test "$(grep -c ',m2,300,,1$' "$dir/l.csv")" -eq 1 || fail "m2 row missing"
   ;;
 alpaserve)
   # AlpaServe's pickled profiling database -> our JSON -> loaded (validated) by --calibrate
