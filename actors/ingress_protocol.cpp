@@ -327,15 +327,25 @@ result<wire_request> parse_infer(const msgpack::object& o, const ingress_limits&
 
 } // namespace
 
+namespace {
+
+/// The first three keys of every answer frame: id, status, reason.
+void pack_answer_head(msgpack::packer<vec_writer>& pk, std::uint64_t id, const std::string& status,
+                      const std::string& reason) {
+  pack_str(pk, "id");
+  pk.pack_uint64(id);
+  pack_str(pk, "status");
+  pack_str(pk, status);
+  pack_str(pk, "reason");
+  pack_str(pk, reason);
+}
+
+} // namespace
+
 void encode_response(const wire_response& r, std::vector<char>& out) {
   append_frame(out, [&](msgpack::packer<vec_writer>& pk) {
     pk.pack_map(7);
-    pack_str(pk, "id");
-    pk.pack_uint64(r.id);
-    pack_str(pk, "status");
-    pack_str(pk, r.status);
-    pack_str(pk, "reason");
-    pack_str(pk, r.reason);
+    pack_answer_head(pk, r.id, r.status, r.reason);
     pack_str(pk, "output");
     pk.pack_map(3);
     pack_str(pk, "data");
@@ -535,12 +545,7 @@ void encode_token(const wire_token& t, std::vector<char>& out) {
 void encode_generate_response(const wire_generate_response& r, std::vector<char>& out) {
   append_frame(out, [&](msgpack::packer<vec_writer>& pk) {
     pk.pack_map(9);
-    pack_str(pk, "id");
-    pk.pack_uint64(r.id);
-    pack_str(pk, "status");
-    pack_str(pk, r.status);
-    pack_str(pk, "reason");
-    pack_str(pk, r.reason);
+    pack_answer_head(pk, r.id, r.status, r.reason);
     pack_str(pk, "tokens");
     pk.pack_array(static_cast<std::uint32_t>(r.tokens.size()));
     for (auto t : r.tokens)

@@ -237,6 +237,23 @@ result<policies::profile_db> load_placement_profile(const config::cluster_config
   return db;
 }
 
+result<config_profile> profile_for_config(const config::cluster_config& cfg, const policies::profile_db& db) {
+  std::vector<std::string> names, types;
+  std::vector<double> slo_s;
+  for (const auto& m : cfg.models) {
+    names.push_back(m.name);
+    types.push_back(m.preset);
+    slo_s.push_back(m.slo ? std::chrono::duration<double>(*m.slo).count() : 0.0);
+  }
+  std::vector<policies::profile_entry> entries;
+  for (const auto& [key, e] : db.entries())
+    entries.push_back(e);
+  auto table = policies::profile_table::build(names, entries, types);
+  if (!table)
+    return table.err();
+  return config_profile{std::move(*table), std::move(slo_s)};
+}
+
 result<deployment_plan> plan_deployment(const config::cluster_config& cfg, const policies::profile_db& db,
                                         const trace& workload) {
   const std::string pwhere = policy_where(cfg);
@@ -257,22 +274,11 @@ result<deployment_plan> plan_deployment(const config::cluster_config& cfg, const
   if (auto st = check_profile_kind(db.device(), *kind, profile_where(cfg)); !st)
     return st.err();
 
-  // The profile table over the config's models (registration order = config order); entries named after a
-  // model's preset serve it too.
-  std::vector<std::string> names, types;
-  std::vector<double> slo_s;
-  for (const auto& m : cfg.models) {
-    names.push_back(m.name);
-    types.push_back(m.preset);
-    slo_s.push_back(m.slo ? std::chrono::duration<double>(*m.slo).count() : 0.0);
-  }
-  std::vector<policies::profile_entry> entries;
-  for (const auto& [key, e] : db.entries())
-    entries.push_back(e);
-  auto table = policies::profile_table::build(names, entries, types);
-  if (!table)
-    return config_error(profile_where(cfg), table.err().message);
-  auto prepared = prepare(workload, *table, cfg.placement.slo_scale, slo_s);
+  auto prof = profile_for_config(cfg, db);
+  if (!prof)
+    return config_error(profile_where(cfg), prof.err().message);
+  auto* table = &prof->table;
+  auto prepared = prepare(workload, *table, cfg.placement.slo_scale, prof->slo_s);
   if (!prepared)
     return config_error(workload_where(cfg), prepared.err().message);
   auto trace_ptr = std::make_shared<const prepared_trace>(std::move(*prepared));
@@ -292,7 +298,7 @@ result<deployment_plan> plan_deployment(const config::cluster_config& cfg, const
   pb.devices_per_node = min_node_devices(cfg);
   pb.mem_budget = budget;
   pb.arrivals = trace_ptr->arrival;
-  pb.model_rates.assign(names.size(), 0.0);
+  pb.model_rates.assign(cfg.models.size(), 0.0);
   if (const auto& rq = workload.requests; rq.size() > 1 && rq.back().arrival_s > rq.front().arrival_s) {
     const double span = rq.back().arrival_s - rq.front().arrival_s;
     for (const auto& r : rq) {
@@ -314,7 +320,7 @@ result<deployment_plan> plan_deployment(const config::cluster_config& cfg, const
     return config_error(pwhere, "expected one placement, found " + std::to_string(s->placements.size()) + " windows");
   const auto& pl = s->placements.front();
   // Every model needs a replica: say why a model has none (its smallest shard against the budget).
-  for (std::size_t m = 0; m < names.size(); ++m) {
+  for (std::size_t m = 0; m < cfg.models.size(); ++m) {
     bool placed = false;
     for (const auto& g : pl.groups)
       placed = placed || std::find(g.models.begin(), g.models.end(), static_cast<int>(m)) != g.models.end();
@@ -329,7 +335,7 @@ result<deployment_plan> plan_deployment(const config::cluster_config& cfg, const
                                    "bytes per device (0.85 x the smallest device memory)",
                   smallest, budget);
     return config_error(pwhere, "expected a placement that serves every model, found that " + name
-                                  + " placed no replica of model '" + names[m] + "' (" + buf + ")");
+                                  + " placed no replica of model '" + cfg.models[m].name + "' (" + buf + ")");
   }
   sim::simulator check(*table, sopt);
   auto ev = check.run(*s, *trace_ptr);

@@ -17,6 +17,7 @@
 #include "config/cluster_config.hpp"
 #include "messages/result.hpp"
 #include "policies/placement/plan_file.hpp"
+#include "policies/placement/profile_table.hpp"
 #include "policies/profile.hpp"
 #include "sim/workload.hpp"
 
@@ -39,6 +40,14 @@ result<trace> parse_records_csv(const std::string& text, const std::string& sour
 
 /// The profile database cfg.placement.profile names, checked for the deployment's device kind.
 result<policies::profile_db> load_placement_profile(const config::cluster_config& cfg);
+
+/// The profile table over the config's models (registration order = config order; entries named after a
+/// model's preset serve it too) and each model's slo_ms in seconds (0: none), as sim::prepare takes them.
+struct config_profile {
+  policies::profile_table table;
+  std::vector<double> slo_s;
+};
+result<config_profile> profile_for_config(const config::cluster_config& cfg, const policies::profile_db& db);
 
 /// Refuses a profile made for `device` (a profile db's `device` field, or an analytic GPU's name) when the
 /// deployment's devices are of another kind (`where`: the message's prefix). An unknown device (empty: older

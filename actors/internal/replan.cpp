@@ -16,20 +16,11 @@ namespace {
 /// The served placement's predicted attainment on `t` (the simulator in the planner's own options).
 result<double> score_served(const config::cluster_config& cfg, const policies::profile_db& db, const sim::trace& t,
                             const std::vector<planned_group>& served) {
-  std::vector<std::string> names, types;
-  std::vector<double> slo_s;
-  for (const auto& m : cfg.models) {
-    names.push_back(m.name);
-    types.push_back(m.preset);
-    slo_s.push_back(m.slo ? std::chrono::duration<double>(*m.slo).count() : 0.0);
-  }
-  std::vector<policies::profile_entry> entries;
-  for (const auto& [key, e] : db.entries())
-    entries.push_back(e);
-  auto table = policies::profile_table::build(names, entries, types);
-  if (!table)
-    return table.err();
-  auto prepared = sim::prepare(t, *table, cfg.placement.slo_scale, slo_s);
+  auto prof = sim::profile_for_config(cfg, db);
+  if (!prof)
+    return prof.err();
+  auto* table = &prof->table;
+  auto prepared = sim::prepare(t, *table, cfg.placement.slo_scale, prof->slo_s);
   if (!prepared)
     return prepared.err();
   std::int64_t mem = 0;
@@ -39,7 +30,8 @@ result<double> score_served(const config::cluster_config& cfg, const policies::p
   sim::sim_options sopt;
   sopt.mem_budget_bytes = static_cast<double>(mem) * sim::runtime_weight_fraction;
   policies::placement p;
-  p.model_names = names;
+  for (const auto& m : cfg.models)
+    p.model_names.push_back(m.name);
   for (const auto& g : served) {
     policies::group_placement gp;
     gp.config = {g.op, g.pp};
