@@ -70,6 +70,7 @@ struct model_entry {
   std::vector<caf::typed_response_promise<ack>> load_waiters, unload_waiters;
   std::unique_ptr<internal::generation_queue> gen; // generating decoders only
   internal::step_cost_fit step_fit;                // its steps' seconds vs prompt tokens (TTFT admission)
+  std::int64_t gen_enqueued = 0;                   // generations received (the controller's pending view)
   bool gen_busy() const { return gen && !gen->idle(); }
 };
 
@@ -202,6 +203,7 @@ void report(self_ptr self) {
       gl.prefill_ahead = q.prefill_ahead;
       gl.running_left = std::move(q.running_left);
       gl.waiting_new_tokens = q.waiting_new_tokens;
+      gl.enqueued = m.gen_enqueued;
     }
   }
   r.kv_used = st.kv_used;
@@ -612,6 +614,8 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
       if (it == st.models.end())
         return fail(request_status::rejected, "model " + q.model + " is not hosted by group " + st.init.name,
                     error_code::not_resident);
+      ++it->second.gen_enqueued;
+      report_soon(self); // the controller's pending view of it ends with a report that counts it
       if (!it->second.gen)
         return fail(request_status::rejected, "model " + q.model + " does not generate (not a decoder)",
                     error_code::invalid_request);

@@ -125,12 +125,13 @@ struct gen_load {
   std::int64_t prefill_ahead = 0;     // prompt tokens not yet in the KV of running and waiting sequences
   std::vector<std::int32_t> running_left{}; // new tokens still to come per running sequence, ascending
   double waiting_new_tokens = 0;      // mean new tokens still to come per waiting sequence
+  std::int64_t enqueued = 0;          // generations of the model this group actor received so far
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, gen_load& x) {
   return f(x.step_base_s, x.prefill_token_s, x.steps, x.prefill_ahead,
-           x.running_left, x.waiting_new_tokens);
+           x.running_left, x.waiting_new_tokens, x.enqueued);
 }
 
 struct group_report {

@@ -31,6 +31,10 @@ double lookup(const std::map<std::string, double>& m, const std::string& k) {
   return it == m.end() ? 0.0 : it->second;
 }
 
+/// A generation's enqueue reaches its group well within this (the request actor forwards it at once); an
+/// admitted generation that the group's reports have not counted by then is no longer counted as pending.
+constexpr std::chrono::seconds pending_max_age{2};
+
 /// What admission knows of `req`'s model in group `slot` (ttft_predictor.hpp). The step cost is the group's
 /// measurement; before its first step, the profile's generation costs when the controller loaded a profile
 /// (placement.profile, for re-placement), else the measured one-pass latency of a batch of 1 as one
@@ -165,8 +169,14 @@ caf::result<generate_response> on_generate(controller_self self, generate_reques
                                            : std::chrono::nanoseconds{st.cfg->runtime.request_timeout};
   // Admission (AlpaServe's rule, per first token): the predicted first token must come before the TTFT
   // deadline, else the request is refused now rather than answered deadline_exceeded later.
+  auto& pending = slot.gen_pending[req.model];
+  {
+    auto gl = slot.report.gen_loads.find(req.model);
+    pending.sync(gl == slot.report.gen_loads.end() ? 0 : gl->second.enqueued, now, pending_max_age);
+  }
   if (req.ttft) {
     auto v = ttft_view_of(st, slot, req);
+    pending.add_to(v);
     auto p = predict_ttft(v);
     const double limit = std::chrono::duration<double>(ttft).count();
     if (p.known && p.seconds > limit)
@@ -179,15 +189,7 @@ caf::result<generate_response> on_generate(controller_self self, generate_reques
                                 limit * 1e3),
                     error_code::overload);
   }
-  { // until the group's next report: what it will hold once this sequence is queued (a burst that arrives
-    // between two reports sees the requests admitted before it)
-    auto& gl = slot.report.gen_loads[req.model];
-    auto& waiting = slot.report.gen_waiting[req.model];
-    gl.waiting_new_tokens = (gl.waiting_new_tokens * static_cast<double>(waiting) + req.max_new_tokens) /
-                            static_cast<double>(waiting + 1);
-    ++waiting;
-    gl.prefill_ahead += static_cast<std::int64_t>(req.tokens.size());
-  }
+  pending.admit(static_cast<std::int64_t>(req.tokens.size()), req.max_new_tokens, now);
   request_init init{req.model, now, now, now + ttft, slot.plan.name, slot.actor, controller_full_actor{self}, true};
   init.stall_timeout = st.cfg->runtime.request_timeout;
   auto who = spawn_request(self->system(), std::move(init));

@@ -86,4 +86,32 @@ ttft_prediction predict_ttft(const ttft_view& v) {
   return p;
 }
 
+void pending_generations::sync(std::int64_t enqueued, time_point now, std::chrono::nanoseconds max_age) {
+  if (enqueued < last_enqueued_) { // a new group actor (rebuilt) counts from 0: nothing of the old is pending
+    q_.clear();
+  } else {
+    for (std::int64_t n = enqueued - last_enqueued_; n > 0 && !q_.empty(); --n)
+      q_.pop_front();
+  }
+  last_enqueued_ = enqueued;
+  while (!q_.empty() && now - q_.front().at > max_age)
+    q_.pop_front();
+}
+
+void pending_generations::admit(std::int64_t prompt, std::int64_t new_tokens, time_point now) {
+  q_.push_back(entry{prompt, new_tokens, now});
+}
+
+void pending_generations::add_to(ttft_view& v) const {
+  if (q_.empty())
+    return;
+  double new_tokens = v.waiting_new_tokens * std::max(0, v.waiting);
+  for (const auto& e : q_) {
+    v.prefill_ahead += e.prompt;
+    new_tokens += static_cast<double>(e.new_tokens);
+  }
+  v.waiting = std::max(0, v.waiting) + static_cast<int>(q_.size());
+  v.waiting_new_tokens = new_tokens / v.waiting;
+}
+
 } // namespace sy::actors::internal

@@ -3,7 +3,9 @@
 // a model's continuous-batching steps, and the pure prediction of a new sequence's first token from it and
 // the group's generation queue. No actors, no clocks: the model_group feeds step_cost_fit with its step
 // results, reports the fit and its queue (messages::gen_load), and the controller calls predict_ttft.
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 namespace sy::actors::internal {
@@ -51,6 +53,29 @@ struct ttft_prediction {
   double seconds = 0;          // predicted arrival -> first token
   std::int64_t iterations = 0; // iterations until (and with) this prompt's last chunk
   std::int64_t slot_wait = 0;  // of them: iterations before a sequence slot is free for it
+};
+
+/// Generations the controller sent to one model of one group that the group's last report may not count
+/// yet (a report can leave the group before the request actors' enqueues arrive there). Admission adds them
+/// to the reported queue, so a burst that arrives between two reports queues behind itself. The group
+/// reports how many generations of the model it received so far (messages::gen_load::enqueued); that many
+/// leave this list, oldest first. An entry older than `max_age` leaves too (its request never reached the
+/// group: a stop, a lost node), so the list cannot grow stale.
+class pending_generations {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+  void sync(std::int64_t enqueued, time_point now, std::chrono::nanoseconds max_age);
+  void admit(std::int64_t prompt, std::int64_t new_tokens, time_point now);
+  void add_to(ttft_view& v) const; // waiting, prefill_ahead and waiting_new_tokens grow by the pending ones
+  std::size_t size() const noexcept { return q_.size(); }
+
+private:
+  struct entry {
+    std::int64_t prompt = 0, new_tokens = 0;
+    time_point at{};
+  };
+  std::deque<entry> q_;
+  std::int64_t last_enqueued_ = 0; // the count of the last sync
 };
 
 /// predicted TTFT = load_s + iterations x step_base_s + (prefill_ahead + prompt) x prefill_token_s, where

@@ -104,7 +104,7 @@ def scenario_msgpack():
                 (dict(tokens=[1], top_p=0.0), "sampling.top_p"),
                 (dict(tokens=[1], max_new_tokens=0), "max_new_tokens"),
                 (dict(tokens=[1], max_new_tokens=-2), "'max_new_tokens': expected a positive integer up to 1048576, found -2"),
-                (dict(tokens=[1] * 70, max_new_tokens=1), "prompt of 70 tokens + 1 new tokens exceeds model tiny-gpt's max positions 64"),
+                (dict(tokens=[1] * 70, max_new_tokens=1), "'tokens': 70 tokens exceed model tiny-gpt's max_seq of 64"),
                 (dict(tokens=[1], ttft_ms=-5.0), "'ttft_ms': expected a positive number of milliseconds up to 1e9, found -5"),
             ]
             for k, (kw, what) in enumerate(bad):

@@ -120,3 +120,38 @@ TEST_CASE("decodes beyond the token budget leave one prompt token per iteration"
   CHECK(p.iterations == 3 + 1);
   CHECK(p.seconds == Approx(4 * 0.01));
 }
+
+TEST_CASE("generations admitted since the group's last report queue ahead of the next one until a report counts "
+          "them", "[ttft]") {
+  using sy::actors::internal::pending_generations;
+  using namespace std::chrono_literals;
+  pending_generations p;
+  const pending_generations::time_point t0{};
+  p.sync(0, t0, 2s);
+  p.admit(200, 4, t0);
+  p.admit(100, 8, t0 + 1ms);
+  ttft_view v;
+  v.waiting = 2;              // reported: 2 waiting with 10 new tokens each, 50 prompt tokens to prefill
+  v.waiting_new_tokens = 10;
+  v.prefill_ahead = 50;
+  p.add_to(v);
+  CHECK(v.waiting == 4);
+  CHECK(v.prefill_ahead == 50 + 200 + 100);
+  CHECK(v.waiting_new_tokens == Approx((2 * 10 + 4 + 8) / 4.0));
+  p.sync(1, t0 + 2ms, 2s); // a report that counts the first: only the second is pending
+  CHECK(p.size() == 1);
+  p.sync(1, t0 + 3ms, 2s); // the same count again: nothing changes
+  CHECK(p.size() == 1);
+  p.admit(300, 1, t0 + 4ms);
+  p.sync(3, t0 + 5ms, 2s);
+  CHECK(p.size() == 0);
+  p.admit(10, 1, t0 + 6ms);
+  p.sync(3, t0 + 3s, 2s); // never counted (it did not reach the group): dropped after max_age
+  CHECK(p.size() == 0);
+  p.admit(10, 1, t0 + 4s);
+  p.sync(0, t0 + 4s, 2s); // a rebuilt group counts from 0: nothing of the old one is pending
+  CHECK(p.size() == 0);
+  p.admit(10, 1, t0 + 4s);
+  p.sync(0, t0 + 4s, 2s);
+  CHECK(p.size() == 1);
+}
