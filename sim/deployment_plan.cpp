@@ -12,7 +12,7 @@
 #include "policies/placement/plan_check.hpp"
 #include "policies/placement/profile_table.hpp"
 #include "policies/placement/registry.hpp"
-#include "policies/policy_registry.hpp"
+#include "policies/policy_numbers.hpp"
 #include "policies/runtime_registry.hpp"
 #include "sim/evaluator.hpp"
 #include "sim/simulator.hpp"
