@@ -1,6 +1,6 @@
 // switchyard-runtime: the full executable, every command. main() lists the commands; each command registers its
 // options in its own apps/*_cmd.cpp (add_*_command, apps/commands.hpp) and runs through its run_* function.
-// Users run it through the lean front `switchyard` (apps/front.hpp), which execs it with argv unchanged.
+// `switchyard` (apps/dispatch.hpp) execs it, argv unchanged, for every command switchyard-sim does not run.
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -10,7 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.hpp"
-#include "apps/front.hpp"
+#include "apps/cli_root.hpp"
 
 namespace {
 

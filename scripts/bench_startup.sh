@@ -3,9 +3,11 @@
 #   simulate      `switchyard simulate` on a one-request trace (analytic V100 profile, a one-device plan)
 #   check-config  a runtime command (validates the embedded default), the path every non-simulator command takes
 #   --help        the top-level help (lists every command)
-# for `switchyard` and, when it sits beside it, for `switchyard-runtime` (the full binary run directly: what
-# every command cost before the lean front existed). Each run is spawned directly (posix_spawn + wait4, no
-# shell), output to /dev/null; the first RUNS/10 runs warm the page cache and are not counted.
+# for `switchyard` (the door, apps/dispatch.hpp, which execs switchyard-sim or switchyard-runtime) and for the
+# executables beside it run directly: `switchyard-runtime` is what every command cost before the split (one
+# binary with CAF, BLAS, TLS), `switchyard-sim` what the door adds. Each run is spawned directly (posix_spawn
+# + wait4, no shell), output to /dev/null; the first RUNS/10 runs warm the page cache and are not counted.
+# BIN_DIR may also hold a single pre-split `switchyard` (then only its rows are printed).
 # usage: scripts/bench_startup.sh [BIN_DIR (default build/apps)] [RUNS (default 51)]
 # Prints the machine load (uptime) before and after: the machine is shared, so compare figures of one call.
 set -euo pipefail
@@ -25,8 +27,9 @@ sim = ["simulate", "--hardware", "V100-16GB", "--models", "bert-1.3b", "--trace"
        "--plan", f"{work}/plan.yaml"]
 cases = [("simulate", sim), ("check-config", ["check-config"]), ("--help", ["--help"])]
 exes = [("switchyard", f"{bin_dir}/switchyard")]
-if os.path.exists(f"{bin_dir}/switchyard-runtime"):
-    exes.append(("switchyard-runtime", f"{bin_dir}/switchyard-runtime"))
+for other in ("switchyard-sim", "switchyard-runtime"):
+    if os.path.exists(f"{bin_dir}/{other}"):
+        exes.append((other, f"{bin_dir}/{other}"))
 null = os.open(os.devnull, os.O_WRONLY)
 
 def once(argv):
@@ -43,6 +46,8 @@ def once(argv):
 print(f"{'command':<14} {'binary':<20} {'wall p50 ms':>11} {'cpu p50 ms':>10} {'wall min ms':>11}  runs")
 for label, args in cases:
     for name, exe in exes:
+        if name == "switchyard-sim" and label != "simulate":
+            continue
         argv = [exe, "--log-level", "warn"] + args if label != "--help" else [exe] + args
         for _ in range(max(1, runs // 10)):
             once(argv)
