@@ -110,6 +110,7 @@ public:
       so.publish = o.publish;
       so.ready_timeout = o.ready_timeout;
       so.cancelled = o.cancelled;
+      so.profile = o.profile;
       auto cluster = actors::start_cluster(*sys_, cfg, so);
       if (!cluster)
         return cluster.err();
@@ -208,6 +209,7 @@ result<std::unique_ptr<local_service>> start_local_service(const config::cluster
       return planned.err();
     auto with_json = o;
     with_json.placement_json = planned->json;
+    with_json.profile = planned->profile;
     return start_local_service(planned->cfg, with_json);
   }
   auto s = std::make_unique<service_impl>(cfg);
