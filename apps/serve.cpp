@@ -178,8 +178,18 @@ public:
     }
     if (metrics_http_)
       metrics_http_->stop();
-    if (ingress_)
+    if (ingress_) {
+      // Wait for the broker to end: an exit still queued when the actor system stops leaves the broker (and
+      // the connections it holds) alive and unreleased at exit (LeakSanitizer reported it).
+      caf::scoped_actor self{*sys_};
+      self->monitor(ingress_);
       caf::anon_send_exit(ingress_, caf::exit_reason::user_shutdown);
+      self->receive([](const caf::down_msg&) {},
+                    caf::after(std::chrono::seconds(5)) >> [] {
+                      logger("up")->warn("drain: the msgpack ingress did not stop within 5 s");
+                    });
+      ingress_ = nullptr;
+    }
     return clean_;
   }
 
