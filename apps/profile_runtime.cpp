@@ -37,9 +37,11 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
     const auto& mc = cfg.models[i];
     if (mc.spec.kind != gpu::arch::decoder)
       continue;
-    if (cfg.placement.mode != config::placement_mode::explicit_groups)
-      return make_error("profile", cfg.source + ": the runtime probe needs explicit placement groups (`placement: "
-                                   "{groups: ...}`) to know each decoder's (tensor, pipeline)");
+    if (cfg.placement.mode != config::placement_mode::explicit_groups) {
+      log->info("runtime probe: {} places by {} (not explicit groups): no decoder's (tensor, pipeline) is known, "
+                "no runtime overheads measured", cfg.source, config::to_string(cfg.placement.mode));
+      return {};
+    }
     probe_model p;
     p.name = mc.name;
     for (const auto& g : cfg.placement.groups)

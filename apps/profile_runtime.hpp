@@ -17,7 +17,8 @@ struct runtime_probe_options {
   int new_tokens = 16; // new tokens per generation (clipped to the positions left)
 };
 
-/// For every decoder of `cfg` that a group of its explicit placement hosts (other placements: an error):
+/// For every decoder of `cfg` that a group of its explicit placement hosts (other placements: nothing is
+/// measured, logged):
 /// `requests` generations, each sent when the previous one should be done, through the runtime. With the
 /// profile entry of that group's (op, pp) predicting one sequence's steps (prefill of the prompt, then one
 /// decode per token), per model:
