@@ -10,7 +10,8 @@
 // admit waiting sequences while fewer than min(max_seqs, limit) run; a step takes at most
 // ceil(running / pp) sequences (disjoint micro-batches): first one decode token of each decoding sequence,
 // then prefill chunks within token_budget; a chunk that ends a sequence's context samples its next token.
-// A model keeps up to pp steps in flight, the group up to pp + 1 (the runtime's max_in_flight default).
+// A model keeps up to pp steps in flight, the group up to pp + 1 (the runtime's max_in_flight default); when
+// the group has room it plans its models' steps in model name order, as the runtime's group does.
 //
 // Swapping (sim_mode::swapping, as the runtime's model group does for generation): initially each group's
 // models are resident in the group's order while their per-GPU bytes (profile_table max_weight: the weights,
@@ -177,6 +178,13 @@ public:
         }
         gs.models.push_back(std::move(q));
       }
+      // The runtime's group visits its models in name order (a std::map) when it plans steps: so does pump.
+      std::stable_sort(gs.models.begin(), gs.models.end(), [&](const model_queue& a, const model_queue& b) {
+        return table_.model_names()[static_cast<std::size_t>(a.model)] <
+               table_.model_names()[static_cast<std::size_t>(b.model)];
+      });
+      for (std::size_t j = 0; j < gs.models.size(); ++j)
+        gs.members[static_cast<std::size_t>(gs.models[j].member)].queue = static_cast<int>(j);
     }
     return {};
   }
