@@ -324,6 +324,19 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
   auto table = policies::profile_table::build(table_models, entries, types);
   if (!table)
     return table.err();
+  // The memory rule keeps room for one full sequence's KV per decoder (sim/deployment_plan.hpp kv_room_tokens).
+  for (std::size_t i = 0; i < table_models.size(); ++i) {
+    std::optional<gpu::model_spec> spec;
+    if (out.config) {
+      if (const auto* mc = out.config->find_model(table_models[i]))
+        spec = mc->spec;
+    } else if (!types[i].empty()) {
+      if (auto p = gpu::preset(types[i]))
+        spec = *p;
+    }
+    if (spec && spec->kind == gpu::arch::decoder)
+      table->reserve_kv(static_cast<int>(i), static_cast<double>(sim::kv_room_tokens(spec->max_seq)));
+  }
   out.table = std::move(*table);
   // SLOs: the config's slo_ms where given.
   out.model_slo_s.assign(table_models.size(), 0.0);
