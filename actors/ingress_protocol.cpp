@@ -156,8 +156,9 @@ result<wire_generate> parse_generate(const msgpack::object& o, const ingress_lim
     } else if (key == "max_new_tokens") {
       if (v.type != msgpack::type::POSITIVE_INTEGER || v.via.u64 == 0 || v.via.u64 > (1u << 20))
         return make_error("invalid", fmt::format("'max_new_tokens': expected a positive integer up to {}, found {}",
-                                                 1u << 20, v.type == msgpack::type::POSITIVE_INTEGER
-                                                             ? std::to_string(v.via.u64) : std::string{type_name(v)}));
+                                                 1u << 20, v.type == msgpack::type::POSITIVE_INTEGER ? std::to_string(v.via.u64)
+                                                           : v.type == msgpack::type::NEGATIVE_INTEGER ? std::to_string(v.via.i64)
+                                                                                                      : std::string{type_name(v)}));
       r.max_new_tokens = static_cast<std::int32_t>(v.via.u64);
     } else if (key == "ignore_eos" || key == "stream") {
       if (v.type != msgpack::type::BOOLEAN)
@@ -167,8 +168,8 @@ result<wire_generate> parse_generate(const msgpack::object& o, const ingress_lim
       if (v.type == msgpack::type::NIL)
         continue;
       if (!as_number(v, num) || !(num > 0) || num > 1e9)
-        return make_error("invalid", fmt::format("'{}': expected a positive number (milliseconds), found {}", key,
-                                                 type_name(v)));
+        return make_error("invalid", fmt::format("'{}': expected a positive number of milliseconds up to 1e9, found {}",
+                                                 key, as_number(v, num) ? fmt::format("{}", num) : std::string{type_name(v)}));
       (key == "ttft_ms" ? r.ttft_ms : r.tpot_ms) = num;
     } else if (key == "sampling") {
       if (v.type == msgpack::type::NIL)

@@ -27,6 +27,8 @@
 // A step that fails for lack of KV blocks sends its sequences back to wait (KV dropped, recomputed later
 // from prompt + tokens; counted as preemptions) while other sequences hold blocks; with none left to
 // wait for, they fail. A model with running or waiting sequences is never an eviction victim (pinned).
+// For TTFT admission the group fits each model's step times against the prompt tokens they carried
+// (internal::step_cost_fit) and reports the fit with its queue (group_report::gen_loads).
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -38,6 +40,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/internal/generation_queue.hpp"
+#include "actors/internal/ttft_predictor.hpp"
 #include "actors/spawn.hpp"
 
 namespace sy::actors {
@@ -66,6 +69,8 @@ struct model_entry {
   double load_s = 0;
   std::vector<caf::typed_response_promise<ack>> load_waiters, unload_waiters;
   std::unique_ptr<internal::generation_queue> gen; // generating decoders only
+  internal::step_cost_fit step_fit;                // its steps' seconds vs prompt tokens (TTFT admission)
+  std::int64_t gen_enqueued = 0;                   // generations received (the controller's pending view)
   bool gen_busy() const { return gen && !gen->idle(); }
 };
 
@@ -190,6 +195,15 @@ void report(self_ptr self) {
       r.kv_swaps[name] = m.gen->swaps();
       r.kv_swap_fallbacks[name] = m.gen->swap_fallbacks();
       r.gen_tokens[name] = st.gen_tokens[name];
+      auto q = m.gen->load();
+      auto& gl = r.gen_loads[name];
+      gl.step_base_s = m.step_fit.base_s();
+      gl.prefill_token_s = m.step_fit.per_token_s();
+      gl.steps = m.step_fit.steps();
+      gl.prefill_ahead = q.prefill_ahead;
+      gl.running_left = std::move(q.running_left);
+      gl.waiting_new_tokens = q.waiting_new_tokens;
+      gl.enqueued = m.gen_enqueued;
     }
   }
   r.kv_used = st.kv_used;
@@ -547,6 +561,8 @@ void on_step(self_ptr self, step_result& r) {
   --st.in_flight;
   --st.steps_in_flight;
   auto out = m.gen->on_result(r, self->clock().now());
+  if (r.code == stage_error::none) // measured: group -> every stage -> group, with its prompt tokens
+    m.step_fit.add(out.prefill_tokens, std::chrono::duration<double>(r.elapsed).count());
   st.gen_tokens[r.model] += static_cast<std::int64_t>(out.tokens.size());
   for (auto& t : out.tokens)
     self->send(t.seq->req.requester, token_atom_v, token_frame{t.seq->req.id, t.index, t.value});
@@ -598,6 +614,8 @@ model_group_actor::behavior_type group_fn(self_ptr self, model_group_init init) 
       if (it == st.models.end())
         return fail(request_status::rejected, "model " + q.model + " is not hosted by group " + st.init.name,
                     error_code::not_resident);
+      ++it->second.gen_enqueued;
+      report_soon(self); // the controller's pending view of it ends with a report that counts it
       if (!it->second.gen)
         return fail(request_status::rejected, "model " + q.model + " does not generate (not a decoder)",
                     error_code::invalid_request);

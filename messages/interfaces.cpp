@@ -23,6 +23,7 @@ void add_internal_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<stage_completion>("sy.stage_completion");
   cfg.add_message_type<stage_spec>("sy.stage_spec");
   cfg.add_message_type<node_registration>("sy.node_registration");
+  cfg.add_message_type<gen_load>("sy.gen_load");
   cfg.add_message_type<group_report>("sy.group_report");
   cfg.add_message_type<request_record>("sy.request_record");
   cfg.add_message_type<request_actor>("sy.request_actor");

@@ -115,6 +115,25 @@ typename Inspector::result_type inspect(Inspector& f, node_registration& x) {
 }
 
 /// A model_group's state as the controller's admission and dispatch see it (pushed after changes).
+/// What admission needs of one model's generations in a group (actors/internal/ttft_predictor.hpp): the
+/// measured step cost (seconds = step_base_s + prefill_token_s x prompt tokens in the step; 0, 0: nothing
+/// measured yet) and the queue a new sequence would join.
+struct gen_load {
+  double step_base_s = 0;
+  double prefill_token_s = 0;
+  std::int64_t steps = 0;             // steps measured
+  std::int64_t prefill_ahead = 0;     // prompt tokens not yet in the KV of running and waiting sequences
+  std::vector<std::int32_t> running_left{}; // new tokens still to come per running sequence, ascending
+  double waiting_new_tokens = 0;      // mean new tokens still to come per waiting sequence
+  std::int64_t enqueued = 0;          // generations of the model this group actor received so far
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gen_load& x) {
+  return f(x.step_base_s, x.prefill_token_s, x.steps, x.prefill_ahead,
+           x.running_left, x.waiting_new_tokens, x.enqueued);
+}
+
 struct group_report {
   std::string group;
   std::map<std::string, residency> models;
@@ -128,12 +147,14 @@ struct group_report {
   std::map<std::string, std::int64_t> gen_running, gen_waiting, preemptions, gen_tokens;
   std::vector<std::int64_t> kv_used, kv_free;
   std::map<std::string, std::int64_t> kv_swaps, kv_swap_fallbacks; // of the preemptions: by swap; swaps that fell back
+  std::map<std::string, gen_load> gen_loads{}; // per generating model: step costs and queue (TTFT admission)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_report& x) {
   return f(x.group, x.models, x.queued, x.latency_s, x.load_s, x.in_pipeline, x.unhealthy, x.gen_running,
-           x.gen_waiting, x.preemptions, x.gen_tokens, x.kv_used, x.kv_free, x.kv_swaps, x.kv_swap_fallbacks);
+           x.gen_waiting, x.preemptions, x.gen_tokens, x.kv_used, x.kv_free, x.kv_swaps, x.kv_swap_fallbacks,
+           x.gen_loads);
 }
 
 /// model_group: one per group of devices with one (tp, pp).

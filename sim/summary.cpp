@@ -31,7 +31,11 @@ struct gen_acc {
     const double tpot = tpot_of(r.first_token >= 0 ? r.first_token : r.finish, r.finish, r.new_tokens);
     const bool ttft_miss = r.ttft_slo_s > 0 && ttft > r.ttft_slo_s;
     const bool tpot_miss = r.tpot_slo_s > 0 && r.new_tokens > 1 && tpot > r.tpot_slo_s;
-    if ((r.first_token >= 0 || ok) && ttft_miss)
+    // A TTFT miss (summary.hpp): a first token later than the SLO, or no first token at all because the
+    // request ended deadline_exceeded (its TTFT deadline, or the request timeout, passed first). A rejected
+    // request was refused at admission: it never waited for a token, so it is no miss.
+    const bool expired_before_token = r.first_token < 0 && r.status == "deadline_exceeded";
+    if (((r.first_token >= 0 || ok) && ttft_miss) || expired_before_token)
       ++g.ttft_misses;
     if (ok && tpot_miss)
       ++g.tpot_misses;

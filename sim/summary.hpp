@@ -21,8 +21,11 @@ namespace sy::sim {
 /// ones (index int(q * n) of the sorted values) over ok requests; TTFT = first_token - arrival (an ok request
 /// without a first-token time: finish - arrival), TPOT = (finish - first_token) / (new_tokens - 1) for
 /// new_tokens > 1. attainment: ok AND TTFT <= ttft_slo (when > 0) AND TPOT <= tpot_slo (when > 0), over all
-/// generation requests. ttft_misses: requests with a first token later than their TTFT SLO; tpot_misses: ok
-/// requests whose TPOT is over their TPOT SLO.
+/// generation requests. ttft_misses: requests whose first token came later than their TTFT SLO (any final
+/// status), plus requests that ended `deadline_exceeded` before any token (they missed their first token,
+/// whether the deadline was the TTFT SLO or the request timeout); `rejected` requests (refused at admission)
+/// and requests that failed before a token are not misses. tpot_misses: ok requests whose TPOT is over their
+/// TPOT SLO.
 struct generation_summary {
   long requests = 0; // generation requests among them (0: block not written)
   double ttft_p50_s = 0, ttft_p90_s = 0, ttft_p99_s = 0, tpot_p50_s = 0, tpot_p99_s = 0, e2e_p50_s = 0,

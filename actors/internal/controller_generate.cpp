@@ -3,6 +3,7 @@
 #include <caf/actor_system.hpp>
 #include <fmt/format.h>
 
+#include "actors/internal/ttft_predictor.hpp"
 #include "actors/spawn.hpp"
 #include "config/cluster_config.hpp"
 #include "gpu/sampling.hpp"
@@ -28,6 +29,52 @@ generate_response refuse(controller_self self, const generate_request& req, requ
 double lookup(const std::map<std::string, double>& m, const std::string& k) {
   auto it = m.find(k);
   return it == m.end() ? 0.0 : it->second;
+}
+
+/// A generation's enqueue reaches its group well within this (the request actor forwards it at once); an
+/// admitted generation that the group's reports have not counted by then is no longer counted as pending.
+constexpr std::chrono::seconds pending_max_age{2};
+
+/// What admission knows of `req`'s model in group `slot` (ttft_predictor.hpp). The step cost is the group's
+/// measurement; before its first step, the profile's generation costs when the controller loaded a profile
+/// (placement.profile, for re-placement), else the measured one-pass latency of a batch of 1 as one
+/// iteration (a decoder also served one-pass); with none of them, nothing is known and the request is
+/// admitted (the TTFT deadline still answers it deadline_exceeded if its first token is late).
+ttft_view ttft_view_of(const controller_state& st, const group_slot& slot, const generate_request& req) {
+  const auto& r = slot.report;
+  ttft_view v;
+  auto res = r.models.find(req.model);
+  const bool resident = res != r.models.end() && res->second == residency::resident;
+  v.load_s = resident ? 0.0 : lookup(r.load_s, req.model);
+  v.prompt = static_cast<std::int64_t>(req.tokens.size());
+  v.token_budget = st.cfg->runtime.gen_token_budget;
+  v.max_seqs = st.cfg->runtime.gen_max_seqs;
+  if (auto it = r.gen_running.find(req.model); it != r.gen_running.end())
+    v.running = static_cast<int>(it->second);
+  if (auto it = r.gen_waiting.find(req.model); it != r.gen_waiting.end())
+    v.waiting = static_cast<int>(it->second);
+  if (auto it = r.gen_loads.find(req.model); it != r.gen_loads.end()) {
+    const auto& gl = it->second;
+    v.step_base_s = gl.step_base_s;
+    v.prefill_token_s = gl.prefill_token_s;
+    v.prefill_ahead = gl.prefill_ahead;
+    v.running_left.assign(gl.running_left.begin(), gl.running_left.end());
+    v.waiting_new_tokens = gl.waiting_new_tokens;
+  }
+  if (v.step_base_s > 0 || v.prefill_token_s > 0)
+    return v;
+  if (st.replan_db) { // seeded from the profile: the stages' step costs add up (a step crosses every stage)
+    const auto* e = st.replan_db->find(req.model, policies::parallel_config{slot.plan.op, slot.plan.pp});
+    if (e && e->has_generation()) {
+      for (std::size_t k = 0; k < e->gen_step_s.size(); ++k) {
+        v.step_base_s += e->step_seconds(k, 0, v.running, 0);
+        v.prefill_token_s += e->prefill_s_per_token[k];
+      }
+      return v;
+    }
+  }
+  v.step_base_s = lookup(r.latency_s, req.model);
+  return v;
 }
 
 } // namespace
@@ -120,20 +167,29 @@ caf::result<generate_response> on_generate(controller_self self, generate_reques
     req.tpot = mc->tpot;
   std::chrono::nanoseconds ttft = req.ttft ? std::chrono::nanoseconds{*req.ttft}
                                            : std::chrono::nanoseconds{st.cfg->runtime.request_timeout};
-  // Admission (AlpaServe's rule, per first token): the predicted first token (the pending load when the
-  // model is not resident, plus one prefill per queued sequence ahead, from the measured one-pass latency)
-  // must come before the TTFT deadline.
+  // Admission (AlpaServe's rule, per first token): the predicted first token must come before the TTFT
+  // deadline, else the request is refused now rather than answered deadline_exceeded later.
+  auto& pending = slot.gen_pending[req.model];
+  {
+    auto gl = slot.report.gen_loads.find(req.model);
+    pending.sync(gl == slot.report.gen_loads.end() ? 0 : gl->second.enqueued, now, pending_max_age);
+  }
   if (req.ttft) {
-    auto res = slot.report.models.find(req.model);
-    bool resident = res != slot.report.models.end() && res->second == residency::resident;
-    double predicted = (resident ? 0.0 : lookup(slot.report.load_s, req.model)) +
-                       static_cast<double>(best_queued + 1) * lookup(slot.report.latency_s, req.model);
-    if (predicted > std::chrono::duration<double>(ttft).count())
+    auto v = ttft_view_of(st, slot, req);
+    pending.add_to(v);
+    auto p = predict_ttft(v);
+    const double limit = std::chrono::duration<double>(ttft).count();
+    if (p.known && p.seconds > limit)
       return refuse(self, req, request_status::rejected,
-                    fmt::format("cannot meet TTFT: predicted {:.3f} ms > ttft_ms {:.3f}", predicted * 1e3,
-                                std::chrono::duration<double, std::milli>(ttft).count()),
+                    fmt::format("cannot meet TTFT: predicted {:.3f} ms ({} iterations of {:.3f} ms, {} prompt "
+                                "tokens at {:.4f} ms{}) > ttft_ms {:.3f}",
+                                p.seconds * 1e3, p.iterations, v.step_base_s * 1e3, v.prefill_ahead + v.prompt,
+                                v.prefill_token_s * 1e3,
+                                v.load_s > 0 ? fmt::format(", load {:.3f} ms", v.load_s * 1e3) : std::string{},
+                                limit * 1e3),
                     error_code::overload);
   }
+  pending.admit(static_cast<std::int64_t>(req.tokens.size()), req.max_new_tokens, now);
   request_init init{req.model, now, now, now + ttft, slot.plan.name, slot.actor, controller_full_actor{self}, true};
   init.stall_timeout = st.cfg->runtime.request_timeout;
   auto who = spawn_request(self->system(), std::move(init));

@@ -1,6 +1,6 @@
 #pragma once
 // The controller's side of generation requests (issue 10 §2): checks a generate_request against the
-// model's spec, admits it (TTFT rule), picks a group hosting the model and hands it to a request actor,
+// model's spec, admits it (TTFT rule: internal/ttft_predictor.hpp over the group's report), picks a group hosting the model and hands it to a request actor,
 // which streams its tokens and gives the one answer. Called from the controller's handlers only.
 #include <caf/typed_event_based_actor.hpp>
 

@@ -17,6 +17,7 @@
 
 #include "actors/internal/arrival_stats.hpp"
 #include "actors/internal/group_plan.hpp"
+#include "actors/internal/ttft_predictor.hpp"
 #include "messages/interfaces.hpp"
 #include "policies/policy_registry.hpp"
 #include "policies/profile.hpp"
@@ -46,6 +47,8 @@ struct group_slot {
   // (it retires like a replacement group and is never restored), or a group that a migration builds.
   bool leaving = false;
   bool migrating = false; // built by the migration in progress and not ready yet (not "missing" in health)
+  // generations sent to this group that its last report may not count yet, per model (controller_generate.cpp)
+  std::map<std::string, pending_generations> gen_pending{};
 };
 
 /// A migration from the placement served to another (controller_migration.hpp).

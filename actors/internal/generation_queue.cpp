@@ -16,6 +16,7 @@ void generation_queue::enqueue(queued_generation q) {
 
 std::optional<step_entry> generation_queue::plan(std::uint64_t step_id, time_point now) {
   int budget = o_.token_budget;
+  int prefill = 0; // tokens of prefill chunks (the rest are decodes)
   std::vector<gen_ptr> members;
   std::vector<std::int32_t> counts, tokens;
   while (!waiting_.empty() && static_cast<int>(running_.size()) < std::min(o_.max_seqs, limit_)) {
@@ -66,6 +67,7 @@ std::optional<step_entry> generation_queue::plan(std::uint64_t step_id, time_poi
                          ? s->req.prompt[static_cast<std::size_t>(j)]
                          : s->out[static_cast<std::size_t>(j) - s->req.prompt.size()]);
     budget -= n;
+    prefill += n;
   }
   if (members.empty())
     return std::nullopt;
@@ -85,7 +87,7 @@ std::optional<step_entry> generation_queue::plan(std::uint64_t step_id, time_poi
     e.sample.push_back(ends_context ? static_cast<std::int32_t>(s->out.size()) : -1);
     e.sampling.push_back(s->req.sampling);
   }
-  in_flight_.emplace(step_id, flight{std::move(members), std::move(counts)});
+  in_flight_.emplace(step_id, flight{std::move(members), std::move(counts), prefill});
   return e;
 }
 
@@ -103,6 +105,7 @@ step_outcome generation_queue::on_result(const step_result& r, time_point now) {
     return out;
   auto members = std::move(it->second.members);
   auto counts = std::move(it->second.counts);
+  out.prefill_tokens = it->second.prefill_tokens;
   in_flight_.erase(it);
   for (auto& s : members)
     s->in_flight = false;
@@ -286,6 +289,29 @@ std::int64_t generation_queue::blocks_held() const noexcept {
   for (auto& s : running_)
     n += (s->fed + o_.block_tokens - 1) / o_.block_tokens;
   return n;
+}
+
+queue_load generation_queue::load() const {
+  queue_load l;
+  for (auto& s : running_) {
+    if (s->cancelled)
+      continue;
+    if (!s->decoding())
+      l.prefill_ahead += std::max(0, s->context() - s->fed);
+    l.running_left.push_back(std::max(0, s->req.max_new_tokens - static_cast<std::int32_t>(s->out.size())));
+  }
+  std::sort(l.running_left.begin(), l.running_left.end());
+  double left = 0;
+  int n = 0;
+  for (auto& s : waiting_) {
+    if (s->cancelled)
+      continue;
+    l.prefill_ahead += std::max(0, s->context() - s->fed);
+    left += std::max(0, s->req.max_new_tokens - static_cast<std::int32_t>(s->out.size()));
+    ++n;
+  }
+  l.waiting_new_tokens = n > 0 ? left / n : 0;
+  return l;
 }
 
 } // namespace sy::actors::internal

@@ -71,6 +71,14 @@ struct step_outcome {
   std::vector<std::uint64_t> release;         // KV ids to free on every stage
   int preempted = 0;                          // sequences sent back to wait (recompute or swap)
   std::vector<std::uint64_t> swap_out;        // KV ids to swap out on every stage (preemption by swap)
+  int prefill_tokens = 0;                     // prompt (context) tokens the step carried besides decodes
+};
+
+/// The queue as TTFT admission sees it (actors/internal/ttft_predictor.hpp).
+struct queue_load {
+  std::int64_t prefill_ahead = 0;           // context tokens not yet in the KV: waiting + running in prefill
+  std::vector<std::int32_t> running_left{}; // new tokens still to come per running sequence, ascending
+  double waiting_new_tokens = 0;            // mean new tokens still to come per waiting sequence
 };
 
 class generation_queue {
@@ -104,6 +112,8 @@ public:
   int steps_in_flight() const noexcept { return static_cast<int>(in_flight_.size()); }
   /// KV blocks the running sequences hold per stage and rank (the group's view: ceil(fed / block_tokens)).
   std::int64_t blocks_held() const noexcept;
+  /// What a new sequence would queue behind (TTFT admission).
+  queue_load load() const;
   std::int64_t preemptions() const noexcept { return preemptions_; }
   /// Of the preemptions: by swap (KV kept on the host), and swaps that failed and fell back to recompute.
   std::int64_t swaps() const noexcept { return swaps_; }
@@ -118,6 +128,7 @@ private:
   struct flight {
     std::vector<gen_ptr> members; // step_entry order
     std::vector<std::int32_t> counts;
+    int prefill_tokens = 0;
   };
   std::map<std::uint64_t, flight> in_flight_; // by step id
   std::uint64_t next_kv_ = 1;

@@ -135,7 +135,14 @@ TEST_CASE("bad generate requests get errors that name the key and what was found
        pk.pack(2);
      }, 1), "'sampling': unknown key 'beam'"},
     {body_with([](auto& pk) { pk.pack(std::string{"stream"}); pk.pack(1); }, 1), "'stream': expected a boolean"},
-    {body_with([](auto& pk) { pk.pack(std::string{"ttft_ms"}); pk.pack(-1); }, 1), "'ttft_ms': expected a positive number"},
+    {body_with([](auto& pk) { pk.pack(std::string{"ttft_ms"}); pk.pack(-1); }, 1),
+     "'ttft_ms': expected a positive number of milliseconds up to 1e9, found -1"},
+    {body_with([](auto& pk) { pk.pack(std::string{"tpot_ms"}); pk.pack(-2.5); }, 1),
+     "'tpot_ms': expected a positive number of milliseconds up to 1e9, found -2.5"},
+    {body_with([](auto& pk) { pk.pack(std::string{"ttft_ms"}); pk.pack(std::string{"soon"}); }, 1),
+     "'ttft_ms': expected a positive number of milliseconds up to 1e9, found string"},
+    {body_with([](auto& pk) { pk.pack(std::string{"max_new_tokens"}); pk.pack(-3); }, 1),
+     "'max_new_tokens': expected a positive integer up to 1048576, found -3"},
   };
   for (const auto& r : rows) {
     INFO(r.says);

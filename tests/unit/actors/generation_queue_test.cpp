@@ -168,3 +168,29 @@ TEST_CASE("with two stages the running sequences are split into two disjoint mic
   CHECK_FALSE(q.plan(3, {})); // every sequence is in flight
   CHECK(q.steps_in_flight() == 2);
 }
+
+TEST_CASE("the queue tells admission the prompt tokens still to prefill, the tokens left per running sequence "
+          "and a step's prefill tokens", "[actors][generation]") {
+  generation_queue q{generation_options{2, 4, 16}, /*eos*/ 99};
+  q.enqueue(gen(1, {10, 11, 12}, 3));
+  q.enqueue(gen(2, {20, 21}, 2));
+  q.enqueue(gen(3, {30, 31, 32, 33, 34}, 6));
+  auto l = q.load();
+  CHECK(l.prefill_ahead == 3 + 2 + 5); // nothing admitted yet
+  CHECK(l.running_left.empty());
+  CHECK(l.waiting_new_tokens == Approx((3 + 2 + 6) / 3.0));
+  time_point now{};
+  auto s1 = q.plan(1, now); // admits 1 and 2 (max_seqs 2): 3 tokens of 1, 1 of 2 (budget 4)
+  REQUIRE(s1);
+  auto out = q.on_result(ok_result(*s1, {40, -1}), now);
+  CHECK(out.prefill_tokens == 4);
+  l = q.load();
+  // 1 decodes now (2 tokens left), 2 has 1 prompt token left (2 new tokens to come), 3 waits (5 + 6)
+  CHECK(l.prefill_ahead == 1 + 5);
+  CHECK(l.running_left == std::vector<std::int32_t>{2, 2});
+  CHECK(l.waiting_new_tokens == Approx(6));
+  auto s2 = q.plan(2, now); // the decode of 1 and the last prompt token of 2
+  REQUIRE(s2);
+  out = q.on_result(ok_result(*s2, {41, 50}), now);
+  CHECK(out.prefill_tokens == 1);
+}

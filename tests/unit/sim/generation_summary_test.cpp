@@ -44,6 +44,23 @@ TEST_CASE("TTFT, TPOT and end-to-end percentiles, tokens/s and both SLOs are com
   CHECK(s.overall.ok == 3);
 }
 
+TEST_CASE("a generation that ended deadline_exceeded before any token is a TTFT miss; a rejected one is not",
+          "[summary]") {
+  // TTFT SLO 0.25 s each. 1: on time (0.1 s). 2: first token late (0.4 s), then failed: a miss. 3: no token,
+  // deadline_exceeded at 0.25 s: a miss (it missed its first token). 4: refused at admission: no miss. 5: no
+  // TTFT SLO, deadline_exceeded by the request timeout before a token: still a miss. 6: failed before a
+  // token (a device error, 0.1 s): not a TTFT miss.
+  std::vector<outcome> v{gen(0, 0.1, 1.1, 11, "ok", 0.25), gen(1, 1.4, 1.5, 2, "failed", 0.25),
+                         gen(2, -1, 2.25, 0, "deadline_exceeded", 0.25), gen(3, -1, 3, 0, "rejected", 0.25),
+                         gen(4, -1, 34, 0, "deadline_exceeded"), gen(5, -1, 5.1, 0, "failed", 0.25)};
+  for (auto& o : v)
+    o.generation = true;
+  auto g = of(v).overall.gen;
+  CHECK(g.requests == 6);
+  CHECK(g.ttft_misses == 3); // requests 2, 3 and 5
+  CHECK(g.attainment == Approx(1.0 / 6));
+}
+
 TEST_CASE("a one-pass summary has no generation block and its JSON is what it was", "[summary]") {
   std::vector<outcome> v{outcome{0, 0.5, 0, "ok", 0}, outcome{1, 1.25, 0, "rejected", 0}};
   auto s = of(v);
