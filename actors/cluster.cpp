@@ -63,7 +63,7 @@ void prepare_actor_system_config(caf::actor_system_config& sys_cfg, const config
 result<cluster_handle> start_cluster(caf::actor_system& sys, const config::cluster_config& cfg,
                                      const start_options& opts) {
   auto shared = std::make_shared<const config::cluster_config>(cfg);
-  auto ctrl = spawn_controller(sys, shared);
+  auto ctrl = spawn_controller(sys, shared, opts.profile);
   if (!ctrl)
     return ctrl.err();
   std::vector<node_actor> nodes;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "messages/controller.hpp"
 #include "messages/result.hpp"
 #include "policies/placement/placement.hpp"
+#include "policies/profile.hpp"
 
 namespace sy::config {
 struct cluster_config;
@@ -39,6 +41,9 @@ struct start_options {
   /// "start-up cancelled" (`up` asks whether SIGINT/SIGTERM is pending, so a signal during start-up is
   /// not held until the cluster is ready or the timeout passes).
   std::function<bool()> cancelled{};
+  /// The profile the placement was planned with; the re-planner (placement.replan) uses it when the config
+  /// names no placement.profile file.
+  std::shared_ptr<const policies::profile_db> profile{};
 };
 
 struct cluster_handle {

@@ -503,7 +503,8 @@ controller_full_actor::behavior_type controller_fn(self_ptr self, controller_sta
 
 } // namespace
 
-result<controller_full_actor> spawn_controller(caf::actor_system& sys, std::shared_ptr<const config::cluster_config> cfg) {
+result<controller_full_actor> spawn_controller(caf::actor_system& sys, std::shared_ptr<const config::cluster_config> cfg,
+                                               std::shared_ptr<const policies::profile_db> profile) {
   controller_state st;
   auto reg = policies::load_policy_registry(*cfg); // the config's plug-ins; checks every policy and parameter
   if (!reg)
@@ -516,7 +517,7 @@ result<controller_full_actor> spawn_controller(caf::actor_system& sys, std::shar
   st.batching = std::move(set->batching);
   st.eviction = std::move(set->eviction);
   st.registry = std::move(*reg);
-  if (auto ok = internal::init_replan(st, *cfg); !ok) // placement.replan (issue 11 §2)
+  if (auto ok = internal::init_replan(st, *cfg, std::move(profile)); !ok) // placement.replan (issue 11 §2)
     return ok.err();
   auto plan = internal::plan_groups(*cfg);
   if (!plan)

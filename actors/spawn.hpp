@@ -13,6 +13,7 @@
 
 #include "actors/stage_backend.hpp"
 #include "messages/interfaces.hpp"
+#include "policies/profile.hpp"
 #include "policies/runtime_registry.hpp"
 
 namespace sy::config {
@@ -69,8 +70,11 @@ struct model_group_init {
 messages::model_group_actor spawn_model_group(caf::actor_system& sys, model_group_init init);
 
 /// The controller of `cfg` (expects every node of the config to register). Errors: bad policy names.
+/// `profile`: the profile the placement was planned with, for placement.replan when the config names no
+/// placement.profile file (else the file is read).
 result<messages::controller_full_actor> spawn_controller(caf::actor_system& sys,
-                                                         std::shared_ptr<const config::cluster_config> cfg);
+                                                         std::shared_ptr<const config::cluster_config> cfg,
+                                                         std::shared_ptr<const policies::profile_db> profile = nullptr);
 
 /// A node actor for cfg.nodes[node]: opens its devices, spawns gpu actors. The caller registers the returned
 /// registration with the controller (register_atom; a joining node waits for the answer).

@@ -29,6 +29,9 @@ struct profile_options {
   bool print = false;                // print a latency table
   bool plan = false;                 // print each config's stage boundaries and the ILP's layer sharding
   double ilp_time_limit = 10;        // seconds per intra-op ILP
+  int runtime_probe = 8;             // -c, measured: generations per decoder through an in-process runtime
+                                     // (apps/profile_runtime.hpp: gen_hop_s, gen_request_s); 0: none
+  std::string runtime_only;          // a measured profile db: only run the runtime probe on it (needs -c)
 };
 int run_profile(const profile_options&);
 

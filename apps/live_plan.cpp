@@ -238,7 +238,8 @@ result<served_placement> plan_for_serving(const config::cluster_config& cfg) {
       return make_error("config", cfg.source + ": placement.write: " + st.err().message);
     log->info("placement: plan written to {}", cfg.placement.write_path);
   }
-  served_placement out{plan->resolved, sim::placement_json(plan->resolved, cfg.placement, &*plan)};
+  served_placement out{plan->resolved, sim::placement_json(plan->resolved, cfg.placement, &*plan),
+                       std::make_shared<const policies::profile_db>(std::move(*db))};
   return out;
 }
 

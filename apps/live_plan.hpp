@@ -10,6 +10,7 @@
 // (explicit groups) with the JSON that GET /v2/placement answers.
 //
 // Main thread only (measuring opens devices and blocks). Errors are config errors (exit code 2).
+#include <memory>
 #include <string>
 
 #include "config/cluster_config.hpp"
@@ -21,6 +22,9 @@ namespace sy::apps {
 struct served_placement {
   config::cluster_config cfg; // what to serve: explicit groups for a policy placement, else the config as is
   std::string json;           // GET /v2/placement
+  /// The profile the plan was made with (policy placements; else null): the controller's re-planner
+  /// (placement.replan) plans with it, so a measured profile need not be given as a file.
+  std::shared_ptr<const policies::profile_db> profile{};
 };
 
 /// Plans a policy placement (measuring or loading its profile, loading its workload); other placements pass

@@ -1,5 +1,6 @@
-// switchyard: the one executable. main() lists the commands; each command registers its options in its own
-// apps/*_cmd.cpp (add_*_command, apps/commands.hpp) and runs through its run_* function.
+// switchyard-runtime: the full executable, every command. main() lists the commands; each command registers its
+// options in its own apps/*_cmd.cpp (add_*_command, apps/commands.hpp) and runs through its run_* function.
+// `switchyard` (apps/dispatch.hpp) execs it, argv unchanged, for every command switchyard-sim does not run.
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -9,7 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.hpp"
-#include "messages/logging.hpp"
+#include "apps/cli_root.hpp"
 
 namespace {
 
@@ -44,10 +45,9 @@ void unblock_stop_signals_here() {
 int main(int argc, char** argv) {
   unblock_stop_signals_here(); // see block_stop_signals above
   using namespace sy::apps;
-  CLI::App app{"switchyard: serve many deep-learning models on a shared GPU cluster"};
-  app.require_subcommand(1);
+  CLI::App app;
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  add_root_options(app, log_level);
   int rc = 0;
 
   // Each command registers its options in its own apps/*_cmd.cpp; the order here is the order of --help.
@@ -57,8 +57,7 @@ int main(int argc, char** argv) {
   add_check_config_command(app, rc);
   add_run_model_command(app, rc);
   add_init_weights_command(app, rc);
-  auto* bench = app.add_subcommand("bench", "benchmarks that print numbers");
-  bench->require_subcommand(1);
+  auto* bench = &add_bench_group(app);
   add_generate_command(app, rc);
   add_up_command(app, rc);
   add_node_command(app, rc);
@@ -75,10 +74,6 @@ int main(int argc, char** argv) {
   add_bench_soak_command(*bench, rc);
   add_policy_host_command(app, rc);
 
-  app.parse_complete_callback([&] {
-    if (!sy::set_log_level(log_level))
-      throw CLI::ValidationError("--log-level", "unknown level '" + log_level + "'");
-  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,6 +9,7 @@
 
 #include "apps/commands.hpp"
 #include "apps/profile_measure.hpp"
+#include "apps/profile_runtime.hpp"
 #include "config/cluster_config.hpp"
 #include "gpu/model_spec.hpp"
 #include "messages/logging.hpp"
@@ -144,10 +145,30 @@ int run_profile(const profile_options& o) {
     }
     mo = *m;
   }
-  auto db = mo ? measure_profile(specs, *configs, *mo) : cm.profile_all(specs, *configs);
+  if (!o.runtime_only.empty() && !cfg) {
+    log->error("--runtime-only needs -c: the deployment whose runtime to probe");
+    return 2;
+  }
+  auto db = !o.runtime_only.empty() ? policies::profile_db::load(o.runtime_only)
+            : mo                    ? measure_profile(specs, *configs, *mo)
+                                    : cm.profile_all(specs, *configs);
   if (!db) {
     log->error("{}", db.err().to_string());
     return 1;
+  }
+  // The runtime's own time around the steps (actor hops, the request path): measured on the deployment.
+  if (cfg && (mo || !o.runtime_only.empty()) && (o.runtime_probe > 0 || !o.runtime_only.empty())) {
+    runtime_probe_options ro;
+    if (o.runtime_probe > 0)
+      ro.requests = o.runtime_probe;
+    if (auto st = measure_runtime_overhead(*cfg, *db, ro); !st) {
+      if (!o.runtime_only.empty()) {
+        log->error("{}", st.err().to_string());
+        return 1;
+      }
+      // Part of a measurement: the engine's entries stand without the overheads (they stay 0).
+      log->warn("{} (the profile is written without runtime overheads)", st.err().to_string());
+    }
   }
   if (!mo)
     db->set_device(hw_name); // an analytic profile is for that GPU (kind cuda)
@@ -222,6 +243,12 @@ void add_profile_command(CLI::App& app, int& rc) {
   profile->add_option("--reps", o->reps, "--measure: timed runs per point (median)")->capture_default_str();
   profile->add_flag("--print", o->print, "print a latency table");
   profile->add_flag("--plan", o->plan, "print stage boundaries and the intra-op ILP's sharding");
+  profile->add_option("--runtime-probe", o->runtime_probe,
+                      "-c, measured: generations per decoder through an in-process runtime of the deployment, "
+                      "for the runtime's overheads gen_hop_s and gen_request_s (0: none; at least 5)")
+      ->capture_default_str();
+  profile->add_option("--runtime-only", o->runtime_only,
+                      "measured profile db (.json/.msgpack): only add the runtime probe's overheads to it (needs -c)");
   profile->add_option("--ilp-time-limit", o->ilp_time_limit, "seconds per intra-op ILP")->capture_default_str();
   profile->callback([o, &rc] { rc = run_profile(*o); });
 }

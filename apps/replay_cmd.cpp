@@ -111,7 +111,7 @@ std::string scripts_dir() {
 
 result<driver::driver_result> replay_live(const replay_options& o, const config::cluster_config& cfg,
                                           const sim::trace& tr, std::unique_ptr<local_service>& service,
-                                          const std::string& placement_json) {
+                                          const served_placement* planned) {
   auto log = logger("replay");
   driver::driver_options d;
   d.time_scale = o.time_scale;
@@ -127,7 +127,10 @@ result<driver::driver_result> replay_live(const replay_options& o, const config:
   } else {
     serve_overrides ov;
     ov.any_ports = true;
-    ov.placement_json = placement_json;
+    if (planned) {
+      ov.placement_json = planned->json;
+      ov.profile = planned->profile;
+    }
     auto s = start_local_service(cfg, ov);
     if (!s)
       return s.err();
@@ -212,7 +215,7 @@ int run_replay(const replay_options& o) {
       return 2;
     }
   } else {
-    res = replay_live(o, *cfg, tr, service, planned ? planned->json : std::string{});
+    res = replay_live(o, *cfg, tr, service, planned ? &*planned : nullptr);
     if (service && !service->drain_and_stop(std::chrono::seconds(30)))
       log->warn("the embedded cluster still had requests in flight when it stopped");
   }

@@ -110,6 +110,7 @@ public:
       so.publish = o.publish;
       so.ready_timeout = o.ready_timeout;
       so.cancelled = o.cancelled;
+      so.profile = o.profile;
       auto cluster = actors::start_cluster(*sys_, cfg, so);
       if (!cluster)
         return cluster.err();
@@ -177,8 +178,18 @@ public:
     }
     if (metrics_http_)
       metrics_http_->stop();
-    if (ingress_)
+    if (ingress_) {
+      // Wait for the broker to end: an exit still queued when the actor system stops leaves the broker (and
+      // the connections it holds) alive and unreleased at exit (LeakSanitizer reported it).
+      caf::scoped_actor self{*sys_};
+      self->monitor(ingress_);
       caf::anon_send_exit(ingress_, caf::exit_reason::user_shutdown);
+      self->receive([](const caf::down_msg&) {},
+                    caf::after(std::chrono::seconds(5)) >> [] {
+                      logger("up")->warn("drain: the msgpack ingress did not stop within 5 s");
+                    });
+      ingress_ = nullptr;
+    }
     return clean_;
   }
 
@@ -208,6 +219,7 @@ result<std::unique_ptr<local_service>> start_local_service(const config::cluster
       return planned.err();
     auto with_json = o;
     with_json.placement_json = planned->json;
+    with_json.profile = planned->profile;
     return start_local_service(planned->cfg, with_json);
   }
   auto s = std::make_unique<service_impl>(cfg);

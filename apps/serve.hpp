@@ -16,6 +16,7 @@
 #include "config/cluster_config.hpp"
 #include "messages/control.hpp"
 #include "messages/result.hpp"
+#include "policies/profile.hpp"
 
 namespace sy::apps {
 
@@ -52,6 +53,8 @@ struct serve_overrides {
   std::function<bool()> cancelled{}; // polled while waiting for the cluster to be ready (actors::start_options)
   /// GET /v2/placement's body when the caller planned already (apps/live_plan.hpp); empty: made here.
   std::string placement_json{};
+  /// The profile the placement was planned with (served_placement::profile), for the controller's re-planner.
+  std::shared_ptr<const policies::profile_db> profile{};
 };
 
 /// Starts everything `cfg` describes in this process; blocks until the cluster is ready and listening. A

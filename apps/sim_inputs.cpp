@@ -8,7 +8,7 @@
 
 #include "gpu/model_spec.hpp"
 #include "policies/cost_model.hpp"
-#include "policies/policy_registry.hpp"
+#include "policies/policy_numbers.hpp"
 #include "policies/profile.hpp"
 #include "policies/runtime_registry.hpp"
 #include "sim/deployment_plan.hpp"
@@ -148,11 +148,20 @@ namespace {
 
 /// Analytic entries for (name, spec) pairs; specs of the same architecture are profiled once.
 result<std::vector<policies::profile_entry>> analytic_entries(
-    const std::string& hw_name, const std::vector<std::pair<std::string, gpu::model_spec>>& models) {
+    const std::string& hw_name, const std::vector<std::pair<std::string, gpu::model_spec>>& models,
+    const std::vector<policies::parallel_config>* only) {
   auto hw = policies::hardware(hw_name);
   if (!hw)
     return hw.err();
   policies::cost_model cm(*hw);
+  std::vector<policies::parallel_config> configs = policies::default_configs();
+  if (only)
+    configs.erase(std::remove_if(configs.begin(), configs.end(),
+                                 [only](const policies::parallel_config& c) {
+                                   return !(c == policies::parallel_config{1, 1}) &&
+                                          std::find(only->begin(), only->end(), c) == only->end();
+                                 }),
+                  configs.end());
   std::map<std::string, std::vector<policies::profile_entry>> by_arch;
   std::vector<policies::profile_entry> out;
   for (const auto& [name, spec0] : models) {
@@ -163,7 +172,7 @@ result<std::vector<policies::profile_entry>> analytic_entries(
                             std::to_string(static_cast<int>(sp.type));
     auto it = by_arch.find(key);
     if (it == by_arch.end()) {
-      auto db = cm.profile_all({sp});
+      auto db = cm.profile_all({sp}, configs);
       if (!db)
         return db.err();
       std::vector<policies::profile_entry> es;
@@ -206,7 +215,7 @@ result<sim::trace> synthetic_trace(const std::vector<std::string>& models, const
 } // namespace
 
 result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models,
-                               const sim::trace* given) {
+                               const sim::trace* given, const std::vector<policies::parallel_config>* analytic_configs) {
   if (in.profile.empty() == in.hardware.empty())
     return make_error("cli", "give exactly one of --profile FILE (e.g. from `switchyard profile`) or --hardware GPU");
   if (!(in.slo_scale > 0))
@@ -287,7 +296,7 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
         return spec.err();
       specs.emplace_back(m, *spec);
     }
-    auto es = analytic_entries(in.hardware, specs);
+    auto es = analytic_entries(in.hardware, specs, analytic_configs);
     if (!es)
       return es.err();
     entries = std::move(*es);
@@ -315,6 +324,19 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
   auto table = policies::profile_table::build(table_models, entries, types);
   if (!table)
     return table.err();
+  // The memory rule keeps room for one full sequence's KV per decoder (sim/deployment_plan.hpp kv_room_tokens).
+  for (std::size_t i = 0; i < table_models.size(); ++i) {
+    std::optional<gpu::model_spec> spec;
+    if (out.config) {
+      if (const auto* mc = out.config->find_model(table_models[i]))
+        spec = mc->spec;
+    } else if (!types[i].empty()) {
+      if (auto p = gpu::preset(types[i]))
+        spec = *p;
+    }
+    if (spec && spec->kind == gpu::arch::decoder)
+      table->reserve_kv(static_cast<int>(i), static_cast<double>(sim::kv_room_tokens(spec->max_seq)));
+  }
   out.table = std::move(*table);
   // SLOs: the config's slo_ms where given.
   out.model_slo_s.assign(table_models.size(), 0.0);

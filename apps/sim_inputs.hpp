@@ -48,8 +48,13 @@ std::vector<std::string> natural_order(std::vector<std::string> names);
 /// error (the config names the models).
 /// `given`: use this workload instead of in.trace / the synthetic options (`replay --simulate` parses its own
 /// trace formats).
+/// `analytic_configs`: with --hardware, profile only these of the default configs (policies::default_configs)
+/// and op=1,pp=1 (the SLO base), e.g. the configs of the plan to simulate; null: every default config. The
+/// entries are those every default config would give for these configs, so a caller that only looks up
+/// these gets the same numbers for a fraction of the start-up (issue 11 §5).
 result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::string> table_models = {},
-                               const sim::trace* given = nullptr);
+                               const sim::trace* given = nullptr,
+                               const std::vector<policies::parallel_config>* analytic_configs = nullptr);
 
 /// The generation settings of the simulator: --gen-max-seqs / --gen-token-budget, else -c's runtime settings,
 /// else the runtime's defaults. Errors: a value < 1.

@@ -50,7 +50,11 @@ int run_simulate(const simulate_options& o) {
     mode = from_cfg->opt.mode;
     log->info("simulator mode: {}", from_cfg->described);
   }
-  auto in = load_inputs(o.in, plan->schedule.placements.front().model_names);
+  std::vector<policies::parallel_config> plan_configs; // --hardware: profile only these (start-up, issue 11 §5)
+  for (const auto& p : plan->schedule.placements)
+    for (const auto& g : p.groups)
+      plan_configs.push_back(g.config);
+  auto in = load_inputs(o.in, plan->schedule.placements.front().model_names, nullptr, &plan_configs);
   if (!in) {
     log->error("{}", in.err().to_string());
     return 2;

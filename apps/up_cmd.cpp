@@ -58,6 +58,7 @@ int run_up(const up_options& o) {
   cfg = &planned->cfg;
   serve_overrides ov;
   ov.placement_json = planned->json;
+  ov.profile = planned->profile;
   ov.any_ports = o.any_ports;
   ov.max_in_flight = o.max_in_flight;
   if (cfg->nodes.size() > 1) {

@@ -255,13 +255,10 @@ void read_policy_placement(yaml_reader& r, const YAML::Node& n, const std::strin
   }
   if (auto v = r.child(n, path, "write"); yaml_reader::present(v))
     out.write_path = r.as_path(v, at(path, "write"));
-  // re-placement while serving (issue 11 §2); a plug-in's name is checked once plug-ins are loaded
-  if (auto v = r.child(n, path, "replan"); yaml_reader::present(v)) {
+  // re-placement while serving (issue 11 §2); a plug-in's name is checked once plug-ins are loaded. It plans
+  // with placement.profile, else with the profile measured (or read from the cache) for the placement at start.
+  if (auto v = r.child(n, path, "replan"); yaml_reader::present(v))
     out.replan = read_policy(r, v, at(path, "replan"), "replacement", "policy", true);
-    if (out.profile.path.empty() && out.replan.name != "none") // the controller re-plans with a profile database
-      r.fail(v, at(path, "replan"), "placement.profile beside it (re-placement plans with a profile database; "
-                                    "`switchyard profile` writes one)", "no profile");
-  }
 }
 
 } // namespace

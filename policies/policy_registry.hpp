@@ -23,6 +23,7 @@
 #include "config/cluster_config.hpp"
 #include "messages/result.hpp"
 #include "policies/policy_fn.hpp"
+#include "policies/policy_numbers.hpp" // numbers_of
 
 namespace sy::policies {
 
@@ -95,8 +96,5 @@ struct runtime_policy_set {
   eviction_fn eviction;
 };
 result<runtime_policy_set> make_policy_set(const policy_registry& reg, const config::cluster_config& cfg);
-
-/// A policy's config parameters as numbers (booleans as 0/1; strings are ignored).
-policy_numbers numbers_of(const config::policy_params& p);
 
 } // namespace sy::policies

@@ -76,6 +76,13 @@ status profile_entry::validate() const {
     {"gen_step_s", &gen_step_s}, {"prefill_s_per_token", &prefill_s_per_token},
     {"decode_s_per_seq", &decode_s_per_seq}, {"decode_s_per_ctx", &decode_s_per_ctx},
     {"kv_bytes_per_token", &kv_bytes_per_token}};
+  for (auto [name, x] : {std::pair{"gen_hop_s", gen_hop_s}, std::pair{"gen_request_s", gen_request_s}})
+    if (!std::isfinite(x) || x < 0) {
+      std::ostringstream os;
+      os << x;
+      return make_error("profile", entry_name(*this) + ": " + name + " must be a finite non-negative number of "
+                                       "seconds, found " + os.str());
+    }
   const bool any = std::any_of(std::begin(gen), std::end(gen), [](const auto& f) { return !f.second->empty(); });
   if (!any)
     return {};
@@ -186,6 +193,10 @@ json_value to_document(const profile_db& db) {
       o.set("decode_s_per_ctx", to_array(e.decode_s_per_ctx));
       o.set("kv_bytes_per_token", to_array(e.kv_bytes_per_token));
     }
+    if (e.gen_hop_s > 0) // optional runtime overheads: absent when not measured (older outputs unchanged)
+      o.set("gen_hop_s", e.gen_hop_s);
+    if (e.gen_request_s > 0)
+      o.set("gen_request_s", e.gen_request_s);
     entries.push(std::move(o));
   }
   doc.set("entries", std::move(entries));
@@ -347,6 +358,16 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
         if (!v)
           return v.err();
         *field = std::move(*v);
+      }
+    // Runtime overheads (optional, seconds, default 0).
+    for (auto [key, field] : {std::pair{"gen_hop_s", &e.gen_hop_s}, std::pair{"gen_request_s", &e.gen_request_s}})
+      if (const auto* x = o.get(key)) {
+        if (!x->is_number())
+          return d.fail(std::string{"field '"} + key + "': expected a number of seconds, found " + kind_name(x->type()));
+        if (!std::isfinite(x->as_number()) || x->as_number() < 0)
+          return d.fail(std::string{"field '"} + key + "': expected a finite non-negative number of seconds, found " +
+                        json::write(*x));
+        *field = x->as_number();
       }
     if (auto st = e.validate(); !st)
       return make_error("profile", source + ": entry " + std::to_string(i) + ": " + st.err().message);

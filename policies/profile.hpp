@@ -51,6 +51,13 @@ struct profile_entry {
   /// seconds (a linear model fitted from a few measured steps, or the cost model's; README "Generation in
   /// the simulator"). kv_bytes_per_token[k]: KV bytes one context token takes on each GPU of stage k.
   std::vector<double> gen_step_s, prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token;
+  /// The serving runtime's own time around the engine's steps (optional, 0 when not measured; written only
+  /// when > 0, so older profiles and their outputs stay as they were). Measured by `switchyard profile -c`
+  /// from generations through an in-process runtime of the deployment (apps/profile_runtime.hpp):
+  /// gen_hop_s: seconds per actor hop of a generation step (group -> stage 0 -> ... -> last stage -> group:
+  /// pp + 1 hops), latency that occupies no stage; gen_request_s: fixed seconds per generation request
+  /// (client -> ingress -> request actor -> group, and the first token's way back), on top of the steps.
+  double gen_hop_s = 0, gen_request_s = 0;
 
   /// Sizes consistent with config.pp, non-negative numbers; the message names the model and field.
   [[nodiscard]] status validate() const;

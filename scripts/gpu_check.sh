@@ -26,7 +26,7 @@ prepare() {
   cmake --build "$BUILD" -j "${JOBS:-2}" --target switchyard sy_cuda sy_cuda_plugin_test sy_cuda_kernels_test sy_cuda_engine_test sy_cuda_arch_test sy_cuda_paged_test \
     sy_cuda_bench
   rm -rf "$STAGE" && mkdir -p "$STAGE/bin" "$STAGE/lib"
-  cp "$BUILD/apps/switchyard" "$BUILD"/tests/sy_cuda_*_test "$STAGE/bin/"
+  cp "$BUILD/apps/switchyard" "$BUILD/apps/switchyard-sim" "$BUILD/apps/switchyard-runtime" "$BUILD"/tests/sy_cuda_*_test "$STAGE/bin/"
   cp "$BUILD/gpu/cuda/sy_cuda_bench" "$STAGE/bin/"
   cp "$BUILD/gpu/cuda/libsy_cuda.so" "$STAGE/lib/"
 

@@ -12,7 +12,7 @@
 #include "policies/placement/plan_check.hpp"
 #include "policies/placement/profile_table.hpp"
 #include "policies/placement/registry.hpp"
-#include "policies/policy_registry.hpp"
+#include "policies/policy_numbers.hpp"
 #include "policies/runtime_registry.hpp"
 #include "sim/evaluator.hpp"
 #include "sim/simulator.hpp"
@@ -251,6 +251,13 @@ result<config_profile> profile_for_config(const config::cluster_config& cfg, con
   auto table = policies::profile_table::build(names, entries, types);
   if (!table)
     return table.err();
+  // The memory rule leaves room for the KV of one full sequence (the model's max positions, in whole KV
+  // blocks) next to each generating decoder's weights (README "KV room in the memory rule").
+  for (std::size_t m = 0; m < cfg.models.size(); ++m) {
+    const auto& spec = cfg.models[m].spec;
+    if (spec.kind == gpu::arch::decoder)
+      table->reserve_kv(static_cast<int>(m), static_cast<double>(kv_room_tokens(spec.max_seq)));
+  }
   return config_profile{std::move(*table), std::move(slo_s)};
 }
 

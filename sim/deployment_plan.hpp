@@ -26,6 +26,12 @@ namespace sy::sim {
 /// The fraction of a device's memory the runtime gives weights (actors::weight_budget; the rest is for
 /// activations and workspace). The planner plans for this budget.
 inline constexpr double runtime_weight_fraction = 0.85;
+/// KV room the placement memory rule keeps per generating decoder: one full sequence of max_positions
+/// tokens in whole KV blocks of kv_block_tokens (the runtime's default block size, 16).
+inline constexpr int kv_block_tokens = 16;
+inline constexpr long long kv_room_tokens(int max_positions) {
+  return (static_cast<long long>(max_positions) + kv_block_tokens - 1) / kv_block_tokens * kv_block_tokens;
+}
 
 /// The deployment's device kind ("cpu", "cuda", "sim"); several kinds in one deployment: an error.
 result<std::string> deployment_device_kind(const config::cluster_config& cfg);

@@ -10,17 +10,32 @@
 // admit waiting sequences while fewer than min(max_seqs, limit) run; a step takes at most
 // ceil(running / pp) sequences (disjoint micro-batches): first one decode token of each decoding sequence,
 // then prefill chunks within token_budget; a chunk that ends a sequence's context samples its next token.
-// A model keeps up to pp steps in flight, the group up to pp + 1 (the runtime's max_in_flight default).
+// A model keeps up to pp steps in flight, the group up to pp + 1 (the runtime's max_in_flight default); when
+// the group has room it plans its models' steps in model name order, as the runtime's group does.
 //
-// KV: per stage, per GPU, the budget mem_budget_bytes minus the weights of the group's models (all resident:
-// generation does not simulate swapping), in blocks of block_tokens tokens (kv_bytes_per_token from the
+// Swapping (sim_mode::swapping, as the runtime's model group does for generation): initially each group's
+// models are resident in the group's order while their per-GPU bytes (profile_table max_weight: the weights,
+// and the KV room of the memory rule) fit mem_budget_bytes, as in the one-pass swapping kernel. A model with
+// waiting sequences that is not resident is loaded when it fits, else after the eviction policy's victims
+// (opt.eviction, default lru) are evicted; a model with waiting, running or in-flight sequences, or still
+// loading, is pinned (never a victim: the runtime's default, no eviction while sequences run), so the load
+// waits until such victims are idle. Stage k of the load is ready at max(now, stage k's copy stream free) +
+// load_seconds[k]; steps follow right behind it (a step's stage k starts no earlier than ready_k), and a
+// sequence admitted behind a load records the wait as load_wait. Other modes: every placed model is resident.
+// The one-pass kernels keep their own residency (the two request kinds do not share it, nor stage clocks).
+//
+// KV: per stage, per GPU, the budget mem_budget_bytes minus the weights of the group's resident models, in blocks of block_tokens tokens (kv_bytes_per_token from the
 // profile). A step's blocks are reserved when it is planned; when they do not fit, the newest member is
 // preempted (its KV freed, it waits at the front and is recomputed from prompt + tokens so far) and fewer
 // sequences run until one finishes (limit); a sequence that does not fit alone fails.
 //
 // Time: a step enters stage 0 when stage 0 is free, stage k when stage k-1 is done with it and stage k is
 // free (the stages are FIFO), and takes the profile's linear cost there; its tokens exist when the last stage
-// is done. TTFT deadline (arrival + TTFT SLO, when there is one): a sequence without a first token by then
+// is done. The runtime's overheads, where the profile measured them (gen_hop_s, gen_request_s, else 0): every
+// actor hop of a step (group -> stage 0, stage k -> k+1, last stage -> group) adds gen_hop_s of latency that
+// occupies no stage, and a request reaches its group's queue gen_request_s after its arrival (the ingress
+// and request actor, and the first token's way back to the client, folded into one delay; it is in every
+// time the records give, TTFT included, not in TPOT). TTFT deadline (arrival + TTFT SLO, when there is one): a sequence without a first token by then
 // ends deadline_exceeded at the deadline (its KV is freed once no step of it is in flight).
 #include <algorithm>
 #include <cmath>
@@ -43,7 +58,7 @@ struct seq {
   int gen = 0, fed = 0;
   std::int64_t blocks = 0; // KV blocks held (reserved) per stage
   bool in_flight = false, cancelled = false, done = false;
-  double deadline = never, admitted = -1, first = -1;
+  double deadline = never, admitted = -1, first = -1, load_wait = 0;
   int context() const { return input + gen; }
   bool decoding() const { return gen > 0 && fed == context() - 1; }
 };
@@ -61,12 +76,29 @@ struct model_queue {
   int limit = std::numeric_limits<int>::max();
   int in_flight = 0;
   double pipeline_latency = 0;           // batch-1 one-pass, for admission
+  double hop = 0, request = 0;           // the runtime's overheads (profile gen_hop_s, gen_request_s)
+  int member = -1;                       // index in group_state::members
   std::vector<const double*> coef;       // [k] -> 5 generation numbers of the config view
+};
+
+/// A placed model of a group and its residency (swapping mode; otherwise always resident).
+struct member {
+  int model = -1, queue = -1;      // queue: index in group_state::models, -1 without generation requests
+  double bytes = 0;                // per GPU (max_weight)
+  std::vector<double> stage_bytes; // [k] weight bytes per GPU of stage k
+  std::vector<double> load_s;      // [k]
+  std::vector<double> ready;       // [k] its last load done on stage k
+  bool resident = true;
+  std::uint64_t last_use = 0;
+  double demand = 0;
 };
 
 struct group_state {
   int pp = 1;
   std::vector<model_queue> models;
+  std::vector<member> members;
+  std::vector<double> copy_free; // [k] the stage's host->device copy stream
+  double used = 0;               // bytes of the resident members
   std::vector<double> stage_free;
   std::vector<double> kv_capacity, kv_used; // [k] bytes per GPU
   int in_flight = 0;
@@ -82,8 +114,8 @@ struct event {
 class kernel {
 public:
   kernel(const policies::placement& p, const policies::profile_table& table, const prepared_trace& t,
-         const sim_options& opt, counts& out, request_record* rec, std::size_t begin)
-      : p_(p), table_(table), t_(t), opt_(opt), out_(out), rec_(rec), begin_(begin) {}
+         const sim_options& opt, counts& out, std::size_t begin)
+      : p_(p), table_(table), t_(t), opt_(opt), out_(out), begin_(begin) {}
 
   status prepare(std::size_t begin, std::size_t end) {
     std::vector<char> wanted(static_cast<std::size_t>(table_.num_models()), 0);
@@ -100,11 +132,27 @@ public:
       gs.kv_capacity.assign(pp, opt_.mem_budget_bytes);
       gs.kv_used.assign(pp, 0.0);
       const auto* v = table_.view(gp.config);
+      gs.copy_free.assign(pp, 0.0);
       for (int m : gp.models) {
         const auto mu = static_cast<std::size_t>(m);
-        if (v && v->present[mu])
-          for (std::size_t k = 0; k < pp; ++k)
-            gs.kv_capacity[k] -= v->weight_bytes[mu * pp + k];
+        if (v && v->present[mu]) {
+          member mb;
+          mb.model = m;
+          mb.bytes = v->max_weight[mu];
+          for (std::size_t k = 0; k < pp; ++k) {
+            mb.stage_bytes.push_back(v->weight_bytes[mu * pp + k]);
+            mb.load_s.push_back(v->load_seconds[mu * pp + k]);
+          }
+          mb.ready.assign(pp, 0.0);
+          // Swapping: resident in the group's order while they fit; otherwise every model is.
+          mb.resident = !swapping() || gs.used + mb.bytes <= opt_.mem_budget_bytes;
+          if (mb.resident) {
+            gs.used += mb.bytes;
+            for (std::size_t k = 0; k < pp; ++k)
+              gs.kv_capacity[k] -= mb.stage_bytes[k];
+          }
+          gs.members.push_back(std::move(mb));
+        }
         if (!wanted[mu])
           continue;
         if (!v || !v->present[mu] || !v->has_gen[mu])
@@ -114,16 +162,29 @@ public:
                                        "decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token): it is not a "
                                        "decoder, or the profile predates them (measure it again with `switchyard "
                                        "profile`, or use the cost model's --hardware)");
+        if (swapping() && !v->has_load[mu])
+          return make_error("sim", "model '" + table_.model_names()[mu] + "' (op " + std::to_string(gp.config.op) +
+                                       ", pp " + std::to_string(gp.config.pp) + "): swapping generation needs the "
+                                       "profile's load_seconds, the entry has none");
         model_queue q;
         q.model = m;
+        q.member = static_cast<int>(gs.members.size() - 1);
+        gs.members.back().queue = static_cast<int>(gs.models.size());
+        q.hop = v->gen_hop[mu];
+        q.request = v->gen_request[mu];
         for (std::size_t k = 0; k < pp; ++k) {
           q.pipeline_latency += static_cast<double>(v->stage_lat[mu * pp + k]);
           q.coef.push_back(&v->gen[(mu * pp + k) * 5]);
         }
         gs.models.push_back(std::move(q));
       }
-      for (auto& c : gs.kv_capacity)
-        c = std::max(c, 0.0);
+      // The runtime's group visits its models in name order (a std::map) when it plans steps: so does pump.
+      std::stable_sort(gs.models.begin(), gs.models.end(), [&](const model_queue& a, const model_queue& b) {
+        return table_.model_names()[static_cast<std::size_t>(a.model)] <
+               table_.model_names()[static_cast<std::size_t>(b.model)];
+      });
+      for (std::size_t j = 0; j < gs.models.size(); ++j)
+        gs.members[static_cast<std::size_t>(gs.models[j].member)].queue = static_cast<int>(j);
     }
     return {};
   }
@@ -139,7 +200,10 @@ public:
       if (!events_.empty() && (!arrivals || events_.top().time <= t_.arrival[i])) {
         auto e = events_.top();
         events_.pop();
-        complete(e.step, e.time);
+        if (e.step >= 0)
+          complete(e.step, e.time);
+        else
+          enqueue(delayed_[static_cast<std::size_t>(-1 - e.step)], e.time);
       } else {
         arrive(i, t_.arrival[i]);
         ++i;
@@ -160,6 +224,7 @@ private:
     r.new_tokens = q.gen;
     r.first_token = q.first;
     r.start = q.admitted >= 0 ? q.admitted : when;
+    r.load_wait = q.load_wait;
     const auto m = static_cast<std::size_t>(t_.model[q.req]);
     if (st == request_status::ok) {
       const double ttft = q.first - t_.arrival[q.req];
@@ -202,6 +267,9 @@ private:
     auto& gs = groups_[static_cast<std::size_t>(best)];
     auto& q = gs.models[static_cast<std::size_t>(best_slot)];
     ++out_.group_requests[static_cast<std::size_t>(best)];
+    for (auto& mb : gs.members) // the runtime group's demand: +1 per request, x0.99 per request to the group
+      mb.demand *= 0.99;
+    gs.members[static_cast<std::size_t>(q.member)].demand += 1;
     r.group = best;
     if (opt_.gen.admission && r.ttft_slo > 0 &&
         static_cast<double>(best_queued + 1) * q.pipeline_latency > r.ttft_slo) {
@@ -214,9 +282,23 @@ private:
     s.output = t_.output_tokens[i];
     s.deadline = r.ttft_slo > 0 ? now + r.ttft_slo : never;
     seqs_.push_back(s);
-    q.waiting.push_back(static_cast<int>(seqs_.size() - 1));
     group_of_.push_back(best);
-    pump(best, now);
+    const delayed d{static_cast<int>(seqs_.size() - 1), best, best_slot};
+    if (q.request > 0) { // the way to the group (ingress, request actor) and the first token's way back
+      delayed_.push_back(d);
+      events_.push(event{now + q.request, order_++, -static_cast<int>(delayed_.size())});
+      return;
+    }
+    enqueue(d, now);
+  }
+
+  struct delayed {
+    int seq = 0, group = 0, slot = 0;
+  };
+
+  void enqueue(const delayed& d, double now) {
+    groups_[static_cast<std::size_t>(d.group)].models[static_cast<std::size_t>(d.slot)].waiting.push_back(d.seq);
+    pump(d.group, now);
   }
 
   double block_bytes(const model_queue& q, std::size_t k) const { return q.coef[k][4] * opt_.gen.block_tokens; }
@@ -264,8 +346,11 @@ private:
         q.waiting.pop_front();
         auto& x = seqs_[static_cast<std::size_t>(s)];
         x.fed = 0;
-        if (x.admitted < 0)
+        if (x.admitted < 0) {
           x.admitted = now;
+          const auto& mb = gs.members[static_cast<std::size_t>(q.member)];
+          x.load_wait = std::max(0.0, *std::max_element(mb.ready.begin(), mb.ready.end()) - now);
+        }
         q.running.push_back(s);
       }
       const auto micro = static_cast<std::size_t>(std::max(1, gs.pp));
@@ -305,7 +390,7 @@ private:
       }
       bool fits = true;
       for (std::size_t k = 0; k < gs.kv_used.size(); ++k)
-        fits = fits && gs.kv_used[k] + static_cast<double>(add) * block_bytes(q, k) <= gs.kv_capacity[k] + 1e-6;
+        fits = fits && gs.kv_used[k] + static_cast<double>(add) * block_bytes(q, k) <= std::max(0.0, gs.kv_capacity[k]) + 1e-6;
       if (!fits) {
         const int before = static_cast<int>(q.running.size());
         int newest = -1;
@@ -342,19 +427,87 @@ private:
         }
       }
       for (std::size_t k = 0; k < gs.kv_used.size(); ++k)
-        peak_kv_fraction_ = std::max(peak_kv_fraction_, gs.kv_capacity[k] > 0 ? gs.kv_used[k] / gs.kv_capacity[k] : 0.0);
+        peak_kv_fraction_ = std::max(peak_kv_fraction_, gs.kv_capacity[k] > 0 ? std::min(1.0, gs.kv_used[k] / gs.kv_capacity[k]) : 0.0);
+      // Each actor hop (group -> stage 0 -> ... -> last stage -> group) adds q.hop of latency on the way, no
+      // stage time.
+      auto& mb = gs.members[static_cast<std::size_t>(q.member)];
+      mb.last_use = ++use_clock_;
       double t = now;
       for (std::size_t k = 0; k < gs.stage_free.size(); ++k) {
         const double* c = q.coef[k];
-        t = std::max(t, gs.stage_free[k]) + c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx;
+        t = std::max({t + q.hop, gs.stage_free[k], mb.ready[k]}) + c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx;
         gs.stage_free[k] = t;
       }
       ++q.in_flight;
       ++gs.in_flight;
       steps_.push_back(std::move(st));
-      events_.push(event{t, order_++, static_cast<int>(steps_.size() - 1)});
+      events_.push(event{t + q.hop, order_++, static_cast<int>(steps_.size() - 1)});
       return true;
     }
+  }
+
+  bool busy(const group_state& gs, const member& mb, double now) const {
+    if (*std::max_element(mb.ready.begin(), mb.ready.end()) > now)
+      return true; // still loading
+    if (mb.queue < 0)
+      return false;
+    const auto& q = gs.models[static_cast<std::size_t>(mb.queue)];
+    return !q.waiting.empty() || !q.running.empty() || q.in_flight > 0;
+  }
+
+  /// Makes q's model resident (swapping): loads it when it fits, after evicting the eviction policy's victims
+  /// among idle resident models; false when it cannot be loaded now (it waits for victims to become idle).
+  bool make_resident(int g, group_state& gs, model_queue& q, double now) {
+    auto& mb = gs.members[static_cast<std::size_t>(q.member)];
+    if (mb.resident)
+      return true;
+    const double budget = opt_.mem_budget_bytes;
+    if (mb.bytes > budget) { // never fits: its sequences fail
+      for (int s : q.waiting)
+        finish(s, request_status::failed, now, g);
+      q.waiting.clear();
+      return false;
+    }
+    std::vector<std::size_t> victims;
+    if (gs.used + mb.bytes > budget) {
+      policies::eviction_view view;
+      view.needed_bytes = static_cast<std::int64_t>(mb.bytes);
+      view.free_bytes = static_cast<std::int64_t>(budget - gs.used);
+      for (const auto& o : gs.members)
+        if (&o != &mb && o.resident)
+          view.resident.push_back({table_.model_names()[static_cast<std::size_t>(o.model)],
+                                   static_cast<std::int64_t>(o.bytes), o.last_use, 0, busy(gs, o, now), o.demand});
+      const auto d = eviction_(view);
+      if (!d.possible)
+        return false;
+      for (const auto& name : d.victims)
+        for (std::size_t j = 0; j < gs.members.size(); ++j)
+          if (gs.members[j].resident && table_.model_names()[static_cast<std::size_t>(gs.members[j].model)] == name &&
+              !busy(gs, gs.members[j], now))
+            victims.push_back(j);
+      double freed = 0;
+      for (auto j : victims)
+        freed += gs.members[j].bytes;
+      if (gs.used - freed + mb.bytes > budget + 1e-6)
+        return false;
+    }
+    for (auto j : victims) {
+      auto& o = gs.members[j];
+      o.resident = false;
+      gs.used -= o.bytes;
+      for (std::size_t k = 0; k < gs.kv_capacity.size(); ++k)
+        gs.kv_capacity[k] += o.stage_bytes[k];
+      ++evictions_;
+    }
+    mb.resident = true;
+    gs.used += mb.bytes;
+    for (std::size_t k = 0; k < gs.kv_capacity.size(); ++k) {
+      gs.kv_capacity[k] -= mb.stage_bytes[k];
+      mb.ready[k] = std::max(now, gs.copy_free[k]) + mb.load_s[k];
+      gs.copy_free[k] = mb.ready[k];
+    }
+    ++loads_;
+    return true;
   }
 
   void pump(int g, double now) {
@@ -363,6 +516,8 @@ private:
     for (std::size_t j = 0; j < gs.models.size(); ++j) {
       auto& q = gs.models[j];
       expire(g, gs, q, now);
+      if (!q.waiting.empty() && !make_resident(g, gs, q, now))
+        continue;
       while (gs.in_flight < limit && q.in_flight < gs.pp)
         if (!plan(g, gs, q, static_cast<int>(j), now))
           break;
@@ -403,7 +558,7 @@ private:
 public:
   long steps_count() const { return static_cast<long>(steps_.size()); }
   std::vector<request_record> scratch_rec_;
-  std::int64_t preemptions_ = 0, tokens_ = 0;
+  std::int64_t preemptions_ = 0, tokens_ = 0, loads_ = 0, evictions_ = 0;
   long arrivals_ = 0;
   double peak_kv_fraction_ = 0;
   std::vector<seq> seqs_;
@@ -414,11 +569,14 @@ private:
   const prepared_trace& t_;
   const sim_options& opt_;
   counts& out_;
-  request_record* rec_;
   std::size_t begin_;
   std::vector<group_state> groups_;
   std::vector<int> group_of_;
   std::vector<step> steps_;
+  std::vector<delayed> delayed_; // arrivals on their way to the group (event step -1 - index)
+  std::uint64_t use_clock_ = 0;  // ticks per step planned (the members' last use, for the eviction policy)
+  policies::eviction_fn eviction_ = opt_.eviction ? opt_.eviction : policies::eviction_fn{policies::lru_eviction_policy{}};
+  bool swapping() const { return opt_.mode == sim_mode::swapping; }
   std::priority_queue<event, std::vector<event>, std::greater<>> events_;
   std::uint64_t order_ = 0;
 };
@@ -433,7 +591,7 @@ status run_generation(const policies::placement& p, const policies::profile_tabl
     return make_error("sim", "generation: max_seqs, token_budget and block_tokens must be >= 1, found " +
                                  std::to_string(opt.gen.max_seqs) + ", " + std::to_string(opt.gen.token_budget) +
                                  ", " + std::to_string(opt.gen.block_tokens));
-  kernel k(p, table, t, opt, out, rec, begin);
+  kernel k(p, table, t, opt, out, begin);
   if (auto st = k.prepare(begin, end); !st)
     return st;
   k.scratch_rec_.assign(end - begin, request_record{});

@@ -41,7 +41,8 @@ policies::replacement_view view_of(controller_self self) {
 
 } // namespace
 
-status init_replan(controller_state& st, const config::cluster_config& cfg) {
+status init_replan(controller_state& st, const config::cluster_config& cfg,
+                   std::shared_ptr<const policies::profile_db> profile) {
   const auto& rp = cfg.placement.replan;
   if (rp.name.empty())
     return {};
@@ -56,15 +57,20 @@ status init_replan(controller_state& st, const config::cluster_config& cfg) {
   auto fn = st.registry->make_replacement(rp.name, params);
   if (!fn)
     return make_error("config", where + ": " + fn.err().message);
-  if (cfg.placement.profile.path.empty())
+  // The profile: placement.profile when the config names one, else the one the placement was planned with at
+  // start (measured on the deployment's devices or read from the profile cache: apps/live_plan.hpp).
+  if (!cfg.placement.profile.path.empty()) {
+    auto db = sim::load_placement_profile(cfg);
+    if (!db)
+      return db.err();
+    profile = std::make_shared<const policies::profile_db>(std::move(*db));
+  }
+  if (!profile)
     return make_error("config", where + ": re-placement plans with a profile database: set placement.profile "
-                                        "(switchyard profile writes one)");
-  auto db = sim::load_placement_profile(cfg);
-  if (!db)
-    return db.err();
+                                        "(switchyard profile writes one), or let `up` plan the placement at start");
   st.replan = std::move(*fn);
   st.replan_name = rp.name;
-  st.replan_db = std::make_shared<const policies::profile_db>(std::move(*db));
+  st.replan_db = std::move(profile);
   st.assumed_rps = rates_of_workload(cfg);
   return {};
 }

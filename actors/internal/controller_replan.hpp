@@ -18,7 +18,8 @@ namespace sy::actors::internal {
 
 /// Sets up the policy from cfg.placement.replan (the registry builds it; the profile from placement.profile).
 /// Errors (category "config"): no profile to re-plan with, the policy refused its parameters.
-[[nodiscard]] status init_replan(controller_state& st, const config::cluster_config& cfg);
+[[nodiscard]] status init_replan(controller_state& st, const config::cluster_config& cfg,
+                                 std::shared_ptr<const policies::profile_db> profile = nullptr);
 
 /// The cluster became ready: starts the policy's timer.
 void start_replan(controller_self self);

@@ -92,6 +92,8 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
       v.weight_bytes.assign(n * pp, 0.0);
       v.has_gen.assign(n, 0);
       v.gen.assign(n * pp * 5, 0.0);
+      v.gen_hop.assign(n, 0.0);
+      v.gen_request.assign(n, 0.0);
       t.configs_.push_back(e.config);
     }
     v.present[m] = 1;
@@ -120,6 +122,8 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
         g[4] = e.kv_bytes_per_token[k];
       }
     }
+    v.gen_hop[m] = e.gen_hop_s;
+    v.gen_request[m] = e.gen_request_s;
     v.has_gen[m] = e.has_generation() && e.gen_step_s.size() == pp && e.prefill_s_per_token.size() == pp &&
                            e.decode_s_per_seq.size() == pp && e.decode_s_per_ctx.size() == pp &&
                            e.kv_bytes_per_token.size() == pp
@@ -152,6 +156,21 @@ result<profile_table> profile_table::from_db(std::vector<std::string> model_name
   for (const auto& [key, e] : db.entries())
     entries.push_back(e);
   return build(std::move(model_names), entries);
+}
+
+void profile_table::reserve_kv(int m, double tokens) {
+  if (tokens <= 0 || m < 0 || m >= num_models())
+    return;
+  const auto mu = static_cast<std::size_t>(m);
+  for (auto& [c, v] : views_) {
+    if (!v.present[mu] || !v.has_gen[mu])
+      continue;
+    const auto pp = static_cast<std::size_t>(c.pp);
+    double mw = 0;
+    for (std::size_t k = 0; k < pp; ++k)
+      mw = std::max(mw, v.weight_bytes[mu * pp + k] + v.gen[(mu * pp + k) * 5 + 4] * tokens);
+    v.max_weight[mu] = mw;
+  }
 }
 
 const config_view* profile_table::view(parallel_config c) const {

@@ -31,6 +31,7 @@ struct config_view {
   /// gen_step_s, prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token (no penalty).
   std::vector<char> has_gen;
   std::vector<double> gen;
+  std::vector<double> gen_hop, gen_request; // [m] the runtime overheads (profile_entry::gen_hop_s, gen_request_s)
 };
 
 class profile_table {
@@ -49,6 +50,11 @@ public:
   /// nullptr when no model has an entry for c.
   const config_view* view(parallel_config c) const;
   const std::vector<parallel_config>& configs() const { return configs_; }
+  /// The placement memory rule's room for KV (issue 10 §4): for generating model m, every view where it has
+  /// generation costs counts max_k(weight_bytes[k] + kv_bytes_per_token[k] * tokens) as its per-GPU memory
+  /// (max_weight) instead of the weights alone, so that a placement leaving no room for the KV of `tokens`
+  /// context tokens is excluded. tokens <= 0: nothing changes.
+  void reserve_kv(int m, double tokens);
   /// sum_k stage_latency[1][k] of the (1,1) entry of model m (double).
   double single_latency(int m) const { return single_latency_[static_cast<std::size_t>(m)]; }
   /// max_k stage_latency[1][k] of the (1,1) entry (mp-search-sep buckets).

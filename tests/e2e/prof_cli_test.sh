@@ -127,6 +127,49 @@ assert got == [('tiny-bert', 1, 1), ('tiny-gpt', 1, 1)], got
   "$sy" profile --measure -c "$dir/small.yaml" --backend nope -o "$dir/y.json" 2>"$dir/err"; rc=$?
   test $rc -eq 2 || fail "bad --backend: exit code $rc"
   ;;
+runtime)
+  # The runtime probe: generations through an in-process runtime of an explicit deployment give the profile's
+  # gen_hop_s / gen_request_s; --runtime-only re-probes a db; a bad overhead value is refused by entry and field.
+  cat >"$dir/probe.yaml" <<'YAML'
+nodes:
+  - {name: local, address: 127.0.0.1:7500, devices: {kind: cpu, count: 2, memory: 256MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 100}
+placement:
+  groups:
+    - {name: dec, devices: [0, 1], tensor: 1, pipeline: 2, models: [tiny-gpt]}
+YAML
+  "$sy" profile -c "$dir/probe.yaml" --configs 1x1,1x2 --seq 8 --reps 1 -o "$dir/p.json" 2>"$dir/log" \
+    || fail "profile with the runtime probe: $(cat "$dir/log")"
+  grep -q "runtime probe tiny-gpt (group dec, pp 2, prompt 32, 16 new tokens, 6 runs)" "$dir/log" \
+    || fail "no runtime probe line: $(cat "$dir/log")"
+  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/p.json" --runtime-probe 5 -o "$dir/p2.json" 2>"$dir/log" \
+    || fail "--runtime-only: $(cat "$dir/log")"
+  grep -q "runtime probe tiny-gpt (group dec, pp 2, prompt 32, 16 new tokens, 3 runs)" "$dir/log" \
+    || fail "--runtime-probe 5: $(cat "$dir/log")"
+  /usr/bin/python3 - "$dir" <<'PY' || fail "probed db"
+import json, sys
+d = sys.argv[1]
+db = json.load(open(f"{d}/p2.json"))
+for e in db["entries"]:
+    for k in ("gen_hop_s", "gen_request_s"):  # written only when > 0
+        assert e.get(k, 0) >= 0, e
+    assert "gen_step_s" in e, e
+e = db["entries"][0]
+e["gen_hop_s"] = -0.001
+json.dump(db, open(f"{d}/bad.json", "w"))
+e["gen_hop_s"] = "fast"
+json.dump(db, open(f"{d}/bad2.json", "w"))
+PY
+  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/bad.json" -o "$dir/x.json" 2>"$dir/err"; rc=$?
+  test $rc -eq 1 || fail "negative gen_hop_s: exit code $rc"
+  grep -q "entry 0 (model 'tiny-gpt'): field 'gen_hop_s': expected a finite non-negative number of seconds, found -0.001" \
+    "$dir/err" || fail "negative gen_hop_s message: $(cat "$dir/err")"
+  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/bad2.json" -o "$dir/x.json" 2>"$dir/err"; rc=$?
+  test $rc -eq 1 || fail "non-numeric gen_hop_s: exit code $rc"
+  grep -q "field 'gen_hop_s': expected a number of seconds, found string" "$dir/err" \
+    || fail "non-numeric gen_hop_s message: $(cat "$dir/err")"
+  ;;
 *) fail "unknown mode $2" ;;
 esac
 echo ok

@@ -39,6 +39,8 @@ PROFILE = {
                  "weight_bytes": [150e6], "load_seconds": [0.5]}],
 }
 
+# No placement.profile: the planner at start takes the sim devices' profile, and the re-planner the same one,
+# handed over by `up` (apps/live_plan.hpp served_placement::profile).
 CONFIG = """nodes:
   - {{name: local, address: 127.0.0.1:0, devices: {{kind: sim, count: 6, memory: 256MiB, profile: prof.json}}}}
 models:
@@ -46,7 +48,6 @@ models:
 placement:
   policy: sr-greedy
   workload: {{trace: phase1.csv, tokens: 8}}
-  profile: prof.json
 {replan}
 policies: {{admission: slo, batching: none}}
 controller: {{address: 127.0.0.1:0}}

@@ -230,3 +230,43 @@ TEST_CASE("generation costs are optional profile fields: old profiles load, new 
   REQUIRE_FALSE(wrong.validate().ok());
   CHECK(wrong.validate().err().message.find("prefill_s_per_token has 1 values, expected 2") != std::string::npos);
 }
+
+TEST_CASE("the runtime overheads gen_hop_s and gen_request_s are optional: absent means 0 and is not written, "
+          "present round-trips, negative or non-numeric values get an error naming the entry") {
+  auto db = sample_db();
+  const auto before = db.to_json();
+  CHECK(before.find("gen_hop_s") == std::string::npos); // not measured: old outputs stay byte-identical
+  CHECK(db.find("bert-1.3b", {1, 1})->gen_hop_s == 0);
+  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
+  e.gen_hop_s = 0.00025;
+  e.gen_request_s = 0.0031;
+  REQUIRE(e.validate().ok());
+  db.put(e);
+  for (const auto& back : {profile_db::from_json(db.to_json()), profile_db::from_msgpack(db.to_msgpack())}) {
+    REQUIRE(back.ok());
+    CHECK(back->find("opt-1.3b", {1, 2})->gen_hop_s == 0.00025);
+    CHECK(back->find("opt-1.3b", {1, 2})->gen_request_s == 0.0031);
+    CHECK(back->find("bert-1.3b", {1, 1})->gen_request_s == 0);
+  }
+  auto neg = e;
+  neg.gen_hop_s = -0.001;
+  REQUIRE_FALSE(neg.validate().ok());
+  CHECK(neg.validate().err().message.find("model 'opt-1.3b', op 1, pp 2): gen_hop_s must be a finite non-negative") !=
+        std::string::npos);
+  // From a file: the entry's position and model and the field are named.
+  auto text = db.to_json();
+  auto at = text.find("\"gen_request_s\"");
+  REQUIRE(at != std::string::npos);
+  auto colon = text.find(':', at);
+  auto end = text.find_first_of(",}", colon);
+  auto bad_text = text.substr(0, colon + 1) + "\"fast\"" + text.substr(end);
+  auto bad = profile_db::from_json(bad_text);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.err().message.find("(model 'opt-1.3b')") != std::string::npos);
+  CHECK(bad.err().message.find("field 'gen_request_s': expected a number of seconds, found string") != std::string::npos);
+  auto negative_text = text.substr(0, colon + 1) + "-0.5" + text.substr(end);
+  auto negative = profile_db::from_json(negative_text);
+  REQUIRE_FALSE(negative.ok());
+  CHECK(negative.err().message.find("field 'gen_request_s': expected a finite non-negative number of seconds, found -0.5") !=
+        std::string::npos);
+}

@@ -126,3 +126,72 @@ TEST_CASE("a workload naming a model the deployment lacks is refused where the w
   REQUIRE_FALSE(header);
   CHECK(header.err().message.find("r.csv:1: header: expected a records header") == 0);
 }
+
+namespace {
+
+/// One-device entries of the two decoders: 80 MiB of weights each and `kv` KV bytes per context token.
+policies::profile_db decoder_profile(double kv) {
+  policies::profile_db db;
+  db.set_device("cpu");
+  for (const char* name : {"tiny-gpt", "small-gpt"}) {
+    policies::profile_entry e;
+    e.model = name;
+    e.config = {1, 1};
+    e.stage_latency = {{0.05}};
+    e.act_bytes = {{0}};
+    e.weight_bytes = {80.0 * (1 << 20)};
+    e.load_seconds = {0.1};
+    e.gen_step_s = {0.001};
+    e.prefill_s_per_token = {1e-4};
+    e.decode_s_per_seq = {1e-4};
+    e.decode_s_per_ctx = {0};
+    e.kv_bytes_per_token = {kv};
+    db.put(e);
+  }
+  return db;
+}
+
+} // namespace
+
+TEST_CASE("the memory rule keeps room for one full sequence's KV per decoder, which changes the chosen placement",
+          "[sim][plan]") {
+  // Two 256 MiB devices: the weight budget is 0.85 x 256 = 217.6 MiB per device. Weights alone (2 x 80 MiB)
+  // let both decoders share a device; with the KV of one full sequence each at 0.25 MiB per token (tiny-gpt:
+  // 64 positions, 96 MiB in all; small-gpt: 256 positions, 144 MiB) they need 240 MiB together: one a device.
+  auto cfg = config::parse_config(R"(nodes:
+  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 2, memory: 256MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 120}
+  - {preset: small-gpt, weights: {seed: 2}, slo_ms: 120}
+placement: {policy: mp-search, workload: {rate: 60, duration: 20, seed: 3}}
+)", "d.yaml");
+  REQUIRE(cfg);
+  REQUIRE(cfg->models[0].spec.max_seq == 64);
+  REQUIRE(cfg->models[1].spec.max_seq == 256);
+  CHECK(sim::kv_room_tokens(64) == 64);
+  CHECK(sim::kv_room_tokens(65) == 80); // whole blocks of 16
+  auto w = sim::load_workload(*cfg);
+  REQUIRE(w);
+  auto both_on_one = [](const sim::deployment_plan& p) {
+    for (const auto& g : p.resolved.placement.groups)
+      if (g.models.size() >= 2)
+        return true;
+    return false;
+  };
+  auto tiny_kv = sim::plan_deployment(*cfg, decoder_profile(1), *w); // KV room negligible: weights decide
+  REQUIRE(tiny_kv);
+  CHECK(both_on_one(*tiny_kv));
+  auto with_kv = sim::plan_deployment(*cfg, decoder_profile(0.25 * (1 << 20)), *w);
+  // small-gpt: 80 + 64 MiB; tiny-gpt: 80 + 16 MiB (64 x 0.25 MiB): 240 MiB together, over the budget
+  REQUIRE(with_kv);
+  CHECK_FALSE(both_on_one(*with_kv));
+  for (const auto& g : with_kv->resolved.placement.groups)
+    CHECK(g.models.size() == 1);
+  auto prof = sim::profile_for_config(*cfg, decoder_profile(0.25 * (1 << 20)));
+  REQUIRE(prof);
+  const auto* v = prof->table.view({1, 1});
+  REQUIRE(v);
+  CHECK(v->max_weight[0] == Approx(80.0 * (1 << 20) + 64 * 0.25 * (1 << 20)));
+  CHECK(v->max_weight[1] == Approx(80.0 * (1 << 20) + 256 * 0.25 * (1 << 20)));
+  CHECK(v->weight_bytes[0] == 80.0 * (1 << 20)); // the stages' own weights are unchanged
+}

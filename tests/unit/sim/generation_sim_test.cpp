@@ -254,3 +254,95 @@ TEST_CASE("a model TTFT SLO below 0 means none (a deployment model without ttft_
   CHECK(given->ttft_slo[0] == 0.25);
   CHECK(given->tpot_slo[0] == 0.02);
 }
+
+TEST_CASE("the runtime's hop and request overheads from the profile delay the steps and the first token as "
+          "hand-computed", "[sim][gen]") {
+  // pp 2, per stage 0.01 + 0.001/prefill token; gen_hop_s 0.002 (3 hops per step), gen_request_s 0.005.
+  // One request at t=0, input 10, 2 new tokens (decode: 0.01 per stage, no per-sequence/context terms):
+  //   reaches the group at 0.005; step 1: stage 0 [0.007, 0.027], stage 1 [0.029, 0.049], back at 0.051
+  //   (first token); step 2: stage 0 [0.053, 0.063], stage 1 [0.065, 0.075], back at 0.077 (finish).
+  auto e1 = gen_entry("a", 1, 0.01, 0.001, 0, 0, 1);
+  auto e2 = gen_entry("a", 2, 0.01, 0.001, 0, 0, 1);
+  e2.gen_hop_s = 0.002;
+  e2.gen_request_s = 0.005;
+  auto r = run({e1, e2}, {"a"}, {gen(0, 0, 10, 2)}, {group(1, 2, {0})}, big_memory());
+  REQUIRE(r.rec.size() == 1);
+  CHECK(r.rec[0].status == sim::request_status::ok);
+  CHECK(r.rec[0].first_token == Approx(0.051).epsilon(1e-12));
+  CHECK(r.rec[0].finish == Approx(0.077).epsilon(1e-12));
+  CHECK(r.rec[0].start == Approx(0.005).epsilon(1e-12)); // admitted when it reached the group
+  // The hops occupy no stage: a second sequence's step enters stage 0 as soon as stage 0 is free.
+  auto two = run({e1, e2}, {"a"}, {gen(0, 0, 10, 1), gen(0, 0, 10, 1)}, {group(1, 2, {0})}, big_memory());
+  // A: stage 0 [0.007, 0.027], stage 1 [0.029, 0.049] -> 0.051; B (planned at 0.005 too, pp 2 micro-batches):
+  // stage 0 [0.027, 0.047] (free after A, hop already passed), stage 1 [0.049, 0.069] -> 0.071.
+  CHECK(two.rec[0].finish == Approx(0.051).epsilon(1e-12));
+  CHECK(two.rec[1].finish == Approx(0.071).epsilon(1e-12));
+  // Without the overheads (profile fields 0) the same case gives the engine-only times.
+  auto plain = run({e1, gen_entry("a", 2, 0.01, 0.001, 0, 0, 1)}, {"a"}, {gen(0, 0, 10, 2)}, {group(1, 2, {0})},
+                   big_memory());
+  CHECK(plain.rec[0].first_token == Approx(0.04).epsilon(1e-12));
+  CHECK(plain.rec[0].finish == Approx(0.06).epsilon(1e-12));
+}
+
+namespace {
+
+sim::sim_options swapping_budget(double bytes) {
+  sim::sim_options o;
+  o.mode = sim::sim_mode::swapping;
+  o.mem_budget_bytes = bytes;
+  return o;
+}
+
+/// A one-stage decoder of 100 bytes: steps 0.01 s + 0.001 s per prefill token, decodes 0.01 s, load 0.1 s.
+policies::profile_entry swap_entry(const std::string& model) {
+  auto e = gen_entry(model, 1, 0.01, 0.001, 0, 0, 0.01);
+  e.load_seconds = {0.1};
+  return e;
+}
+
+} // namespace
+
+TEST_CASE("swapping generation: a placed model that is not resident loads on its first request, evicting an idle "
+          "one, as hand-computed", "[sim][gen][swap]") {
+  // Budget 150 bytes: a (first in the group) is resident, b is not. b's request at t=0 (input 10, 1 token):
+  // a is idle, so it is evicted; b's load is ready at 0.1; its step runs [0.1, 0.12].
+  auto r = run({swap_entry("a"), swap_entry("b")}, {"a", "b"}, {gen(0, 1, 10, 1)}, {group(1, 1, {0, 1})},
+               swapping_budget(150));
+  REQUIRE(r.rec.size() == 1);
+  CHECK(r.rec[0].status == sim::request_status::ok);
+  CHECK(r.rec[0].finish == Approx(0.12).epsilon(1e-12));
+  CHECK(r.rec[0].load_wait == Approx(0.1).epsilon(1e-12));
+  // With room for both (budget 250) b is resident from the start: no load.
+  auto both = run({swap_entry("a"), swap_entry("b")}, {"a", "b"}, {gen(0, 1, 10, 1)}, {group(1, 1, {0, 1})},
+                  swapping_budget(250));
+  CHECK(both.rec[0].finish == Approx(0.02).epsilon(1e-12));
+  CHECK(both.rec[0].load_wait == 0);
+  // The batching mode keeps every placed model resident (no load) whatever the budget.
+  auto resident = run({swap_entry("a"), swap_entry("b")}, {"a", "b"}, {gen(0, 1, 10, 1)}, {group(1, 1, {0, 1})},
+                      [] { auto o = swapping_budget(1e12); o.mode = sim::sim_mode::batching; return o; }());
+  CHECK(resident.rec[0].finish == Approx(0.02).epsilon(1e-12));
+}
+
+TEST_CASE("swapping generation: a model with running sequences is never evicted; the load waits until it is idle",
+          "[sim][gen][swap]") {
+  // a at t=0: input 10, 5 tokens: prefill [0, 0.02] (token 1), decodes end at 0.03, 0.04, 0.05, 0.06.
+  // b at t=0.001 needs a's room: a runs (pinned), so b waits; at 0.06 a is idle and evicted, b loads until
+  // 0.16 and its step runs [0.16, 0.18]. load_wait: 0.16 - 0.06 (from its admission).
+  auto r = run({swap_entry("a"), swap_entry("b")}, {"a", "b"}, {gen(0, 0, 10, 5), gen(0.001, 1, 10, 1)},
+               {group(1, 1, {0, 1})}, swapping_budget(150));
+  REQUIRE(r.rec.size() == 2);
+  CHECK(r.rec[0].status == sim::request_status::ok);
+  CHECK(r.rec[0].finish == Approx(0.06).epsilon(1e-12));
+  CHECK(r.rec[0].load_wait == 0);
+  CHECK(r.rec[1].status == sim::request_status::ok);
+  CHECK(r.rec[1].finish == Approx(0.18).epsilon(1e-12));
+  CHECK(r.rec[1].start == Approx(0.06).epsilon(1e-12));
+  CHECK(r.rec[1].load_wait == Approx(0.1).epsilon(1e-12));
+  // A model bigger than the budget never loads: its requests fail, the others are served.
+  auto big = swap_entry("b");
+  big.weight_bytes = {1000};
+  auto f = run({swap_entry("a"), big}, {"a", "b"}, {gen(0, 0, 10, 1), gen(0, 1, 10, 1)}, {group(1, 1, {0, 1})},
+               swapping_budget(150));
+  CHECK(f.rec[0].status == sim::request_status::ok);
+  CHECK(f.rec[1].status == sim::request_status::failed);
+}

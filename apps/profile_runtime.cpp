@@ -1,0 +1,135 @@
+#include "apps/profile_runtime.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "apps/replay/driver.hpp"
+#include "apps/serve.hpp"
+#include "messages/logging.hpp"
+
+namespace sy::apps {
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+struct probe_model {
+  std::string name;
+  int prompt = 1, new_tokens = 2;
+  const config::group_config* group = nullptr;
+  double pred_ttft = 0, pred_tpot = 0; // one sequence alone, from the profile's step costs
+};
+
+} // namespace
+
+status measure_runtime_overhead(const config::cluster_config& cfg, policies::profile_db& db,
+                                const runtime_probe_options& o) {
+  auto log = logger("profile");
+  if (o.requests < 5 || o.prompt < 1 || o.new_tokens < 2)
+    return make_error("profile", "runtime probe: expected >= 5 requests, a prompt >= 1 and >= 2 new tokens, found " +
+                                   std::to_string(o.requests) + ", " + std::to_string(o.prompt) + ", " +
+                                   std::to_string(o.new_tokens));
+  std::vector<probe_model> models;
+  for (std::size_t i = 0; i < cfg.models.size(); ++i) {
+    const auto& mc = cfg.models[i];
+    if (mc.spec.kind != gpu::arch::decoder)
+      continue;
+    if (cfg.placement.mode != config::placement_mode::explicit_groups) {
+      log->info("runtime probe: {} places by {} (not explicit groups): no decoder's (tensor, pipeline) is known, "
+                "no runtime overheads measured", cfg.source, config::to_string(cfg.placement.mode));
+      return {};
+    }
+    probe_model p;
+    p.name = mc.name;
+    for (const auto& g : cfg.placement.groups)
+      if (!p.group && std::find(g.models.begin(), g.models.end(), static_cast<int>(i)) != g.models.end())
+        p.group = &g;
+    if (!p.group)
+      continue; // not placed: nothing serves it
+    const auto* e = db.find(mc.name, {p.group->op, p.group->pp});
+    if (!e || !e->has_generation())
+      return make_error("profile", "runtime probe: model '" + mc.name + "' has no profile entry with generation "
+                                   "costs for its group '" + p.group->name + "' (op " + std::to_string(p.group->op) +
+                                   ", pp " + std::to_string(p.group->pp) + "): measure that config too (--configs)");
+    p.prompt = std::max(1, std::min(o.prompt, mc.spec.max_seq / 2));
+    p.new_tokens = std::max(2, std::min(o.new_tokens, mc.spec.max_seq - p.prompt));
+    for (std::size_t k = 0; k < e->gen_step_s.size(); ++k) {
+      p.pred_ttft += e->step_seconds(k, p.prompt, 0, 0);
+      p.pred_tpot += e->step_seconds(k, 0, 1, p.prompt + p.new_tokens / 2.0);
+    }
+    models.push_back(p);
+  }
+  if (models.empty()) {
+    log->info("runtime probe: no placed decoder in {}: no runtime overheads measured", cfg.source);
+    return {};
+  }
+  serve_overrides ov;
+  ov.any_ports = true;
+  auto service = start_local_service(cfg, ov);
+  if (!service)
+    return make_error("profile", "runtime probe: the deployment did not start: " + service.err().to_string());
+  status result{};
+  for (const auto& p : models) {
+    // One generation at a time: each sent when the previous one should be done (3x its predicted time,
+    // at least 0.1 s), so that nothing queues and the difference to the prediction is the runtime's own.
+    sim::trace tr;
+    tr.models = {p.name};
+    const double gap = std::max(0.1, 3 * (p.pred_ttft + (p.new_tokens - 1) * p.pred_tpot) + 0.02);
+    for (int r = 0; r < o.requests; ++r) {
+      sim::trace_request q;
+      q.arrival_s = r * gap;
+      q.model = 0;
+      q.input_tokens = p.prompt;
+      q.output_tokens = p.new_tokens;
+      tr.requests.push_back(q);
+    }
+    driver::driver_options d;
+    d.port = (*service)->ports().msgpack;
+    d.connections = 1;
+    d.answer_timeout = std::chrono::milliseconds(30000);
+    auto run = driver::run_open_loop(tr, d);
+    if (!run) {
+      result = run.err();
+      break;
+    }
+    std::vector<double> ttft, tpot;
+    for (std::size_t i = 2; i < run->records.size(); ++i) { // the first two warm up
+      const auto& r = run->records[i];
+      if (r.status != "ok" || r.first_token < 0 || r.new_tokens < 2)
+        continue;
+      ttft.push_back(r.first_token - r.arrival);
+      tpot.push_back((r.finish - r.first_token) / (r.new_tokens - 1));
+    }
+    if (ttft.size() < 3) {
+      result = make_error("profile", "runtime probe: model '" + p.name + "': only " + std::to_string(ttft.size()) +
+                                       " of " + std::to_string(o.requests - 2) + " generations came back ok");
+      break;
+    }
+    const double hops = p.group->pp + 1;
+    const double live_ttft = median(ttft), live_tpot = median(tpot);
+    const double hop = std::max(0.0, live_tpot - p.pred_tpot) / hops;
+    const double request = std::max(0.0, live_ttft - p.pred_ttft - hops * hop);
+    log->info("runtime probe {} (group {}, pp {}, prompt {}, {} new tokens, {} runs): TTFT live {:.3f} ms vs steps "
+              "{:.3f} ms, TPOT live {:.3f} ms vs steps {:.3f} ms -> gen_hop_s {:.3g}, gen_request_s {:.3g}",
+              p.name, p.group->name, p.group->pp, p.prompt, p.new_tokens, ttft.size(), live_ttft * 1e3,
+              p.pred_ttft * 1e3, live_tpot * 1e3, p.pred_tpot * 1e3, hop, request);
+    std::vector<policies::profile_entry> updated;
+    for (const auto& [key, e] : db.entries())
+      if (e.model == p.name) {
+        auto x = e;
+        x.gen_hop_s = hop;
+        x.gen_request_s = request;
+        updated.push_back(std::move(x));
+      }
+    for (auto& x : updated)
+      db.put(std::move(x));
+  }
+  if (!(*service)->drain_and_stop(std::chrono::milliseconds(10000)))
+    log->warn("runtime probe: the deployment still had work in flight when it stopped");
+  return result;
+}
+
+} // namespace sy::apps
