@@ -33,6 +33,11 @@ const char* type_name(const msgpack::object& o) {
   return "unknown";
 }
 
+/// Whether a decoded number converts to int32 without undefined behaviour (NaN and out-of-range do not).
+bool in_int32(double x) {
+  return x >= -2147483648.0 && x <= 2147483647.0;
+}
+
 bool as_number(const msgpack::object& o, double& out) {
   switch (o.type) {
     case msgpack::type::POSITIVE_INTEGER: out = static_cast<double>(o.via.u64); return true;
@@ -420,7 +425,7 @@ result<wire_response> decode_response(std::string_view body) {
       r.reason.assign(v.via.str.ptr, v.via.str.size);
     } else if (key == "group" && v.type == msgpack::type::STR) {
       r.group.assign(v.via.str.ptr, v.via.str.size);
-    } else if (key == "batch_size" && as_number(v, num)) {
+    } else if (key == "batch_size" && as_number(v, num) && in_int32(num)) {
       r.batch_size = static_cast<int>(num);
     } else if (key == "timings" && v.type == msgpack::type::MAP) {
       for (std::uint32_t j = 0; j < v.via.map.size; ++j)
@@ -436,7 +441,7 @@ result<wire_response> decode_response(std::string_view body) {
           r.output.dtype.assign(okv.val.via.str.ptr, okv.val.via.str.size);
         else if (ok == "shape" && okv.val.type == msgpack::type::ARRAY)
           for (std::uint32_t k = 0; k < okv.val.via.array.size; ++k)
-            if (as_number(okv.val.via.array.ptr[k], num))
+            if (as_number(okv.val.via.array.ptr[k], num) && num >= -9.2e18 && num <= 9.2e18)
               r.output.shape.push_back(static_cast<std::int64_t>(num));
       }
     }
@@ -591,9 +596,9 @@ result<generate_frame> decode_generate_frame(std::string_view body) {
     double num = 0;
     if (key == "id" && v.type == msgpack::type::POSITIVE_INTEGER) {
       t.id = r.id = v.via.u64;
-    } else if (key == "index" && as_number(v, num)) {
+    } else if (key == "index" && as_number(v, num) && in_int32(num)) {
       t.index = static_cast<std::int32_t>(num);
-    } else if (key == "token" && as_number(v, num)) {
+    } else if (key == "token" && as_number(v, num) && in_int32(num)) {
       t.token = static_cast<std::int32_t>(num);
       has_token = true;
     } else if (key == "status" && v.type == msgpack::type::STR) {
@@ -605,11 +610,12 @@ result<generate_frame> decode_generate_frame(std::string_view body) {
       r.finish_reason.assign(v.via.str.ptr, v.via.str.size);
     } else if (key == "group" && v.type == msgpack::type::STR) {
       r.group.assign(v.via.str.ptr, v.via.str.size);
-    } else if (key == "preemptions" && as_number(v, num)) {
+    } else if (key == "preemptions" && as_number(v, num) && in_int32(num)) {
       r.preemptions = static_cast<int>(num);
     } else if (key == "tokens" && v.type == msgpack::type::ARRAY) {
+      // A number outside int32 is no token id (converting it would be undefined behaviour): left out.
       for (std::uint32_t j = 0; j < v.via.array.size; ++j)
-        if (as_number(v.via.array.ptr[j], num))
+        if (as_number(v.via.array.ptr[j], num) && in_int32(num))
           r.tokens.push_back(static_cast<std::int32_t>(num));
     } else if (key == "token_ms" && v.type == msgpack::type::ARRAY) {
       for (std::uint32_t j = 0; j < v.via.array.size; ++j)
