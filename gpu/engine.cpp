@@ -910,6 +910,12 @@ status stage_executor::swap_in_sequence(model_id id, sequence_id seq) {
   return {};
 }
 
+bool stage_executor::swapped_out(model_id id, sequence_id seq) const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  auto it = impl_->models.find(id);
+  return it != impl_->models.end() && it->second.swapped.count(seq) > 0;
+}
+
 int stage_executor::cached_tokens(model_id id, sequence_id seq) const {
   std::lock_guard<std::mutex> lock{impl_->mutex};
   auto it = impl_->models.find(id);

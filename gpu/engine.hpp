@@ -217,6 +217,8 @@ public:
   status swap_in_sequence(model_id id, sequence_id seq);
   /// Tokens this stage's cache holds for `seq` after the steps enqueued so far (0 if unknown).
   int cached_tokens(model_id id, sequence_id seq) const;
+  /// Whether the sequence's KV is swapped out to the host on this stage (its host copy is held).
+  bool swapped_out(model_id id, sequence_id seq) const;
   /// The KV block pool of rank `rank`'s device (shared by every model of this stage).
   kv_pool& rank_kv_pool(int rank) const;
 

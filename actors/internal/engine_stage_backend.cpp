@@ -183,8 +183,11 @@ void engine_stage_backend::release(const std::string& model, const std::vector<s
   auto* m = find(model);
   if (!m)
     return;
-  for (auto s : seqs)
+  for (auto s : seqs) {
+    if (exec_->swapped_out(m->id, gpu::sequence_id{s}))
+      ++swaps_dropped_;
     (void)exec_->free_sequence(m->id, gpu::sequence_id{s});
+  }
 }
 
 result<std::int64_t> engine_stage_backend::swap_kv(const std::string& model, std::uint64_t seq, bool out) {

@@ -40,9 +40,11 @@ public:
               done_fn done) override;
   void release(const std::string& model, const std::vector<std::uint64_t>& seqs) override;
   result<std::int64_t> swap_kv(const std::string& model, std::uint64_t seq, bool out) override;
-  /// KV swaps done on this stage (out to the host, back in), and sequences whose copy is on the host now.
+  /// KV swaps done on this stage: out to the host, back in, and host copies dropped by a release (the
+  /// sequence recomputes because some other stage could not swap, or it ended while out).
   std::int64_t kv_swaps_out() const noexcept { return swaps_out_.load(); }
   std::int64_t kv_swaps_in() const noexcept { return swaps_in_.load(); }
+  std::int64_t kv_swaps_dropped() const noexcept { return swaps_dropped_.load(); }
   kv_usage kv() const override;
   std::vector<kv_usage> kv_by_rank() const override;
 
@@ -51,7 +53,7 @@ private:
   std::shared_ptr<gpu::backend> keep_; // destroyed after exec_
   std::unique_ptr<gpu::stage_executor> exec_;
   std::map<std::string, model_slot> models_;
-  std::atomic<std::int64_t> swaps_out_{0}, swaps_in_{0};
+  std::atomic<std::int64_t> swaps_out_{0}, swaps_in_{0}, swaps_dropped_{0};
 };
 
 } // namespace sy::actors::internal

@@ -302,21 +302,24 @@ TEST_CASE("out of KV blocks, sequences are preempted (recompute, or swap to the 
         preemptions += a.timings.preemptions;
       }
       CHECK(preemptions > 0);
-      std::int64_t outs = 0, ins = 0;
+      rig.stop(); // every release reached its stage
+      std::int64_t outs = 0, ins = 0, dropped = 0;
       for (auto& sb : rig.stage_backends) {
         outs += sb->kv_swaps_out();
         ins += sb->kv_swaps_in();
+        dropped += sb->kv_swaps_dropped();
       }
-      INFO("swaps out " << outs << ", in " << ins << ", preemptions " << preemptions);
+      INFO("swaps out " << outs << ", in " << ins << ", host copies dropped " << dropped << ", preemptions "
+                        << preemptions);
       // With swap, unsplit, every preemption is on stage 0 and swaps. With pp 2 the last stage (it also holds
       // the head, so less KV room) runs out first: the earlier stage appended the step already, that KV is not
-      // intact and those sequences recompute (the swap path needs a failure on stage 0).
+      // intact and those sequences recompute (the swap path needs a failure on stage 0). A swap in can also
+      // fail on one stage (no free blocks there): the other stages' copies are dropped and it recomputes.
       if (!swap)
         CHECK(outs == 0);
       else if (pp == 1)
         CHECK(outs > 0);
-      CHECK(ins == outs); // every sequence swapped out came back (all finished ok)
-      rig.stop();
+      CHECK(ins + dropped == outs); // every host copy came back or was dropped: none is left behind
       CHECK(rig.blocks_used() == 0);
     }
 }

@@ -350,6 +350,8 @@ TEST_CASE("a sequence swapped out to host memory and back continues with the log
       REQUIRE(bytes.ok());
       CHECK(*bytes > 0);
       CHECK(p.stage(s).cached_tokens(p.id(), sequence_id{1}) == 0);
+      CHECK(p.stage(s).swapped_out(p.id(), sequence_id{1}));
+      CHECK_FALSE(p.stage(s).swapped_out(p.id(), sequence_id{2}));
       CHECK_FALSE(p.stage(s).swap_out_sequence(p.id(), sequence_id{1}).ok()); // twice: refused
       CHECK(static_cast<std::int64_t>(p.stage(s).rank_kv_pool(0).usage().blocks_used) <
             used_before[static_cast<std::size_t>(s)]);
@@ -361,6 +363,7 @@ TEST_CASE("a sequence swapped out to host memory and back continues with the log
     for (int s = 0; s < p.stages(); ++s) {
       REQUIRE(p.stage(s).swap_in_sequence(p.id(), sequence_id{1}).ok());
       CHECK_FALSE(p.stage(s).swap_in_sequence(p.id(), sequence_id{1}).ok()); // not swapped out any more
+      CHECK_FALSE(p.stage(s).swapped_out(p.id(), sequence_id{1}));
       CHECK(p.stage(s).cached_tokens(p.id(), sequence_id{1}) == 19);
     }
     std::vector<std::int32_t> dec{a[19]};
@@ -373,6 +376,7 @@ TEST_CASE("a sequence swapped out to host memory and back continues with the log
     for (int s = 0; s < p.stages(); ++s) {
       for (std::uint64_t id : {1, 2})
         REQUIRE(p.stage(s).free_sequence(p.id(), sequence_id{id}).ok());
+      CHECK_FALSE(p.stage(s).swapped_out(p.id(), sequence_id{2}));
       CHECK_FALSE(p.stage(s).swap_in_sequence(p.id(), sequence_id{2}).ok());
       for (int k = 0; k < p.stage(s).tp(); ++k)
         CHECK(p.stage(s).rank_kv_pool(k).usage().blocks_used == 0);
