@@ -180,18 +180,28 @@ def scenario_drain():
     with Server() as s:
         c = s.client()
         n = 300
-        for i in range(n):
-            c.send(i, MODELS[i % 2], list(range(1, 33)))
+        for i in range(n):  # a generous SLO: admission takes them all, so that many are in flight
+            c.send(i, MODELS[i % 2], list(range(1, 33)), slo_ms=60000)
         rc_holder = {}
+        # The first answer shows the server took the requests in (a signal sent at once could precede the
+        # first frame it reads, and then every request is refused as draining); the others are in flight.
+        first, _ = recv_all(c, 1)
         s.proc.send_signal(signal.SIGTERM)
-        got, dup = recv_all(c, n)
+        rest, dup = recv_all(c, n - 1)
+        got = dict(first)
+        dup += len(set(got) & set(rest))
+        got.update(rest)
         check(dup == 0 and sorted(got) == list(range(n)), "every request answered exactly once during the drain")
         statuses = {r["status"] for r in got.values()}
         check(statuses <= {"ok", "rejected", "deadline_exceeded"}, "terminal answers only: %r, e.g. %r" % (
             statuses, sorted({r["reason"] for r in got.values() if r["status"] == "failed"})[:3]))
-        check("ok" in statuses, "requests in flight were served: %r" % statuses)
+        served = sum(1 for r in rest.values() if r["status"] == "ok")
+        check(served > 0, "requests in flight at the signal were served: %r" % statuses)
+        print("drain: %d of %d requests answered after the signal were ok; reasons of the others: %r" % (
+            served, n - 1, sorted({r["reason"][:40] for r in rest.values() if r["status"] != "ok"})))
         rc_holder["rc"] = s.proc.wait(timeout=120)
-        check(rc_holder["rc"] == 0, "exit code 0 after the drain, got %r" % rc_holder["rc"])
+        check(rc_holder["rc"] == 0, "exit code 0 after the drain, got %r; the server's log ends:\n%s" % (
+            rc_holder["rc"], s.proc.stderr.read()[-6000:]))
         c.close()
 
 
