@@ -1,6 +1,8 @@
 #include "policies/placement/plan_file.hpp"
 
+#include <cctype>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
@@ -15,6 +17,42 @@ std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
+}
+
+/// A name as a YAML scalar that reads back as the same string: plain when it is made of name characters (and
+/// would not read as a number, bool or null), else double-quoted with escapes (found by the plan_file fuzz
+/// target: a model name with a NUL byte printed raw read back shorter).
+std::string yaml_str(const std::string& s) {
+  bool plain = !s.empty() && s.front() != '-' && s.front() != '.';
+  for (unsigned char c : s)
+    plain = plain && (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '/' || c == '@' || c == '+');
+  if (plain) { // a name the YAML reader would type (1, 1e3, true, null, ~) stays a string only when quoted
+    try {
+      (void)std::stod(s);
+      plain = false;
+    } catch (const std::exception&) {
+    }
+    static const char* const typed[] = {"true", "false", "True", "False", "TRUE", "FALSE", "yes", "no", "Yes", "No",
+                                        "YES", "NO", "on", "off", "On", "Off", "ON", "OFF", "null", "Null", "NULL"};
+    for (const char* t : typed)
+      plain = plain && s != t;
+  }
+  if (plain)
+    return s;
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
 }
 
 std::string at(const std::string& src, const YAML::Node& n) {
@@ -56,7 +94,7 @@ std::string to_yaml(const plan_file& p) {
   std::ostringstream o;
   const auto& names = p.schedule.placements.empty() ? std::vector<std::string>{} : p.schedule.placements[0].model_names;
   o << "# switchyard placement plan\n";
-  o << "policy: " << (p.policy.empty() ? "unknown" : p.policy) << "\n";
+  o << "policy: " << yaml_str(p.policy.empty() ? "unknown" : p.policy) << "\n";
   o << "devices: " << p.devices << "\n";
   o << "mem_budget_bytes: " << num(p.mem_budget_bytes) << "\n";
   if (p.expected_attainment >= 0)
@@ -65,7 +103,7 @@ std::string to_yaml(const plan_file& p) {
     o << "slo_scale: " << num(p.slo_scale) << "\n";
   o << "models: [";
   for (std::size_t i = 0; i < names.size(); ++i)
-    o << (i ? ", " : "") << names[i];
+    o << (i ? ", " : "") << yaml_str(names[i]);
   o << "]\nwindows:\n";
   for (std::size_t w = 0; w < p.schedule.placements.size(); ++w) {
     o << "  - start: " << num(w < p.schedule.start_times.size() ? p.schedule.start_times[w] : 0.0) << "\n";
@@ -79,7 +117,7 @@ std::string to_yaml(const plan_file& p) {
         o << (i ? ", " : "") << g.devices[i];
       o << "], models: [";
       for (std::size_t i = 0; i < g.models.size(); ++i)
-        o << (i ? ", " : "") << pl.model_names[static_cast<std::size_t>(g.models[i])];
+        o << (i ? ", " : "") << yaml_str(pl.model_names[static_cast<std::size_t>(g.models[i])]);
       o << "]}\n";
     }
   }
