@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (packages, build) and runs every test. GPU tests (label gpu) are skipped, visibly, without a device.
 # The sanitizer stage follows (issue 9 §5; ASAN=0 skips it): build-asan (clang, ASan + UBSan, libFuzzer) runs the unit
-# tests, every fuzz target for SWITCHYARD_FUZZ_SECONDS, and the e2e subset below; see tests/sanitize/README.md.
+# tests, every fuzz target on its fixed number of inputs, and the e2e subset below; see tests/sanitize/README.md.
 # Environment: BUILD_DIR (default build), ASAN_BUILD_DIR (default build-asan), ASAN=0 leaves out the sanitizer
 # stage, STRESS=1 adds the shutdown stress test (label stress, 50 runs) to the normal run.
 set -euo pipefail
