@@ -272,6 +272,9 @@ placement_answer on_placement_post(controller_self self, const std::string& body
   }();
   const char* outcome = answer.outcome == placement_outcome::accepted ? "applied" : to_string(answer.outcome);
   ++st.replans["manual"][outcome];
+  if (answer.outcome != placement_outcome::accepted && answer.outcome != placement_outcome::unchanged)
+    logger("controller")->warn("re-placement by POST /v2/placement refused ({}, HTTP {}): {}", outcome,
+                               http_status(answer.outcome), answer.reason);
   return answer;
 }
 

@@ -434,3 +434,50 @@ policies: {admission: none, batching: none}
     UNSCOPED_INFO("rejected: " << reason);
   CHECK(c.by_status[request_status::ok] + c.by_status[request_status::rejected] == static_cast<int>(c.sent.size()));
 }
+
+TEST_CASE("a node lost during a migration that keeps a group there lets it complete while the lost replica is re-placed") {
+  migration_rig c{R"(
+nodes:
+  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
+  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
+  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
+placement:
+  groups:
+    - {name: g0, devices: ["n1:0"], models: [tiny-gpt]}
+    - {name: g1, devices: ["n0:0"], models: [tiny-bert]}
+policies: {admission: none, batching: none}
+)", {"n0", "n1"}};
+  for (int i = 0; i < 3; ++i)
+    c.send("tiny-bert");
+  c.run();
+  // g0 is kept; z is built on the free n0:1, y waits for n0:0, which g1 frees once z serves tiny-bert
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n1:0"], "models": ["tiny-gpt"]},
+                                  {"name": "y", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "z", "devices": ["n0:1"], "models": ["tiny-bert"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  c.kill("n1"); // the kept g0 is lost: the node-loss path re-places tiny-gpt, on n0:2 (n0:0 is y's)
+  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
+    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
+    c.pump(2);
+  }
+  c.pump_all();
+  auto st = c.placement();
+  INFO(st.last_json);
+  CHECK(st.generation == 1);
+  CHECK(st.last_json.find("\"state\":\"done\"") != std::string::npos);
+  auto gpt = groups_of(c.list(), "tiny-gpt");
+  CHECK(gpt.count("y") == 1);
+  CHECK(gpt.count("g0") == 1); // shown as lost until n1 rejoins
+  CHECK(gpt.size() == 3);      // and its replacement
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"z"});
+  c.send("tiny-gpt");
+  c.send("tiny-bert");
+  c.pump_all();
+  c.collect();
+  check_each_answered_once(c);
+  CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g0
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+  CHECK(c.by_status[request_status::ok] > 0);
+}
