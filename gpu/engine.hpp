@@ -14,7 +14,9 @@
 //   when it does not fit the budget), copies the pinned host shard in chunks on the copy stream and records
 //   an event. done() runs when every rank's copy has completed.
 // - forward: allowed in `loading` and `resident`; the compute stream waits on the load event ON THE DEVICE
-//   (never on the host), so a batch can be queued right behind its load.
+//   (never on the host), so a batch can be queued right behind its load. The load's done() (copy streams)
+//   and that forward's done() (compute streams) are not ordered: the forward waits for the copies, not for
+//   the load's callback.
 // - evict: the device memory is freed stream-ordered after every forward enqueued before the evict (and the
 //   load itself) has completed; done() runs then. Forwards enqueued after evict() are rejected.
 //
