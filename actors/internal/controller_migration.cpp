@@ -197,11 +197,16 @@ placement_answer start_migration(controller_self self, std::vector<planned_group
                   + (why == st.lost_nodes.end() ? std::string{"not registered"} : why->second)
                   + ": plan on the devices of the nodes present, or wait until it rejoins"};
       }
-      if (st.suspect_devices.count(d))
+      const group_slot* failed_on = nullptr; // a group down because a device of it failed
+      for (const auto& s : st.groups)
+        if (!s.retired && s.down_code == error_code::device_error &&
+            std::find(s.plan.devices.begin(), s.plan.devices.end(), d) != s.plan.devices.end())
+          failed_on = &s;
+      if (st.suspect_devices.count(d) || failed_on)
         return {placement_outcome::conflict, "",
-                "group " + t.name + " needs device " + devices_label(*st.cfg, {d})
-                  + ", which failed (a group on it went down or could not be built): plan without it, or wait "
-                    "until its node rejoins"};
+                "group " + t.name + " needs device " + devices_label(*st.cfg, {d}) + ", which failed ("
+                  + (failed_on ? failed_on->down : std::string{"a group on it went down or could not be built"})
+                  + "): plan without it, or wait until its node rejoins"};
     }
   std::vector<group_shape> cur_shapes, tgt_shapes;
   for (auto g : current)
@@ -223,6 +228,9 @@ placement_answer start_migration(controller_self self, std::vector<planned_group
     }
   for (auto g : dropped) {
     run.dropped.push_back(st.groups[g].plan.name);
+    if (st.groups[g].down_code == error_code::device_error) // its devices stay unused until their node rejoins
+      for (const auto& d : st.groups[g].plan.devices)
+        st.suspect_devices.insert(d);
     retire_group(self, g, "re-placement " + run.id + " drops it from the placement (down: " + st.groups[g].down +
                             "); it is not restored when its node rejoins");
   }

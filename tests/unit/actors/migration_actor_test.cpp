@@ -481,3 +481,49 @@ policies: {admission: none, batching: none}
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
   CHECK(c.by_status[request_status::ok] > 0);
 }
+
+TEST_CASE("a plan on a device that failed is refused 409 with the device's fault and one without it drops its group") {
+  migration_rig c{R"(
+nodes:
+  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
+  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
+placement:
+  groups:
+    - {name: g0, devices: [0], models: [tiny-gpt]}
+    - {name: g1, devices: [1], models: [tiny-bert]}
+policies: {admission: none, batching: none}
+)"};
+  // g1's device fails on a forward: g1 goes down, a replacement loads tiny-bert on the spare n0:2
+  (*c.backends)[1]->sticky = make_error("device", "cpu:1: illegal address");
+  c.send("tiny-bert");
+  c.run();
+  REQUIRE((*c.backends)[1]->complete("forward", "illegal address"));
+  c.run();
+  c.pump_all();
+  c.collect();
+  CHECK(c.by_status[request_status::failed] == 1); // the request on the failing device
+  auto on_failed = c.post(R"({"groups": [{"devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                          {"devices": ["n0:1"], "models": ["tiny-bert"]}]})");
+  CHECK(on_failed.outcome == placement_outcome::conflict);
+  CHECK_THAT(on_failed.reason, Catch::Contains("needs device n0:1, which failed (") &&
+                                 Catch::Contains("illegal address") && Catch::EndsWith("plan without it, or wait until its node rejoins"));
+  auto without = c.post(R"({"groups": [{"devices": ["n0:0"], "models": ["tiny-gpt", "tiny-bert"]},
+                                        {"devices": ["n0:2"], "models": ["tiny-bert"]}]})");
+  REQUIRE(without.outcome == placement_outcome::accepted);
+  CHECK(c.placement().migration_json.find("\"dropped\":[\"g1\"]") != std::string::npos);
+  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
+    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
+    c.pump(2);
+  }
+  c.pump_all();
+  CHECK(c.placement().generation == 1);
+  CHECK(groups_of(c.list(), "tiny-bert").count("g1") == 0);
+  c.send("tiny-bert");
+  c.pump_all();
+  c.collect();
+  check_each_answered_once(c);
+  CHECK(c.by_status[request_status::failed] == 1);
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
