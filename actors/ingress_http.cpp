@@ -78,6 +78,9 @@ std::string placement_document(const std::string& recorded, const messages::plac
   if (!ps.last_json.empty())
     if (auto m = json::parse(ps.last_json, 16))
       out.set("last_migration", *m);
+  if (!ps.replan_json.empty())
+    if (auto m = json::parse(ps.replan_json, 16))
+      out.set("replan", *m);
   return json::write(out) + "\n";
 }
 
@@ -398,7 +401,8 @@ void http_ingress::install_routes(bool metrics_only) {
     caf::scoped_actor self{*sys};
     self->request(ctx->controller, std::chrono::seconds(5), messages::placement_atom_v)
       .receive([&](messages::placement_status& x) { ps = std::move(x); asked = true; }, [&](caf::error&) {});
-    if (!asked || (ps.generation == 0 && ps.migration_json.empty() && ps.last_json.empty()))
+    if (!asked || (ps.generation == 0 && ps.migration_json.empty() && ps.last_json.empty() &&
+                   ps.replan_json.empty()))
       return reply_json(res, 200, ctx->placement_json);
     reply_json(res, 200, placement_document(ctx->placement_json, ps));
   });

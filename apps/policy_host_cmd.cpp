@@ -35,8 +35,25 @@ struct policy_host_options {
   bool list = false;
 };
 
-/// Policies built so far, by "kind/name/params" (the host's actor is the only user).
-using policy_cache = std::map<std::string, policies::runtime_policy>;
+/// Policies built so far, by "kind/name/params" (the host's actor is the only user); re-placement policies
+/// are not runtime policies (policies/policy_fn.hpp) and have their own.
+struct policy_cache {
+  std::map<std::string, policies::runtime_policy> runtime;
+  std::map<std::string, policies::replacement_fn> replacement;
+};
+
+/// Finds or builds the policy of `key` in `cache` with `make`; an error text when the registry refuses.
+template <class Fn, class Make>
+result<const Fn*> cached(std::map<std::string, Fn>& cache, const std::string& key, Make make) {
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    auto made = make();
+    if (!made)
+      return made.err();
+    it = cache.emplace(key, std::move(*made)).first;
+  }
+  return &it->second;
+}
 
 std::string decide(const policies::policy_registry& reg, policy_cache& cache, const std::string& text) {
   auto req = policies::isolation::decode_request(text);
@@ -45,14 +62,18 @@ std::string decide(const policies::policy_registry& reg, policy_cache& cache, co
   std::string key = req->kind + "/" + req->name;
   for (const auto& [k, v] : req->params)
     key += "/" + k + "=" + std::to_string(v);
-  auto it = cache.find(key);
-  if (it == cache.end()) {
-    auto made = reg.make(req->kind, req->name, req->params);
-    if (!made)
-      return "error: " + made.err().message;
-    it = cache.emplace(key, std::move(*made)).first;
-  }
-  auto reply = policies::isolation::run_encoded(it->second, req->view);
+  auto reply = [&]() -> result<std::string> {
+    if (req->kind == "replacement") {
+      auto p = cached(cache.replacement, key, [&] { return reg.make_replacement(req->name, req->params); });
+      if (!p)
+        return p.err();
+      return policies::isolation::run_encoded(**p, req->view);
+    }
+    auto p = cached(cache.runtime, key, [&] { return reg.make(req->kind, req->name, req->params); });
+    if (!p)
+      return p.err();
+    return policies::isolation::run_encoded(**p, req->view);
+  }();
   if (!reply)
     return "error: " + reply.err().message;
   return *reply;
@@ -65,7 +86,9 @@ int run_policy_host(const policy_host_options& o) {
     return 2;
   }
   if (o.list) {
-    for (const auto& kind : policies::runtime_policy_kinds())
+    auto kinds = policies::runtime_policy_kinds();
+    kinds.push_back("replacement");
+    for (const auto& kind : kinds)
       for (const auto& name : reg->names(kind))
         if (reg->origin(kind, name) != "built-in")
           std::printf("%s %s\n", kind.c_str(), name.c_str());

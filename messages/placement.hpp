@@ -13,6 +13,8 @@ enum class placement_outcome : std::uint8_t {
   busy,        // a migration is in progress (409), `id` names it; nothing changed
   unavailable, // the cluster is not ready, draining or stopping (503)
   unchanged,   // the plan equals the placement served (200): nothing to do
+  conflict,    // the cluster's state refuses it now (409), `reason` says what: a device on a lost node or a
+               // failed one, a group still loading or stopping (a node loss's re-placement); nothing changed
 };
 
 /// HTTP status of an outcome.
@@ -23,6 +25,7 @@ constexpr int http_status(placement_outcome o) noexcept {
     case placement_outcome::busy: return 409;
     case placement_outcome::unavailable: return 503;
     case placement_outcome::unchanged: return 200;
+    case placement_outcome::conflict: return 409;
   }
   return 500;
 }
@@ -34,6 +37,7 @@ constexpr const char* to_string(placement_outcome o) noexcept {
     case placement_outcome::busy: return "busy";
     case placement_outcome::unavailable: return "unavailable";
     case placement_outcome::unchanged: return "unchanged";
+    case placement_outcome::conflict: return "conflict";
   }
   return "invalid";
 }
@@ -55,11 +59,13 @@ struct placement_status {
   std::string groups_json;     // JSON array of {name, tensor, pipeline, devices ["node:ordinal"], models}
   std::string migration_json;  // JSON object of the migration in progress; empty: none
   std::string last_json;       // JSON object of the last migration finished; empty: none
+  std::string replan_json;     // JSON object of the re-placement policy (its re-plan in flight, the last
+                               // re-plan's outcome); empty: no policy
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_status& x) {
-  return f(x.generation, x.groups_json, x.migration_json, x.last_json);
+  return f(x.generation, x.groups_json, x.migration_json, x.last_json, x.replan_json);
 }
 
 /// A re-plan's result, from the planner (a detached actor) to the controller (controller_replan.cpp).

@@ -264,6 +264,10 @@ template <>
 struct reply_of<eviction_fn> {
   static auto decode(const std::string& t) { return isolation::decode_eviction(t); }
 };
+template <>
+struct reply_of<replacement_fn> {
+  static auto decode(const std::string& t) { return isolation::decode_replacement(t); }
+};
 
 /// A factory whose policies decide in the host: encode the view, call, decode (faults throw; the guard that
 /// from_plugin puts around it counts them and lets the built-in decide).
@@ -314,6 +318,8 @@ status policy_registry::load_isolated_plugin(const std::string& path, std::chron
       staging.add_batching(name, isolated_factory<batching_fn>(lazy, kind, name));
     else if (kind == "eviction")
       staging.add_eviction(name, isolated_factory<eviction_fn>(lazy, kind, name));
+    else if (kind == "replacement")
+      staging.add_replacement(name, isolated_factory<replacement_fn>(lazy, kind, name));
     else
       return plugin_error(path, "its policy host listed an unknown kind \"" + kind + "\"");
   }
@@ -325,6 +331,7 @@ status policy_registry::load_isolated_plugin(const std::string& path, std::chron
   tables_->dispatch.merge(staging.dispatch);
   tables_->batching.merge(staging.batching);
   tables_->eviction.merge(staging.eviction);
+  tables_->replacement.merge(staging.replacement);
   tables_->paths.push_back(lib->path);
   return {};
 }

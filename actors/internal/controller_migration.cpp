@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "actors/internal/controller_replan.hpp"
 #include "actors/internal/migration.hpp"
 #include "actors/internal/placement_input.hpp"
 #include "gpu/shard.hpp"
@@ -98,6 +99,12 @@ json::value migration_json(controller_self self, const migration_run& run, const
   for (const auto& m : run.forced)
     forced.push(m);
   o.set("refused_meanwhile", std::move(forced));
+  if (!run.dropped.empty()) {
+    auto dropped = json::value::make_array();
+    for (const auto& g : run.dropped)
+      dropped.push(g);
+    o.set("dropped", std::move(dropped));
+  }
   if (!run.failed.empty())
     o.set("reason", run.failed);
   return o;
@@ -112,17 +119,30 @@ void finish(controller_self self, const std::string& outcome) {
   for (auto& s : st.groups)
     s.migrating = false;
   if (outcome == "done") {
+    for (auto l : run.leaving) // lost meanwhile (a node loss): gone from the placement, never restored
+      if (!st.groups[l].retired)
+        retire_group(self, l, "re-placement " + run.id + " left it (" + st.groups[l].down + ")");
     ++st.placement_generation;
     st.converge_seconds.push_back(secs);
     logger("controller")->info("re-placement {} done in {:.3f} s: {} groups built, {} left, {} kept", run.id, secs,
                                run.targets.size(), run.leaving.size(), run.kept.size());
   } else {
-    for (auto l : run.leaving) { // groups not retired yet stay and serve
+    for (auto l : run.leaving) { // groups not gone yet stay and serve (a retiring one takes requests again)
       auto& s = st.groups[l];
-      if (!s.retired && !s.retiring)
+      if (!s.retired && s.actor) {
         s.leaving = false;
+        s.retiring = false;
+      }
     }
-    logger("controller")->error("re-placement {} {} after {:.3f} s: {}", run.id, outcome, secs, run.failed);
+    for (std::size_t i = 0; i < run.targets.size(); ++i) { // built and down: never part of a placement
+      if (run.target_slot[i] < 0)
+        continue;
+      const auto g = static_cast<std::size_t>(run.target_slot[i]);
+      if (!st.groups[g].retired && !st.groups[g].actor && !st.groups[g].down.empty())
+        retire_group(self, g, "re-placement " + run.id + " failed");
+    }
+    logger("controller")->error("re-placement {} {} after {:.3f} s: {}; the groups it left that had not stopped "
+                                "serve on, those it built and that serve stay", run.id, outcome, secs, run.failed);
     st.problems.push_back("re-placement " + run.id + " failed: " + run.failed);
   }
   st.migration.reset();
@@ -145,19 +165,49 @@ placement_answer start_migration(controller_self self, std::vector<planned_group
             "re-placement " + st.migration->id + " (" + st.migration->source + ") is in progress"};
   if (!st.ready || st.draining || st.stopping)
     return {placement_outcome::unavailable, "", st.ready ? "the cluster is draining" : "the cluster is not ready yet"};
-  std::vector<std::size_t> current;
+  // Beside a node loss (or a failed device): the groups that serve now, replacement groups included, are the
+  // placement migrated from; groups that are down are dropped from it (never restored, also not when their
+  // node rejoins); the plan may use only devices of present nodes that did not fail.
+  std::vector<std::size_t> current, dropped;
   for (std::size_t g = 0; g < st.groups.size(); ++g) {
     const auto& s = st.groups[g];
     if (s.retired)
       continue;
-    if (s.replacement || !s.down.empty() || !s.actor || !s.ready || s.retiring || s.stages_stopping > 0)
-      return {placement_outcome::unavailable, "",
-              "group " + s.plan.name + " is " + (!s.down.empty() ? "down (" + s.down + ")"
-                                                 : s.replacement ? "a replacement after a node loss"
-                                                 : !s.ready ? "not ready" : "stopping")
-                + ": the cluster re-places after a loss first; try again once it is whole"};
+    const std::string what = "group " + s.plan.name + (s.replacement ? " (re-placed after " + s.origin + ")" : "");
+    if (!s.down.empty() && !s.actor && s.stages_stopping == 0 && !s.replacement) {
+      dropped.push_back(g);
+      continue;
+    }
+    if (!s.down.empty() || !s.actor || s.stages_stopping > 0 || s.retiring)
+      return {placement_outcome::conflict, "",
+              what + " is " + (!s.down.empty() ? "down (" + s.down + ") and its stages are still stopping"
+                               : s.retiring ? "retiring (the configured placement is whole again)" : "stopping")
+                + ": try again once it is gone"};
+    if (!s.ready)
+      return {placement_outcome::conflict, "", what + " is still loading its replicas: try again once it serves"};
     current.push_back(g);
   }
+  for (const auto& t : target)
+    for (const auto& d : t.devices) {
+      const auto& node = st.cfg->nodes[static_cast<std::size_t>(d.node)].name;
+      if (!st.nodes.count(node)) {
+        auto why = st.lost_nodes.find(node);
+        return {placement_outcome::conflict, "",
+                "group " + t.name + " needs device " + devices_label(*st.cfg, {d}) + ", but node " + node + " is "
+                  + (why == st.lost_nodes.end() ? std::string{"not registered"} : why->second)
+                  + ": plan on the devices of the nodes present, or wait until it rejoins"};
+      }
+      const group_slot* failed_on = nullptr; // a group down because a device of it failed
+      for (const auto& s : st.groups)
+        if (!s.retired && s.down_code == error_code::device_error &&
+            std::find(s.plan.devices.begin(), s.plan.devices.end(), d) != s.plan.devices.end())
+          failed_on = &s;
+      if (st.suspect_devices.count(d) || failed_on)
+        return {placement_outcome::conflict, "",
+                "group " + t.name + " needs device " + devices_label(*st.cfg, {d}) + ", which failed ("
+                  + (failed_on ? failed_on->down : std::string{"a group on it went down or could not be built"})
+                  + "): plan without it, or wait until its node rejoins"};
+    }
   std::vector<group_shape> cur_shapes, tgt_shapes;
   for (auto g : current)
     cur_shapes.push_back(shape_of(st.groups[g].plan));
@@ -170,6 +220,20 @@ placement_answer start_migration(controller_self self, std::vector<planned_group
   run.id = "m" + std::to_string(st.next_migration++);
   run.source = source;
   run.started = self->clock().now();
+  for (auto g : current) // the placement served, replacements included, is the one migrated from
+    if (st.groups[g].replacement) {
+      st.groups[g].replacement = false;
+      logger("controller")->info("re-placement {}: group {} (re-placed after {}) is part of the placement migrated "
+                                 "from", run.id, st.groups[g].plan.name, st.groups[g].origin);
+    }
+  for (auto g : dropped) {
+    run.dropped.push_back(st.groups[g].plan.name);
+    if (st.groups[g].down_code == error_code::device_error) // its devices stay unused until their node rejoins
+      for (const auto& d : st.groups[g].plan.devices)
+        st.suspect_devices.insert(d);
+    retire_group(self, g, "re-placement " + run.id + " drops it from the placement (down: " + st.groups[g].down +
+                            "); it is not restored when its node rejoins");
+  }
   for (auto [c, t] : diff.kept)
     run.kept.push_back(current[c]);
   for (auto c : diff.leaving) {
@@ -216,6 +280,9 @@ placement_answer on_placement_post(controller_self self, const std::string& body
   }();
   const char* outcome = answer.outcome == placement_outcome::accepted ? "applied" : to_string(answer.outcome);
   ++st.replans["manual"][outcome];
+  if (answer.outcome != placement_outcome::accepted && answer.outcome != placement_outcome::unchanged)
+    logger("controller")->warn("re-placement by POST /v2/placement refused ({}, HTTP {}): {}", outcome,
+                               http_status(answer.outcome), answer.reason);
   return answer;
 }
 
@@ -235,7 +302,32 @@ placement_status on_placement_query(controller_self self) {
   if (st.migration)
     out.migration_json = json::write(migration_json(self, *st.migration, "running"));
   out.last_json = st.last_migration_json;
+  out.replan_json = replan_json(self);
   return out;
+}
+
+void on_migration_node_lost(controller_self self, int node, const std::string& why) {
+  auto& st = self->state;
+  if (!st.migration)
+    return;
+  auto& run = *st.migration;
+  std::string hit;
+  for (std::size_t i = 0; i < run.targets.size(); ++i) {
+    const auto& t = run.targets[i];
+    if (std::none_of(t.devices.begin(), t.devices.end(), [&](const auto& d) { return d.node == node; }))
+      continue;
+    std::string state = "not started";
+    if (run.target_slot[i] >= 0)
+      state = st.groups[static_cast<std::size_t>(run.target_slot[i])].ready ? "ready" : "loading";
+    hit += (hit.empty() ? "" : ", ") + t.name + " on " + devices_label(*st.cfg, t.devices) + " (" + state + ")";
+  }
+  if (hit.empty()) {
+    logger("controller")->warn("re-placement {} goes on after {}: it builds nothing there (groups it leaves there "
+                               "are gone, groups it keeps there are re-placed like any lost group)", run.id, why);
+    return;
+  }
+  run.failed = why + " during the migration, which builds group " + hit + " there";
+  finish(self, "failed");
 }
 
 void migration_step(controller_self self) {

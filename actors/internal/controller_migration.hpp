@@ -9,9 +9,16 @@
 //   takes requests once it answered ready, i.e. once its replicas are resident.
 // - A leaving group retires: it takes no new requests, answers what it accepted (queued and in the pipeline),
 //   then its stages stop and free its devices; it is never restored.
-// - Only one migration runs at a time; another one is refused (busy) with the running one's id. A migration
-//   is refused while the cluster is not whole (a lost node, a replacement group): the node-loss path owns
-//   the placement then.
+// - Only one migration runs at a time; another one is refused (busy) with the running one's id.
+// - Beside a node loss (controller_nodes.hpp): a migration asked for while groups are down or replaced
+//   migrates from the groups serving now (replacement groups become ordinary groups of the placement) and
+//   drops the groups that are down (never restored, also not when their node rejoins); it is refused
+//   (conflict, 409, with the reason) when the plan needs a device of a node that is not present or of a
+//   failed device, or while a group is still loading or stopping (a replacement being built, a group
+//   retiring). A node lost during a migration that builds a group there ends it `failed` at once (the reason
+//   names the node and the group); the groups it left that have not stopped serve on, the groups it built
+//   elsewhere stay, and the node-loss path re-places the lost replicas. A node lost that holds only groups
+//   the migration leaves or keeps: it goes on (a kept group there is re-placed like any lost group).
 #include <string>
 #include <vector>
 
@@ -30,6 +37,10 @@ messages::placement_status on_placement_query(controller_self self);
 /// first steps. `source` says who asked (logs, GET).
 messages::placement_answer start_migration(controller_self self, std::vector<planned_group> target,
                                            const std::string& source);
+
+/// Node `node` (config index) was lost (`why`, e.g. "node b lost (...)"), its groups are down already: ends the
+/// migration `failed` when it builds a group there. Called before the node-loss path re-places.
+void on_migration_node_lost(controller_self self, int node, const std::string& why);
 
 /// The migration's next steps after an event (a group ready, devices freed, a request answered); no-op
 /// without a migration. Called at the end of every reconcile.

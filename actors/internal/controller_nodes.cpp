@@ -220,6 +220,11 @@ void replace_lost(controller_self self, const std::string& cause) {
     for (std::size_t i = 0; i < cfg.nodes[n].devices.size(); ++i) {
       config::device_ref d{static_cast<int>(n), static_cast<int>(i)};
       bool taken = st.suspect_devices.count(d) > 0, configured = false;
+      if (st.migration) // a migration's group not started yet waits for it: not spare
+        for (std::size_t t = 0; t < st.migration->targets.size(); ++t)
+          taken = taken || (st.migration->target_slot[t] < 0 &&
+                            std::find(st.migration->targets[t].devices.begin(), st.migration->targets[t].devices.end(),
+                                      d) != st.migration->targets[t].devices.end());
       for (auto& s : st.groups) {
         taken = taken || (uses_device(s, d) && holds_devices(st, s));
         configured = configured || (!s.replacement && uses_device(s, d));
@@ -340,6 +345,7 @@ void node_lost(controller_self self, const std::string& name, const std::string&
   for (std::size_t g = 0; g < st.groups.size(); ++g)
     if (group_uses(st.groups[g], idx) && st.groups[g].actor)
       group_down(self, g, "group " + st.groups[g].plan.name + " lost: " + msg, error_code::node_lost);
+  on_migration_node_lost(self, idx, msg); // a migration that builds there fails before anything is re-placed
   // Restores under way may not happen now: the replacement groups retiring for them serve on, unless
   // reconcile finds them not needed again.
   for (auto& s : st.groups)

@@ -7,6 +7,7 @@
 #include "actors/internal/controller_migration.hpp"
 #include "actors/internal/placement_input.hpp"
 #include "actors/internal/replan.hpp"
+#include "messages/json.hpp"
 #include "messages/logging.hpp"
 #include "sim/deployment_plan.hpp"
 
@@ -24,8 +25,39 @@ double seconds(std::chrono::nanoseconds d) {
   return std::chrono::duration<double>(d).count();
 }
 
-void count(controller_state& st, const std::string& outcome) {
+/// The re-plan `seq` ends in `outcome` (once): the counter and GET /v2/placement's "replan".last.
+void count(controller_state& st, std::uint64_t seq, const std::string& outcome, const std::string& reason,
+           const replan_report* r = nullptr, const std::string& migration = {}) {
   ++st.replans[st.replan_name][outcome];
+  auto o = json::value::make_object();
+  o.set("seq", static_cast<std::int64_t>(seq)).set("outcome", outcome).set("reason", reason);
+  if (r && r->error.empty())
+    o.set("served_score", r->served_score).set("candidate_score", r->candidate_score);
+  if (r)
+    o.set("planning_s", r->planning_s);
+  if (!migration.empty())
+    o.set("migration", migration);
+  st.last_replan_json = json::write(o);
+}
+
+/// Plug-in faults of the re-placement policy so far (sy_policy_faults_total{kind="replacement"}).
+std::uint64_t faults_of(const controller_state& st) {
+  if (!st.registry)
+    return 0;
+  std::uint64_t n = 0;
+  const auto prefix = "replacement/" + st.replan_name + "/";
+  for (const auto& [key, k] : st.registry->faults()->counts())
+    n += key.rfind(prefix, 0) == 0 ? k : 0;
+  return n;
+}
+
+/// Asks the policy; `fell_back` when its guard let the built-in `none` decide (a plug-in's fault).
+policies::replacement_decision ask(controller_state& st, const policies::replacement_view& v, bool& fell_back) {
+  const auto before = faults_of(st);
+  auto d = st.replan(v);
+  fell_back = faults_of(st) != before;
+  st.last_replan_reason = d.reason;
+  return d;
 }
 
 policies::replacement_view view_of(controller_self self) {
@@ -96,10 +128,10 @@ void on_replan_tick(controller_self self) {
   if (!st.ready || st.migration || st.replan_seq != 0)
     return; // one at a time
   auto v = view_of(self);
-  auto d = st.replan(v);
-  st.last_replan_reason = d.reason;
+  bool fell_back = false;
+  auto d = ask(st, v, fell_back);
   if (!d.act)
-    return;
+    return; // (a fallback is logged by the guard: its 1st, 10th, 100th, ... fault)
   st.last_replan = self->clock().now();
   const auto seq = ++st.replans_started; // > 0: names this re-plan (and seeds its trace)
   st.replan_seq = seq;
@@ -131,7 +163,7 @@ void on_replan_report(controller_self self, const replan_report& r) {
     return;
   st.replan_seq = 0;
   if (!r.error.empty()) {
-    count(st, "failed");
+    count(st, r.seq, "failed", "the planner failed: " + r.error, &r);
     logger("controller")->error("re-placement policy {}: the planner failed after {:.3f} s: {}", st.replan_name,
                                 r.planning_s, r.error);
     return;
@@ -141,10 +173,15 @@ void on_replan_report(controller_self self, const replan_report& r) {
   v.has_candidate = true;
   v.served_score = r.served_score;
   v.candidate_score = r.candidate_score;
-  auto d = st.replan(v);
-  st.last_replan_reason = d.reason;
+  bool fell_back = false;
+  auto d = ask(st, v, fell_back);
   if (!d.act) {
-    count(st, "kept");
+    count(st, r.seq, "kept", d.reason, &r);
+    if (fell_back) { // the plug-in did not answer: the rates are not known to suit the placement served
+      logger("controller")->warn("re-placement policy {}: keeps the placement: {} (planned in {:.3f} s)",
+                                 st.replan_name, d.reason, r.planning_s);
+      return;
+    }
     st.assumed_rps = st.replan_rates; // the placement served is right for these rates
     logger("controller")->info("re-placement policy {}: keeps the placement ({}; planned in {:.3f} s)", st.replan_name,
                                d.reason, r.planning_s);
@@ -152,26 +189,47 @@ void on_replan_report(controller_self self, const replan_report& r) {
   }
   auto groups = parse_placement(*st.cfg, r.plan_json, "re-placement policy " + st.replan_name);
   if (!groups) {
-    count(st, "failed");
+    count(st, r.seq, "failed", groups.err().message, &r);
     logger("controller")->error("{}", groups.err().message);
     return;
   }
   auto a = start_migration(self, std::move(*groups), "policy " + st.replan_name + ": " + d.reason);
   switch (a.outcome) {
     case placement_outcome::accepted:
-      count(st, "applied");
+      count(st, r.seq, "applied", d.reason, &r, a.id);
       st.assumed_rps = st.replan_rates;
       break;
     case placement_outcome::unchanged:
-      count(st, "unchanged");
+      count(st, r.seq, "unchanged", a.reason, &r);
       st.assumed_rps = st.replan_rates;
       break;
-    case placement_outcome::busy: count(st, "busy"); break;
-    default: count(st, "failed"); break;
+    case placement_outcome::busy: count(st, r.seq, "busy", a.reason, &r, a.id); break;
+    default: count(st, r.seq, "failed", "the migration could not start: " + a.reason, &r); break;
   }
   logger("controller")->info("re-placement policy {}: candidate {:.3f} vs served {:.3f} (planned in {:.3f} s): {} {}",
                              st.replan_name, r.candidate_score, r.served_score, r.planning_s, to_string(a.outcome),
                              a.reason);
+}
+
+} // namespace sy::actors::internal
+
+namespace sy::actors::internal {
+
+std::string replan_json(controller_self self) {
+  const auto& st = self->state;
+  if (!st.replan)
+    return {};
+  auto o = json::value::make_object();
+  o.set("policy", st.replan_name).set("state", st.replan_seq != 0 ? "planning" : "idle");
+  if (st.replan_seq != 0)
+    o.set("seq", static_cast<std::int64_t>(st.replan_seq));
+  o.set("replans", static_cast<std::int64_t>(st.replans_started));
+  if (!st.last_replan_reason.empty())
+    o.set("last_word", st.last_replan_reason);
+  if (!st.last_replan_json.empty())
+    if (auto last = json::parse(st.last_replan_json, 8))
+      o.set("last", *last);
+  return json::write(o);
 }
 
 } // namespace sy::actors::internal

@@ -9,7 +9,14 @@
 // start, then the rates of the last re-plan) and, for the second question, the planner's predicted
 // attainment of the candidate and of the placement served on those rates. Outcomes are counted in
 // sy_replans_total{policy, outcome}: applied, kept (the candidate is not better), unchanged (it is the
-// placement served), failed (the planner), busy. Called from the controller's handlers only.
+// placement served), failed (the planner, or the migration could not start), busy; every re-plan started
+// ends in exactly one of them, also shown as GET /v2/placement's "replan".last.
+//
+// An isolated plug-in policy (plugins: [{isolate: true}]) decides in its policy host: each question blocks
+// the controller at most the plug-in's deadline_ms; a fault (timeout, crash, no host, a bad reply) is
+// counted in sy_policy_faults_total{kind="replacement"} and the built-in `none` decides that question (no
+// re-plan, or the placement is kept), which the log and the outcome's reason say. Called from the
+// controller's handlers only.
 #include "actors/internal/controller_nodes.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/placement.hpp"
@@ -29,5 +36,9 @@ void on_replan_tick(controller_self self);
 
 /// The planner's answer: asks the policy whether to apply it, and starts the migration.
 void on_replan_report(controller_self self, const messages::replan_report& r);
+
+/// GET /v2/placement's "replan": the policy, its re-plan in flight ("planning", seq) or "idle", its last word
+/// and the last re-plan's outcome; empty without a policy.
+std::string replan_json(controller_self self);
 
 } // namespace sy::actors::internal

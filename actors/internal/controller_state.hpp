@@ -62,6 +62,7 @@ struct migration_run {
   std::vector<std::size_t> kept;        // slots that stay as they are
   std::vector<std::string> forced;      // models refused meanwhile because devices forced it
   std::string failed;                   // non-empty: a target could not be built (the migration stopped)
+  std::vector<std::string> dropped;     // groups down at the start (node loss) that leave the placement
   bool blocked = false;                 // a target waits for devices held outside the migration
 };
 
@@ -138,6 +139,7 @@ struct controller_state {
   std::uint64_t replans_started = 0;
   std::map<std::string, double> replan_rates; // the rates it plans on
   std::string last_replan_reason;  // the policy's last word, for the log and GET
+  std::string last_replan_json;    // the last re-plan's outcome (applied, kept, ...), for GET /v2/placement
 };
 
 /// Histogram bounds (seconds) of every latency histogram.

@@ -31,15 +31,17 @@ struct guarded {
   std::string name;
   std::shared_ptr<policy_faults> faults;
 
-  void fault(const char* what, const std::string& detail) const {
+  void fault(const char* what, const std::string& detail, const char* instead) const {
     const char* kind = kind_of(static_cast<const View*>(nullptr));
     auto n = faults->add(kind, name, what);
     if (power_of_ten(n)) // the 1st, 10th, 100th, ... fault of this policy
-      logger("policies")->warn("{} policy \"{}\" {}: {}; the built-in default decided instead ({} time{} so far)",
-                               kind, name, what, detail, n, n == 1 ? "" : "s");
+      logger("policies")->warn("{} policy \"{}\" {}: {}; {} ({} time{} so far)", kind, name, what, detail, instead,
+                               n, n == 1 ? "" : "s");
   }
 
   auto operator()(const View& v) const -> decltype(fallback(v)) {
+    const char* what = nullptr; // the fault, when there is one
+    std::string detail;
     try {
       auto d = inner(v);
       auto why = check_decision(v, d);
@@ -49,15 +51,27 @@ struct guarded {
             d.reason = "rejected by admission policy " + name;
         return d;
       }
-      fault("invalid", why);
+      what = "invalid", detail = why;
     } catch (const isolation::isolated_fault& e) { // an isolated plug-in's host: timeout, crash, unavailable
-      fault(e.fault.c_str(), e.what());
+      what = e.fault == "timeout" ? "timeout" : e.fault == "crash" ? "crash" : e.fault == "unavailable" ? "unavailable"
+                                                                                                        : "error";
+      detail = e.what();
     } catch (const std::exception& e) {
-      fault("threw", std::string{"an exception: "} + e.what());
+      what = "threw", detail = std::string{"an exception: "} + e.what();
     } catch (...) {
-      fault("threw", "a non-standard exception");
+      what = "threw", detail = "a non-standard exception";
     }
-    return fallback(v);
+    auto d = fallback(v);
+    if constexpr (std::is_same_v<View, replacement_view>) { // the log and GET /v2/placement say who decided
+      const char* outcome = v.has_candidate ? "the placement is kept" : "no re-plan";
+      fault(what, detail, v.has_candidate ? "the built-in none decided instead: the placement is kept"
+                                          : "the built-in none decided instead: no re-plan");
+      d.reason = "the built-in none decided for " + std::string{kind_of(&v)} + " policy \"" + name + "\" (" + what +
+                 ": " + detail + "): " + outcome;
+    } else {
+      fault(what, detail, "the built-in default decided instead");
+    }
+    return d;
   }
 };
 

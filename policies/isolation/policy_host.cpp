@@ -20,6 +20,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "messages/logging.hpp"
@@ -132,6 +133,18 @@ std::string read_until(int fd, clock_type::time_point deadline, Done done) {
   }
   return text;
 }
+
+/// CAF keeps, per thread, a strong reference to the logger of the last actor system used on that thread (for
+/// its logging macros), and an actor system's destructor waits until its logger is gone. A thread of the
+/// server's own actor system that made a decision here (or started the host system) would keep this system's
+/// logger alive, and the destruction of this system (when the last policy copy goes, often on such a thread)
+/// would never end: the server then hangs at exit. Dropping the reference when leaving avoids that.
+struct forget_caf_logger {
+  forget_caf_logger() = default;
+  forget_caf_logger(const forget_caf_logger&) = delete;
+  forget_caf_logger& operator=(const forget_caf_logger&) = delete;
+  ~forget_caf_logger() { caf::logger::set_current_actor_system(nullptr); }
+};
 
 } // namespace
 
@@ -274,6 +287,7 @@ struct policy_host::impl {
 policy_host::policy_host(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 std::shared_ptr<policy_host> policy_host::start(policy_host_options o) {
+  forget_caf_logger forget; // the new system's constructor sets this thread's logger
   auto p = std::make_unique<impl>();
   p->o = std::move(o);
   p->cfg.load<caf::io::middleman>();
@@ -303,12 +317,15 @@ std::string policy_host::call(const std::string& request) {
   }
   if (!h)
     throw isolated_fault("unavailable", "its policy host (" + impl_->o.plugin + ") is not running");
-  caf::scoped_actor self{*impl_->sys};
   std::string reply;
   bool got = false;
   caf::error err;
-  self->request(h, caf::timespan{impl_->o.deadline}, request)
-    .receive([&](std::string& r) { reply = std::move(r), got = true; }, [&](caf::error& e) { err = std::move(e); });
+  {
+    forget_caf_logger forget; // destroyed after `self`, whose constructor set this thread's logger
+    caf::scoped_actor self{*impl_->sys};
+    self->request(h, caf::timespan{impl_->o.deadline}, request)
+      .receive([&](std::string& r) { reply = std::move(r), got = true; }, [&](caf::error& e) { err = std::move(e); });
+  }
   if (got && reply.rfind("error: ", 0) != 0) {
     std::lock_guard<std::mutex> lk(impl_->mu);
     impl_->good = true;

@@ -109,6 +109,22 @@ std::string encode_request(const std::string& kind, const std::string& name, con
   return with_view(header(kind, name, params), std::move(o));
 }
 
+std::string encode_request(const std::string& kind, const std::string& name, const policy_numbers& params,
+                           const replacement_view& v) {
+  auto rates = [](const std::map<std::string, double>& m) {
+    auto o = value::make_object();
+    for (const auto& [model, rps] : m)
+      o.set(model, value(rps));
+    return o;
+  };
+  auto o = value::make_object();
+  o.set("since_replan_s", value(v.since_replan_s)).set("window_s", value(v.window_s));
+  o.set("observed", rates(v.observed_rps)).set("assumed", rates(v.assumed_rps));
+  o.set("has_candidate", value(v.has_candidate));
+  o.set("served_score", value(v.served_score)).set("candidate_score", value(v.candidate_score));
+  return with_view(header(kind, name, params), std::move(o));
+}
+
 result<decision_request> decode_request(const std::string& text) {
   auto v = parse(text);
   if (!v)
@@ -226,6 +242,60 @@ result<std::string> run_encoded(const runtime_policy& policy, const std::string&
   return json::write(o);
 }
 
+result<replacement_view> decode_replacement_view(const std::string& view_json) {
+  auto v = parse(view_json);
+  if (!v)
+    return v.err();
+  if (!v->is_object())
+    return bad("a replacement view (an object)", &*v);
+  replacement_view out;
+  auto number = [&](const char* key, double& into) -> status {
+    auto* x = v->get(key);
+    if (!x || !x->is_number())
+      return bad(std::string{"a number "} + key + " in the replacement view", x);
+    into = x->as_number();
+    return {};
+  };
+  auto rates = [&](const char* key, std::map<std::string, double>& into) -> status {
+    auto* x = v->get(key);
+    if (!x || !x->is_object())
+      return bad(std::string{"an object "} + key + " (model -> requests/s) in the replacement view", x);
+    for (const auto& [model, rps] : x->as_object()) {
+      if (!rps.is_number())
+        return bad(std::string{"a number for model "} + model + " in " + key, &rps);
+      into[model] = rps.as_number();
+    }
+    return {};
+  };
+  auto* has = v->get("has_candidate");
+  if (auto st = number("since_replan_s", out.since_replan_s); !st)
+    return st.err();
+  if (auto st = number("window_s", out.window_s); !st)
+    return st.err();
+  if (auto st = rates("observed", out.observed_rps); !st)
+    return st.err();
+  if (auto st = rates("assumed", out.assumed_rps); !st)
+    return st.err();
+  if (!has || !has->is_bool())
+    return bad("a bool has_candidate in the replacement view", has);
+  out.has_candidate = has->as_bool();
+  if (auto st = number("served_score", out.served_score); !st)
+    return st.err();
+  if (auto st = number("candidate_score", out.candidate_score); !st)
+    return st.err();
+  return out;
+}
+
+result<std::string> run_encoded(const replacement_fn& policy, const std::string& view_json) {
+  auto view = decode_replacement_view(view_json);
+  if (!view)
+    return view.err();
+  auto d = policy(*view);
+  auto o = value::make_object();
+  o.set("act", value(d.act)).set("reason", value(d.reason));
+  return json::write(o);
+}
+
 result<admission_decision> decode_admission(const std::string& text) {
   auto v = parse(text);
   if (!v)
@@ -282,6 +352,25 @@ result<eviction_decision> decode_eviction(const std::string& text) {
     d.victims.push_back(e.as_string());
   }
   return d;
+}
+
+} // namespace sy::policies::isolation
+
+namespace sy::policies::isolation {
+
+result<replacement_decision> decode_replacement(const std::string& text) {
+  auto v = parse(text);
+  if (!v)
+    return v.err();
+  if (!v->is_object())
+    return bad("a replacement decision {act, reason}", &*v);
+  auto* act = v->get("act");
+  auto* reason = v->get("reason");
+  if (!act || !act->is_bool())
+    return bad("a bool act in the replacement decision", act);
+  if (!reason || !reason->is_string())
+    return bad("a string reason in the replacement decision", reason);
+  return replacement_decision{act->as_bool(), reason->as_string()};
 }
 
 } // namespace sy::policies::isolation

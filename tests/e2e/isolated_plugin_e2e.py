@@ -8,6 +8,14 @@ Usage: isolated_plugin_e2e.py --bin PATH/switchyard --plugins DIR SCENARIO
                           crashing_plugin.cpp: every 5th decision of a host process misbehaves), isolated;
                           200 requests over msgpack, each answered once and ok; faults counted by kind; the host
                           was restarted; SIGTERM ends the server with exit code 0 and leaves no policy host behind
+  replan_segv | replan_abort | replan_block
+                          `up` on six sim devices (tests/e2e/replan_e2e.py's deployment and trace, 6 s halves)
+                          with that library's re-placement policy isolated as placement.replan (every 3rd
+                          decision of a host misbehaves; otherwise it re-plans every 0.5 s): every request of
+                          the replayed trace answered once, none failed; faults counted with kind replacement;
+                          the host restarted; every re-plan started ended in one outcome (sy_replans_total and
+                          GET /v2/placement's "replan"); the fallback named in the log; SIGTERM exits 0, no host
+                          left behind
   check_config            check-config lists the isolated plug-in's policies (via `policy-host --list`) and
                           refuses an unknown name with the list; a bad isolate value is a located config error
 Run from the repository root. Loopback only, ports chosen by the server. Exit 0 = pass.
@@ -122,6 +130,81 @@ def scenario_crash(kind):
             print("%s: %d requests ok, faults %s, hosts %r -> %r" % (kind, n, faults, first_hosts, hosts))
 
 
+def wait_for_new_host(pid, first_hosts, seconds=20):
+    """The host is restarted after a backoff (100 ms doubling to 5 s while it keeps failing), so a check right
+    after the last fault may fall between a kill and the next start: wait for the new host."""
+    hosts = hosts_of(pid)
+    until = time.monotonic() + seconds
+    while not (hosts and hosts != first_hosts) and time.monotonic() < until:
+        time.sleep(0.1)
+        hosts = hosts_of(pid)
+    return hosts
+
+
+def scenario_replan(kind):
+    import json
+    import replan_e2e
+    replan_e2e.base.BIN = ingress_e2e.BIN
+    policy = "%s-replan" % kind
+    faults_of_kind = {"segv": ("crash",), "abort": ("crash",), "block": ("timeout", "unavailable")}[kind]
+    half_s = 6.0
+    with tempfile.TemporaryDirectory() as d:
+        n = replan_e2e.write_inputs(d, half_s, 3, policy,
+                                    replan="  replan: {policy: %s, window_s: 1, min_interval_s: 0.5}" % policy,
+                                    extra="plugins:\n  - {path: %s, isolate: true, deadline_ms: 200}\n" % lib(kind))
+        seen = {}
+
+        def inspect(s):
+            seen["first_hosts"] = first_hosts = hosts_of(s.proc.pid)
+            seen["hosts"] = wait_for_new_host(s.proc.pid, first_hosts)
+            seen["faults"] = metric_lines(s, "sy_policy_faults_total")
+            # the re-plan in flight (if any) ends within a planner run: wait until the policy is idle, then
+            # compare the re-plans started with the outcomes counted
+            until = time.monotonic() + 20
+            while True:
+                code, body = s.http("GET", "/v2/placement")
+                check(code == 200, "GET /v2/placement: %d %s" % (code, body))
+                replan = json.loads(body).get("replan", {})
+                replans = metric_lines(s, "sy_replans_total{policy=\"%s\"" % policy)
+                outcomes = sum(int(x.rsplit(" ", 1)[1]) for x in replans)
+                if replan.get("state") == "idle" and outcomes == replan.get("replans") or time.monotonic() > until:
+                    break
+                time.sleep(0.05)
+            seen["replan"], seen["replans"], seen["outcomes"] = replan, replans, outcomes
+            seen["up"] = s.proc.poll() is None
+
+        r = replan_e2e.serve_and_replay(d, "with", n, half_s, inspect=inspect)
+    check(seen["up"], "the server stays up")
+    check(r["statuses"].get("ok", 0) > 0, "requests served: %r" % r["statuses"])
+    counted = {}
+    for x in seen["faults"]:
+        m = re.match(r'sy_policy_faults_total\{kind="replacement",policy="%s",fault="([a-z]+)"\} ([0-9]+)' % policy, x)
+        if m:
+            counted[m.group(1)] = int(m.group(2))
+    check(any(counted.get(f, 0) >= 1 for f in faults_of_kind),
+          "re-placement faults counted as %s: %r" % ("/".join(faults_of_kind), seen["faults"]))
+    check(seen["hosts"] and seen["hosts"] != seen["first_hosts"],
+          "the policy host was restarted: first %r, now %r" % (seen["first_hosts"], seen["hosts"]))
+    replan = seen["replan"]
+    check(replan.get("policy") == policy and replan.get("replans", 0) >= 1,
+          "GET /v2/placement shows the policy and its re-plans: %r" % replan)
+    check(replan.get("state") == "idle" and seen["outcomes"] == replan["replans"],
+          "every re-plan started (%r) ended in one outcome: %r" % (replan.get("replans"), seen["replans"]))
+    check(replan.get("last", {}).get("outcome") in ("applied", "kept", "unchanged", "failed", "busy"),
+          "the last re-plan's outcome is shown: %r" % replan)
+    log = r["log"]
+    check(re.search(r'replacement policy "%s" (crash|timeout|unavailable): .*; the built-in none decided instead: '
+                    r'(no re-plan|the placement is kept)' % policy, log),
+          "the log says the fallback decided: %s" % log[-3000:])
+    check("policy host for" in log and "restarting" in log, "the restart is logged: %s" % log[-3000:])
+    time.sleep(0.5)
+    left = [h for h in seen["hosts"] if os.path.exists("/proc/%d" % h)]
+    check(not left, "no policy host outlives the server: %r" % left)
+    print("%s: %d requests %r, faults %r, re-plans %s, last %r, hosts %r -> %r" % (
+        policy, n, r["statuses"], counted, "; ".join(seen["replans"]), replan.get("last"), seen["first_hosts"],
+        seen["hosts"]))
+
+
 def run(args):
     p = subprocess.run([ingress_e2e.BIN, *args], capture_output=True, text=True, timeout=120)
     return p.returncode, p.stdout, p.stderr
@@ -151,13 +234,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--plugins", required=True)
-    ap.add_argument("scenario", choices=["segv", "abort", "block", "check_config"])
+    ap.add_argument("scenario", choices=["segv", "abort", "block", "replan_segv", "replan_abort", "replan_block",
+                                         "check_config"])
     a = ap.parse_args()
     ingress_e2e.BIN = a.bin
     PLUGINS = os.path.abspath(a.plugins)
     t0 = time.monotonic()
     if a.scenario == "check_config":
         scenario_check_config()
+    elif a.scenario.startswith("replan_"):
+        scenario_replan(a.scenario[len("replan_"):])
     else:
         scenario_crash(a.scenario)
     print("e2e isolated plug-in %s: passed in %.1f s" % (a.scenario, time.monotonic() - t0))

@@ -57,7 +57,10 @@ SLO_MS = 200
 RATES = [40.0, 10.0, 6.0, 4.0]  # requests/s of m0..m3 in the first half; reversed in the second
 
 
-def write_inputs(d, half_s, seed, policy):
+def write_inputs(d, half_s, seed, policy, replan=None, extra=""):
+    """The trace (t.csv), its first half (phase1.csv), the profile and with.yaml / without.yaml. `replan`
+    replaces with.yaml's placement.replan line (e.g. a plug-in's policy), `extra` is appended to both configs
+    (e.g. a plugins: entry)."""
     rng = random.Random(seed)
     rows = []
     for phase, rates in ((0, RATES), (1, RATES[::-1])):
@@ -82,10 +85,12 @@ def write_inputs(d, half_s, seed, policy):
         json.dump(PROFILE, f)
     models = "\n".join("  - {name: %s, preset: tiny-gpt, weights: {seed: %d}, slo_ms: %d}" % (m, i + 1, SLO_MS)
                        for i, m in enumerate(MODELS))
-    for name, replan in (("with", "  replan: {policy: %s, window_s: 4, interval_s: 4, margin: 0.02, threshold: 0.5, "
-                                  "min_interval_s: 4}" % policy), ("without", "")):
+    if replan is None:
+        replan = ("  replan: {policy: %s, window_s: 4, interval_s: 4, margin: 0.02, threshold: 0.5, "
+                  "min_interval_s: 4}" % policy)
+    for name, line in (("with", replan), ("without", "")):
         with open(os.path.join(d, "%s.yaml" % name), "w") as f:
-            f.write(CONFIG.format(models=models, replan=replan))
+            f.write(CONFIG.format(models=models, replan=line) + extra)
     return len(rows)
 
 
@@ -103,8 +108,12 @@ def poll_placement(server, stop, events, t0):
         time.sleep(0.05)
 
 
-def serve_and_replay(d, name, n, half_s):
+def serve_and_replay(d, name, n, half_s, inspect=None):
+    """Serves <name>.yaml, replays t.csv against it; checks every request was answered exactly once and none
+    failed. `inspect(server)`, when given, runs after the replay and before SIGTERM; its value is returned
+    as "inspected"."""
     cfg = os.path.join(d, "%s.yaml" % name)
+    inspected = None
     rec, summ = os.path.join(d, "%s.csv" % name), os.path.join(d, "%s.json" % name)
     events = []
     with base.Server("-c", cfg) as s:
@@ -120,8 +129,10 @@ def serve_and_replay(d, name, n, half_s):
         poller.join()
         check(p.returncode == 0, "%s: replay rc %d\n%s" % (name, p.returncode, p.stderr[-3000:]))
         code, metrics = s.http("GET", "/metrics")
-        log = s.proc.stderr.read()
+        if inspect:
+            inspected = inspect(s)
         check(s.stop() == 0, "%s: up exits 0" % name)
+        log = s.proc.stderr.read()
     rows = list(csv.DictReader(open(rec)))
     ids = [r["id"] for r in rows]
     check(len(rows) == n, "%s: %d records for %d requests" % (name, len(rows), n))
@@ -138,7 +149,8 @@ def serve_and_replay(d, name, n, half_s):
         if r["status"] == "ok" and float(r["finish"]) - float(r["arrival"]) <= SLO_MS / 1000.0:
             halves[h][0] += 1
     att = [g / max(1, a) for g, a in halves]
-    return {"attainment": att, "statuses": statuses, "events": events, "metrics": metrics, "log": log}
+    return {"attainment": att, "statuses": statuses, "events": events, "metrics": metrics, "log": log,
+            "inspected": inspected}
 
 
 def scenario_flip(a):

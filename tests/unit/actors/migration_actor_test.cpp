@@ -32,23 +32,37 @@ policies: {admission: none, batching: none}
 struct migration_rig : test::fixture {
   test::manual_backends backends = std::make_shared<std::vector<std::shared_ptr<manual_backend>>>();
   controller_full_actor ctrl;
-  node_actor node;
+  node_actor node;                          // the first node
+  std::map<std::string, node_actor> nodes;  // every node, by name
   std::uint64_t next_id = 1;
   std::map<std::uint64_t, std::string> sent; // id -> model
   std::map<std::uint64_t, int> answers;      // id -> how many answers
   std::map<request_status, int> by_status;
   std::vector<std::string> reject_reasons;
 
-  migration_rig() {
-    auto c = config::parse_config(yaml, "test.yaml");
+  explicit migration_rig(const char* config_yaml = yaml, std::vector<std::string> node_names = {"n0"}) {
+    auto c = config::parse_config(config_yaml, "test.yaml");
     REQUIRE(c);
     auto spawned = actors::spawn_controller(sys, std::make_shared<const config::cluster_config>(*c));
     REQUIRE(spawned);
     ctrl = *spawned;
-    node = test::spawn_manual_node(sys, backends);
-    self->send(ctrl, register_atom_v, node_registration{"n0", node, {}});
-    run();
+    for (const auto& name : node_names)
+      join(name);
+    node = nodes.at(node_names.front());
     pump_all();
+  }
+
+  /// Node `name` joins (again: a fresh node actor, as a restarted `switchyard node`).
+  void join(const std::string& name) {
+    nodes[name] = test::spawn_manual_node(sys, backends);
+    self->send(ctrl, register_atom_v, node_registration{name, nodes[name], {}});
+    run();
+  }
+
+  /// Node `name` dies (its actor is killed: the controller's down handler sees a lost node).
+  void kill(const std::string& name) {
+    caf::anon_send_exit(nodes.at(name), caf::exit_reason::kill);
+    run();
   }
 
   ~migration_rig() {
@@ -254,4 +268,262 @@ TEST_CASE("a bad plan is refused with the reason and nothing changes; the same p
   CHECK(c.placement().migration_json.empty());
   auto l = c.list();
   CHECK(groups_of(l, "tiny-gpt") == std::set<std::string>{"g0"});
+}
+
+namespace {
+
+// Two nodes: n0 with three devices, n1 with one (issue 11 §2 beside issue 9 §3's node loss).
+const char* two_nodes = R"(
+nodes:
+  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
+  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
+  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
+placement:
+  groups:
+    - {name: g0, devices: ["n0:0"], models: [tiny-gpt]}
+    - {name: g1, devices: ["n0:1"], models: [tiny-bert]}
+policies: {admission: none, batching: none}
+)";
+
+void check_each_answered_once(migration_rig& c) {
+  CHECK(c.answers.size() == c.sent.size());
+  for (auto& [id, n] : c.answers)
+    CHECK(n == 1);
+}
+
+} // namespace
+
+TEST_CASE("a node lost during a migration that builds there ends it failed naming the node and the old groups serve on") {
+  migration_rig c{two_nodes, {"n0", "n1"}};
+  for (int i = 0; i < 3; ++i) {
+    c.send("tiny-gpt");
+    c.send("tiny-bert");
+  }
+  c.run();
+  // x on n1:0 holds both models; g0 leaves once x serves tiny-gpt, y then takes its device for tiny-bert
+  auto a = c.post(R"({"groups": [{"name": "x", "devices": ["n1:0"], "models": ["tiny-gpt", "tiny-bert"]},
+                                  {"name": "y", "devices": ["n0:0"], "models": ["tiny-bert"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  c.pump(2); // x loads (not ready yet)
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  c.kill("n1");
+  auto st = c.placement();
+  CHECK(st.migration_json.empty()); // ended at once
+  CHECK(st.generation == 0);
+  INFO(st.last_json);
+  CHECK(st.last_json.find("\"state\":\"failed\"") != std::string::npos);
+  CHECK(st.last_json.find("node n1 lost") != std::string::npos);
+  CHECK(st.last_json.find("which builds group x on n1:0") != std::string::npos);
+  // the old groups serve on: requests sent now are served by g0 and g1
+  for (int i = 0; i < 4; ++i) {
+    c.send("tiny-gpt");
+    c.send("tiny-bert");
+  }
+  c.pump_all();
+  c.collect();
+  check_each_answered_once(c);
+  CHECK(c.by_status[request_status::failed] == 0); // x served nothing yet: nothing was in flight there
+  CHECK(c.by_status[request_status::ok] == static_cast<int>(c.sent.size()));
+  auto l = c.list();
+  CHECK(groups_of(l, "tiny-gpt") == std::set<std::string>{"g0"});
+  CHECK(groups_of(l, "tiny-bert") == std::set<std::string>{"g1"});
+  // and the next migration is accepted (on the devices present)
+  auto again = c.post(R"({"groups": [{"devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                      {"devices": ["n0:2"], "models": ["tiny-bert"]}]})");
+  CHECK(again.outcome == placement_outcome::accepted);
+  c.pump_all();
+}
+
+TEST_CASE("a node lost during a migration that only leaves groups there lets the migration complete") {
+  migration_rig c{two_nodes, {"n0", "n1"}};
+  // first move tiny-bert onto n1 (g1 leaves), then move it back while n1 is lost
+  REQUIRE(c.post(R"({"groups": [{"name": "a", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "b", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  c.pump_all();
+  REQUIRE(c.placement().generation == 1);
+  auto a = c.post(R"({"groups": [{"name": "a", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "c", "devices": ["n0:2"], "models": ["tiny-bert"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  c.kill("n1"); // b, which leaves, is lost with it; c is built on n0
+  c.pump_all();
+  auto st = c.placement();
+  INFO(st.last_json);
+  CHECK(st.generation == 2);
+  CHECK(st.last_json.find("\"state\":\"done\"") != std::string::npos);
+  c.send("tiny-bert");
+  c.send("tiny-gpt");
+  c.pump_all();
+  c.collect();
+  check_each_answered_once(c);
+  CHECK(c.by_status[request_status::ok] == 2);
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"c"});
+}
+
+TEST_CASE("beside a lost node a plan on its devices is refused 409 with the reason and one on the devices present "
+          "migrates from the replacement and drops the lost group for good") {
+  migration_rig c{R"(
+nodes:
+  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
+  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
+  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
+placement:
+  groups:
+    - {name: g0, devices: ["n0:0"], models: [tiny-gpt]}
+    - {name: g1, devices: ["n1:0"], models: [tiny-bert]}
+policies: {admission: none, batching: none}
+)", {"n0", "n1"}};
+  c.kill("n1"); // g1 is lost; a replacement group loads tiny-bert on a spare device of n0
+  auto loading = c.post(R"({"groups": [{"devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                        {"devices": ["n0:2"], "models": ["tiny-bert"]}]})");
+  CHECK(loading.outcome == placement_outcome::conflict);
+  CHECK_THAT(loading.reason, Catch::Contains("re-placed after node n1 lost") &&
+                               Catch::Contains("is still loading its replicas: try again once it serves"));
+  CHECK(http_status(loading.outcome) == 409);
+  c.pump_all();
+  auto replaced = groups_of(c.list(), "tiny-bert");
+  CHECK(replaced.count("g1") == 1); // shown as lost
+  replaced.erase("g1");
+  REQUIRE(replaced.size() == 1);
+  const auto r = *replaced.begin();
+  CHECK(r != "g1");
+  auto on_lost = c.post(R"({"groups": [{"name": "z", "devices": ["n1:0"], "models": ["tiny-gpt", "tiny-bert"]}]})");
+  CHECK(on_lost.outcome == placement_outcome::conflict);
+  CHECK_THAT(on_lost.reason, Catch::StartsWith("group z needs device n1:0, but node n1 is lost") &&
+                               Catch::Contains("plan on the devices of the nodes present, or wait until it rejoins"));
+  for (int i = 0; i < 3; ++i) {
+    c.send("tiny-gpt");
+    c.send("tiny-bert");
+  }
+  c.run();
+  // g0 stays; tiny-bert moves from the replacement to n0:2 beside a second tiny-gpt replica
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "w", "devices": ["n0:2"], "models": ["tiny-bert", "tiny-gpt"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  auto running = c.placement().migration_json;
+  CHECK(running.find("\"dropped\":[\"g1\"]") != std::string::npos);
+  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
+    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
+    c.pump(2);
+  }
+  c.pump_all();
+  auto st = c.placement();
+  INFO(st.last_json);
+  CHECK(st.generation == 1);
+  CHECK(st.last_json.find("\"state\":\"done\"") != std::string::npos);
+  auto served = groups_of(c.list(), "tiny-bert");
+  CHECK(served.count("w") == 1);
+  CHECK(served.count(r) == 0); // the replacement left
+  CHECK(served.count("g1") == 0);
+  // n1 rejoins: g1 was dropped by the migration and stays gone
+  c.join("n1");
+  c.pump_all();
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"w"});
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0", "w"});
+  c.send("tiny-bert");
+  c.pump_all();
+  c.collect();
+  check_each_answered_once(c);
+  CHECK(c.by_status[request_status::failed] == 0);
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+  for (auto& reason : c.reject_reasons)
+    UNSCOPED_INFO("rejected: " << reason);
+  CHECK(c.by_status[request_status::ok] + c.by_status[request_status::rejected] == static_cast<int>(c.sent.size()));
+}
+
+TEST_CASE("a node lost during a migration that keeps a group there lets it complete while the lost replica is re-placed") {
+  migration_rig c{R"(
+nodes:
+  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
+  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
+  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
+placement:
+  groups:
+    - {name: g0, devices: ["n1:0"], models: [tiny-gpt]}
+    - {name: g1, devices: ["n0:0"], models: [tiny-bert]}
+policies: {admission: none, batching: none}
+)", {"n0", "n1"}};
+  for (int i = 0; i < 3; ++i)
+    c.send("tiny-bert");
+  c.run();
+  // g0 is kept; z is built on the free n0:1, y waits for n0:0, which g1 frees once z serves tiny-bert
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n1:0"], "models": ["tiny-gpt"]},
+                                  {"name": "y", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "z", "devices": ["n0:1"], "models": ["tiny-bert"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  c.kill("n1"); // the kept g0 is lost: the node-loss path re-places tiny-gpt, on n0:2 (n0:0 is y's)
+  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
+    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
+    c.pump(2);
+  }
+  c.pump_all();
+  auto st = c.placement();
+  INFO(st.last_json);
+  CHECK(st.generation == 1);
+  CHECK(st.last_json.find("\"state\":\"done\"") != std::string::npos);
+  auto gpt = groups_of(c.list(), "tiny-gpt");
+  CHECK(gpt.count("y") == 1);
+  CHECK(gpt.count("g0") == 1); // shown as lost until n1 rejoins
+  CHECK(gpt.size() == 3);      // and its replacement
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"z"});
+  c.send("tiny-gpt");
+  c.send("tiny-bert");
+  c.pump_all();
+  c.collect();
+  check_each_answered_once(c);
+  CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g0
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+  CHECK(c.by_status[request_status::ok] > 0);
+}
+
+TEST_CASE("a plan on a device that failed is refused 409 with the device's fault and one without it drops its group") {
+  migration_rig c{R"(
+nodes:
+  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
+  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
+placement:
+  groups:
+    - {name: g0, devices: [0], models: [tiny-gpt]}
+    - {name: g1, devices: [1], models: [tiny-bert]}
+policies: {admission: none, batching: none}
+)"};
+  // g1's device fails on a forward: g1 goes down, a replacement loads tiny-bert on the spare n0:2
+  (*c.backends)[1]->sticky = make_error("device", "cpu:1: illegal address");
+  c.send("tiny-bert");
+  c.run();
+  REQUIRE((*c.backends)[1]->complete("forward", "illegal address"));
+  c.run();
+  c.pump_all();
+  c.collect();
+  CHECK(c.by_status[request_status::failed] == 1); // the request on the failing device
+  auto on_failed = c.post(R"({"groups": [{"devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                          {"devices": ["n0:1"], "models": ["tiny-bert"]}]})");
+  CHECK(on_failed.outcome == placement_outcome::conflict);
+  CHECK_THAT(on_failed.reason, Catch::Contains("needs device n0:1, which failed (") &&
+                                 Catch::Contains("illegal address") && Catch::EndsWith("plan without it, or wait until its node rejoins"));
+  auto without = c.post(R"({"groups": [{"devices": ["n0:0"], "models": ["tiny-gpt", "tiny-bert"]},
+                                        {"devices": ["n0:2"], "models": ["tiny-bert"]}]})");
+  REQUIRE(without.outcome == placement_outcome::accepted);
+  CHECK(c.placement().migration_json.find("\"dropped\":[\"g1\"]") != std::string::npos);
+  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
+    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
+    c.pump(2);
+  }
+  c.pump_all();
+  CHECK(c.placement().generation == 1);
+  CHECK(groups_of(c.list(), "tiny-bert").count("g1") == 0);
+  c.send("tiny-bert");
+  c.pump_all();
+  c.collect();
+  check_each_answered_once(c);
+  CHECK(c.by_status[request_status::failed] == 1);
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
 }

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "policies/internal/policy_guard.hpp"
+#include "policies/isolation/policy_host.hpp"
+#include "policies/runtime_registry.hpp"
 #include "policies/policy_registry.hpp"
 
 using namespace sy;
@@ -96,4 +98,27 @@ TEST_CASE("decisions are checked against their view") {
   CHECK(check_decision(ev, eviction_decision{true, {"c"}}) == "victim \"c\" is pinned (loading or explicitly loaded)");
   CHECK(check_decision(ev, eviction_decision{true, {"a", "a"}}) == "victim \"a\" twice");
   CHECK(check_decision(ev, eviction_decision{false, {}}).empty());
+}
+
+TEST_CASE("an isolated re-placement policy whose host fails is decided by none and the reason says so") {
+  auto faults = std::make_shared<policy_faults>();
+  int calls = 0;
+  replacement_fn host_down = [&calls](const replacement_view&) -> replacement_decision {
+    ++calls;
+    throw isolation::isolated_fault("timeout", "its policy host (/x/libp.so) did not decide within 50 ms");
+  };
+  auto guarded = internal::guard(internal::guard_context{nullptr, "p", faults}, host_down, *make_replacement("none"));
+  replacement_view v;
+  v.observed_rps = {{"m", 3}};
+  auto first = guarded(v); // "re-plan now?"
+  CHECK_FALSE(first.act);
+  CHECK(first.reason == "the built-in none decided for replacement policy \"p\" (timeout: its policy host (/x/libp.so) "
+                        "did not decide within 50 ms): no re-plan");
+  v.has_candidate = true; // "apply the candidate?"
+  v.candidate_score = 1;
+  auto second = guarded(v);
+  CHECK_FALSE(second.act);
+  CHECK_THAT(second.reason, Catch::EndsWith("): the placement is kept"));
+  CHECK(calls == 2);
+  CHECK(faults->counts().at("replacement/p/timeout") == 2);
 }

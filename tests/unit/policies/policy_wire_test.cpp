@@ -83,3 +83,78 @@ TEST_CASE("malformed isolated replies and requests are errors that say what was 
   REQUIRE_FALSE(bad_view.ok());
   CHECK(bad_view.err().category == "policy-wire");
 }
+
+TEST_CASE("an isolated re-placement decision over the wire equals the in-process decision, for both questions") {
+  replacement_view v;
+  v.since_replan_s = 31.5;
+  v.window_s = 30;
+  v.observed_rps = {{"m0", 40.25}, {"m1", 0.125}, {"a model with spaces", 3}};
+  v.assumed_rps = {{"m0", 10}, {"m1", 2}};
+  policy_numbers params{{"threshold", 0.5}, {"min_interval_s", 10}, {"margin", 0.02}};
+  for (bool candidate : {false, true}) {
+    v.has_candidate = candidate;
+    v.served_score = 0.71;
+    v.candidate_score = 0.9375;
+    auto req = isolation::encode_request("replacement", "drift", params, v);
+    auto decoded = isolation::decode_request(req);
+    REQUIRE(decoded.ok());
+    CHECK(decoded->kind == "replacement");
+    CHECK(decoded->params == params);
+    auto view = isolation::decode_replacement_view(decoded->view);
+    REQUIRE(view.ok());
+    CHECK(view->since_replan_s == v.since_replan_s);
+    CHECK(view->window_s == v.window_s);
+    CHECK(view->observed_rps == v.observed_rps);
+    CHECK(view->assumed_rps == v.assumed_rps);
+    CHECK(view->has_candidate == candidate);
+    CHECK(view->served_score == v.served_score);
+    CHECK(view->candidate_score == v.candidate_score);
+    auto local = (*make_replacement("drift", params))(v);
+    auto reply = isolation::run_encoded(*make_replacement("drift", params), decoded->view);
+    REQUIRE(reply.ok());
+    auto d = isolation::decode_replacement(*reply);
+    REQUIRE(d.ok());
+    CHECK(d->act == local.act);
+    CHECK(d->reason == local.reason);
+    CHECK(d->act); // m0 drifted (first question); the candidate beats the served placement (second)
+  }
+}
+
+TEST_CASE("malformed isolated re-placement replies and views are errors that name the field") {
+  auto non_bool = isolation::decode_replacement("{\"act\": 1, \"reason\": \"x\"}");
+  REQUIRE_FALSE(non_bool.ok());
+  CHECK(non_bool.err().category == "policy-wire");
+  CHECK(non_bool.err().message == "expected a bool act in the replacement decision, found number");
+  auto no_reason = isolation::decode_replacement("{\"act\": true}");
+  REQUIRE_FALSE(no_reason.ok());
+  CHECK(no_reason.err().message == "expected a string reason in the replacement decision, found nothing");
+  auto garbage = isolation::decode_replacement("segmentation fault");
+  REQUIRE_FALSE(garbage.ok());
+  CHECK(garbage.err().category == "policy-wire");
+  auto list = isolation::decode_replacement("[true, \"x\"]");
+  REQUIRE_FALSE(list.ok());
+  CHECK(list.err().message == "expected a replacement decision {act, reason}, found array");
+
+  replacement_view v;
+  v.observed_rps = {{"m0", 1}};
+  auto good = isolation::decode_request(isolation::encode_request("replacement", "windowed", {}, v));
+  REQUIRE(good.ok());
+  auto swap = [&](const std::string& from, const std::string& to) {
+    auto text = good->view;
+    auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+  };
+  auto rate = isolation::decode_replacement_view(swap("\"m0\":1", "\"m0\":\"fast\""));
+  REQUIRE_FALSE(rate.ok());
+  CHECK(rate.err().message == "expected a number for model m0 in observed, found string");
+  auto has = isolation::decode_replacement_view(swap("\"has_candidate\":false", "\"has_candidate\":0"));
+  REQUIRE_FALSE(has.ok());
+  CHECK(has.err().message == "expected a bool has_candidate in the replacement view, found number");
+  auto missing = isolation::decode_replacement_view("{\"window_s\": 1}");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.err().message == "expected a number since_replan_s in the replacement view, found nothing");
+  auto through_host = isolation::run_encoded(*make_replacement("windowed"), "{\"since_replan_s\": true}");
+  REQUIRE_FALSE(through_host.ok());
+  CHECK(through_host.err().message == "expected a number since_replan_s in the replacement view, found boolean");
+}
