@@ -161,6 +161,7 @@ int run_profile(const profile_options& o) {
     runtime_probe_options ro;
     if (o.runtime_probe > 0)
       ro.requests = o.runtime_probe;
+    ro.one_pass_tokens = o.seq_len; // the one-pass probe sends what the engine entries were measured with
     if (auto st = measure_runtime_overhead(*cfg, *db, ro); !st) {
       if (!o.runtime_only.empty()) {
         log->error("{}", st.err().to_string());

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <thread>
 
 #include "gpu/backend.hpp"
 #include "gpu/engine.hpp"
@@ -306,6 +307,10 @@ result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>&
   log->info("measuring on {}", (*b)->describe());
   policies::profile_db db;
   db.set_device(std::string{gpu::to_string((*b)->kind())}); // what the entries are for (planner, simulator checks)
+  // cpu devices are threads sharing this host's cores: the simulator models that sharing with the core count
+  // (issue 11 §3); each entry below is measured with only its own config's devices busy.
+  if ((*b)->kind() == gpu::backend_kind::cpu)
+    db.set_host_cores(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   for (const auto& spec : models) {
     auto weights = gpu::generate_weights(spec, 1);
     if (!weights)
