@@ -27,8 +27,10 @@ struct runtime_probe_options {
 ///   gen_request_s = max(0, median live TTFT - predicted TTFT - (pp + 1) gen_hop_s)
 /// written into every entry of that model in `db` (the hops and the request path do not depend on the
 /// config). Every placed model with an entry for its group's config also gets
-///   request_s     = max(0, median live one-pass latency - sum_k stage_latency[batch 1][k] x (1 + 0.009 pp))
-/// from `requests` one-pass requests of `one_pass_tokens` tokens sent one at a time (the first 2 warm up). Errors: the service does not start, a model has no entry for its group's config or no
+///   request_s     = min over those models of max(0, median live one-pass latency - sum_k stage_latency[batch 1][k]
+///                   x (1 + 0.009 pp)), the same for all (the request path does not depend on the model; a larger
+///                   model's excess is its compute drifting with the host's load)
+/// from `requests` one-pass requests of `one_pass_tokens` tokens per model sent one at a time (the first 2 warm up). Errors: the service does not start, a model has no entry for its group's config or no
 /// generation costs, fewer than 3 generations after the warm-up came back ok.
 [[nodiscard]] status measure_runtime_overhead(const config::cluster_config& cfg, policies::profile_db& db,
                                               const runtime_probe_options& o = {});

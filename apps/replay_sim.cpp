@@ -117,7 +117,7 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   logger("replay")->info("simulated {} requests on {} group(s), mode {}{}, in {:.3f} s", records.size(),
                          placement->groups.size(), dsim->described,
-                         opt.host_cores > 0 ? ", cpu devices sharing " + std::to_string(opt.host_cores) + " cores"
+                         opt.host_cores > 0 ? fmt::format(", cpu devices sharing {:.2f} cores", opt.host_cores)
                                             : std::string{}, out.wall_s);
   return out;
 }

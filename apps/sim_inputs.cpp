@@ -62,7 +62,7 @@ result<deployment_sim> deployment_sim_options(const config::cluster_config& cfg,
   return out;
 }
 
-int cpu_host_cores(const sim_inputs& in, const config::cluster_config& cfg) {
+double cpu_host_cores(const sim_inputs& in, const config::cluster_config& cfg) {
   if (in.profile_host_cores <= 0 || policies::device_kind_of(in.profile_device) != "cpu")
     return 0;
   auto kind = sim::deployment_device_kind(cfg);

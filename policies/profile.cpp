@@ -311,10 +311,9 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
     db.set_device(dev->as_string());
   }
   if (const auto* hc = doc.get("host_cores")) { // optional: the cores of the host that measured cpu entries
-    if (!hc->is_number() || !(hc->as_number() >= 1) || hc->as_number() > 65536 ||
-        hc->as_number() != std::floor(hc->as_number()))
-      return top.fail("field 'host_cores': expected a whole number of cores in [1, 65536], found " + json::write(*hc));
-    db.set_host_cores(static_cast<int>(hc->as_number()));
+    if (!hc->is_number() || !(hc->as_number() >= 1) || hc->as_number() > 65536)
+      return top.fail("field 'host_cores': expected a number of cores in [1, 65536], found " + json::write(*hc));
+    db.set_host_cores(hc->as_number());
   }
   const auto& list = (*entries)->as_array();
   for (std::size_t i = 0; i < list.size(); ++i) {

@@ -90,11 +90,13 @@ public:
   /// on ("cpu", "cuda", "sim") or the GPU of the analytic cost model ("V100-16GB", ...); empty: unknown.
   const std::string& device() const { return device_; }
   void set_device(std::string d) { device_ = std::move(d); }
-  /// The host's cores when the entries were measured on cpu devices (document field `host_cores`, optional,
-  /// 0: unknown). cpu devices are threads sharing these cores: the simulator stretches a stage's compute by
+  /// cpu profiles (document field `host_cores`, optional, 0: unknown): how many device threads the host ran at
+  /// full speed at once when the entries were measured (`profile --measure` on cpu: the same kernel on 1 and on
+  /// all hardware threads at once, n x t1 / tn, within [1, n]; fewer than the hardware threads when other
+  /// tenants take cores). cpu devices are threads sharing them: the simulator stretches a stage's compute by
   /// max(1, busy cpu devices / host_cores) (README "Fidelity on cpu devices").
-  int host_cores() const { return host_cores_; }
-  void set_host_cores(int n) { host_cores_ = n; }
+  double host_cores() const { return host_cores_; }
+  void set_host_cores(double n) { host_cores_ = n; }
 
   /// JSON (documented schema in the README) and msgpack (the on-disk default).
   std::string to_json() const;
@@ -108,7 +110,7 @@ public:
 private:
   std::map<std::pair<std::string, parallel_config>, profile_entry> entries_;
   std::string device_;
-  int host_cores_ = 0;
+  double host_cores_ = 0;
 };
 
 /// The device kind a profile's `device` is for: "cpu", "cuda" and "sim" as they are, a GPU name of the

@@ -140,7 +140,7 @@ struct batching_state {
 } // namespace
 
 void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, int max_batch,
-                  int host_cores, counts& out, request_record* rec) {
+                  double host_cores, counts& out, request_record* rec) {
   batching_state s{c, t, begin, max_batch, out, rec, {}, {}, {}, {}, {}, {}, {}, cpu_share{c, host_cores}, {}, {}};
   const auto nm = static_cast<std::size_t>(c.num_models);
   const auto ng = static_cast<std::size_t>(c.num_groups);

@@ -66,7 +66,7 @@ struct swap_state {
 
 } // namespace
 
-void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, int host_cores,
+void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double host_cores,
                   double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec) {
   swap_state s{c, mem_budget, eviction, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}};
   const auto nrep = c.reps.size();

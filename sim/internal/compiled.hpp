@@ -69,20 +69,23 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
 /// cores <= 0 every stretch is 1 and nothing is recorded.
 class cpu_share {
 public:
-  cpu_share(const compiled& c, int cores)
+  cpu_share(const compiled& c, double cores)
       : cores_(cores), devices_(&c.clock_devices),
         from_(cores > 0 ? c.clock_devices.size() : 0, 0.0), to_(cores > 0 ? c.clock_devices.size() : 0, 0.0) {}
   bool on() const { return cores_ > 0; }
-  /// The factor for an op of clock `k` starting at `start`: max(1, n / cores), n = devices of clock k plus
-  /// those of every other clock whose last op covers start (from <= start < to).
+  /// The factor for an op of clock `k` starting at `start`: max(1, n / cores) / max(1, own / cores), n = the
+  /// clock's own devices plus those of every other clock whose last op covers start (from <= start < to). The
+  /// divisor: the profile measured the op with its own `own` devices (tensor ranks) busy at once, so that
+  /// much sharing is in its time already.
   double stretch(std::size_t k, double start) const {
     if (cores_ <= 0)
       return 1.0;
-    int n = (*devices_)[k];
+    const int own = (*devices_)[k];
+    int n = own;
     for (std::size_t j = 0; j < from_.size(); ++j)
       if (j != k && from_[j] <= start && start < to_[j])
         n += (*devices_)[j];
-    return std::max(1.0, static_cast<double>(n) / static_cast<double>(cores_));
+    return std::max(1.0, static_cast<double>(n) / cores_) / std::max(1.0, static_cast<double>(own) / cores_);
   }
   /// Stage clock k computes over [from, to).
   void mark(std::size_t k, double from, double to) {
@@ -93,7 +96,7 @@ public:
   }
 
 private:
-  int cores_;
+  double cores_;
   const std::vector<std::int32_t>* devices_;
   std::vector<double> from_, to_;
 };
@@ -117,14 +120,14 @@ void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, s
                 std::vector<double>& scratch, counts& out, request_record* rec);
 /// batching and swapping: overheads per replica (compiled::rep_overhead); cpu sharing with host_cores > 0.
 void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, int max_batch,
-                  int host_cores, counts& out, request_record* rec);
+                  double host_cores, counts& out, request_record* rec);
 /// The generation kernel (sim/generation_sim.cpp): requests of [begin, end) with output_tokens > 0; adds to
 /// `out` and fills their records. Errors: a placed model with generation requests whose entry lacks the
 /// generation fields (naming the model and config).
 [[nodiscard]] status run_generation(const policies::placement& p, const policies::profile_table& table,
                                     const prepared_trace& t, std::size_t begin, std::size_t end, const sim_options& opt,
                                     counts& out, request_record* rec);
-void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, int host_cores,
+void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double host_cores,
                   double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec);
 
 } // namespace sy::sim::internal

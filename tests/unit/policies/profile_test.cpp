@@ -311,10 +311,13 @@ TEST_CASE("the one-pass runtime overhead request_s and the host's cores are opti
   REQUIRE_FALSE(negative.ok());
   CHECK(negative.err().message.find("field 'request_s': expected a finite non-negative number of seconds") !=
         std::string::npos);
-  for (const char* v : {"0", "-2", "1.5", "\"two\""}) {
+  for (const char* v : {"0", "-2", "0.5", "\"two\""}) {
     auto cores = profile_db::from_json(replace_value("host_cores", v));
     REQUIRE_FALSE(cores.ok());
-    CHECK(cores.err().message.find(std::string{"field 'host_cores': expected a whole number of cores in [1, 65536], "
+    CHECK(cores.err().message.find(std::string{"field 'host_cores': expected a number of cores in [1, 65536], "
                                                "found "} + v) != std::string::npos);
   }
+  auto measured = profile_db::from_json(replace_value("host_cores", "1.25")); // a measured capacity
+  REQUIRE(measured.ok());
+  CHECK(measured->host_cores() == 1.25);
 }

@@ -68,6 +68,15 @@ TEST_CASE("every device of a tensor-parallel stage counts as busy", "[sim][cpu_s
                  sim::sim_mode::batching, 2);
   CHECK(rec[0].finish == Approx(f32_lat(0.1, 1)));
   CHECK(rec[1].finish == Approx(0.05 + 1.5 * f32_lat(0.1, 1)));
+  // 1 core: a's profile already ran its 2 ranks on it (2 / 1 over 2 / 1: 1x alone); b beside them: 3 / 1 = 3x.
+  auto one = run(*table, place({group(2, 1, {0}), group(1, 1, {1})}), make_trace({"a", "b"}, {{0.0, 0}, {0.05, 1}}),
+                 sim::sim_mode::batching, 1);
+  CHECK(one[0].finish == Approx(f32_lat(0.1, 1)));
+  CHECK(one[1].finish == Approx(0.05 + 3 * f32_lat(0.1, 1)));
+  // and a's op starting beside b's: (2 + 1) / 1 over 2 / 1 = 1.5x
+  auto other = run(*table, place({group(2, 1, {0}), group(1, 1, {1})}), make_trace({"a", "b"}, {{0.0, 1}, {0.05, 0}}),
+                   sim::sim_mode::batching, 1);
+  CHECK(other[1].finish == Approx(0.05 + 1.5 * f32_lat(0.1, 1)));
 }
 
 TEST_CASE("a pipeline's next stage counts as busy only while it computes", "[sim][cpu_share]") {
@@ -111,4 +120,20 @@ TEST_CASE("a measured one-pass overhead (request_s) replaces the fixed overhead 
     CHECK(rec[0].finish == Approx(0.002 + l));
     CHECK(rec[1].finish == Approx(0.011 + l));
   }
+}
+
+TEST_CASE("a measured capacity below the hardware threads stretches as its fraction of cores", "[sim][cpu_share]") {
+  // host_cores 1.25 (what `profile --measure` found free): b starting beside a computes 2 / 1.25 = 1.6x.
+  auto table = policies::profile_table::build({"a", "b"}, {entry("a", 1, 1, {0.1}, 1), entry("b", 1, 1, {0.1}, 1)});
+  REQUIRE(table.ok());
+  auto prepared = sim::prepare(make_trace({"a", "b"}, {{0.0, 0}, {0.05, 1}}), *table, 100);
+  REQUIRE(prepared.ok());
+  sim::sim_options opt;
+  opt.mode = sim::sim_mode::batching;
+  opt.overhead_s = 0;
+  opt.host_cores = 1.25;
+  sim::simulator s(*table, opt);
+  std::vector<sim::request_record> rec;
+  REQUIRE(s.run(place({group(1, 1, {0}), group(1, 1, {1})}), *prepared, 0, 2, &rec).ok());
+  CHECK(rec[1].finish == Approx(0.05 + 1.6 * f32_lat(0.1, 1)));
 }
