@@ -161,6 +161,14 @@ int run_profile(const profile_options& o) {
     runtime_probe_options ro;
     if (o.runtime_probe > 0)
       ro.requests = o.runtime_probe;
+    ro.one_pass_tokens = o.seq_len; // the one-pass probe sends what the engine entries were measured with
+    if (!o.runtime_only.empty() && policies::device_kind_of(db->device()) == "cpu") {
+      // re-probing right before a live run: the cores the host gives now, as --measure does
+      const auto cap = measure_cpu_capacity();
+      log->info("cpu capacity: {} hardware threads, all at once at {:.2f} of one alone -> host_cores {:.2f}",
+                cap.threads, cap.capacity / cap.threads, cap.capacity);
+      db->set_host_cores(cap.capacity);
+    }
     if (auto st = measure_runtime_overhead(*cfg, *db, ro); !st) {
       if (!o.runtime_only.empty()) {
         log->error("{}", st.err().to_string());

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <thread>
 
 #include "gpu/backend.hpp"
 #include "gpu/engine.hpp"
@@ -289,6 +290,43 @@ result<policies::profile_entry> measure_one(gpu::backend& b, const gpu::model_sp
 
 } // namespace
 
+cpu_capacity measure_cpu_capacity() {
+  cpu_capacity out;
+  out.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  out.capacity = 1;
+  if (out.threads == 1)
+    return out;
+  // About 10 ms of dependent multiply-adds per thread on a cache-resident array: compute-bound like the
+  // device threads' GEMMs, no memory traffic to share.
+  auto kernel = [] {
+    std::array<float, 1024> a{};
+    a.fill(1.0f);
+    const auto t0 = clock_type::now();
+    for (int r = 0; r < 4000; ++r)
+      for (auto& x : a)
+        x = x * 0.99999f + 0.00001f;
+    volatile float sink = a[7];
+    (void)sink;
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+  };
+  std::vector<double> caps;
+  for (int rep = 0; rep < 5; ++rep) {
+    const double alone = kernel();
+    std::vector<std::future<double>> all;
+    for (int i = 0; i < out.threads; ++i)
+      all.push_back(std::async(std::launch::async, kernel));
+    std::vector<double> together;
+    for (auto& f : all)
+      together.push_back(f.get());
+    std::sort(together.begin(), together.end());
+    const double t = together[together.size() / 2];
+    caps.push_back(std::clamp(out.threads * alone / t, 1.0, static_cast<double>(out.threads)));
+  }
+  std::sort(caps.begin(), caps.end());
+  out.capacity = caps[caps.size() / 2];
+  return out;
+}
+
 result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>& models,
                                              const std::vector<policies::parallel_config>& configs,
                                              const measure_options& o) {
@@ -306,6 +344,14 @@ result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>&
   log->info("measuring on {}", (*b)->describe());
   policies::profile_db db;
   db.set_device(std::string{gpu::to_string((*b)->kind())}); // what the entries are for (planner, simulator checks)
+  // cpu devices are threads sharing this host's cores: the simulator models that sharing with the cores the
+  // host gives at once (issue 11 §3); each entry below is measured with only its own config's devices busy.
+  if ((*b)->kind() == gpu::backend_kind::cpu) {
+    const auto cap = measure_cpu_capacity();
+    log->info("cpu capacity: {} hardware threads; the same kernel on all of them at once ran at {:.2f} of its speed "
+              "alone -> host_cores {:.2f}", cap.threads, cap.capacity / cap.threads, cap.capacity);
+    db.set_host_cores(cap.capacity);
+  }
   for (const auto& spec : models) {
     auto weights = gpu::generate_weights(spec, 1);
     if (!weights)

@@ -33,13 +33,24 @@ struct measure_options {
                                         const gpu::parallel_layout& layout, gpu::dtype kv_type, int reps,
                                         policies::profile_entry& e);
 
+/// How many cpu device threads the host runs at full speed at once right now: the same compute-bound kernel
+/// (about 10 ms) on one thread, then on every hardware thread at once; capacity = threads x t_alone /
+/// t_together (median thread), within [1, threads]; the median of 5 tries. Fewer than the hardware threads
+/// when other processes (other tenants' builds) take cores. Main thread; starts `threads` short threads.
+struct cpu_capacity {
+  int threads = 1;     // hardware threads
+  double capacity = 1; // cores' worth of full-speed threads
+};
+cpu_capacity measure_cpu_capacity();
+
 /// For each model and each config of `configs` that fits (tp divides heads and ffn, pp <= layers,
 /// tp * pp <= devices, the shards and a batch-1 forward fit the budget): per-stage latency at batch sizes
 /// 1, 2, 4, 8, 16 (median of `reps` runs after one warm-up; a batch whose workspace does not fit ends the
 /// rows), weight bytes per GPU per stage, activation (workspace) bytes per GPU per stage and batch, and the
 /// seconds of each stage's host->device shard load (stages loaded one at a time, median of `reps`).
 /// Weights are seeded (latency does not depend on their values). Skipped configs are logged ("profile").
-/// Error when no entry at all could be measured for a model.
+/// Error when no entry at all could be measured for a model. On the cpu backend the db's host_cores is
+/// measure_cpu_capacity()'s capacity (the simulator's model of device threads sharing the cores).
 result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>& models,
                                              const std::vector<policies::parallel_config>& configs,
                                              const measure_options& options);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "apps/replay/driver.hpp"
 #include "apps/serve.hpp"
@@ -32,16 +33,15 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
     return make_error("profile", "runtime probe: expected >= 5 requests, a prompt >= 1 and >= 2 new tokens, found " +
                                    std::to_string(o.requests) + ", " + std::to_string(o.prompt) + ", " +
                                    std::to_string(o.new_tokens));
-  std::vector<probe_model> models;
+  if (cfg.placement.mode != config::placement_mode::explicit_groups) {
+    log->info("runtime probe: {} places by {} (not explicit groups): no model's (tensor, pipeline) is known, "
+              "no runtime overheads measured", cfg.source, config::to_string(cfg.placement.mode));
+    return {};
+  }
+  std::vector<probe_model> models;   // decoders: generation overheads
+  std::vector<probe_model> one_pass; // every placed model: the one-pass request overhead
   for (std::size_t i = 0; i < cfg.models.size(); ++i) {
     const auto& mc = cfg.models[i];
-    if (mc.spec.kind != gpu::arch::decoder)
-      continue;
-    if (cfg.placement.mode != config::placement_mode::explicit_groups) {
-      log->info("runtime probe: {} places by {} (not explicit groups): no decoder's (tensor, pipeline) is known, "
-                "no runtime overheads measured", cfg.source, config::to_string(cfg.placement.mode));
-      return {};
-    }
     probe_model p;
     p.name = mc.name;
     for (const auto& g : cfg.placement.groups)
@@ -50,6 +50,16 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
     if (!p.group)
       continue; // not placed: nothing serves it
     const auto* e = db.find(mc.name, {p.group->op, p.group->pp});
+    if (o.one_pass_tokens > 0 && e && !e->stage_latency.empty()) {
+      probe_model q = p;
+      q.prompt = std::max(1, std::min(o.one_pass_tokens, mc.spec.max_seq));
+      const double penalty = 1 + 0.009 * p.group->pp; // as the simulator's table (policies/profile_table.hpp)
+      for (double x : e->stage_latency.front())
+        q.pred_ttft += x * penalty;
+      one_pass.push_back(q);
+    }
+    if (mc.spec.kind != gpu::arch::decoder)
+      continue;
     if (!e || !e->has_generation())
       return make_error("profile", "runtime probe: model '" + mc.name + "' has no profile entry with generation "
                                    "costs for its group '" + p.group->name + "' (op " + std::to_string(p.group->op) +
@@ -62,8 +72,8 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
     }
     models.push_back(p);
   }
-  if (models.empty()) {
-    log->info("runtime probe: no placed decoder in {}: no runtime overheads measured", cfg.source);
+  if (models.empty() && one_pass.empty()) {
+    log->info("runtime probe: no placed model with a profile entry in {}: no runtime overheads measured", cfg.source);
     return {};
   }
   serve_overrides ov;
@@ -72,7 +82,66 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
   if (!service)
     return make_error("profile", "runtime probe: the deployment did not start: " + service.err().to_string());
   status result{};
+  // One-pass requests, one at a time (each sent when the previous one should be done: 3x its predicted
+  // latency + 20 ms, at least 0.1 s): request_s = median live latency - the simulator's stage latencies.
+  double one_pass_request = std::numeric_limits<double>::infinity();
+  for (const auto& p : one_pass) {
+    sim::trace tr;
+    tr.models = {p.name};
+    const double gap = std::max(0.1, 3 * p.pred_ttft + 0.02);
+    for (int r = 0; r < o.requests; ++r) {
+      sim::trace_request q;
+      q.arrival_s = r * gap;
+      q.input_tokens = p.prompt;
+      tr.requests.push_back(q);
+    }
+    driver::driver_options d;
+    d.port = (*service)->ports().msgpack;
+    d.connections = 1;
+    d.answer_timeout = std::chrono::milliseconds(30000);
+    auto run = driver::run_open_loop(tr, d);
+    if (!run) {
+      result = run.err();
+      break;
+    }
+    std::vector<double> lat;
+    for (std::size_t i = 2; i < run->records.size(); ++i) // the first two warm up
+      if (run->records[i].status == "ok")
+        lat.push_back(run->records[i].finish - run->records[i].arrival);
+    if (lat.size() < 3) {
+      result = make_error("profile", "runtime probe: model '" + p.name + "': only " + std::to_string(lat.size()) +
+                                       " of " + std::to_string(o.requests - 2) + " one-pass requests came back ok");
+      break;
+    }
+    const double live = median(lat);
+    const double request = std::max(0.0, live - p.pred_ttft);
+    log->info("runtime probe {} (group {}, one pass, {} tokens, {} runs): latency live {:.3f} ms vs stages {:.3f} ms "
+              "-> {:.3g} s", p.name, p.group->name, p.prompt, lat.size(), live * 1e3, p.pred_ttft * 1e3, request);
+    one_pass_request = std::min(one_pass_request, request);
+  }
+  // The request path (client, ingress, request actor, controller, group, stage messages, the answer back) is
+  // the same for every model; what a larger model adds beyond it is its own compute running slower or faster
+  // than when the engine profile measured it (the host's load moves between the two), so every model gets the
+  // smallest difference: the path measured where compute noise is least.
+  if (result && one_pass_request < std::numeric_limits<double>::infinity()) {
+    // A measured 0 is stored as 1 us: absent (0) means "not measured" to the simulator, which then adds its
+    // default fixed overhead (AlpaServe's 0.011 s) instead.
+    one_pass_request = std::max(one_pass_request, 1e-6);
+    log->info("runtime probe: one-pass request_s {:.3g} (the smallest over {} models)", one_pass_request, one_pass.size());
+    std::vector<policies::profile_entry> updated;
+    for (const auto& [key, e] : db.entries())
+      for (const auto& p : one_pass)
+        if (e.model == p.name) {
+          auto x = e;
+          x.request_s = one_pass_request;
+          updated.push_back(std::move(x));
+        }
+    for (auto& x : updated)
+      db.put(std::move(x));
+  }
   for (const auto& p : models) {
+    if (!result)
+      break;
     // One generation at a time: each sent when the previous one should be done (3x its predicted time,
     // at least 0.1 s), so that nothing queues and the difference to the prediction is the runtime's own.
     sim::trace tr;

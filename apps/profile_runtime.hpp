@@ -15,6 +15,7 @@ struct runtime_probe_options {
   int requests = 8;  // generations per decoder, one at a time; the first 2 are warm-up
   int prompt = 32;   // prompt tokens (clipped to half the model's max positions)
   int new_tokens = 16; // new tokens per generation (clipped to the positions left)
+  int one_pass_tokens = 64; // one-pass probe: input tokens (the profile's --seq; clipped to max positions); 0: none
 };
 
 /// For every decoder of `cfg` that a group of its explicit placement hosts (other placements: nothing is
@@ -25,7 +26,11 @@ struct runtime_probe_options {
 ///   gen_hop_s     = max(0, median live TPOT - predicted TPOT) / (pp + 1)   (actor hops per step)
 ///   gen_request_s = max(0, median live TTFT - predicted TTFT - (pp + 1) gen_hop_s)
 /// written into every entry of that model in `db` (the hops and the request path do not depend on the
-/// config). Errors: the service does not start, a model has no entry for its group's config or no
+/// config). Every placed model with an entry for its group's config also gets
+///   request_s     = min over those models of max(0, median live one-pass latency - sum_k stage_latency[batch 1][k]
+///                   x (1 + 0.009 pp)), the same for all (the request path does not depend on the model; a larger
+///                   model's excess is its compute drifting with the host's load)
+/// from `requests` one-pass requests of `one_pass_tokens` tokens per model sent one at a time (the first 2 warm up). Errors: the service does not start, a model has no entry for its group's config or no
 /// generation costs, fewer than 3 generations after the warm-up came back ok.
 [[nodiscard]] status measure_runtime_overhead(const config::cluster_config& cfg, policies::profile_db& db,
                                               const runtime_probe_options& o = {});

@@ -74,6 +74,7 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
     for (const auto& d : n.devices)
       mem = mem == 0 ? d.memory_bytes : std::min(mem, d.memory_bytes);
   opt.mem_budget_bytes = static_cast<double>(actors::weight_budget(mem));
+  opt.host_cores = cpu_host_cores(*inputs, cfg); // cpu devices share the host's cores (0: not modelled)
   // Generation: the runtime's settings (runtime.gen_max_seqs, runtime.gen_token_budget).
   if (auto st = apply_generation_options(opt, in, &cfg); !st)
     return st.err();
@@ -114,8 +115,10 @@ result<driver::driver_result> simulate_replay(const replay_options& o, const con
     d.streamed = r.new_tokens;
   }
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  logger("replay")->info("simulated {} requests on {} group(s), mode {}, in {:.3f} s", records.size(),
-                         placement->groups.size(), dsim->described, out.wall_s);
+  logger("replay")->info("simulated {} requests on {} group(s), mode {}{}, in {:.3f} s", records.size(),
+                         placement->groups.size(), dsim->described,
+                         opt.host_cores > 0 ? fmt::format(", cpu devices sharing {:.2f} cores", opt.host_cores)
+                                            : std::string{}, out.wall_s);
   return out;
 }
 

@@ -62,6 +62,13 @@ result<deployment_sim> deployment_sim_options(const config::cluster_config& cfg,
   return out;
 }
 
+double cpu_host_cores(const sim_inputs& in, const config::cluster_config& cfg) {
+  if (in.profile_host_cores <= 0 || policies::device_kind_of(in.profile_device) != "cpu")
+    return 0;
+  auto kind = sim::deployment_device_kind(cfg);
+  return kind && *kind == "cpu" ? in.profile_host_cores : 0;
+}
+
 result<std::vector<std::string>> expand_models(const std::string& spec) {
   std::vector<std::string> out;
   std::size_t pos = 0;
@@ -279,6 +286,8 @@ result<sim_inputs> load_inputs(const sim_input_options& in, std::vector<std::str
     if (!db)
       return db.err();
     profile_device = db->device();
+    out.profile_device = profile_device;
+    out.profile_host_cores = db->host_cores();
     for (const auto& [key, e] : db->entries())
       entries.push_back(e);
   } else {

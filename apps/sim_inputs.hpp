@@ -22,7 +22,14 @@ struct sim_inputs {
   std::vector<double> model_slo_s; // [table model] the config's slo_ms in seconds; 0: slo_scale x latency
   std::vector<double> model_ttft_s, model_tpot_s; // [table model] generation SLOs: --ttft-ms/--tpot-ms, else -c's
   std::optional<config::cluster_config> config; // -c, when given
+  std::string profile_device; // the profile database's `device` (empty: analytic or unknown)
+  double profile_host_cores = 0; // the profile database's `host_cores` (0: unknown)
 };
+
+/// sim_options::host_cores for `cfg` (issue 11 §3): the profile's host_cores when it was measured on cpu
+/// devices and cfg's devices are cpu devices (their threads share the host's cores); else 0 (no cpu sharing
+/// modelled: sim and cuda devices, analytic profiles, profiles without host_cores).
+double cpu_host_cores(const sim_inputs& in, const config::cluster_config& cfg);
 
 /// The simulator options that model `cfg`'s runtime (issue 11 §3): greedy batching (max_batch) -> batching mode
 /// with that largest batch; no batching -> swapping (batch 1, per-device residency, pipelined loads, the

@@ -81,6 +81,8 @@ int run_simulate(const simulate_options& o) {
   sim::sim_options opt = from_cfg ? from_cfg->opt : sim::sim_options{};
   opt.mode = *mode;
   opt.mem_budget_bytes = budget_gib * policies::gib;
+  if (in->config)
+    opt.host_cores = cpu_host_cores(*in, *in->config); // cpu devices share the host's cores (0: not modelled)
   if (auto st = apply_generation_options(opt, o.in, in->config ? &*in->config : nullptr); !st) {
     log->error("{}", st.err().to_string());
     return 2;

@@ -76,7 +76,8 @@ status profile_entry::validate() const {
     {"gen_step_s", &gen_step_s}, {"prefill_s_per_token", &prefill_s_per_token},
     {"decode_s_per_seq", &decode_s_per_seq}, {"decode_s_per_ctx", &decode_s_per_ctx},
     {"kv_bytes_per_token", &kv_bytes_per_token}};
-  for (auto [name, x] : {std::pair{"gen_hop_s", gen_hop_s}, std::pair{"gen_request_s", gen_request_s}})
+  for (auto [name, x] : {std::pair{"gen_hop_s", gen_hop_s}, std::pair{"gen_request_s", gen_request_s},
+                         std::pair{"request_s", request_s}})
     if (!std::isfinite(x) || x < 0) {
       std::ostringstream os;
       os << x;
@@ -173,6 +174,8 @@ json_value to_document(const profile_db& db) {
   doc.set("format", format_tag).set("version", format_version);
   if (!db.device().empty())
     doc.set("device", db.device());
+  if (db.host_cores() > 0)
+    doc.set("host_cores", db.host_cores());
   auto bs = json_value::make_array();
   for (int b : profile_batch_sizes)
     bs.push(b);
@@ -197,6 +200,8 @@ json_value to_document(const profile_db& db) {
       o.set("gen_hop_s", e.gen_hop_s);
     if (e.gen_request_s > 0)
       o.set("gen_request_s", e.gen_request_s);
+    if (e.request_s > 0)
+      o.set("request_s", e.request_s);
     entries.push(std::move(o));
   }
   doc.set("entries", std::move(entries));
@@ -305,6 +310,11 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
                       "\"V100-16GB\", ...), found " + json::write(*dev));
     db.set_device(dev->as_string());
   }
+  if (const auto* hc = doc.get("host_cores")) { // optional: the cores of the host that measured cpu entries
+    if (!hc->is_number() || !(hc->as_number() >= 1) || hc->as_number() > 65536)
+      return top.fail("field 'host_cores': expected a number of cores in [1, 65536], found " + json::write(*hc));
+    db.set_host_cores(hc->as_number());
+  }
   const auto& list = (*entries)->as_array();
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& o = list[i];
@@ -360,7 +370,8 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
         *field = std::move(*v);
       }
     // Runtime overheads (optional, seconds, default 0).
-    for (auto [key, field] : {std::pair{"gen_hop_s", &e.gen_hop_s}, std::pair{"gen_request_s", &e.gen_request_s}})
+    for (auto [key, field] : {std::pair{"gen_hop_s", &e.gen_hop_s}, std::pair{"gen_request_s", &e.gen_request_s},
+                              std::pair{"request_s", &e.request_s}})
       if (const auto* x = o.get(key)) {
         if (!x->is_number())
           return d.fail(std::string{"field '"} + key + "': expected a number of seconds, found " + kind_name(x->type()));

@@ -58,6 +58,11 @@ struct profile_entry {
   /// pp + 1 hops), latency that occupies no stage; gen_request_s: fixed seconds per generation request
   /// (client -> ingress -> request actor -> group, and the first token's way back), on top of the steps.
   double gen_hop_s = 0, gen_request_s = 0;
+  /// request_s: fixed seconds per one-pass request in the serving runtime beyond its stages (client ->
+  /// ingress -> request actor -> controller -> group -> first stage, and the answer's way back), measured
+  /// the same way from one-pass requests sent one at a time (optional, 0 when not measured). The batching and
+  /// swapping simulators add it per batch instead of AlpaServe's fixed GPU overhead (0.011 s) where present.
+  double request_s = 0;
 
   /// Sizes consistent with config.pp, non-negative numbers; the message names the model and field.
   [[nodiscard]] status validate() const;
@@ -85,6 +90,13 @@ public:
   /// on ("cpu", "cuda", "sim") or the GPU of the analytic cost model ("V100-16GB", ...); empty: unknown.
   const std::string& device() const { return device_; }
   void set_device(std::string d) { device_ = std::move(d); }
+  /// cpu profiles (document field `host_cores`, optional, 0: unknown): how many device threads the host ran at
+  /// full speed at once when the entries were measured (`profile --measure` on cpu: the same kernel on 1 and on
+  /// all hardware threads at once, n x t1 / tn, within [1, n]; fewer than the hardware threads when other
+  /// tenants take cores). cpu devices are threads sharing them: the simulator stretches a stage's compute by
+  /// max(1, busy cpu devices / host_cores) (README "Fidelity on cpu devices").
+  double host_cores() const { return host_cores_; }
+  void set_host_cores(double n) { host_cores_ = n; }
 
   /// JSON (documented schema in the README) and msgpack (the on-disk default).
   std::string to_json() const;
@@ -98,6 +110,7 @@ public:
 private:
   std::map<std::pair<std::string, parallel_config>, profile_entry> entries_;
   std::string device_;
+  double host_cores_ = 0;
 };
 
 /// The device kind a profile's `device` is for: "cpu", "cuda" and "sim" as they are, a GPU name of the

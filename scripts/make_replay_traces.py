@@ -10,6 +10,9 @@ Nothing here is downloaded: the rows are made up to look like the real files.
   log-normal (median about 14, a long tail; a few rows 0, as the real file has), the shapes the Splitwise
   paper reports for the code trace. Replayed on the embedded default, prompts are clipped to the small
   models' max positions (counted) and rows whose GeneratedTokens leave no room are dropped (counted).
+- examples/traces/azure_llm_code_750.csv: the same generator and format, 750 rows (about 300 s at 2.5 req/s):
+  the "750 requests at 5x" of issue 11 §3. The one-pass fidelity comparison (README "Fidelity on cpu devices")
+  replays its arrivals as one-pass requests (`switchyard trace convert --max-seq 64`, output column cut).
 - examples/traces/demo.csv: the README's main command (scripts/demo.sh): 12 s, about 16 req/s over the
   embedded default's four models, Gamma arrivals (CV 2) with power-law popularity as `replay --rate 16 --cv 2`;
   requests to the encoders are one-pass (16 tokens), requests to the decoders generate (prompt 16,
@@ -34,11 +37,12 @@ def gamma_arrivals(rng, rate, cv, duration):
         out.append(t)
 
 
-def azure_code_sample(path, seed=2023):
+def azure_code_sample(path, seed=2023, duration=20.0, max_rows=None):
     rng = random.Random(seed)
     start = datetime.datetime(2023, 11, 16, 18, 15, 46)
     rows = []
-    for t in gamma_arrivals(rng, 2.5, 1.5, 20.0):
+    arrivals = gamma_arrivals(rng, 2.5, 1.5, duration)
+    for t in arrivals[:max_rows] if max_rows else arrivals:
         ctx = max(1, int(rng.lognormvariate(math.log(1500), 0.9)))
         gen = 0 if rng.random() < 0.03 else max(1, int(rng.lognormvariate(math.log(14), 1.1)))
         ts = start + datetime.timedelta(seconds=t)
@@ -73,4 +77,6 @@ if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "examples", "traces")
     os.makedirs(out, exist_ok=True)
     print("azure_llm_code_sample.csv: %d rows" % azure_code_sample(os.path.join(out, "azure_llm_code_sample.csv")))
+    print("azure_llm_code_750.csv: %d rows" % azure_code_sample(os.path.join(out, "azure_llm_code_750.csv"),
+                                                               seed=750, duration=400.0, max_rows=750))
     print("demo.csv: %d rows" % demo(os.path.join(out, "demo.csv")))

@@ -20,7 +20,6 @@ struct batching_state {
   const compiled& c;
   const prepared_trace& t;
   std::size_t begin;
-  double overhead;
   int max_batch; // batches of 1, 2, 4, 8, 16 up to this size (the deployment's greedy max_batch)
   counts& out;
   request_record* rec;
@@ -31,7 +30,8 @@ struct batching_state {
   std::vector<std::vector<std::int32_t>> group_models; // [g] models, ascending (replica-of order)
   std::vector<std::int32_t> rep_of;                    // [g * num_models + m] replica index, -1
   std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>> heap;
-  double tmp[max_stages];
+  cpu_share share; // host cores shared by cpu devices (off: every stretch 1)
+  double tmp[max_stages], from[max_stages];
 
   std::size_t qsize(int m) const { return queue[static_cast<std::size_t>(m)].size() - head[static_cast<std::size_t>(m)]; }
   std::int32_t qfront(int m) const { return queue[static_cast<std::size_t>(m)][head[static_cast<std::size_t>(m)]]; }
@@ -49,16 +49,21 @@ struct batching_state {
     return sel;
   }
 
+  std::int32_t rep(int m, int g) const {
+    return rep_of[static_cast<std::size_t>(g) * static_cast<std::size_t>(c.num_models) + static_cast<std::size_t>(m)];
+  }
   const float* blat(int m, int g) const {
-    const auto r = rep_of[static_cast<std::size_t>(g) * static_cast<std::size_t>(c.num_models) + static_cast<std::size_t>(m)];
-    return c.blat.data() + static_cast<std::size_t>(c.reps[static_cast<std::size_t>(r)].lat) * 5;
+    return c.blat.data() + static_cast<std::size_t>(c.reps[static_cast<std::size_t>(rep(m, g))].lat) * 5;
   }
 
-  bool check(double ts, int g, const float* bl, int b, double deadline) const {
+  bool check(double ts, int g, const float* bl, int b, double deadline, double overhead) const {
     const int base = c.group_base[static_cast<std::size_t>(g)];
     double x = ts;
-    for (int k = 0; k < c.group_pp[static_cast<std::size_t>(g)]; ++k)
-      x = std::max(clocks[static_cast<std::size_t>(base + k)], x) + static_cast<double>(bl[k * 5 + b]);
+    for (int k = 0; k < c.group_pp[static_cast<std::size_t>(g)]; ++k) {
+      const auto cl = static_cast<std::size_t>(base + k);
+      const double st = std::max(clocks[cl], x);
+      x = st + static_cast<double>(bl[k * 5 + b]) * share.stretch(cl, st);
+    }
     return x + overhead <= deadline;
   }
 
@@ -70,11 +75,12 @@ struct batching_state {
   // Returns the batch size served (0: every head was dropped).
   int serve(double ts, int m, int g) {
     const float* bl = blat(m, g);
+    const double overhead = c.rep_overhead[static_cast<std::size_t>(rep(m, g))];
     std::int32_t head_req = -1;
     while (qsize(m)) {
       const auto r = qpop(m);
       const double deadline = t.arrival[static_cast<std::size_t>(r)] + static_cast<double>(t.slo[static_cast<std::size_t>(r)]);
-      if (check(ts, g, bl, 0, deadline)) {
+      if (check(ts, g, bl, 0, deadline, overhead)) {
         head_req = r;
         break;
       }
@@ -91,7 +97,7 @@ struct batching_state {
       const std::size_t bs = std::size_t{1} << nb;
       if (bs > static_cast<std::size_t>(std::max(1, max_batch)) || bs - 1 > qsize(m))
         break;
-      if (check(ts, g, bl, nb, deadline))
+      if (check(ts, g, bl, nb, deadline, overhead))
         b = nb;
       else
         break;
@@ -101,11 +107,15 @@ struct batching_state {
     const int pp = c.group_pp[static_cast<std::size_t>(g)];
     double x = ts + overhead;
     for (int k = 0; k < pp; ++k) {
-      x = std::max(x, clocks[static_cast<std::size_t>(base + k)]) + static_cast<double>(bl[k * 5 + b]);
+      const auto cl = static_cast<std::size_t>(base + k);
+      from[k] = std::max(x, clocks[cl]);
+      x = from[k] + static_cast<double>(bl[k * 5 + b]) * share.stretch(cl, from[k]);
       tmp[k] = x;
     }
-    for (int k = 0; k < pp; ++k)
+    for (int k = 0; k < pp; ++k) {
       clocks[static_cast<std::size_t>(base + k)] = tmp[k];
+      share.mark(static_cast<std::size_t>(base + k), from[k], tmp[k]);
+    }
     idle[static_cast<std::size_t>(g)] = tmp[0];
     heap.emplace(tmp[0], g);
     for (int j = 0; j < bs; ++j) {
@@ -129,9 +139,9 @@ struct batching_state {
 
 } // namespace
 
-void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
-                  int max_batch, counts& out, request_record* rec) {
-  batching_state s{c, t, begin, overhead, max_batch, out, rec, {}, {}, {}, {}, {}, {}, {}, {}};
+void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, int max_batch,
+                  double host_cores, counts& out, request_record* rec) {
+  batching_state s{c, t, begin, max_batch, out, rec, {}, {}, {}, {}, {}, {}, {}, cpu_share{c, host_cores}, {}, {}};
   const auto nm = static_cast<std::size_t>(c.num_models);
   const auto ng = static_cast<std::size_t>(c.num_groups);
   s.clocks.assign(static_cast<std::size_t>(c.total_stages) + 1, 0.0);

@@ -100,6 +100,7 @@ struct group_state {
   std::vector<double> copy_free; // [k] the stage's host->device copy stream
   double used = 0;               // bytes of the resident members
   std::vector<double> stage_free;
+  std::size_t share_base = 0; // the group's first slot in the kernel's cpu-sharing intervals
   std::vector<double> kv_capacity, kv_used; // [k] bytes per GPU
   int in_flight = 0;
 };
@@ -129,6 +130,10 @@ public:
       gs.pp = gp.config.pp;
       const auto pp = static_cast<std::size_t>(gs.pp);
       gs.stage_free.assign(pp, 0.0);
+      gs.share_base = busy_devices_.size();
+      busy_devices_.insert(busy_devices_.end(), pp, gp.config.op);
+      busy_from_.insert(busy_from_.end(), pp, 0.0);
+      busy_to_.insert(busy_to_.end(), pp, 0.0);
       gs.kv_capacity.assign(pp, opt_.mem_budget_bytes);
       gs.kv_used.assign(pp, 0.0);
       const auto* v = table_.view(gp.config);
@@ -435,8 +440,14 @@ private:
       double t = now;
       for (std::size_t k = 0; k < gs.stage_free.size(); ++k) {
         const double* c = q.coef[k];
-        t = std::max({t + q.hop, gs.stage_free[k], mb.ready[k]}) + c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx;
+        const double start = std::max({t + q.hop, gs.stage_free[k], mb.ready[k]});
+        const std::size_t slot = gs.share_base + k;
+        t = start + (c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx) * stretch(slot, start);
         gs.stage_free[k] = t;
+        if (opt_.host_cores > 0) {
+          busy_from_[slot] = start;
+          busy_to_[slot] = t;
+        }
       }
       ++q.in_flight;
       ++gs.in_flight;
@@ -574,6 +585,22 @@ private:
   std::vector<int> group_of_;
   std::vector<step> steps_;
   std::vector<delayed> delayed_; // arrivals on their way to the group (event step -1 - index)
+  // cpu devices sharing the host's cores (sim_options::host_cores > 0), as the one-pass kernels do
+  // (internal::cpu_share): per stage of every group, the interval of its last step and its devices.
+  std::vector<double> busy_from_, busy_to_;
+  std::vector<int> busy_devices_;
+  double stretch(std::size_t slot, double start) const {
+    if (opt_.host_cores <= 0)
+      return 1.0;
+    const int own = busy_devices_[slot];
+    int n = own;
+    for (std::size_t j = 0; j < busy_from_.size(); ++j)
+      if (j != slot && busy_from_[j] <= start && start < busy_to_[j])
+        n += busy_devices_[j];
+    // the profile measured the step with its own tensor ranks busy at once: that sharing is in its cost
+    return std::max(1.0, static_cast<double>(n) / opt_.host_cores) /
+           std::max(1.0, static_cast<double>(own) / opt_.host_cores);
+  }
   std::uint64_t use_clock_ = 0;  // ticks per step planned (the members' last use, for the eviction policy)
   policies::eviction_fn eviction_ = opt_.eviction ? opt_.eviction : policies::eviction_fn{policies::lru_eviction_policy{}};
   bool swapping() const { return opt_.mode == sim_mode::swapping; }

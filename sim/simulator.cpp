@@ -145,7 +145,8 @@ prepared_trace restrict_models(const prepared_trace& t, const std::vector<char>&
 
 namespace internal {
 
-result<compiled> compile(const policies::placement& p, const policies::profile_table& table, bool extended) {
+result<compiled> compile(const policies::placement& p, const policies::profile_table& table, bool extended,
+                         double overhead) {
   compiled c;
   c.model_names = &table.model_names();
   c.num_models = table.num_models();
@@ -225,6 +226,11 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
     c.blat.assign(static_cast<std::size_t>(lat_off) * 5, static_cast<float>(policies::compat_inf));
     c.load.assign(static_cast<std::size_t>(lat_off), 0.0);
     c.weight.assign(nrep, policies::compat_inf);
+    c.rep_overhead.assign(nrep, overhead);
+    c.clock_devices.assign(static_cast<std::size_t>(c.total_stages) + 1, 0); // the +inf padding clock: none
+    for (std::size_t g = 0; g < p.groups.size(); ++g)
+      for (int k = 0; k < c.group_pp[g]; ++k)
+        c.clock_devices[static_cast<std::size_t>(c.group_base[g] + k)] = p.groups[g].config.op;
   }
   for (std::size_t r = 0; r < nrep; ++r) {
     const auto& rep = c.reps[r];
@@ -241,8 +247,11 @@ result<compiled> compile(const policies::placement& p, const policies::profile_t
         c.load[static_cast<std::size_t>(rep.lat) + k] = v->load_seconds[m * pp + k];
       }
     }
-    if (extended)
+    if (extended) {
       c.weight[r] = v->max_weight[m];
+      if (m < v->request.size() && v->request[m] > 0)
+        c.rep_overhead[r] = v->request[m];
+    }
   }
   c.scan.assign(static_cast<std::size_t>(c.scan_begin[nm]), c.total_stages); // padding: the +inf clock
   c.slots.assign(c.scan.size(), compiled::slot{-1, 0, 1, 0, {0, 0, 0, 0}});
@@ -319,7 +328,7 @@ result<internal::counts> run_segment(const policies::placement& p, const policie
                                        std::to_string(g.config.op) + ", pp " + std::to_string(g.config.pp) +
                                        "): the swapping simulator needs the profile's load_seconds, the entry has none");
       }
-  auto c = internal::compile(p, table, extended);
+  auto c = internal::compile(p, table, extended, opt.overhead_s);
   if (!c)
     return c.err();
   internal::counts k;
@@ -331,10 +340,10 @@ result<internal::counts> run_segment(const policies::placement& p, const policie
     internal::run_compat(*c, one, begin, end, opt.overhead_s, scratch, k, rec);
     break;
   case sim_mode::batching:
-    internal::run_batching(*c, one, begin, end, opt.overhead_s, opt.max_batch, k, rec);
+    internal::run_batching(*c, one, begin, end, opt.max_batch, opt.host_cores, k, rec);
     break;
   case sim_mode::swapping:
-    internal::run_swapping(*c, one, begin, end, opt.overhead_s, opt.mem_budget_bytes,
+    internal::run_swapping(*c, one, begin, end, opt.host_cores, opt.mem_budget_bytes,
                            opt.eviction ? opt.eviction : policies::eviction_fn{policies::lru_eviction_policy{}}, k, rec);
     break;
   }

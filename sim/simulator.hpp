@@ -50,6 +50,15 @@ struct sim_options {
   /// clock ticked per request served), demand (count decayed by 0.99 per request to the group) and pinned
   /// (still loading); nothing is queued in the simulator (batch 1).
   policies::eviction_fn eviction;
+  /// cpu devices (issue 11 §3): the host's cores (profile_db::host_cores, measured: how many device threads ran
+  /// at full speed at once) when the deployment's devices are cpu threads and the profile measured each stage
+  /// alone on that host; 0: off (sim, cuda and analytic profiles,
+  /// AlpaServe's compat numbers). batching and swapping: a stage op that starts while n devices compute (its
+  /// own group's op devices included; every stage of a group with tensor degree op counts op devices) takes
+  /// its profiled time x max(1, n / host_cores) / max(1, op / host_cores) (busy device threads share the cores
+  /// evenly; the profile already ran the op's own op devices at once); the generation
+  /// kernel stretches its steps the same way among generation steps. The compat kernel ignores it.
+  double host_cores = 0;
   /// batching: the largest batch formed (profiled sizes 1, 2, 4, 8, 16 up to it); AlpaServe's is 16.
   int max_batch = 16;
   /// generation: the runtime's settings (runtime.gen_max_seqs, runtime.gen_token_budget, the KV block size)

@@ -66,7 +66,7 @@ struct swap_state {
 
 } // namespace
 
-void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
+void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double host_cores,
                   double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec) {
   swap_state s{c, mem_budget, eviction, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}};
   const auto nrep = c.reps.size();
@@ -87,7 +87,13 @@ void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin,
       }
     }
 
-  double ready[max_stages], best_ready[max_stages], tmp[max_stages];
+  cpu_share share{c, host_cores}; // host cores shared by cpu devices (off: every stretch 1)
+  // Stage k of replica rp starting at `st` ends at st + its latency x the cpu stretch.
+  auto stage_end = [&](const replica& rp, int k, double st) {
+    return st + static_cast<double>(c.lat[static_cast<std::size_t>(rp.lat + k)]) *
+                  share.stretch(static_cast<std::size_t>(rp.base + k), st);
+  };
+  double ready[max_stages], best_ready[max_stages], tmp[max_stages], from[max_stages];
   for (std::size_t i = begin; i < end; ++i) {
     const double t0 = t.arrival[i];
     const std::int32_t m = t.model[i];
@@ -117,9 +123,9 @@ void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin,
             evict_done = std::max(evict_done, s.last_use[static_cast<std::size_t>(c.reps[static_cast<std::size_t>(v)].lat + k)]);
           ready[k] = std::max({t0, s.copy_free[cs], evict_done}) + c.load[static_cast<std::size_t>(rp.lat + k)];
         }
-        x = std::max({x, s.clocks[cs], ready[k]}) + static_cast<double>(c.lat[static_cast<std::size_t>(rp.lat + k)]);
+        x = stage_end(rp, k, std::max({x, s.clocks[cs], ready[k]}));
       }
-      const double finish = x + overhead;
+      const double finish = x + c.rep_overhead[static_cast<std::size_t>(r)];
       if (best < 0 || finish < best_finish) {
         best = r;
         best_finish = finish;
@@ -132,6 +138,7 @@ void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin,
     }
     const auto& rp = c.reps[static_cast<std::size_t>(best)];
     const auto g = static_cast<std::size_t>(rp.group);
+    const double overhead = c.rep_overhead[static_cast<std::size_t>(best)];
     ++out.group_requests[g];
     // Demand as the runtime group counts it (uniform decay: the order among the other models, which is all
     // the eviction policy reads, is the same whether it is applied before or after this request's decision).
@@ -153,14 +160,14 @@ void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin,
       s.stamp[static_cast<std::size_t>(best)] = ++s.counter;
       double y = t0; // the finish had the model been resident
       for (int k = 0; k < rp.pp; ++k)
-        y = std::max(y, s.clocks[static_cast<std::size_t>(rp.base + k)]) +
-            static_cast<double>(c.lat[static_cast<std::size_t>(rp.lat + k)]);
+        y = stage_end(rp, k, std::max(y, s.clocks[static_cast<std::size_t>(rp.base + k)]));
       load_wait = std::max(0.0, best_finish - (y + overhead));
     }
     double x = t0;
     for (int k = 0; k < rp.pp; ++k) {
       const auto cs = static_cast<std::size_t>(rp.base + k);
-      x = std::max({x, s.clocks[cs], best_ready[k]}) + static_cast<double>(c.lat[static_cast<std::size_t>(rp.lat + k)]);
+      from[k] = std::max({x, s.clocks[cs], best_ready[k]});
+      x = stage_end(rp, k, from[k]);
       tmp[k] = x;
     }
     const double finish = x + overhead;
@@ -169,6 +176,7 @@ void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin,
       for (int k = 0; k < rp.pp; ++k) {
         s.clocks[static_cast<std::size_t>(rp.base + k)] = tmp[k];
         s.last_use[static_cast<std::size_t>(rp.lat + k)] = tmp[k];
+        share.mark(static_cast<std::size_t>(rp.base + k), from[k], tmp[k]);
       }
       s.stamp[static_cast<std::size_t>(best)] = ++s.counter;
       ++out.model_good[static_cast<std::size_t>(m)];

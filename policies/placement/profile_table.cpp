@@ -94,6 +94,7 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
       v.gen.assign(n * pp * 5, 0.0);
       v.gen_hop.assign(n, 0.0);
       v.gen_request.assign(n, 0.0);
+      v.request.assign(n, 0.0);
       t.configs_.push_back(e.config);
     }
     v.present[m] = 1;
@@ -124,6 +125,7 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
     }
     v.gen_hop[m] = e.gen_hop_s;
     v.gen_request[m] = e.gen_request_s;
+    v.request[m] = e.request_s;
     v.has_gen[m] = e.has_generation() && e.gen_step_s.size() == pp && e.prefill_s_per_token.size() == pp &&
                            e.decode_s_per_seq.size() == pp && e.decode_s_per_ctx.size() == pp &&
                            e.kv_bytes_per_token.size() == pp

@@ -32,6 +32,7 @@ struct config_view {
   std::vector<char> has_gen;
   std::vector<double> gen;
   std::vector<double> gen_hop, gen_request; // [m] the runtime overheads (profile_entry::gen_hop_s, gen_request_s)
+  std::vector<double> request;              // [m] one-pass runtime overhead (profile_entry::request_s), 0: none
 };
 
 class profile_table {

@@ -1,5 +1,6 @@
 #pragma once
 // Private to sim/: a placement flattened for the simulation kernels. Built per run (cheap: groups x models).
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -53,11 +54,52 @@ struct compiled {
   std::vector<float> blat;             // [(lat + k) * 5 + b]
   std::vector<double> load;            // [lat + k]
   std::vector<double> weight;          // [rep] max_k weight bytes
+  std::vector<double> rep_overhead;     // [rep] per-request overhead: the profile's request_s, else the option's
+  std::vector<std::int32_t> clock_devices; // [clock] devices computing a stage op of that clock (group's op)
   std::vector<std::int32_t> grep_begin; // [g], size num_groups + 1
   std::vector<std::int32_t> greps;      // replica indices of group g, in the group's model order
 };
 
-result<compiled> compile(const policies::placement& p, const policies::profile_table& table, bool extended);
+/// `overhead`: the per-request overhead of replicas whose profile entry has no request_s (extended only).
+result<compiled> compile(const policies::placement& p, const policies::profile_table& table, bool extended,
+                         double overhead = 0);
+
+/// Host cores shared by cpu device threads (sim_options::host_cores): remembers, per stage clock, the interval
+/// of the last op scheduled on it, and stretches an op that starts while others compute. Deterministic; with
+/// cores <= 0 every stretch is 1 and nothing is recorded.
+class cpu_share {
+public:
+  cpu_share(const compiled& c, double cores)
+      : cores_(cores), devices_(&c.clock_devices),
+        from_(cores > 0 ? c.clock_devices.size() : 0, 0.0), to_(cores > 0 ? c.clock_devices.size() : 0, 0.0) {}
+  bool on() const { return cores_ > 0; }
+  /// The factor for an op of clock `k` starting at `start`: max(1, n / cores) / max(1, own / cores), n = the
+  /// clock's own devices plus those of every other clock whose last op covers start (from <= start < to). The
+  /// divisor: the profile measured the op with its own `own` devices (tensor ranks) busy at once, so that
+  /// much sharing is in its time already.
+  double stretch(std::size_t k, double start) const {
+    if (cores_ <= 0)
+      return 1.0;
+    const int own = (*devices_)[k];
+    int n = own;
+    for (std::size_t j = 0; j < from_.size(); ++j)
+      if (j != k && from_[j] <= start && start < to_[j])
+        n += (*devices_)[j];
+    return std::max(1.0, static_cast<double>(n) / cores_) / std::max(1.0, static_cast<double>(own) / cores_);
+  }
+  /// Stage clock k computes over [from, to).
+  void mark(std::size_t k, double from, double to) {
+    if (cores_ <= 0)
+      return;
+    from_[k] = from;
+    to_[k] = to;
+  }
+
+private:
+  double cores_;
+  const std::vector<std::int32_t>* devices_;
+  std::vector<double> from_, to_;
+};
 
 struct counts {
   std::vector<long> model_requests, model_good, group_requests;
@@ -76,15 +118,16 @@ struct counts {
 
 void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
                 std::vector<double>& scratch, counts& out, request_record* rec);
-void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead, int max_batch,
-                  counts& out, request_record* rec);
+/// batching and swapping: overheads per replica (compiled::rep_overhead); cpu sharing with host_cores > 0.
+void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, int max_batch,
+                  double host_cores, counts& out, request_record* rec);
 /// The generation kernel (sim/generation_sim.cpp): requests of [begin, end) with output_tokens > 0; adds to
 /// `out` and fills their records. Errors: a placed model with generation requests whose entry lacks the
 /// generation fields (naming the model and config).
 [[nodiscard]] status run_generation(const policies::placement& p, const policies::profile_table& table,
                                     const prepared_trace& t, std::size_t begin, std::size_t end, const sim_options& opt,
                                     counts& out, request_record* rec);
-void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
+void run_swapping(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double host_cores,
                   double mem_budget, const policies::eviction_fn& eviction, counts& out, request_record* rec);
 
 } // namespace sy::sim::internal

@@ -143,6 +143,16 @@ YAML
     || fail "profile with the runtime probe: $(cat "$dir/log")"
   grep -q "runtime probe tiny-gpt (group dec, pp 2, prompt 32, 16 new tokens, 6 runs)" "$dir/log" \
     || fail "no runtime probe line: $(cat "$dir/log")"
+  # one-pass requests of the profile's --seq tokens give request_s; a cpu profile records the host's cores
+  grep -q "runtime probe tiny-gpt (group dec, one pass, 8 tokens, 6 runs): latency live .* -> " "$dir/log" \
+    && grep -q "runtime probe: one-pass request_s .* (the smallest over 1 models)" "$dir/log" \
+    || fail "no one-pass runtime probe line: $(cat "$dir/log")"
+  /usr/bin/python3 - "$dir" "$(nproc)" <<'PY' || fail "host_cores / request_s in the measured db"
+import json, sys
+db = json.load(open(f"{sys.argv[1]}/p.json"))
+assert db["device"] == "cpu" and 1 <= db["host_cores"] <= int(sys.argv[2]), (db.get("device"), db.get("host_cores"))
+assert all(e.get("request_s", 0) >= 0 for e in db["entries"]), db["entries"]
+PY
   "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/p.json" --runtime-probe 5 -o "$dir/p2.json" 2>"$dir/log" \
     || fail "--runtime-only: $(cat "$dir/log")"
   grep -q "runtime probe tiny-gpt (group dec, pp 2, prompt 32, 16 new tokens, 3 runs)" "$dir/log" \
@@ -152,7 +162,7 @@ import json, sys
 d = sys.argv[1]
 db = json.load(open(f"{d}/p2.json"))
 for e in db["entries"]:
-    for k in ("gen_hop_s", "gen_request_s"):  # written only when > 0
+    for k in ("gen_hop_s", "gen_request_s", "request_s"):  # written only when > 0
         assert e.get(k, 0) >= 0, e
     assert "gen_step_s" in e, e
 e = db["entries"][0]
@@ -169,6 +179,24 @@ PY
   test $rc -eq 1 || fail "non-numeric gen_hop_s: exit code $rc"
   grep -q "field 'gen_hop_s': expected a number of seconds, found string" "$dir/err" \
     || fail "non-numeric gen_hop_s message: $(cat "$dir/err")"
+  /usr/bin/python3 - "$dir" <<'PY' || fail "bad request_s / host_cores dbs"
+import json, sys
+d = sys.argv[1]
+db = json.load(open(f"{d}/p2.json"))
+db["entries"][0]["request_s"] = -0.5
+json.dump(db, open(f"{d}/bad3.json", "w"))
+db["entries"][0].pop("request_s")
+db["host_cores"] = 0
+json.dump(db, open(f"{d}/bad4.json", "w"))
+PY
+  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/bad3.json" -o "$dir/x.json" 2>"$dir/err"; rc=$?
+  test $rc -eq 1 || fail "negative request_s: exit code $rc"
+  grep -q "entry 0 (model 'tiny-gpt'): field 'request_s': expected a finite non-negative number of seconds, found -0.5" \
+    "$dir/err" || fail "negative request_s message: $(cat "$dir/err")"
+  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/bad4.json" -o "$dir/x.json" 2>"$dir/err"; rc=$?
+  test $rc -eq 1 || fail "host_cores 0: exit code $rc"
+  grep -q "field 'host_cores': expected a number of cores in \[1, 65536\], found 0" "$dir/err" \
+    || fail "host_cores 0 message: $(cat "$dir/err")"
   ;;
 *) fail "unknown mode $2" ;;
 esac

@@ -270,3 +270,54 @@ TEST_CASE("the runtime overheads gen_hop_s and gen_request_s are optional: absen
   CHECK(negative.err().message.find("field 'gen_request_s': expected a finite non-negative number of seconds, found -0.5") !=
         std::string::npos);
 }
+
+TEST_CASE("the one-pass runtime overhead request_s and the host's cores are optional: absent is 0 and not written, "
+          "present round-trips, bad values get an error naming the entry or the field") {
+  auto db = sample_db();
+  const auto before = db.to_json();
+  CHECK(before.find("request_s\"") == std::string::npos);
+  CHECK(before.find("host_cores") == std::string::npos);
+  CHECK(db.host_cores() == 0);
+  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
+  e.request_s = 0.0007;
+  REQUIRE(e.validate().ok());
+  db.put(e);
+  db.set_device("cpu");
+  db.set_host_cores(2);
+  for (const auto& back : {profile_db::from_json(db.to_json()), profile_db::from_msgpack(db.to_msgpack())}) {
+    REQUIRE(back.ok());
+    CHECK(back->find("opt-1.3b", {1, 2})->request_s == 0.0007);
+    CHECK(back->find("bert-1.3b", {1, 1})->request_s == 0);
+    CHECK(back->host_cores() == 2);
+  }
+  auto neg = e;
+  neg.request_s = -0.001;
+  REQUIRE_FALSE(neg.validate().ok());
+  CHECK(neg.validate().err().message.find("model 'opt-1.3b', op 1, pp 2): request_s must be a finite non-negative") !=
+        std::string::npos);
+  auto text = db.to_json();
+  auto replace_value = [&](const std::string& key, const std::string& value) {
+    auto at = text.find("\"" + key + "\"");
+    REQUIRE(at != std::string::npos);
+    auto colon = text.find(':', at);
+    auto end = text.find_first_of(",}", colon);
+    return text.substr(0, colon + 1) + value + text.substr(end);
+  };
+  auto bad = profile_db::from_json(replace_value("request_s", "\"quick\""));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.err().message.find("(model 'opt-1.3b')") != std::string::npos);
+  CHECK(bad.err().message.find("field 'request_s': expected a number of seconds, found string") != std::string::npos);
+  auto negative = profile_db::from_json(replace_value("request_s", "-1e-3"));
+  REQUIRE_FALSE(negative.ok());
+  CHECK(negative.err().message.find("field 'request_s': expected a finite non-negative number of seconds") !=
+        std::string::npos);
+  for (const char* v : {"0", "-2", "0.5", "\"two\""}) {
+    auto cores = profile_db::from_json(replace_value("host_cores", v));
+    REQUIRE_FALSE(cores.ok());
+    CHECK(cores.err().message.find(std::string{"field 'host_cores': expected a number of cores in [1, 65536], "
+                                               "found "} + v) != std::string::npos);
+  }
+  auto measured = profile_db::from_json(replace_value("host_cores", "1.25")); // a measured capacity
+  REQUIRE(measured.ok());
+  CHECK(measured->host_cores() == 1.25);
+}

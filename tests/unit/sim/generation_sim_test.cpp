@@ -346,3 +346,21 @@ TEST_CASE("swapping generation: a model with running sequences is never evicted;
   CHECK(f.rec[0].status == sim::request_status::ok);
   CHECK(f.rec[1].status == sim::request_status::failed);
 }
+
+TEST_CASE("cpu devices sharing one core: a step that starts while the other stage computes takes twice as long",
+          "[sim][gen][cpu_share]") {
+  // As above, per stage 0.02 s. host_cores 1: A: stage 0 [0, 0.02], stage 1 [0.02, 0.04] (alone each time);
+  // B: stage 0 starts at 0.02 while A's stage 1 computes -> 2 x 0.02: [0.02, 0.06]; stage 1 then alone
+  // [0.06, 0.08]. host_cores 2: as without sharing.
+  auto opt = big_memory();
+  opt.host_cores = 1;
+  const std::vector<policies::profile_entry> entries{gen_entry("a", 1, 0.01, 0.001, 0, 0, 1),
+                                                     gen_entry("a", 2, 0.01, 0.001, 0, 0, 1)};
+  auto one = run(entries, {"a"}, {gen(0, 0, 10, 1), gen(0, 0, 10, 1)}, {group(1, 2, {0})}, opt);
+  CHECK(one.rec[0].finish == Approx(0.04).epsilon(1e-12));
+  CHECK(one.rec[1].finish == Approx(0.08).epsilon(1e-12));
+  opt.host_cores = 2;
+  auto two = run(entries, {"a"}, {gen(0, 0, 10, 1), gen(0, 0, 10, 1)}, {group(1, 2, {0})}, opt);
+  CHECK(two.rec[0].finish == Approx(0.04).epsilon(1e-12));
+  CHECK(two.rec[1].finish == Approx(0.06).epsilon(1e-12));
+}
