@@ -42,6 +42,7 @@
 #include "actors/internal/generation_queue.hpp"
 #include "actors/internal/ttft_predictor.hpp"
 #include "actors/spawn.hpp"
+#include "messages/logging.hpp"
 
 namespace sy::actors {
 
@@ -388,6 +389,16 @@ bool send_batch(self_ptr self, const std::string& name) {
   return true;
 }
 
+/// `--log-level trace`: a step planned and sent to stage 0, or its result back (steady-clock microseconds;
+/// scripts/step_trace.py).
+void trace_group_step(const char* what, const std::string& model, std::uint64_t step_id, int seqs, time_point at) {
+  static const auto log = sy::logger("group");
+  if (!log->should_log(spdlog::level::trace))
+    return;
+  log->trace("step_trace group {} model {} step {} seqs {} at_us {}", what, model, step_id, seqs,
+             std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count());
+}
+
 /// Plans and sends the next generation steps of `name` while the pipeline has room: up to one per stage
 /// (disjoint sequences), within the group's in-flight limit.
 void send_steps(self_ptr self, const std::string& name, model_entry& m, int limit) {
@@ -404,6 +415,15 @@ void send_steps(self_ptr self, const std::string& name, model_entry& m, int limi
     ++m.in_pipeline;
     ++st.in_flight;
     ++st.steps_in_flight;
+    if (static const auto log = sy::logger("group"); log->should_log(spdlog::level::trace)) {
+      int tokens = 0;
+      for (auto c : step->counts)
+        tokens += c;
+      const auto [decodes, ctx] = m.gen->step_decodes(step->step_id);
+      log->trace("step_trace group plan model {} step {} seqs {} tokens {} decodes {} ctx {} at_us {}", name,
+                 step->step_id, step->seqs.size(), tokens, decodes, ctx,
+                 std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
+    }
     self->send(st.stages.front(), std::move(*step));
   }
   send_swaps(self, name, m.gen->take_swap_ins(), false);
@@ -560,6 +580,7 @@ void on_step(self_ptr self, step_result& r) {
   --m.in_pipeline;
   --st.in_flight;
   --st.steps_in_flight;
+  trace_group_step("result", r.model, r.step_id, static_cast<int>(r.tokens.size()), self->clock().now());
   auto out = m.gen->on_result(r, self->clock().now());
   if (r.code == stage_error::none) // measured: group -> every stage -> group, with its prompt tokens
     m.step_fit.add(out.prefill_tokens, std::chrono::duration<double>(r.elapsed).count());

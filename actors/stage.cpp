@@ -184,6 +184,20 @@ void forward_entry(self_ptr self, const Entry& e) {
     self->send(self->state.next, e);
 }
 
+/// `--log-level trace`: one line per step event on this stage (submitted to the device, its work handled
+/// here), steady-clock microseconds: what scripts/step_trace.py reads to split a live step's time.
+void trace_step(self_ptr self, const char* what, const step_entry& e, time_point at) {
+  static const auto log = logger("stage");
+  if (!log->should_log(spdlog::level::trace))
+    return;
+  int tokens = 0;
+  for (auto c : e.counts)
+    tokens += c;
+  log->trace("step_trace stage {} {} model {} step {} seqs {} tokens {} at_us {}", self->state.index, what, e.model,
+             e.step_id, e.seqs.size(), tokens,
+             std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count());
+}
+
 void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, stage_error code, const std::string& error);
 void on_step_done(self_ptr self, pending_op& op, step_entry& e, stage_error code, const std::string& error);
 /// A batch or step entry's device work is over (with `code`).
@@ -239,11 +253,21 @@ bool try_start(self_ptr self, entry& e) {
     auto token = st.next_token++;
     auto out = std::make_shared<tensor>();
     const bool local_next = st.next && st.next->node() == self->node();
-    auto res = st.backend->step(se->model, se->seqs, se->counts, se->input, out, local_next, completion(self, token));
+    auto done = completion(self, token);
+    if (static const auto log = logger("stage"); log->should_log(spdlog::level::trace))
+      done = [done = std::move(done), index = st.index, id = se->step_id, model = se->model](status s) {
+        // on the device's thread: when its work on the step ended (the completion message follows)
+        logger("stage")->trace("step_trace stage {} device model {} step {} at_us {}", index, model, id,
+                               std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch()).count());
+        done(std::move(s));
+      };
+    auto res = st.backend->step(se->model, se->seqs, se->counts, se->input, out, local_next, std::move(done));
     if (!res) {
       fail_step(self, *se, classify(self, res.err().category), res.err().to_string());
       return true;
     }
+    trace_step(self, "submit", *se, now);
     ++slot.in_flight;
     st.pending.emplace(token, pending_op{std::move(e), std::move(out), now, behind, false, {}, stage_error::none});
     return true;
@@ -431,6 +455,7 @@ void report_kv(self_ptr self) {
 
 void on_step_done(self_ptr self, pending_op& op, step_entry& e, stage_error code, const std::string& error) {
   auto& st = self->state;
+  trace_step(self, "done", e, self->clock().now());
   report_kv(self);
   --st.models[e.model].in_flight;
   if (code != stage_error::none)

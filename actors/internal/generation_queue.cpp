@@ -14,6 +14,20 @@ void generation_queue::enqueue(queued_generation q) {
   waiting_.push_back(std::move(s));
 }
 
+std::pair<int, std::int64_t> generation_queue::step_decodes(std::uint64_t step_id) const {
+  auto it = in_flight_.find(step_id);
+  if (it == in_flight_.end())
+    return {0, 0};
+  int n = 0;
+  std::int64_t ctx = 0;
+  for (const auto& s : it->second.members)
+    if (s->decoding()) {
+      ++n;
+      ctx += s->context();
+    }
+  return {n, ctx};
+}
+
 std::optional<step_entry> generation_queue::plan(std::uint64_t step_id, time_point now) {
   int budget = o_.token_budget;
   int prefill = 0; // tokens of prefill chunks (the rest are decodes)
