@@ -10,16 +10,7 @@ using sy::test::entry;
 using sy::test::f32_lat;
 using sy::test::group;
 using sy::test::make_trace;
-
-namespace {
-
-policies::placement place(std::vector<policies::group_placement> groups) {
-  policies::placement p;
-  p.groups = std::move(groups);
-  return p;
-}
-
-} // namespace
+using sy::test::place;
 
 TEST_CASE("batching grows the batch through 2 and 4 while enough requests wait and the head's deadline holds",
           "[sim][batching]") {
