@@ -164,10 +164,12 @@ int run_profile(const profile_options& o) {
     ro.one_pass_tokens = o.seq_len; // the one-pass probe sends what the engine entries were measured with
     if (!o.runtime_only.empty() && policies::device_kind_of(db->device()) == "cpu") {
       // re-probing right before a live run: the cores the host gives now, as --measure does
-      const auto cap = measure_cpu_capacity();
-      log->info("cpu capacity: {} hardware threads, all at once at {:.2f} of one alone -> host_cores {:.2f}",
-                cap.threads, cap.capacity / cap.threads, cap.capacity);
-      db->set_host_cores(cap.capacity);
+      auto m = measure_setup(o, &*cfg);
+      if (!m) {
+        log->error("{}", m.err().to_string());
+        return 2;
+      }
+      db->set_host_cores(measure_host_cores(specs, *m));
     }
     if (auto st = measure_runtime_overhead(*cfg, *db, ro); !st) {
       if (!o.runtime_only.empty()) {

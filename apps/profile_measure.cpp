@@ -327,6 +327,102 @@ cpu_capacity measure_cpu_capacity() {
   return out;
 }
 
+result<cpu_capacity> measure_engine_capacity(const std::vector<gpu::model_spec>& models, const measure_options& o) {
+  if (models.empty())
+    return make_error("profile", "engine capacity: no model to run");
+  auto size = [](const gpu::model_spec& m) {
+    return static_cast<double>(m.layers) * m.hidden * (static_cast<double>(m.hidden) + m.ffn);
+  };
+  const auto& spec = *std::max_element(models.begin(), models.end(),
+                                       [&](const auto& a, const auto& b) { return size(a) < size(b); });
+  gpu::backend_options bo;
+  bo.kind = gpu::backend_kind::cpu;
+  bo.devices = std::max(1, o.devices);
+  bo.budget_bytes = o.budget_bytes;
+  bo.cpu_threads = o.cpu_threads;
+  auto b = gpu::open_devices(bo);
+  if (!b)
+    return b.err();
+  const int n = (*b)->device_count();
+  auto layout = gpu::even_layout(spec, 1, 1);
+  if (!layout)
+    return layout.err();
+  auto weights = gpu::generate_weights(spec, 1);
+  if (!weights)
+    return weights.err();
+  std::vector<std::unique_ptr<gpu::pipeline>> pls;
+  for (int d = 0; d < n; ++d) {
+    auto p = gpu::pipeline::create(**b, spec, *layout, *weights, d);
+    if (!p)
+      return make_error("profile", "engine capacity: " + spec.name + " on device " + std::to_string(d) + ": " +
+                                     p.err().message);
+    if (auto st = (*p)->load(); !st)
+      return make_error("profile", "engine capacity: loading " + spec.name + ": " + st.err().message);
+    pls.push_back(std::move(*p));
+  }
+  const auto tokens = tokens_for(spec, 1, std::min(o.seq, spec.max_seq));
+  const int reps = std::max(6, 2 * o.reps);
+  // The seconds of each of `reps` forwards on pipeline d (after one warm-up).
+  auto forwards = [&](int d) -> result<std::vector<double>> {
+    std::vector<double> t;
+    for (int r = 0; r <= reps; ++r) {
+      const auto t0 = clock_type::now();
+      if (auto out = pls[static_cast<std::size_t>(d)]->run(tokens, 1); !out)
+        return out.err();
+      if (r > 0)
+        t.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    }
+    return t;
+  };
+  cpu_capacity out;
+  out.threads = n;
+  // no more devices' worth than devices, nor than the host's hardware threads
+  const double top = std::min<double>(n, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<double> caps;
+  for (int round = 0; round < 3 && n > 1; ++round) {
+    auto alone = forwards(0);
+    if (!alone)
+      return alone.err();
+    std::vector<std::future<result<std::vector<double>>>> all;
+    for (int d = 0; d < n; ++d)
+      all.push_back(std::async(std::launch::async, forwards, d));
+    std::vector<double> together;
+    for (auto& f : all) {
+      auto t = f.get();
+      if (!t)
+        return t.err();
+      together.insert(together.end(), t->begin(), t->end());
+    }
+    const double ta = median(*alone), tt = median(together);
+    caps.push_back(tt > 0 ? std::clamp(n * ta / tt, 1.0, top) : top);
+  }
+  for (auto& p : pls)
+    (void)p->evict();
+  out.capacity = caps.empty() ? 1.0 : median(caps);
+  logger("profile")->info("engine capacity: {} batch-1 forwards of {} ({} tokens) on {} devices at once ran at {:.2f} "
+                          "of one device alone -> {:.2f} devices' worth", reps, spec.name, tokens.size(), n,
+                          out.capacity / n, out.capacity);
+  return out;
+}
+
+double measure_host_cores(const std::vector<gpu::model_spec>& models, const measure_options& o) {
+  auto log = logger("profile");
+  const auto cap = measure_cpu_capacity();
+  log->info("cpu capacity: {} hardware threads; a compute-bound kernel in L1 on all of them at once ran at {:.2f} of "
+            "its speed alone -> {:.2f}", cap.threads, cap.capacity / cap.threads, cap.capacity);
+  if (o.devices < 2)
+    return cap.capacity;
+  auto engine = measure_engine_capacity(models, o);
+  if (!engine) {
+    log->warn("engine capacity not measured ({}): host_cores {:.2f} from the kernel", engine.err().to_string(),
+              cap.capacity);
+    return cap.capacity;
+  }
+  log->info("host_cores {:.2f}: the engine's capacity (the kernel's {:.2f} misses what slows forwards that stream "
+            "their weights)", engine->capacity, cap.capacity);
+  return engine->capacity;
+}
+
 result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>& models,
                                              const std::vector<policies::parallel_config>& configs,
                                              const measure_options& o) {
@@ -346,12 +442,8 @@ result<policies::profile_db> measure_profile(const std::vector<gpu::model_spec>&
   db.set_device(std::string{gpu::to_string((*b)->kind())}); // what the entries are for (planner, simulator checks)
   // cpu devices are threads sharing this host's cores: the simulator models that sharing with the cores the
   // host gives at once (issue 11 §3); each entry below is measured with only its own config's devices busy.
-  if ((*b)->kind() == gpu::backend_kind::cpu) {
-    const auto cap = measure_cpu_capacity();
-    log->info("cpu capacity: {} hardware threads; the same kernel on all of them at once ran at {:.2f} of its speed "
-              "alone -> host_cores {:.2f}", cap.threads, cap.capacity / cap.threads, cap.capacity);
-    db.set_host_cores(cap.capacity);
-  }
+  if ((*b)->kind() == gpu::backend_kind::cpu)
+    db.set_host_cores(measure_host_cores(models, o));
   for (const auto& spec : models) {
     auto weights = gpu::generate_weights(spec, 1);
     if (!weights)

@@ -43,6 +43,19 @@ struct cpu_capacity {
 };
 cpu_capacity measure_cpu_capacity();
 
+/// The same question asked of the engine itself (issue 11 §3): the synthetic kernel runs in L1 and said ~1.9 on
+/// this 2-core host while the engine's forwards, which stream their weights, got ~1.06 cores' worth. Opens
+/// o.devices cpu devices, loads the largest of `models` (layers x hidden x (hidden + ffn)) unsplit on each,
+/// times batch-1 forwards of o.seq tokens on device 0 alone and then on every device at once (one thread per
+/// device, each its own pipeline); capacity = devices x t_alone / t_together (medians) within
+/// [1, min(devices, hardware threads)], the median of 3 rounds. threads = the devices. Error when the model
+/// does not fit a device or a forward fails.
+result<cpu_capacity> measure_engine_capacity(const std::vector<gpu::model_spec>& models, const measure_options& o);
+
+/// host_cores for a cpu profile: the engine's capacity (measure_engine_capacity) when o.devices > 1 and it could be
+/// measured, else the synthetic kernel's (measure_cpu_capacity); logs both ("profile").
+double measure_host_cores(const std::vector<gpu::model_spec>& models, const measure_options& o);
+
 /// For each model and each config of `configs` that fits (tp divides heads and ffn, pp <= layers,
 /// tp * pp <= devices, the shards and a batch-1 forward fit the budget): per-stage latency at batch sizes
 /// 1, 2, 4, 8, 16 (median of `reps` runs after one warm-up; a batch whose workspace does not fit ends the

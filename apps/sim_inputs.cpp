@@ -57,8 +57,20 @@ result<deployment_sim> deployment_sim_options(const config::cluster_config& cfg,
                                                  + (*m == sim::sim_mode::swapping ? ", eviction " + cfg.policies.eviction.name : "")
                                                  + ")"
                                            : std::string{" (--mode)"});
-  if (*m == sim::sim_mode::batching)
+  if (*m == sim::sim_mode::batching) {
     out.described += ", batches up to " + std::to_string(out.opt.max_batch);
+    // the runtime's admission rule (the controller's `slo` policy), also under --mode batching
+    const auto& a = cfg.policies.admission;
+    if (a.name == "slo") {
+      auto params = policies::numbers_of(a.params);
+      auto it = params.find("slack");
+      out.opt.admission.on = true;
+      out.opt.admission.slack = it == params.end() ? 1.0 : it->second;
+      char slack[32];
+      std::snprintf(slack, sizeof slack, "%g", out.opt.admission.slack);
+      out.described += std::string{", admission slo (slack "} + slack + ")";
+    }
+  }
   return out;
 }
 

@@ -494,8 +494,11 @@ status stage_executor::forward(model_id id, const forward_request& request, done
       st = internal::enqueue_forward(*m, r, *d, *impl_->comms[static_cast<std::size_t>(r)], req,
                                      ws[static_cast<std::size_t>(r)], out_act.get(), meta.get());
     if (!st) {
-      enqueue_failed(later, r, ws, finish, make_error(st.err().category, mname(id) + ": forward on rank " +
-                                                                     std::to_string(r) + ": " + st.err().message));
+      // The failing rank's partly enqueued work (its meta copy included) runs before its completion: that
+      // completion keeps the sequence layout alive too, not only the other ranks' completions.
+      enqueue_failed(later, r, ws, [meta, finish](status e) { finish(std::move(e)); },
+                     make_error(st.err().category,
+                                mname(id) + ": forward on rank " + std::to_string(r) + ": " + st.err().message));
       break;
     }
     (void)d->free_after(ws[static_cast<std::size_t>(r)], s);

@@ -7,6 +7,7 @@
 // Quirk kept for compat: when a popped idle group finds no queued work, the heap scan stops until the next
 // arrival.
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <queue>
 
@@ -32,6 +33,10 @@ struct batching_state {
   std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>> heap;
   cpu_share share; // host cores shared by cpu devices (off: every stretch 1)
   double tmp[max_stages], from[max_stages];
+  // The runtime's admission rule (sim_options::admission): per group, the batches in its pipeline (finish,
+  // model), finishes ascending (a pipeline finishes its batches in order).
+  std::vector<std::deque<std::pair<double, std::int32_t>>> in_pipeline;
+  std::vector<std::int64_t> scratch; // admit(): batches in the pipeline per model
 
   std::size_t qsize(int m) const { return queue[static_cast<std::size_t>(m)].size() - head[static_cast<std::size_t>(m)]; }
   std::int32_t qfront(int m) const { return queue[static_cast<std::size_t>(m)][head[static_cast<std::size_t>(m)]]; }
@@ -118,6 +123,8 @@ struct batching_state {
     }
     idle[static_cast<std::size_t>(g)] = tmp[0];
     heap.emplace(tmp[0], g);
+    if (!in_pipeline.empty())
+      in_pipeline[static_cast<std::size_t>(g)].emplace_back(x, m);
     for (int j = 0; j < bs; ++j) {
       const auto r = j == 0 ? head_req : qpop(m);
       const double a = t.arrival[static_cast<std::size_t>(r)];
@@ -130,6 +137,32 @@ struct batching_state {
     return bs;
   }
 
+  /// batch-1 latency of model m on group g as the runtime measures it (dispatch to done, no queueing).
+  double latency1(int m, int g) const {
+    const float* bl = blat(m, g);
+    double s = c.rep_overhead[static_cast<std::size_t>(rep(m, g))];
+    for (int k = 0; k < c.group_pp[static_cast<std::size_t>(g)]; ++k)
+      s += static_cast<double>(bl[k * 5]);
+    return s;
+  }
+
+  /// The runtime controller's admission check for a request of model m arriving at ts for group g.
+  bool admit(double ts, int m, int g, double slo, double slack) {
+    auto& pipe = in_pipeline[static_cast<std::size_t>(g)];
+    while (!pipe.empty() && pipe.front().first <= ts)
+      pipe.pop_front();
+    auto& batches = scratch;
+    batches.assign(static_cast<std::size_t>(c.num_models), 0);
+    for (const auto& b : pipe)
+      ++batches[static_cast<std::size_t>(b.second)];
+    double wait = 0;
+    for (int mm : group_models[static_cast<std::size_t>(g)])
+      wait += static_cast<double>(static_cast<std::int64_t>(qsize(mm)) + batches[static_cast<std::size_t>(mm)]) *
+              latency1(mm, g);
+    wait /= std::max(1, c.group_pp[static_cast<std::size_t>(g)]);
+    return wait + slack * latency1(m, g) <= slo;
+  }
+
   void handle(double ts, int m, int g) {
     // AlpaServe recurses: when every head of m was dropped, serve the group's oldest other model.
     while (m >= 0 && serve(ts, m, g) == 0)
@@ -140,8 +173,9 @@ struct batching_state {
 } // namespace
 
 void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, int max_batch,
-                  double host_cores, counts& out, request_record* rec) {
-  batching_state s{c, t, begin, max_batch, out, rec, {}, {}, {}, {}, {}, {}, {}, cpu_share{c, host_cores}, {}, {}};
+                  double host_cores, const sim_options::runtime_admission& admission, counts& out,
+                  request_record* rec) {
+  batching_state s{c, t, begin, max_batch, out, rec, {}, {}, {}, {}, {}, {}, {}, cpu_share{c, host_cores}, {}, {}, {}, {}};
   const auto nm = static_cast<std::size_t>(c.num_models);
   const auto ng = static_cast<std::size_t>(c.num_groups);
   s.clocks.assign(static_cast<std::size_t>(c.total_stages) + 1, 0.0);
@@ -150,6 +184,8 @@ void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin,
   s.head.assign(nm, 0);
   s.group_models.assign(ng, {});
   s.rep_of.assign(ng * nm, -1);
+  if (admission.on)
+    s.in_pipeline.assign(ng, {});
   for (std::size_t m = 0; m < nm; ++m)
     for (auto r = c.rep_begin[m]; r < c.rep_begin[m + 1]; ++r) {
       const auto g = static_cast<std::size_t>(c.reps[static_cast<std::size_t>(r)].group);
@@ -185,6 +221,13 @@ void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin,
     }
     if (g < 0)
       g = c.reps[static_cast<std::size_t>(c.rep_begin[static_cast<std::size_t>(m)])].group;
+    if (admission.on && !s.admit(ts, m, g, static_cast<double>(t.slo[i]), admission.slack)) {
+      ++out.model_requests[static_cast<std::size_t>(m)];
+      ++out.group_requests[static_cast<std::size_t>(g)];
+      if (rec)
+        rec[i - begin] = request_record{ts, ts, ts, ts, request_status::rejected, g, 0, 0};
+      continue;
+    }
     s.queue[static_cast<std::size_t>(m)].push_back(static_cast<std::int32_t>(i));
     ++out.model_requests[static_cast<std::size_t>(m)];
     if (ts >= s.idle[static_cast<std::size_t>(g)])

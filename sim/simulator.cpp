@@ -340,7 +340,7 @@ result<internal::counts> run_segment(const policies::placement& p, const policie
     internal::run_compat(*c, one, begin, end, opt.overhead_s, scratch, k, rec);
     break;
   case sim_mode::batching:
-    internal::run_batching(*c, one, begin, end, opt.max_batch, opt.host_cores, k, rec);
+    internal::run_batching(*c, one, begin, end, opt.max_batch, opt.host_cores, opt.admission, k, rec);
     break;
   case sim_mode::swapping:
     internal::run_swapping(*c, one, begin, end, opt.host_cores, opt.mem_budget_bytes,

@@ -61,6 +61,18 @@ struct sim_options {
   double host_cores = 0;
   /// batching: the largest batch formed (profiled sizes 1, 2, 4, 8, 16 up to it); AlpaServe's is 16.
   int max_batch = 16;
+  /// batching, in runs of a deployment whose admission policy is `slo` (replay --simulate, simulate -c; never
+  /// compat nor the planner's search): admission at arrival as the runtime's controller decides it
+  /// (actors/controller.cpp, policies::slo_admission_policy): wait = sum over the serving group's models of
+  /// (queued requests + batches in its pipeline) x the model's batch-1 latency (stages + overhead), / pp;
+  /// refused (`rejected`, at arrival) when wait + slack x its own batch-1 latency > its SLO. Queue heads that
+  /// cannot finish by their deadline are still dropped at dispatch (AlpaServe's rule, which the runtime's
+  /// deadline timer mirrors). A model's queue is shared by its replicas: with several replicas the wait counts
+  /// the whole queue (the runtime: the chosen group's).
+  struct runtime_admission {
+    bool on = false;
+    double slack = 1.0;
+  } admission{};
   /// generation: the runtime's settings (runtime.gen_max_seqs, runtime.gen_token_budget, the KV block size)
   /// and whether admission refuses a request whose predicted TTFT exceeds its TTFT SLO (the runtime's rule).
   struct generation {

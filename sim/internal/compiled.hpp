@@ -118,9 +118,11 @@ struct counts {
 
 void run_compat(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, double overhead,
                 std::vector<double>& scratch, counts& out, request_record* rec);
-/// batching and swapping: overheads per replica (compiled::rep_overhead); cpu sharing with host_cores > 0.
+/// batching and swapping: overheads per replica (compiled::rep_overhead); cpu sharing with host_cores > 0;
+/// batching: the runtime's admission rule when admission.on.
 void run_batching(const compiled& c, const prepared_trace& t, std::size_t begin, std::size_t end, int max_batch,
-                  double host_cores, counts& out, request_record* rec);
+                  double host_cores, const sim_options::runtime_admission& admission, counts& out,
+                  request_record* rec);
 /// The generation kernel (sim/generation_sim.cpp): requests of [begin, end) with output_tokens > 0; adds to
 /// `out` and fills their records. Errors: a placed model with generation requests whose entry lacks the
 /// generation fields (naming the model and config).

@@ -147,6 +147,10 @@ YAML
   grep -q "runtime probe tiny-gpt (group dec, one pass, 8 tokens, 6 runs): latency live .* -> " "$dir/log" \
     && grep -q "runtime probe: one-pass request_s .* (the smallest over 1 models)" "$dir/log" \
     || fail "no one-pass runtime probe line: $(cat "$dir/log")"
+  # host_cores from the engine's own forwards on the 2 devices at once (not the synthetic kernel's)
+  grep -q "engine capacity: .* batch-1 forwards of tiny-gpt (8 tokens) on 2 devices at once ran at .* devices' worth" \
+    "$dir/log" && grep -q "host_cores .*: the engine's capacity" "$dir/log" \
+    || fail "no engine capacity line: $(cat "$dir/log")"
   /usr/bin/python3 - "$dir" "$(nproc)" <<'PY' || fail "host_cores / request_s in the measured db"
 import json, sys
 db = json.load(open(f"{sys.argv[1]}/p.json"))

@@ -10,14 +10,9 @@ using sy::test::entry;
 using sy::test::f32_lat;
 using sy::test::group;
 using sy::test::make_trace;
+using sy::test::place;
 
 namespace {
-
-policies::placement place(std::vector<policies::group_placement> groups) {
-  policies::placement p;
-  p.groups = std::move(groups);
-  return p;
-}
 
 std::vector<sim::request_record> run(const policies::profile_table& table, const policies::placement& p,
                                      const sim::trace& t, sim::sim_mode mode, int host_cores, double overhead = 0) {

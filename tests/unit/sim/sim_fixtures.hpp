@@ -40,6 +40,13 @@ inline policies::group_placement group(int op, int pp, std::vector<int> models) 
   return policies::group_placement{policies::parallel_config{op, pp}, {}, std::move(models)};
 }
 
+/// A placement of the given groups (no per-group names or devices).
+inline policies::placement place(std::vector<policies::group_placement> groups) {
+  policies::placement p;
+  p.groups = std::move(groups);
+  return p;
+}
+
 /// The compat float32 stage latency.
 inline double f32_lat(double l, int pp) { return static_cast<double>(static_cast<float>(l * (1 + 0.009 * pp))); }
 

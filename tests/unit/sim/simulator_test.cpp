@@ -9,6 +9,7 @@ using sy::test::entry;
 using sy::test::f32_lat;
 using sy::test::group;
 using sy::test::make_trace;
+using sy::test::place;
 
 namespace {
 
@@ -33,12 +34,6 @@ std::vector<sim::request_record> run(const fixture& f, const policies::placement
   auto e = s.run(p, f.trace, 0, f.trace.arrival.size(), &rec);
   REQUIRE(e.ok());
   return rec;
-}
-
-policies::placement place(std::vector<policies::group_placement> groups) {
-  policies::placement p;
-  p.groups = std::move(groups);
-  return p;
 }
 
 } // namespace

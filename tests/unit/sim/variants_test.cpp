@@ -10,16 +10,7 @@ using sy::test::entry;
 using sy::test::f32_lat;
 using sy::test::group;
 using sy::test::make_trace;
-
-namespace {
-
-policies::placement place(std::vector<policies::group_placement> groups) {
-  policies::placement p;
-  p.groups = std::move(groups);
-  return p;
-}
-
-} // namespace
+using sy::test::place;
 
 TEST_CASE("batching grows the batch through 2 and 4 while enough requests wait and the head's deadline holds",
           "[sim][batching]") {
@@ -225,4 +216,53 @@ TEST_CASE("swapping refuses a profile entry without load_seconds, naming the mod
         "model 'b' (op 1, pp 1): the swapping simulator needs the profile's load_seconds, the entry has none");
   opt.mode = sim::sim_mode::compat; // compat ignores load times
   CHECK(sim::simulator(*table, opt).run(place({group(1, 1, {0, 1})}), *trace, 0, 2, nullptr).ok());
+}
+
+TEST_CASE("with the runtime's admission rule, batching refuses at arrival what the controller would refuse",
+          "[sim][batching][admission]") {
+  // One model, stage latency 0.1 at every batch size, overhead 0, SLO 0.35 s, batches up to 8. Request 0 (t=0)
+  // is served alone; 1..4 arrive at 0.01..0.04 while it computes. Exact stage clocks serve all of 1..4 as one
+  // batch (finish 2 l = 0.2018). The controller's rule counts each queued request and each batch in the pipeline
+  // at its batch-1 latency l: request 1: l (pipeline) + l; 2: 2 l + l = 0.3027 <= 0.35; 3: 3 l + l = 0.4036 > 0.35:
+  // refused at arrival, as is 4.
+  auto table = policies::profile_table::build({"a"}, {entry("a", 1, 1, {0.1}, 1)});
+  REQUIRE(table.ok());
+  auto trace = sim::prepare(make_trace({"a"}, {{0.0, 0}, {0.01, 0}, {0.02, 0}, {0.03, 0}, {0.04, 0}}, 0.35), *table, 100);
+  REQUIRE(trace.ok());
+  const double l = f32_lat(0.1, 1);
+  for (bool on : {false, true}) {
+    sim::sim_options opt;
+    opt.mode = sim::sim_mode::batching;
+    opt.overhead_s = 0;
+    opt.max_batch = 8;
+    opt.admission.on = on;
+    sim::simulator s(*table, opt);
+    std::vector<sim::request_record> rec;
+    auto e = s.run(place({group(1, 1, {0})}), *trace, 0, 5, &rec);
+    REQUIRE(e.ok());
+    CHECK(rec[0].finish == Approx(l));
+    const int served = on ? 3 : 5;
+    CHECK(e->good == served);
+    for (int i = 1; i < served; ++i) {
+      CHECK(rec[static_cast<std::size_t>(i)].status == sim::request_status::ok);
+      CHECK(rec[static_cast<std::size_t>(i)].batch_size == served - 1);
+      CHECK(rec[static_cast<std::size_t>(i)].finish == Approx(2 * l));
+    }
+    for (int i = served; i < 5; ++i) {
+      const auto& r = rec[static_cast<std::size_t>(i)];
+      CHECK(r.status == sim::request_status::rejected);
+      CHECK(r.finish == r.arrival); // at arrival, not when the group frees
+      CHECK(r.group == 0);
+    }
+  }
+  // slack 0.1 (the config's admission: {name: slo, slack: 0.1}): 3 l + 0.1 l = 0.313 admits 3 (served alone after
+  // the batch of 1 and 2), 4 l + 0.1 l = 0.414 refuses 4
+  sim::sim_options opt;
+  opt.mode = sim::sim_mode::batching;
+  opt.overhead_s = 0;
+  opt.admission = {true, 0.1};
+  sim::simulator s(*table, opt);
+  auto e = s.run(place({group(1, 1, {0})}), *trace, 0, 5, nullptr);
+  REQUIRE(e.ok());
+  CHECK(e->good == 4);
 }
