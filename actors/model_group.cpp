@@ -419,9 +419,9 @@ void send_steps(self_ptr self, const std::string& name, model_entry& m, int limi
       int tokens = 0;
       for (auto c : step->counts)
         tokens += c;
-      const auto [decodes, ctx] = m.gen->step_decodes(step->step_id);
-      log->trace("step_trace group plan model {} step {} seqs {} tokens {} decodes {} ctx {} at_us {}", name,
-                 step->step_id, step->seqs.size(), tokens, decodes, ctx,
+      const auto t = m.gen->terms(step->step_id);
+      log->trace("step_trace group plan model {} step {} seqs {} tokens {} decodes {} ctx {} pairs {} at_us {}", name,
+                 step->step_id, step->seqs.size(), tokens, t.decodes, t.context, t.prefill_pairs,
                  std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
     }
     self->send(st.stages.front(), std::move(*step));

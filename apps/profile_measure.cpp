@@ -79,6 +79,11 @@ status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec, const 
                           gpu::dtype kv_type, int reps, policies::profile_entry& e) {
   if (spec.kind != gpu::arch::decoder)
     return {};
+  // Per stage, the seconds of the measured (not warm-up) runs' decode-only steps and of their prefill steps
+  // (gpu::generate times each stage of a step): how the costs split over the stages.
+  const auto pp = static_cast<std::size_t>(e.config.pp);
+  std::vector<double> decode_stage(pp, 0.0), prefill_stage(pp, 0.0);
+  bool time_decodes = false, time_prefills = false; // add this run's decode-only / prefill step times
   auto run = [&](int batch, int prompt, int new_tokens) -> result<std::vector<gpu::generation_result>> {
     std::vector<gpu::generation_request> rq(static_cast<std::size_t>(batch));
     for (std::size_t i = 0; i < rq.size(); ++i) {
@@ -90,28 +95,35 @@ status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec, const 
     gpu::generation_options go;
     go.max_seqs = batch;
     go.token_budget = std::max(512, batch * prompt);
-    return gpu::generate(pl, rq, go);
+    gpu::generation_stats stats;
+    auto g = gpu::generate(pl, rq, go, &stats);
+    if (g)
+      for (std::size_t i = 0; i < stats.stage_seconds.size(); ++i)
+        for (std::size_t k = 0; k < pp && k < stats.stage_seconds[i].size(); ++k)
+          if (stats.decode_only[i] ? time_decodes : time_prefills)
+            (stats.decode_only[i] ? decode_stage : prefill_stage)[k] += stats.stage_seconds[i][k];
+    return g;
   };
-  // Prefill: the time to the first (only) token of one sequence at two prompt lengths.
-  const int pa = std::max(2, std::min(8, spec.max_seq / 8)), pb = std::max(pa + 1, std::min(128, spec.max_seq - 1));
-  auto ttft = [&](int prompt) -> result<double> {
-    std::vector<double> v;
-    for (int r = 0; r <= reps; ++r) { // the first run warms up
-      auto g = run(1, prompt, 1);
+  // Prefill: the time to the first (only) token of one sequence at three prompt lengths, the longest as long
+  // as the model takes (up to 512): the cpu engine's prefill grows with the square of the prompt.
+  const int pa = std::max(2, std::min(8, spec.max_seq / 8)), pb = std::max(pa + 2, std::min(512, spec.max_seq - 1));
+  const int pm = (pa + pb) / 2;
+  // The three lengths take turns in each repetition, so that the host's load moving between them (other
+  // tenants' builds) shifts all three alike rather than bending the fit.
+  std::array<std::vector<double>, 3> first_token;
+  const std::array<int, 3> prompts{pa, pm, pb};
+  for (int r = 0; r <= reps; ++r) // the first repetition warms up
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+      time_prefills = r > 0 && prompts[i] == pb; // the stages' split of prefill: the longest prompt
+      auto g = run(1, prompts[i], 1);
       if (!g)
         return g.err();
       if (r > 0)
-        v.push_back(g->front().token_times.front().count());
+        first_token[i].push_back(g->front().token_times.front().count());
     }
-    return median(v);
-  };
-  auto ta = ttft(pa);
-  if (!ta)
-    return ta.err();
-  auto tb = ttft(pb);
-  if (!tb)
-    return tb.err();
-  const double per_token = std::max(0.0, (*tb - *ta) / (pb - pa));
+  time_prefills = false;
+  const double ta = median(first_token[0]), tm = median(first_token[1]), tb = median(first_token[2]);
+  const auto prefill = fit_prefill({std::pair{double(pa), ta}, std::pair{double(pm), tm}, std::pair{double(pb), tb}});
   // Decode: TPOT of b sequences decoding together at two context lengths; least squares on
   // tpot = a + c1 * b + c2 * b * context (context: the mean over the decoded tokens).
   const int new_tokens = 9;
@@ -124,6 +136,7 @@ status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec, const 
       std::vector<double> v;
       bool ok = true;
       for (int r = 0; r <= reps && ok; ++r) {
+        time_decodes = r > 0;
         auto g = run(batch, ctx, new_tokens);
         if (!g) { // e.g. a batch whose KV does not fit: fewer points
           ok = false;
@@ -176,17 +189,31 @@ status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec, const 
       break;
   }
   const double a = std::max(0.0, x[0]), c1 = std::max(0.0, x[1]), c2 = std::max(0.0, x[2]);
-  // Per stage: the totals split in proportion to the stages' measured batch-1 one-pass latencies.
-  const auto pp = static_cast<std::size_t>(e.config.pp);
-  double total = 0;
-  for (double l : e.stage_latency[0])
-    total += l;
+  // Per stage: the totals split in proportion to the stages' measured times in these runs, decode-only steps
+  // for the step and decode terms, prefill steps for the prefill term. (The one-pass latencies' split, used
+  // where a kind of step was not timed, put 57% of small-gpt's decode on its last stage; its live decode
+  // steps spent 68% there: the output head of a one-row step is a large share of it.)
+  auto shares = [&](const std::vector<double>& timed_s) {
+    double total = 0, one_pass = 0;
+    for (double x : timed_s)
+      total += x;
+    for (double l : e.stage_latency[0])
+      one_pass += l;
+    std::vector<double> out(pp, 1.0 / static_cast<double>(pp));
+    for (std::size_t k = 0; k < pp; ++k)
+      if (total > 0)
+        out[k] = timed_s[k] / total;
+      else if (one_pass > 0)
+        out[k] = e.stage_latency[0][k] / one_pass;
+    return out;
+  };
+  const auto decode_share = shares(decode_stage), prefill_share = shares(prefill_stage);
   for (std::size_t k = 0; k < pp; ++k) {
-    const double share = total > 0 ? e.stage_latency[0][k] / total : 1.0 / static_cast<double>(pp);
-    e.gen_step_s.push_back(a * share);
-    e.prefill_s_per_token.push_back(per_token * share);
-    e.decode_s_per_seq.push_back(c1 * share);
-    e.decode_s_per_ctx.push_back(c2 * share);
+    e.gen_step_s.push_back(a * decode_share[k]);
+    e.prefill_s_per_token.push_back(prefill.per_token * prefill_share[k]);
+    e.prefill_s_per_pair.push_back(prefill.per_pair * prefill_share[k]);
+    e.decode_s_per_seq.push_back(c1 * decode_share[k]);
+    e.decode_s_per_ctx.push_back(c2 * decode_share[k]);
     auto kv = gpu::make_kv_layout(spec, layout.stage_bounds[k], layout.stage_bounds[k + 1], layout.tp, kv_type);
     if (!kv)
       return kv.err();

@@ -1,7 +1,10 @@
 #pragma once
 // `switchyard profile --measure`: a profile database measured on the real engine (gpu/pipeline.hpp) instead
 // of the analytic cost model. Main thread only; blocks while the engine runs.
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "gpu/device.hpp"
@@ -23,12 +26,45 @@ struct measure_options {
   bool generation = true;         // decoders: also measure the generation step costs (measure_generation)
 };
 
+/// A prefill's cost in its prompt length n: t(n) = a + per_token n + per_pair n (n + 1) / 2 (the pairs of
+/// (new token, context token) its attention visits; profile_entry::prefill_s_per_pair).
+struct prefill_fit {
+  double per_token = 0, per_pair = 0;
+};
+
+/// The fit through three (prompt tokens, seconds) points with distinct lengths, exact; non-negative: when
+/// one coefficient comes out negative it is 0 and the other is taken from the first and the last point
+/// (per_pair < 0: the linear model of two lengths). Degenerate points (collinear lengths): linear.
+inline prefill_fit fit_prefill(const std::array<std::pair<double, double>, 3>& pt) {
+  auto pairs = [](double n) { return n * (n + 1) / 2; };
+  const double n1 = pt[1].first - pt[0].first, n2 = pt[2].first - pt[0].first;
+  const double p1 = pairs(pt[1].first) - pairs(pt[0].first), p2 = pairs(pt[2].first) - pairs(pt[0].first);
+  const double d1 = pt[1].second - pt[0].second, d2 = pt[2].second - pt[0].second;
+  const double det = n1 * p2 - n2 * p1;
+  prefill_fit f;
+  if (det != 0) {
+    f.per_token = (d1 * p2 - d2 * p1) / det;
+    f.per_pair = (n1 * d2 - n2 * d1) / det;
+  }
+  if (det == 0 || f.per_pair < 0) {
+    f.per_pair = 0;
+    f.per_token = n2 > 0 ? std::max(0.0, d2 / n2) : 0.0;
+  } else if (f.per_token < 0) {
+    f.per_token = 0;
+    f.per_pair = p2 > 0 ? std::max(0.0, d2 / p2) : 0.0;
+  }
+  return f;
+}
+
 /// Decoders (others: nothing): fills e's generation fields from generations on the loaded pipeline `pl`
-/// (gpu::generate, i.e. stage_executor::step): the prefill cost per token from the first-token time of one
-/// sequence at two prompt lengths, and decode(b, ctx) = a + c1*b + c2*b*ctx fitted by least squares to the
-/// time per output token of b = 1, 4, 16 sequences at two context lengths (points whose KV does not fit are
-/// left out; fewer than 3: an error). Totals are split over stages in proportion to e.stage_latency[0];
-/// kv_bytes_per_token from the stage's KV layout. `reps` timed runs per point after one warm-up (median).
+/// (gpu::generate, i.e. stage_executor::step): prefill_s_per_token and prefill_s_per_pair from the
+/// first-token time of one sequence at three prompt lengths (8, max positions - 1 up to 512, and their middle;
+/// fit_prefill), and decode(b, ctx) = a + c1*b + c2*b*ctx fitted by least squares to the time per output
+/// token of b = 1, 4, 16 sequences at two context lengths (points whose KV does not fit are left out; fewer
+/// than 3: an error). Totals are split over stages in proportion to the stages' times in these runs
+/// (gpu::generation_stats: decode-only steps for the step and decode terms, the longest prompt's prefill for
+/// the prefill terms); kv_bytes_per_token from the stage's KV layout. `reps` timed runs per point after one
+/// warm-up (median).
 [[nodiscard]] status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec,
                                         const gpu::parallel_layout& layout, gpu::dtype kv_type, int reps,
                                         policies::profile_entry& e);

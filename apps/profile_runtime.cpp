@@ -22,6 +22,8 @@ struct probe_model {
   int prompt = 1, new_tokens = 2;
   const config::group_config* group = nullptr;
   double pred_ttft = 0, pred_tpot = 0; // one sequence alone, from the profile's step costs
+  double fixed = 0;                    // of pred_ttft: the step's fixed part (sum of gen_step_s)
+  double live_ttft = 0, live_tpot = 0; // medians of the probe generations
 };
 
 } // namespace
@@ -67,8 +69,9 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
     p.prompt = std::max(1, std::min(o.prompt, mc.spec.max_seq / 2));
     p.new_tokens = std::max(2, std::min(o.new_tokens, mc.spec.max_seq - p.prompt));
     for (std::size_t k = 0; k < e->gen_step_s.size(); ++k) {
-      p.pred_ttft += e->step_seconds(k, p.prompt, 0, 0);
+      p.pred_ttft += e->step_seconds(k, p.prompt, 0, 0, policies::profile_entry::prefill_pairs(p.prompt, 0));
       p.pred_tpot += e->step_seconds(k, 0, 1, p.prompt + p.new_tokens / 2.0);
+      p.fixed += e->gen_step_s[k];
     }
     models.push_back(p);
   }
@@ -139,7 +142,15 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
     for (auto& x : updated)
       db.put(std::move(x));
   }
-  for (const auto& p : models) {
+  // Generation: per decoder gen_hop_s and gen_request_s from its own runs, then every decoder gets those of
+  // the decoder whose steps compute least (the smallest predicted time of a probe generation): the hops and
+  // the request path are the runtime's, the same for every model, and what a larger model adds to the
+  // difference is its compute drifting with the host's load (small-gpt's TPOT 7.2 ms live vs 4.0 ms of steps
+  // once gave it gen_hop_s 1.05 ms where tiny-gpt measured 0.047 ms; the step trace showed ~0.2 ms per hop for
+  // both; with 1.05 ms the simulator slipped ~5 tiny-gpt steps into every small-gpt step's hops, where live
+  // they alternate).
+  std::optional<runtime_path> least;
+  for (auto& p : models) {
     if (!result)
       break;
     // One generation at a time: each sent when the previous one should be done (3x its predicted time,
@@ -179,20 +190,35 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
     }
     const double hops = p.group->pp + 1;
     const double live_ttft = median(ttft), live_tpot = median(tpot);
+    p.live_ttft = live_ttft;
+    p.live_tpot = live_tpot;
     const double hop = std::max(0.0, live_tpot - p.pred_tpot) / hops;
     const double request = std::max(0.0, live_ttft - p.pred_ttft - hops * hop);
     log->info("runtime probe {} (group {}, pp {}, prompt {}, {} new tokens, {} runs): TTFT live {:.3f} ms vs steps "
               "{:.3f} ms, TPOT live {:.3f} ms vs steps {:.3f} ms -> gen_hop_s {:.3g}, gen_request_s {:.3g}",
               p.name, p.group->name, p.group->pp, p.prompt, p.new_tokens, ttft.size(), live_ttft * 1e3,
               p.pred_ttft * 1e3, live_tpot * 1e3, p.pred_tpot * 1e3, hop, request);
+    const runtime_path est{p.pred_ttft + (p.new_tokens - 1) * p.pred_tpot, hop, request};
+    least = pick_runtime_path(least, est);
+  }
+  if (result && least) {
+    log->info("runtime probe: gen_hop_s {:.3g}, gen_request_s {:.3g} for every decoder (those of the one whose "
+              "steps compute least)", least->hop, least->request);
     std::vector<policies::profile_entry> updated;
-    for (const auto& [key, e] : db.entries())
-      if (e.model == p.name) {
-        auto x = e;
-        x.gen_hop_s = hop;
-        x.gen_request_s = request;
-        updated.push_back(std::move(x));
-      }
+    for (const auto& p : models) {
+      const double hops = (p.group->pp + 1) * least->hop;
+      const auto sc = runtime_scales(p.live_ttft, p.live_tpot, p.pred_ttft, p.pred_tpot, p.fixed, hops, least->request);
+      log->info("runtime probe {}: its steps ran {:.2f}x (decode) and {:.2f}x (prefill) the profile's costs in the "
+                "runtime (not applied: a few probe generations, see README \"Fidelity on cpu devices\")", p.name,
+                sc.decode, sc.prefill);
+      for (const auto& [key, e] : db.entries())
+        if (e.model == p.name) {
+          auto x = e;
+          x.gen_hop_s = least->hop;
+          x.gen_request_s = least->request;
+          updated.push_back(std::move(x));
+        }
+    }
     for (auto& x : updated)
       db.put(std::move(x));
   }

@@ -146,7 +146,9 @@ result<std::vector<generation_result>> generate(pipeline& p, const std::vector<g
     // One step through the stages, activations handed over on the devices.
     std::shared_ptr<device_activation> prev, next;
     logits.assign(req.seqs.size() * static_cast<std::size_t>(vocab), 0.0f);
+    std::vector<double> stage_s(static_cast<std::size_t>(p.stages()), 0.0);
     for (int s = 0; s < p.stages(); ++s) {
+      const auto enqueued = std::chrono::steady_clock::now();
       step_request r = req;
       r.tokens = tokens.data();
       r.input_activation = prev;
@@ -158,11 +160,19 @@ result<std::vector<generation_result>> generate(pipeline& p, const std::vector<g
       if (auto e = p.stage(s).step(p.id(), r, [l] { l->arrive(); }); !e)
         return fail(e.err());
       l->wait();
+      stage_s[static_cast<std::size_t>(s)] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - enqueued).count();
       if (auto h = p.stage(s).rank_device(0).health(); !h)
         return fail(h.err());
       prev = std::move(next);
     }
     ++st.steps;
+    if (stats) {
+      st.stage_seconds.push_back(std::move(stage_s));
+      st.decode_only.push_back(std::all_of(members.begin(), members.end(), [&](int k) {
+        return run[static_cast<std::size_t>(k)].decoding;
+      }));
+    }
     st.peak_kv_blocks = std::max(st.peak_kv_blocks, p.stage(0).rank_kv_pool(0).usage().blocks_used);
     const auto now = std::chrono::steady_clock::now() - t0;
     // Sample the rows that end a (re)fill or decode; retire the sequences that stop.

@@ -40,6 +40,10 @@ struct generation_stats {
   int steps = 0;
   int preemptions = 0;            // sequences preempted (KV freed, recomputed later) when blocks ran out
   std::size_t peak_kv_blocks = 0; // rank 0 of stage 0
+  // Per step, in order: per stage, the wall seconds from its step's enqueue to its completion (the stages
+  // run one after the other here), and whether the step was decodes only (no prefill chunk).
+  std::vector<std::vector<double>> stage_seconds;
+  std::vector<bool> decode_only;
 };
 
 /// Runs every request to completion (its stop rule) on `p`, which must be loaded. Before each step every

@@ -85,8 +85,13 @@ status profile_entry::validate() const {
                                        "seconds, found " + os.str());
     }
   const bool any = std::any_of(std::begin(gen), std::end(gen), [](const auto& f) { return !f.second->empty(); });
-  if (!any)
+  if (!any) {
+    if (!prefill_s_per_pair.empty())
+      return make_error("profile", entry_name(*this) + ": prefill_s_per_pair without the generation fields "
+                                       "(gen_step_s, prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, "
+                                       "kv_bytes_per_token)");
     return {};
+  }
   for (const auto& [name, v] : gen) {
     if (v->empty())
       return make_error("profile", entry_name(*this) + ": " + name + " is missing; the generation fields (gen_step_s, "
@@ -95,6 +100,9 @@ status profile_entry::validate() const {
     if (auto st = check_values(*this, name, *v, pp, ""); !st)
       return st;
   }
+  if (!prefill_s_per_pair.empty()) // optional
+    if (auto st = check_values(*this, "prefill_s_per_pair", prefill_s_per_pair, pp, ""); !st)
+      return st;
   return {};
 }
 
@@ -195,6 +203,8 @@ json_value to_document(const profile_db& db) {
       o.set("decode_s_per_seq", to_array(e.decode_s_per_seq));
       o.set("decode_s_per_ctx", to_array(e.decode_s_per_ctx));
       o.set("kv_bytes_per_token", to_array(e.kv_bytes_per_token));
+      if (!e.prefill_s_per_pair.empty()) // optional: absent when not measured (older outputs unchanged)
+        o.set("prefill_s_per_pair", to_array(e.prefill_s_per_pair));
     }
     if (e.gen_hop_s > 0) // optional runtime overheads: absent when not measured (older outputs unchanged)
       o.set("gen_hop_s", e.gen_hop_s);
@@ -362,7 +372,8 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
     for (auto [key, field] : {std::pair{"gen_step_s", &e.gen_step_s}, std::pair{"prefill_s_per_token", &e.prefill_s_per_token},
                               std::pair{"decode_s_per_seq", &e.decode_s_per_seq},
                               std::pair{"decode_s_per_ctx", &e.decode_s_per_ctx},
-                              std::pair{"kv_bytes_per_token", &e.kv_bytes_per_token}})
+                              std::pair{"kv_bytes_per_token", &e.kv_bytes_per_token},
+                              std::pair{"prefill_s_per_pair", &e.prefill_s_per_pair}})
       if (o.get(key)) {
         auto v = d.vector<double>(o, key);
         if (!v)

@@ -51,6 +51,12 @@ struct profile_entry {
   /// seconds (a linear model fitted from a few measured steps, or the cost model's; README "Generation in
   /// the simulator"). kv_bytes_per_token[k]: KV bytes one context token takes on each GPU of stage k.
   std::vector<double> gen_step_s, prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token;
+  /// prefill_s_per_pair[k] (optional, with the generation fields; empty: 0): seconds per (new token, context
+  /// token it attends) pair of a prefill chunk on stage k, on top of the linear model: a chunk of n tokens
+  /// behind f tokens already in the KV attends n f + n (n + 1) / 2 pairs. Measured by `switchyard profile`
+  /// from prefills at three prompt lengths (the cpu engine's attention is quadratic in the prompt: small-gpt
+  /// took 7.5 / 57 / 177 ms for 8 / 128 / 240 prompt tokens); the cost model writes none.
+  std::vector<double> prefill_s_per_pair;
   /// The serving runtime's own time around the engine's steps (optional, 0 when not measured; written only
   /// when > 0, so older profiles and their outputs stay as they were). Measured by `switchyard profile -c`
   /// from generations through an in-process runtime of the deployment (apps/profile_runtime.hpp):
@@ -72,11 +78,16 @@ struct profile_entry {
   double total_latency(std::size_t b = 0) const;
   /// The generation fields are present (one value per stage each).
   bool has_generation() const { return !gen_step_s.empty(); }
-  /// Stage k's seconds for one step (the linear model above); requires has_generation().
-  double step_seconds(std::size_t k, double prefill_tokens, double decodes, double decode_context) const {
+  /// Stage k's seconds for one step (the model above; prefill_pairs: the prefill chunks' attended pairs);
+  /// requires has_generation().
+  double step_seconds(std::size_t k, double prefill_tokens, double decodes, double decode_context,
+                      double prefill_pairs = 0) const {
     return gen_step_s[k] + prefill_s_per_token[k] * prefill_tokens + decode_s_per_seq[k] * decodes +
-           decode_s_per_ctx[k] * decode_context;
+           decode_s_per_ctx[k] * decode_context +
+           (prefill_s_per_pair.empty() ? 0.0 : prefill_s_per_pair[k] * prefill_pairs);
   }
+  /// The pairs a prefill chunk of `tokens` new tokens behind `fed` tokens already in the KV attends.
+  static double prefill_pairs(double tokens, double fed) { return tokens * fed + tokens * (tokens + 1) / 2; }
 };
 
 class profile_db {

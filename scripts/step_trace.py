@@ -8,7 +8,8 @@ device's work on it ended (on the device thread), the completion handled by the 
 
 - per stage: the device time of its steps (device end - max(submit, the same device's previous end)) split
   into decode-only steps and steps with prefill tokens, beside the profile's cost of the same step
-  (gen_step_s + prefill_s_per_token x prefill + decode_s_per_seq x decodes + decode_s_per_ctx x context),
+  (gen_step_s + prefill_s_per_token x prefill + decode_s_per_seq x decodes + decode_s_per_ctx x context +
+  prefill_s_per_pair x the pairs the prefill attends),
   and the wait on the device behind earlier steps (of the same model and of the other);
 - the hops: group -> stage 0 submit, device end -> completion handled, stage k done -> stage k+1 submit,
   last stage -> group (sampling and the message);
@@ -45,6 +46,7 @@ def parse(path):
                     s["tokens"] = int(kv["tokens"])
                     s["decodes"] = int(kv["decodes"])
                     s["ctx"] = int(kv["ctx"])
+                    s["pairs"] = int(kv.get("pairs", 0))
                     s["seqs"] = int(kv["seqs"])
             else:
                 k, what = int(rest[0]), rest[1]
@@ -78,8 +80,9 @@ def main():
             prof = json.load(f)
         for e in prof["entries"]:
             if e.get("pp") == pp and e.get("op") == 1 and "gen_step_s" in e:
+                pair = e.get("prefill_s_per_pair", [0.0] * pp)
                 coef[e["model"]] = [(e["gen_step_s"][k], e["prefill_s_per_token"][k], e["decode_s_per_seq"][k],
-                                     e["decode_s_per_ctx"][k]) for k in range(pp)]
+                                     e["decode_s_per_ctx"][k], pair[k]) for k in range(pp)]
     # device time per stage: FIFO per device, in submit order
     for k in range(pp):
         order = sorted((s for s in steps.values() if ("device", k) in s), key=lambda s: s[("submit", k)])
@@ -107,8 +110,8 @@ def main():
                 line = (f"  stage {k} {kind:12s} n={len(v):4d} device med {med(busy):8.3f} mean {mean(busy):8.3f}")
                 if m in coef:
                     c = coef[m][k]
-                    pred = [c[0] + c[1] * (s["tokens"] - s["decodes"]) + c[2] * s["decodes"] + c[3] * s["ctx"]
-                            for s in v]
+                    pred = [c[0] + c[1] * (s["tokens"] - s["decodes"]) + c[2] * s["decodes"] + c[3] * s["ctx"] +
+                            c[4] * s["pairs"] for s in v]
                     ratio = [b / p for b, p in zip(busy, pred) if p > 0]
                     line += (f" | profile med {med(pred):8.3f} mean {mean(pred):8.3f}"
                              f" | live/profile med {statistics.median(ratio):5.2f} sum {sum(busy) / sum(pred):5.2f}")

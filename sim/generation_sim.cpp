@@ -30,7 +30,9 @@
 // sequences run until one finishes (limit); a sequence that does not fit alone fails.
 //
 // Time: a step enters stage 0 when stage 0 is free, stage k when stage k-1 is done with it and stage k is
-// free (the stages are FIFO), and takes the profile's linear cost there; its tokens exist when the last stage
+// free (the stages are FIFO), and takes the profile's cost there (profile_entry::step_seconds: linear in its
+// prefill tokens, decodes and their contexts, plus prefill_s_per_pair x the pairs its prefill chunks attend,
+// where the profile measured it); its tokens exist when the last stage
 // is done. The runtime's overheads, where the profile measured them (gen_hop_s, gen_request_s, else 0): every
 // actor hop of a step (group -> stage 0, stage k -> k+1, last stage -> group) adds gen_hop_s of latency that
 // occupies no stage, and a request reaches its group's queue gen_request_s after its arrival (the ingress
@@ -44,6 +46,7 @@
 #include <queue>
 #include <vector>
 
+#include "policies/profile.hpp"
 #include "sim/internal/compiled.hpp"
 
 namespace sy::sim::internal {
@@ -79,6 +82,7 @@ struct model_queue {
   double hop = 0, request = 0;           // the runtime's overheads (profile gen_hop_s, gen_request_s)
   int member = -1;                       // index in group_state::members
   std::vector<const double*> coef;       // [k] -> 5 generation numbers of the config view
+  std::vector<double> pair;              // [k] seconds per attended pair of a prefill chunk (0: none)
 };
 
 /// A placed model of a group and its residency (swapping mode; otherwise always resident).
@@ -180,6 +184,7 @@ public:
         for (std::size_t k = 0; k < pp; ++k) {
           q.pipeline_latency += static_cast<double>(v->stage_lat[mu * pp + k]);
           q.coef.push_back(&v->gen[(mu * pp + k) * 5]);
+          q.pair.push_back(v->gen_pair[mu * pp + k]);
         }
         gs.models.push_back(std::move(q));
       }
@@ -416,7 +421,7 @@ private:
         continue;
       }
       // Reserve, time the stages, schedule the completion.
-      double prefill = 0, decodes = 0, ctx = 0;
+      double prefill = 0, decodes = 0, ctx = 0, pairs = 0;
       for (std::size_t j = 0; j < st.members.size(); ++j) {
         auto& x = seqs_[static_cast<std::size_t>(st.members[j])];
         const auto nb = blocks_for(x.fed + st.counts[j]);
@@ -429,6 +434,7 @@ private:
           ctx += x.context();
         } else {
           prefill += st.counts[j];
+          pairs += policies::profile_entry::prefill_pairs(st.counts[j], x.fed);
         }
       }
       for (std::size_t k = 0; k < gs.kv_used.size(); ++k)
@@ -442,7 +448,7 @@ private:
         const double* c = q.coef[k];
         const double start = std::max({t + q.hop, gs.stage_free[k], mb.ready[k]});
         const std::size_t slot = gs.share_base + k;
-        t = start + (c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx) * stretch(slot, start);
+        t = start + (c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx + q.pair[k] * pairs) * stretch(slot, start);
         gs.stage_free[k] = t;
         if (opt_.host_cores > 0) {
           busy_from_[slot] = start;

@@ -14,18 +14,23 @@ void generation_queue::enqueue(queued_generation q) {
   waiting_.push_back(std::move(s));
 }
 
-std::pair<int, std::int64_t> generation_queue::step_decodes(std::uint64_t step_id) const {
+generation_queue::step_terms generation_queue::terms(std::uint64_t step_id) const {
+  step_terms t;
   auto it = in_flight_.find(step_id);
   if (it == in_flight_.end())
-    return {0, 0};
-  int n = 0;
-  std::int64_t ctx = 0;
-  for (const auto& s : it->second.members)
-    if (s->decoding()) {
-      ++n;
-      ctx += s->context();
+    return t;
+  const auto& f = it->second;
+  for (std::size_t k = 0; k < f.members.size(); ++k) {
+    const auto& s = *f.members[k];
+    if (s.decoding()) {
+      ++t.decodes;
+      t.context += s.context();
+    } else {
+      const std::int64_t n = f.counts[k];
+      t.prefill_pairs += n * s.fed + n * (n + 1) / 2;
     }
-  return {n, ctx};
+  }
+  return t;
 }
 
 std::optional<step_entry> generation_queue::plan(std::uint64_t step_id, time_point now) {

@@ -114,9 +114,14 @@ public:
   std::int64_t blocks_held() const noexcept;
   /// What a new sequence would queue behind (TTFT admission).
   queue_load load() const;
-  /// Of in-flight step `step_id`: its decodes and their summed context (0, 0 for an unknown id). The step
-  /// trace of `--log-level trace` (the model's cost terms).
-  std::pair<int, std::int64_t> step_decodes(std::uint64_t step_id) const;
+  /// Of in-flight step `step_id`, the terms of the profile's step cost (policies::profile_entry::
+  /// step_seconds): its decodes, their summed context, and the pairs its prefill chunks attend (zeros for an
+  /// unknown id). For the step trace of `--log-level trace`.
+  struct step_terms {
+    int decodes = 0;
+    std::int64_t context = 0, prefill_pairs = 0;
+  };
+  step_terms terms(std::uint64_t step_id) const;
   std::int64_t preemptions() const noexcept { return preemptions_; }
   /// Of the preemptions: by swap (KV kept on the host), and swaps that failed and fell back to recompute.
   std::int64_t swaps() const noexcept { return swaps_; }

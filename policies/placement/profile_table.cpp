@@ -92,6 +92,7 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
       v.weight_bytes.assign(n * pp, 0.0);
       v.has_gen.assign(n, 0);
       v.gen.assign(n * pp * 5, 0.0);
+      v.gen_pair.assign(n * pp, 0.0);
       v.gen_hop.assign(n, 0.0);
       v.gen_request.assign(n, 0.0);
       v.request.assign(n, 0.0);
@@ -121,6 +122,8 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
         g[2] = e.decode_s_per_seq[k];
         g[3] = e.decode_s_per_ctx[k];
         g[4] = e.kv_bytes_per_token[k];
+        if (e.prefill_s_per_pair.size() == pp)
+          v.gen_pair[m * pp + k] = e.prefill_s_per_pair[k];
       }
     }
     v.gen_hop[m] = e.gen_hop_s;

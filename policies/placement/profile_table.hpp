@@ -31,6 +31,7 @@ struct config_view {
   /// gen_step_s, prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, kv_bytes_per_token (no penalty).
   std::vector<char> has_gen;
   std::vector<double> gen;
+  std::vector<double> gen_pair;             // [m*pp + k] profile_entry::prefill_s_per_pair (0 where it has none)
   std::vector<double> gen_hop, gen_request; // [m] the runtime overheads (profile_entry::gen_hop_s, gen_request_s)
   std::vector<double> request;              // [m] one-pass runtime overhead (profile_entry::request_s), 0: none
 };

@@ -194,3 +194,28 @@ TEST_CASE("the queue tells admission the prompt tokens still to prefill, the tok
   out = q.on_result(ok_result(*s2, {41, 50}), now);
   CHECK(out.prefill_tokens == 1);
 }
+
+TEST_CASE("terms gives an in-flight step's decodes, their contexts and the pairs its prefill chunks attend",
+          "[actors][generation]") {
+  generation_queue q{generation_options{2, 4, 16}, /*eos*/ 99};
+  q.enqueue(gen(1, {10, 11, 12}, 3));
+  q.enqueue(gen(2, {20, 21}, 2));
+  time_point now{};
+  auto s1 = q.plan(1, now);
+  REQUIRE(s1);
+  // prefill chunks: 3 tokens behind 0 (6 pairs) and 1 behind 0 (1 pair); no decode
+  auto t1 = q.terms(1);
+  CHECK(t1.decodes == 0);
+  CHECK(t1.context == 0);
+  CHECK(t1.prefill_pairs == 6 + 1);
+  (void)q.on_result(ok_result(*s1, {40, -1}), now);
+  CHECK(q.terms(1).prefill_pairs == 0); // no longer in flight: unknown
+  auto s2 = q.plan(2, now);
+  REQUIRE(s2);
+  // the first decodes (context 3 + 1 = 4), the second's last prompt token behind 1: 1 x 1 + 1 = 2 pairs
+  CHECK(s2->counts == std::vector<std::int32_t>{1, 1});
+  auto t2 = q.terms(2);
+  CHECK(t2.decodes == 1);
+  CHECK(t2.context == 4);
+  CHECK(t2.prefill_pairs == 2);
+}

@@ -231,6 +231,43 @@ TEST_CASE("generation costs are optional profile fields: old profiles load, new 
   CHECK(wrong.validate().err().message.find("prefill_s_per_token has 1 values, expected 2") != std::string::npos);
 }
 
+TEST_CASE("prefill_s_per_pair is optional: absent is 0 and not written, present round-trips and adds the pairs a "
+          "prefill attends, a wrong size or a set without the generation fields is refused") {
+  auto db = sample_db();
+  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
+  e.gen_step_s = {0.004, 0.0041};
+  e.prefill_s_per_token = {1e-4, 1.1e-4};
+  e.decode_s_per_seq = {2e-4, 3e-4};
+  e.decode_s_per_ctx = {1e-7, 1e-7};
+  e.kv_bytes_per_token = {196608, 196608};
+  db.put(e);
+  CHECK(db.to_json().find("prefill_s_per_pair") == std::string::npos); // not measured: not written
+  CHECK(e.step_seconds(1, 10, 0, 0, 55) == Approx(0.0041 + 1.1e-3)); // absent: the pairs cost nothing
+  // 10 new tokens behind 6 in the KV attend 10 x 6 + 10 x 11 / 2 = 115 pairs.
+  CHECK(profile_entry::prefill_pairs(10, 6) == 115);
+  CHECK(profile_entry::prefill_pairs(1, 0) == 1);
+  e.prefill_s_per_pair = {1e-6, 2e-6};
+  REQUIRE(e.validate().ok());
+  CHECK(e.step_seconds(1, 10, 2, 100, 115) == Approx(0.0041 + 1.1e-3 + 6e-4 + 1e-5 + 2.3e-4));
+  db.put(e);
+  for (const auto& back : {profile_db::from_json(db.to_json()), profile_db::from_msgpack(db.to_msgpack())}) {
+    REQUIRE(back.ok());
+    CHECK(back->find("opt-1.3b", {1, 2})->prefill_s_per_pair == e.prefill_s_per_pair);
+    CHECK(back->find("bert-1.3b", {1, 1})->prefill_s_per_pair.empty());
+  }
+  auto wrong = e;
+  wrong.prefill_s_per_pair = {1e-6};
+  REQUIRE_FALSE(wrong.validate().ok());
+  CHECK(wrong.validate().err().message.find("prefill_s_per_pair has 1 values, expected 2") != std::string::npos);
+  auto alone = make_entry("opt-1.3b", 1, 2, 0.02);
+  alone.prefill_s_per_pair = {1e-6, 1e-6};
+  REQUIRE_FALSE(alone.validate().ok());
+  CHECK(alone.validate().err().message.find("prefill_s_per_pair without the generation fields") != std::string::npos);
+  auto negative = e;
+  negative.prefill_s_per_pair = {1e-6, -1e-6};
+  REQUIRE_FALSE(negative.validate().ok());
+}
+
 TEST_CASE("the runtime overheads gen_hop_s and gen_request_s are optional: absent means 0 and is not written, "
           "present round-trips, negative or non-numeric values get an error naming the entry") {
   auto db = sample_db();

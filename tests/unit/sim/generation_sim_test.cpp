@@ -103,6 +103,34 @@ TEST_CASE("a tiny generation case matches the hand-computed continuous-batching 
   CHECK(s.overall.gen.tpot_p99_s == Approx((0.0528 - 0.02) / 2)); // A: 0.0164, B: 0.0157
 }
 
+TEST_CASE("a prefill chunk pays prefill_s_per_pair for every (new token, context token) pair it attends",
+          "[sim][gen]") {
+  // Step = 0.01 + 0.001/prefill token + 0.002/decode, pairs 1e-4 each. One request, input 10, 2 new tokens.
+  auto e = gen_entry("a", 1, 0.01, 0.001, 0.002, 0, 1);
+  e.prefill_s_per_pair = {1e-4};
+  SECTION("one chunk: 10 tokens behind 0 attend 55 pairs") {
+    // step 1 [0, 0.0255]: 0.01 + 0.010 + 0.0055; step 2 [0.0255, 0.0375]: a decode, 0.01 + 0.002
+    auto r = run({e}, {"a"}, {gen(0, 0, 10, 2)}, {group(1, 1, {0})}, big_memory());
+    CHECK(r.rec[0].first_token == Approx(0.0255).epsilon(1e-12));
+    CHECK(r.rec[0].finish == Approx(0.0375).epsilon(1e-12));
+  }
+  SECTION("two chunks (token budget 6): 6 behind 0 attend 21 pairs, 4 behind 6 attend 34") {
+    // step 1 [0, 0.0181]: 0.01 + 0.006 + 0.0021; step 2 [0.0181, 0.0355]: 0.01 + 0.004 + 0.0034;
+    // step 3 [0.0355, 0.0475]: the decode
+    auto opt = big_memory();
+    opt.gen.token_budget = 6;
+    auto r = run({e}, {"a"}, {gen(0, 0, 10, 2)}, {group(1, 1, {0})}, opt);
+    CHECK(r.rec[0].first_token == Approx(0.0355).epsilon(1e-12));
+    CHECK(r.rec[0].finish == Approx(0.0475).epsilon(1e-12));
+    CHECK(r.stats.steps == 3);
+  }
+  SECTION("absent (older profiles, the cost model): the linear model alone") {
+    auto r = run({gen_entry("a", 1, 0.01, 0.001, 0.002, 0, 1)}, {"a"}, {gen(0, 0, 10, 2)}, {group(1, 1, {0})},
+                 big_memory());
+    CHECK(r.rec[0].first_token == Approx(0.02).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("with two pipeline stages two micro-batches of disjoint sequences are in flight", "[sim][gen]") {
   // Two sequences at t=0, input 10, 1 token each: a step takes ceil(2 / 2) = 1 sequence. Per stage 0.02 s.
   // A: stage 0 [0, 0.02], stage 1 [0.02, 0.04]; B: stage 0 [0.02, 0.04], stage 1 [0.04, 0.06].
