@@ -50,4 +50,13 @@ void migration_step(controller_self self);
 /// plan from them).
 std::vector<planned_group> served_groups(const controller_state& st);
 
+/// Why device `d` may not take a group now (its node is not present, or it failed: the text after "needs
+/// device "), or empty. start_migration refuses a plan on such a device; the re-planner plans without them.
+std::string device_unavailable(const controller_state& st, config::device_ref d);
+
+/// Why no migration may start now although the cluster serves (a replacement group still loading, a group
+/// retiring or stopping: start_migration's 409 conflict), or empty. A group down for good (its stages stopped,
+/// not a replacement) is no obstacle: a migration drops it.
+std::string migration_blocker(const controller_state& st);
+
 } // namespace sy::actors::internal

@@ -3,11 +3,14 @@
 // placement changes, and every one of them gets exactly one answer.
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <map>
 #include <set>
 
 #include "actor_fixture.hpp"
 #include "config/cluster_config.hpp"
+#include "messages/json.hpp"
+#include "policies/profile.hpp"
 
 using namespace sy;
 using namespace sy::messages;
@@ -40,16 +43,25 @@ struct migration_rig : test::fixture {
   std::map<request_status, int> by_status;
   std::vector<std::string> reject_reasons;
 
-  explicit migration_rig(const char* config_yaml = yaml, std::vector<std::string> node_names = {"n0"}) {
-    auto c = config::parse_config(config_yaml, "test.yaml");
-    REQUIRE(c);
-    auto spawned = actors::spawn_controller(sys, std::make_shared<const config::cluster_config>(*c));
+  explicit migration_rig(const std::string& config_yaml = yaml, std::vector<std::string> node_names = {"n0"})
+    : migration_rig(parse(config_yaml), std::move(node_names)) {}
+
+  /// `c` served by a controller (with `profile` for its re-placement policy, if any) and the nodes named.
+  migration_rig(const config::cluster_config& c, std::vector<std::string> node_names,
+                std::shared_ptr<const policies::profile_db> profile = nullptr) {
+    auto spawned = actors::spawn_controller(sys, std::make_shared<const config::cluster_config>(c), std::move(profile));
     REQUIRE(spawned);
     ctrl = *spawned;
     for (const auto& name : node_names)
       join(name);
     node = nodes.at(node_names.front());
     pump_all();
+  }
+
+  static config::cluster_config parse(const std::string& config_yaml) {
+    auto c = config::parse_config(config_yaml, "test.yaml");
+    REQUIRE(c);
+    return *c;
   }
 
   /// Node `name` joins (again: a fresh node actor, as a restarted `switchyard node`).
@@ -147,6 +159,26 @@ struct migration_rig : test::fixture {
     metrics_snapshot out;
     h.receive([&](metrics_snapshot& s) { out = s; }, [&](caf::error&) { FAIL("no metrics"); });
     return out;
+  }
+
+  /// Sends requests (tiny-gpt and tiny-bert in turn) while the migration runs, completing `ops` device ops
+  /// per round, then drains; the rounds it took (400: it never finished).
+  int serve_through_migration(int ops = 2) {
+    int rounds = 0;
+    for (; rounds < 400 && !placement().migration_json.empty(); ++rounds) {
+      send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
+      pump(ops);
+    }
+    pump_all();
+    return rounds;
+  }
+
+  /// Every request sent got exactly one answer.
+  void check_each_answered_once() {
+    collect();
+    CHECK(answers.size() == sent.size());
+    for (auto& [id, n] : answers)
+      CHECK(n == 1);
   }
 
   std::vector<model_info> list() {
@@ -272,31 +304,35 @@ TEST_CASE("a bad plan is refused with the reason and nothing changes; the same p
 
 namespace {
 
-// Two nodes: n0 with three devices, n1 with one (issue 11 §2 beside issue 9 §3's node loss).
-const char* two_nodes = R"(
+/// Two nodes, n0 with three devices and n1 with one (issue 11 §2 beside issue 9 §3's node loss): group g0
+/// serves tiny-gpt on device `g0`, g1 tiny-bert on `g1` ("node:ordinal"); both models' SLO is `slo_ms`.
+std::string two_nodes(const std::string& g0 = "n0:0", const std::string& g1 = "n0:1", int slo_ms = 5000) {
+  const auto slo = std::to_string(slo_ms);
+  return R"(
 nodes:
   - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
   - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
 models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
+  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: )" + slo + R"(}
+  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: )" + slo + R"(}
 placement:
   groups:
-    - {name: g0, devices: ["n0:0"], models: [tiny-gpt]}
-    - {name: g1, devices: ["n0:1"], models: [tiny-bert]}
+    - {name: g0, devices: [")" + g0 + R"("], models: [tiny-gpt]}
+    - {name: g1, devices: [")" + g1 + R"("], models: [tiny-bert]}
 policies: {admission: none, batching: none}
 )";
-
-void check_each_answered_once(migration_rig& c) {
-  CHECK(c.answers.size() == c.sent.size());
-  for (auto& [id, n] : c.answers)
-    CHECK(n == 1);
 }
+
+/// The two nodes with both of them joined.
+struct two_node_rig : migration_rig {
+  explicit two_node_rig(const std::string& g0 = "n0:0", const std::string& g1 = "n0:1")
+    : migration_rig(two_nodes(g0, g1), {"n0", "n1"}) {}
+};
 
 } // namespace
 
 TEST_CASE("a node lost during a migration that builds there ends it failed naming the node and the old groups serve on") {
-  migration_rig c{two_nodes, {"n0", "n1"}};
+  two_node_rig c;
   for (int i = 0; i < 3; ++i) {
     c.send("tiny-gpt");
     c.send("tiny-bert");
@@ -323,7 +359,7 @@ TEST_CASE("a node lost during a migration that builds there ends it failed namin
   }
   c.pump_all();
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::failed] == 0); // x served nothing yet: nothing was in flight there
   CHECK(c.by_status[request_status::ok] == static_cast<int>(c.sent.size()));
   auto l = c.list();
@@ -337,7 +373,7 @@ TEST_CASE("a node lost during a migration that builds there ends it failed namin
 }
 
 TEST_CASE("a node lost during a migration that only leaves groups there lets the migration complete") {
-  migration_rig c{two_nodes, {"n0", "n1"}};
+  two_node_rig c;
   // first move tiny-bert onto n1 (g1 leaves), then move it back while n1 is lost
   REQUIRE(c.post(R"({"groups": [{"name": "a", "devices": ["n0:0"], "models": ["tiny-gpt"]},
                                  {"name": "b", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
@@ -357,26 +393,14 @@ TEST_CASE("a node lost during a migration that only leaves groups there lets the
   c.send("tiny-gpt");
   c.pump_all();
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::ok] == 2);
   CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"c"});
 }
 
 TEST_CASE("beside a lost node a plan on its devices is refused 409 with the reason and one on the devices present "
           "migrates from the replacement and drops the lost group for good") {
-  migration_rig c{R"(
-nodes:
-  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
-  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
-models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
-placement:
-  groups:
-    - {name: g0, devices: ["n0:0"], models: [tiny-gpt]}
-    - {name: g1, devices: ["n1:0"], models: [tiny-bert]}
-policies: {admission: none, batching: none}
-)", {"n0", "n1"}};
+  two_node_rig c{"n0:0", "n1:0"};
   c.kill("n1"); // g1 is lost; a replacement group loads tiny-bert on a spare device of n0
   auto loading = c.post(R"({"groups": [{"devices": ["n0:0"], "models": ["tiny-gpt"]},
                                         {"devices": ["n0:2"], "models": ["tiny-bert"]}]})");
@@ -406,11 +430,7 @@ policies: {admission: none, batching: none}
   REQUIRE(a.outcome == placement_outcome::accepted);
   auto running = c.placement().migration_json;
   CHECK(running.find("\"dropped\":[\"g1\"]") != std::string::npos);
-  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
-    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
-    c.pump(2);
-  }
-  c.pump_all();
+  CHECK(c.serve_through_migration() < 400);
   auto st = c.placement();
   INFO(st.last_json);
   CHECK(st.generation == 1);
@@ -419,15 +439,25 @@ policies: {admission: none, batching: none}
   CHECK(served.count("w") == 1);
   CHECK(served.count(r) == 0); // the replacement left
   CHECK(served.count("g1") == 0);
-  // n1 rejoins: g1 was dropped by the migration and stays gone
+  // n1 rejoins: g1 was dropped by the migration and stays gone (nothing is built on n1)
+  const auto stages = c.backends->size();
   c.join("n1");
   c.pump_all();
+  CHECK(c.backends->size() == stages);
   CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"w"});
   CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0", "w"});
   c.send("tiny-bert");
   c.pump_all();
+  // and its device is free for the next placement
+  REQUIRE(c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "w", "devices": ["n0:2"], "models": ["tiny-bert", "tiny-gpt"]},
+                                 {"name": "v", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  CHECK(c.serve_through_migration() < 400);
+  CHECK(c.placement().generation == 2);
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"v", "w"});
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::failed] == 0);
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
   for (auto& reason : c.reject_reasons)
@@ -436,19 +466,7 @@ policies: {admission: none, batching: none}
 }
 
 TEST_CASE("a node lost during a migration that keeps a group there lets it complete while the lost replica is re-placed") {
-  migration_rig c{R"(
-nodes:
-  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
-  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
-models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
-placement:
-  groups:
-    - {name: g0, devices: ["n1:0"], models: [tiny-gpt]}
-    - {name: g1, devices: ["n0:0"], models: [tiny-bert]}
-policies: {admission: none, batching: none}
-)", {"n0", "n1"}};
+  two_node_rig c{"n1:0", "n0:0"};
   for (int i = 0; i < 3; ++i)
     c.send("tiny-bert");
   c.run();
@@ -458,11 +476,7 @@ policies: {admission: none, batching: none}
                                   {"name": "z", "devices": ["n0:1"], "models": ["tiny-bert"]}]})");
   REQUIRE(a.outcome == placement_outcome::accepted);
   c.kill("n1"); // the kept g0 is lost: the node-loss path re-places tiny-gpt, on n0:2 (n0:0 is y's)
-  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
-    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
-    c.pump(2);
-  }
-  c.pump_all();
+  CHECK(c.serve_through_migration() < 400);
   auto st = c.placement();
   INFO(st.last_json);
   CHECK(st.generation == 1);
@@ -476,25 +490,14 @@ policies: {admission: none, batching: none}
   c.send("tiny-bert");
   c.pump_all();
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g0
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
   CHECK(c.by_status[request_status::ok] > 0);
 }
 
 TEST_CASE("a plan on a device that failed is refused 409 with the device's fault and one without it drops its group") {
-  migration_rig c{R"(
-nodes:
-  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
-models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
-placement:
-  groups:
-    - {name: g0, devices: [0], models: [tiny-gpt]}
-    - {name: g1, devices: [1], models: [tiny-bert]}
-policies: {admission: none, batching: none}
-)"};
+  migration_rig c; // g0 on n0:0, g1 on n0:1, n0:2 free
   // g1's device fails on a forward: g1 goes down, a replacement loads tiny-bert on the spare n0:2
   (*c.backends)[1]->sticky = make_error("device", "cpu:1: illegal address");
   c.send("tiny-bert");
@@ -513,17 +516,227 @@ policies: {admission: none, batching: none}
                                         {"devices": ["n0:2"], "models": ["tiny-bert"]}]})");
   REQUIRE(without.outcome == placement_outcome::accepted);
   CHECK(c.placement().migration_json.find("\"dropped\":[\"g1\"]") != std::string::npos);
-  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
-    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
-    c.pump(2);
-  }
-  c.pump_all();
+  CHECK(c.serve_through_migration() < 400);
   CHECK(c.placement().generation == 1);
   CHECK(groups_of(c.list(), "tiny-bert").count("g1") == 0);
   c.send("tiny-bert");
   c.pump_all();
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::failed] == 1);
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
+
+TEST_CASE("a node that rejoins while a migration keeps its group there gets the group restored, the replacement "
+          "retires, the migration completes and every request is answered once") {
+  two_node_rig c{"n1:0", "n0:0"}; // g0: tiny-gpt on n1:0, g1: tiny-bert on n0:0
+  for (int i = 0; i < 3; ++i)
+    c.send("tiny-bert");
+  c.run();
+  // g0 is kept; z is built on the free n0:1, y waits for n0:0, which g1 frees once z serves tiny-bert
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n1:0"], "models": ["tiny-gpt"]},
+                                  {"name": "y", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "z", "devices": ["n0:1"], "models": ["tiny-bert"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  c.kill("n1"); // the kept g0 is lost: the node-loss path re-places tiny-gpt on n0:2
+  c.pump(2);
+  c.join("n1"); // back while the migration still runs: g0 is restored on n1:0
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  CHECK(c.serve_through_migration() < 400);
+  auto st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.generation == 1);
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"done\""));
+  // the placement is the plan: g0 (restored), y and z serve; the replacement for g0 retired
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0", "y"});
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"z"});
+  for (const auto& g : {"g0", "y", "z"})
+    CHECK_THAT(st.groups_json, Catch::Contains("{\"name\":\"" + std::string{g} + "\""));
+  CHECK_THAT(st.groups_json, !Catch::Contains("\"down\"") && !Catch::Contains("\"replacement\"") &&
+                               !Catch::Contains("\"loading\"") && !Catch::Contains("g1"));
+  CHECK(c.metrics().replacements == 1);
+  // new requests are served by the groups GET shows
+  c.collect();
+  const auto ok_before = c.by_status[request_status::ok];
+  c.send("tiny-gpt");
+  c.send("tiny-gpt");
+  c.send("tiny-bert");
+  c.pump_all();
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::ok] == ok_before + 3);
+  CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g0 when n1 was lost
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
+
+TEST_CASE("a node that rejoins while a migration leaves its group there does not get that group back") {
+  two_node_rig c{"n0:0", "n1:0"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n1:0
+  for (int i = 0; i < 3; ++i) {
+    c.send("tiny-gpt");
+    c.send("tiny-bert");
+  }
+  c.pump_all();
+  // g0 is kept, tiny-bert moves from g1 (n1:0) to c (n0:2)
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "c", "devices": ["n0:2"], "models": ["tiny-bert"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  c.kill("n1"); // g1, which leaves, is lost with it
+  c.join("n1"); // and its node is back before c serves
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  CHECK(c.serve_through_migration() < 400);
+  auto st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.generation == 1);
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"done\""));
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"c"});
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0"});
+  CHECK_THAT(st.groups_json, !Catch::Contains("g1") && !Catch::Contains("n1:0"));
+  // n1:0 is free: a plan may use it
+  REQUIRE(c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "c", "devices": ["n0:2"], "models": ["tiny-bert"]},
+                                 {"name": "d", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  CHECK(c.serve_through_migration() < 400);
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"c", "d"});
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+  CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g1 when n1 was lost
+}
+
+namespace {
+
+/// The re-planner's profile: one model per device (40 MB of weights against a weight budget of 0.85 x 64 MiB),
+/// 20 s per request, so that at the rates the tests send each further replica raises the predicted attainment.
+std::shared_ptr<const policies::profile_db> replan_profile() {
+  policies::profile_db db;
+  db.set_device("cpu");
+  for (const char* m : {"tiny-gpt", "tiny-bert"}) {
+    policies::profile_entry e;
+    e.model = m;
+    e.config = {1, 1};
+    e.stage_latency = {{20.0}};
+    e.weight_bytes = {40e6};
+    e.act_bytes = {{0}};
+    e.load_seconds = {1.0};
+    db.put(e);
+  }
+  return std::make_shared<const policies::profile_db>(db);
+}
+
+/// The two nodes with a re-placement policy: windowed, re-plans every 300 s on the last 600 s of arrivals
+/// (the tests move the virtual clock to make it ask), applies any better candidate, planned by sr-greedy.
+struct replan_rig : migration_rig {
+  explicit replan_rig(const std::string& g0, const std::string& g1)
+    : migration_rig(with_replan(parse(two_nodes(g0, g1, 60000))), {"n0", "n1"}, replan_profile()) {}
+
+  static config::cluster_config with_replan(config::cluster_config c) {
+    c.placement.policy.name = "sr-greedy";
+    c.placement.replan.name = "windowed";
+    c.placement.replan.params = {{"window_s", 600.0}, {"interval_s", 300.0}, {"margin", 0.0}};
+    return c;
+  }
+
+  /// The virtual clock moves by `dt`: the policy's timer asks it; when it re-plans, the planner (in place
+  /// under the test scheduler, controller_replan.cpp) answers and the controller takes its answer.
+  void check_after(caf::timespan dt) {
+    run();
+    sched.advance_time(dt);
+    run();
+  }
+
+  /// The load the re-plans see: tiny-gpt twice as busy as tiny-bert, both beyond what one replica serves.
+  void send_load() {
+    for (int i = 0; i < 30; ++i)
+      send("tiny-gpt");
+    for (int i = 0; i < 15; ++i)
+      send("tiny-bert");
+    pump_all();
+  }
+
+  std::uint64_t replans(const std::string& outcome) {
+    auto m = metrics();
+    auto it = m.replans.find("windowed/" + outcome);
+    return it == m.replans.end() ? 0 : it->second;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a policy re-plan beside a lost node is deferred while the replacement loads, then plans on the devices "
+          "present only, and on the node's device again once it rejoined") {
+  replan_rig c{"n0:0", "n1:0"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n1:0
+  c.send_load();
+  c.kill("n1"); // g1 is lost; a replacement group loads tiny-bert on n0
+  c.check_after(std::chrono::seconds(301));
+  auto st = c.placement();
+  INFO(st.replan_json);
+  CHECK_THAT(st.replan_json, Catch::Contains("\"state\":\"idle\"") && Catch::Contains("\"outcome\":\"deferred\"") &&
+                               Catch::Contains("re-placed after node n1 lost") &&
+                               Catch::Contains("is still loading its replicas"));
+  CHECK(st.migration_json.empty());
+  c.check_after(std::chrono::seconds(1)); // asked again while it loads: counted once
+  CHECK(c.replans("deferred") == 1);
+  c.pump_all(); // the replacement serves: the next check re-plans, without n1:0
+  c.check_after(std::chrono::seconds(1));
+  st = c.placement();
+  INFO(st.replan_json);
+  CHECK_THAT(st.replan_json, Catch::Contains("\"outcome\":\"applied\"") &&
+                               Catch::Contains("\"planned_without\":\"n1:0, but node n1 is lost"));
+  REQUIRE_FALSE(st.migration_json.empty());
+  CHECK_THAT(st.migration_json, Catch::Contains("\"dropped\":[\"g1\"]") && !Catch::Contains("n1:0"));
+  CHECK(c.serve_through_migration() < 400);
+  st = c.placement();
+  INFO(st.last_json);
+  CHECK(st.generation == 1);
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"done\""));
+  CHECK_THAT(st.groups_json, !Catch::Contains("n1:0"));
+  CHECK(groups_of(c.list(), "tiny-gpt").size() == 2); // the busy model got a second replica
+  // n1 rejoins: g1 stays gone (dropped), and the next re-plan may plan on n1:0 again
+  c.join("n1");
+  c.pump_all();
+  CHECK_THAT(c.placement().groups_json, !Catch::Contains("n1:0"));
+  c.send_load(); // the load goes on (the first burst leaves the window)
+  c.send_load();
+  c.check_after(std::chrono::seconds(301));
+  st = c.placement();
+  INFO(st.replan_json);
+  CHECK_THAT(st.replan_json, Catch::Contains("\"outcome\":\"applied\"") && !Catch::Contains("planned_without"));
+  CHECK(c.serve_through_migration() < 400);
+  st = c.placement();
+  INFO(st.groups_json);
+  CHECK(st.generation == 2);
+  CHECK_THAT(st.groups_json, Catch::Contains("n1:0"));
+  CHECK(c.replans("applied") == 2);
+  CHECK(c.replans("failed") == 0);
+  CHECK(c.replans("deferred") == 1);
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g1 when n1 was lost
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
+
+TEST_CASE("a policy re-plan beside a failed device plans without it") {
+  replan_rig c{"n0:0", "n0:1"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n0:1; n0:2 and n1:0 free
+  c.send_load();
+  // g1's device fails on a forward: g1 goes down, a replacement loads tiny-bert on a free device
+  (*c.backends)[1]->sticky = make_error("device", "cpu:1: illegal address");
+  c.send("tiny-bert");
+  c.run();
+  REQUIRE((*c.backends)[1]->complete("forward", "illegal address"));
+  c.pump_all();
+  c.check_after(std::chrono::seconds(301));
+  auto st = c.placement();
+  INFO(st.replan_json);
+  CHECK_THAT(st.replan_json, Catch::Contains("\"outcome\":\"applied\"") &&
+                               Catch::Contains("\"planned_without\":\"n0:1, which failed (") &&
+                               Catch::Contains("illegal address"));
+  CHECK_THAT(st.migration_json, Catch::Contains("\"dropped\":[\"g1\"]"));
+  CHECK(c.serve_through_migration() < 400);
+  st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.generation == 1);
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"done\""));
+  CHECK_THAT(st.groups_json, !Catch::Contains("n0:1"));
+  CHECK(c.replans("failed") == 0);
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::failed] == 1); // the request on the failing device
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
 }
