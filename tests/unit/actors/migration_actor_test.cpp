@@ -602,6 +602,44 @@ TEST_CASE("a node that rejoins while a migration leaves its group there does not
   CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g1 when n1 was lost
 }
 
+TEST_CASE("a node that rejoins while a migration that dropped its lost group runs gets nothing built and its device "
+          "is free afterwards") {
+  two_node_rig c{"n0:0", "n1:0"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n1:0
+  c.kill("n1");                   // g1 is lost; a replacement serves tiny-bert on n0
+  c.pump_all();
+  for (int i = 0; i < 3; ++i) {
+    c.send("tiny-gpt");
+    c.send("tiny-bert");
+  }
+  c.run();
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "w", "devices": ["n0:2"], "models": ["tiny-bert", "tiny-gpt"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  CHECK_THAT(c.placement().migration_json, Catch::Contains("\"dropped\":[\"g1\"]"));
+  const auto stages = c.backends->size();
+  c.join("n1"); // back while the migration runs
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  CHECK(c.serve_through_migration() < 400);
+  auto st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.generation == 1);
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"done\""));
+  CHECK(c.backends->size() == stages); // nothing was built after the join (w started at the POST, on n0:2)
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"w"});
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0", "w"});
+  CHECK_THAT(st.groups_json, !Catch::Contains("n1:0") && !Catch::Contains("\"replacement\""));
+  REQUIRE(c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "w", "devices": ["n0:2"], "models": ["tiny-bert", "tiny-gpt"]},
+                                 {"name": "v", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  CHECK(c.serve_through_migration() < 400);
+  CHECK(c.placement().generation == 2);
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"v", "w"});
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::failed] == 0);
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
+
 namespace {
 
 /// The re-planner's profile: one model per device (40 MB of weights against a weight budget of 0.85 x 64 MiB),
