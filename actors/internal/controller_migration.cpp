@@ -115,6 +115,7 @@ void finish(controller_self self, const std::string& outcome) {
   auto& st = self->state;
   auto& run = *st.migration;
   const double secs = seconds_since(self, run.started);
+  std::string handed_back, loss; // groups it left that were lost meanwhile (given back to the node-loss path)
   st.last_migration_json = json::write(migration_json(self, run, outcome));
   for (auto& s : st.groups)
     s.migrating = false;
@@ -132,6 +133,10 @@ void finish(controller_self self, const std::string& outcome) {
       if (!s.retired && s.actor) {
         s.leaving = false;
         s.retiring = false;
+      } else if (!s.retired && !s.down.empty()) { // lost meanwhile: the node-loss path's again (re-placed now,
+        s.leaving = false;                         // restored when its node rejoins), as if it never left
+        handed_back += (handed_back.empty() ? "" : ", ") + s.plan.name;
+        loss = loss.empty() ? s.down : loss;
       }
     }
     for (std::size_t i = 0; i < run.targets.size(); ++i) { // built and down: never part of a placement
@@ -145,7 +150,13 @@ void finish(controller_self self, const std::string& outcome) {
                                 "serve on, those it built and that serve stay", run.id, outcome, secs, run.failed);
     st.problems.push_back("re-placement " + run.id + " failed: " + run.failed);
   }
+  const auto id = run.id;
   st.migration.reset();
+  if (!handed_back.empty()) { // their replicas count again: re-placed on the devices that serve nothing
+    logger("controller")->warn("re-placement {} failed: the lost group(s) {} it left are the placement's again",
+                               id, handed_back);
+    replace_lost_now(self, loss);
+  }
 }
 
 } // namespace

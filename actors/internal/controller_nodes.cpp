@@ -411,6 +411,10 @@ void retire_group(controller_self self, std::size_t g, const std::string& why) {
   retire(self, g, why);
 }
 
+void replace_lost_now(controller_self self, const std::string& cause) {
+  reconcile(self, true, cause);
+}
+
 std::size_t requests_on(const controller_state& st, std::size_t g) {
   return in_flight_on(st, g);
 }

@@ -640,6 +640,47 @@ TEST_CASE("a node that rejoins while a migration that dropped its lost group run
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
 }
 
+TEST_CASE("a failed migration hands a group it left on a lost node back: its model is re-placed and it is restored "
+          "on rejoin") {
+  two_node_rig c{"n0:0", "n1:0"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n1:0
+  // g0 is kept, tiny-bert moves from g1 (n1:0) to c (n0:2)
+  REQUIRE(c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "c", "devices": ["n0:2"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  REQUIRE(c.backends->size() == 3); // g0, g1, and c loading
+  c.kill("n1");                     // g1, which leaves, is lost: the migration goes on
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  (*c.backends)[2]->sticky = make_error("device", "cpu:2: illegal address"); // and c's device fails
+  REQUIRE((*c.backends)[2]->complete("load", "illegal address"));
+  c.pump_all();
+  auto st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.migration_json.empty());
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"failed\"") && Catch::Contains("group c could not be built"));
+  // tiny-bert lost its last replica with g1: the node-loss path re-places it on n0
+  auto bert = groups_of(c.list(), "tiny-bert");
+  CHECK(bert.count("g1") == 1); // shown as lost
+  bert.erase("g1");
+  REQUIRE(bert.size() == 1);
+  const auto r = *bert.begin();
+  CHECK(r != "c");
+  CHECK_THAT(st.groups_json, Catch::Contains("\"state\":\"replacement\""));
+  c.send("tiny-bert");
+  c.pump_all();
+  c.collect();
+  CHECK(c.by_status[request_status::ok] == 1);
+  // n1 rejoins: g1 is restored and the replacement retires
+  c.join("n1");
+  c.pump_all();
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"g1"});
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0"});
+  c.send("tiny-bert");
+  c.send("tiny-gpt");
+  c.pump_all();
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::ok] == 3);
+}
+
 namespace {
 
 /// The re-planner's profile: one model per device (40 MB of weights against a weight budget of 0.85 x 64 MiB),
