@@ -18,7 +18,10 @@
 //   retiring). A node lost during a migration that builds a group there ends it `failed` at once (the reason
 //   names the node and the group); the groups it left that have not stopped serve on, the groups it built
 //   elsewhere stay, and the node-loss path re-places the lost replicas. A node lost that holds only groups
-//   the migration leaves or keeps: it goes on (a kept group there is re-placed like any lost group).
+//   the migration leaves or keeps: it goes on (a kept group there is re-placed like any lost group). When
+//   such a migration fails later, the groups it left that were lost meanwhile are the placement's again
+//   (their replicas re-placed at once, the groups restored when their node rejoins); a group it dropped or
+//   that left when it completed is never restored.
 #include <string>
 #include <vector>
 

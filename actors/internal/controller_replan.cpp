@@ -142,6 +142,9 @@ void on_replan_tick(controller_self self) {
   self->delayed_send(self, tick_period(st), placement_atom_v, tick_atom_v);
   if (!st.ready || st.migration || st.replan_seq != 0)
     return; // one at a time
+  const auto busy = migration_blocker(st);
+  if (busy.empty()) // settled: a later deferral for the same reason is a new one
+    st.replan_deferred.clear();
   auto v = view_of(self);
   bool fell_back = false;
   auto d = ask(st, v, fell_back);
@@ -154,7 +157,7 @@ void on_replan_tick(controller_self self) {
   // new placement. While the node-loss path is still moving (a replacement group loading, a group retiring
   // or stopping) a migration could not start: the re-plan is deferred (outcome `deferred`, with the reason)
   // until it settles, without planning.
-  if (auto busy = migration_blocker(st); !busy.empty())
+  if (!busy.empty())
     return defer(st, "a migration could not start now: " + busy);
   std::set<config::device_ref> excluded;
   std::string without;
