@@ -819,3 +819,38 @@ TEST_CASE("a policy re-plan beside a failed device plans without it") {
   CHECK(c.by_status[request_status::failed] == 1); // the request on the failing device
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
 }
+
+TEST_CASE("a policy re-plan whose node is lost while it plans is deferred with the reason and nothing changes") {
+  replan_rig c{"n0:0", "n1:0"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n1:0
+  c.send_load();
+  // the policy's timer fires and n1 dies at once: its loss reaches the controller after the re-plan started
+  // (on all four devices) and before its candidate is taken
+  c.sched.advance_time(std::chrono::seconds(301));
+  caf::anon_send_exit(c.nodes.at("n1"), caf::exit_reason::kill);
+  REQUIRE(c.sched.prioritize(c.nodes.at("n1")));
+  c.sched.run_once(); // n1 goes; the controller's mailbox now holds the timer, then the loss
+  c.run();
+  auto st = c.placement();
+  INFO(st.replan_json);
+  CHECK_THAT(st.replan_json, Catch::Contains("\"outcome\":\"deferred\"") &&
+                               Catch::Contains("the cluster changed while planning: ") &&
+                               !Catch::Contains("planned_without"));
+  CHECK(st.migration_json.empty());
+  CHECK(st.generation == 0);
+  CHECK(c.replans("failed") == 0);
+  CHECK(c.replans("deferred") == 1);
+  // once the replacement serves, the next re-plan plans without n1 and is applied
+  c.pump_all();
+  c.send_load();
+  c.check_after(std::chrono::seconds(301));
+  st = c.placement();
+  INFO(st.replan_json);
+  CHECK_THAT(st.replan_json, Catch::Contains("\"outcome\":\"applied\"") &&
+                               Catch::Contains("\"planned_without\":\"n1:0, but node n1 is lost"));
+  CHECK(c.serve_through_migration() < 400);
+  CHECK(c.placement().generation == 1);
+  CHECK_THAT(c.placement().groups_json, !Catch::Contains("n1:0"));
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::failed] == 0);
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
