@@ -56,7 +56,12 @@ void prepare_actor_system_config(caf::actor_system_config& sys_cfg, const config
     return;
   sys_cfg.load<caf::io::middleman>();
   sys_cfg.set("middleman.heartbeat-interval", caf::timespan{cfg.runtime.heartbeat_interval});
-  sys_cfg.set("middleman.connection-timeout", caf::timespan{cfg.runtime.node_timeout});
+  // The controller's heartbeats find a node that stopped answering within node_timeout
+  // (actors/internal/controller_nodes.cpp) and say so ("no heartbeat answer for N ms"). The middleman's own
+  // timeout is only a backstop behind them: at node_timeout it raced them and, when it won, a hung node was
+  // reported as an unreachable link (the flaky `e2e multinode node_hung` under ASan).
+  sys_cfg.set("middleman.connection-timeout",
+              caf::timespan{2 * cfg.runtime.node_timeout + cfg.runtime.heartbeat_interval});
   sys_cfg.set("middleman.app-identifiers", std::vector<std::string>{"switchyard-0.1"});
 }
 

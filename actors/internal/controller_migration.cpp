@@ -115,6 +115,7 @@ void finish(controller_self self, const std::string& outcome) {
   auto& st = self->state;
   auto& run = *st.migration;
   const double secs = seconds_since(self, run.started);
+  std::string handed_back, loss; // groups it left that were lost meanwhile (given back to the node-loss path)
   st.last_migration_json = json::write(migration_json(self, run, outcome));
   for (auto& s : st.groups)
     s.migrating = false;
@@ -132,6 +133,10 @@ void finish(controller_self self, const std::string& outcome) {
       if (!s.retired && s.actor) {
         s.leaving = false;
         s.retiring = false;
+      } else if (!s.retired && !s.down.empty()) { // lost meanwhile: the node-loss path's again (re-placed now,
+        s.leaving = false;                         // restored when its node rejoins), as if it never left
+        handed_back += (handed_back.empty() ? "" : ", ") + s.plan.name;
+        loss = loss.empty() ? s.down : loss;
       }
     }
     for (std::size_t i = 0; i < run.targets.size(); ++i) { // built and down: never part of a placement
@@ -145,10 +150,53 @@ void finish(controller_self self, const std::string& outcome) {
                                 "serve on, those it built and that serve stay", run.id, outcome, secs, run.failed);
     st.problems.push_back("re-placement " + run.id + " failed: " + run.failed);
   }
+  const auto id = run.id;
   st.migration.reset();
+  if (!handed_back.empty()) { // their replicas count again: re-placed on the devices that serve nothing
+    logger("controller")->warn("re-placement {} failed: the lost group(s) {} it left are the placement's again",
+                               id, handed_back);
+    replace_lost_now(self, loss);
+  }
 }
 
 } // namespace
+
+std::string device_unavailable(const controller_state& st, config::device_ref d) {
+  const auto& node = st.cfg->nodes[static_cast<std::size_t>(d.node)].name;
+  if (!st.nodes.count(node)) {
+    auto why = st.lost_nodes.find(node);
+    return devices_label(*st.cfg, {d}) + ", but node " + node + " is "
+           + (why == st.lost_nodes.end() ? std::string{"not registered"} : why->second)
+           + ": plan on the devices of the nodes present, or wait until it rejoins";
+  }
+  const group_slot* failed_on = nullptr; // a group down because a device of it failed
+  for (const auto& s : st.groups)
+    if (!s.retired && s.down_code == error_code::device_error &&
+        std::find(s.plan.devices.begin(), s.plan.devices.end(), d) != s.plan.devices.end())
+      failed_on = &s;
+  if (st.suspect_devices.count(d) || failed_on)
+    return devices_label(*st.cfg, {d}) + ", which failed ("
+           + (failed_on ? failed_on->down : std::string{"a group on it went down or could not be built"})
+           + "): plan without it, or wait until its node rejoins";
+  return {};
+}
+
+std::string migration_blocker(const controller_state& st) {
+  for (const auto& s : st.groups) {
+    if (s.retired)
+      continue;
+    const std::string what = "group " + s.plan.name + (s.replacement ? " (re-placed after " + s.origin + ")" : "");
+    if (!s.down.empty() && !s.actor && s.stages_stopping == 0 && !s.replacement)
+      continue; // down for good: a migration drops it
+    if (!s.down.empty() || !s.actor || s.stages_stopping > 0 || s.retiring)
+      return what + " is " + (!s.down.empty() ? "down (" + s.down + ") and its stages are still stopping"
+                              : s.retiring ? "retiring (the configured placement is whole again)" : "stopping")
+             + ": try again once it is gone";
+    if (!s.ready)
+      return what + " is still loading its replicas: try again once it serves";
+  }
+  return {};
+}
 
 std::vector<planned_group> served_groups(const controller_state& st) {
   std::vector<planned_group> out;
@@ -168,46 +216,22 @@ placement_answer start_migration(controller_self self, std::vector<planned_group
   // Beside a node loss (or a failed device): the groups that serve now, replacement groups included, are the
   // placement migrated from; groups that are down are dropped from it (never restored, also not when their
   // node rejoins); the plan may use only devices of present nodes that did not fail.
+  if (auto busy = migration_blocker(st); !busy.empty())
+    return {placement_outcome::conflict, "", busy};
   std::vector<std::size_t> current, dropped;
   for (std::size_t g = 0; g < st.groups.size(); ++g) {
     const auto& s = st.groups[g];
     if (s.retired)
       continue;
-    const std::string what = "group " + s.plan.name + (s.replacement ? " (re-placed after " + s.origin + ")" : "");
-    if (!s.down.empty() && !s.actor && s.stages_stopping == 0 && !s.replacement) {
+    if (!s.down.empty() && !s.actor && s.stages_stopping == 0 && !s.replacement)
       dropped.push_back(g);
-      continue;
-    }
-    if (!s.down.empty() || !s.actor || s.stages_stopping > 0 || s.retiring)
-      return {placement_outcome::conflict, "",
-              what + " is " + (!s.down.empty() ? "down (" + s.down + ") and its stages are still stopping"
-                               : s.retiring ? "retiring (the configured placement is whole again)" : "stopping")
-                + ": try again once it is gone"};
-    if (!s.ready)
-      return {placement_outcome::conflict, "", what + " is still loading its replicas: try again once it serves"};
-    current.push_back(g);
+    else
+      current.push_back(g);
   }
   for (const auto& t : target)
-    for (const auto& d : t.devices) {
-      const auto& node = st.cfg->nodes[static_cast<std::size_t>(d.node)].name;
-      if (!st.nodes.count(node)) {
-        auto why = st.lost_nodes.find(node);
-        return {placement_outcome::conflict, "",
-                "group " + t.name + " needs device " + devices_label(*st.cfg, {d}) + ", but node " + node + " is "
-                  + (why == st.lost_nodes.end() ? std::string{"not registered"} : why->second)
-                  + ": plan on the devices of the nodes present, or wait until it rejoins"};
-      }
-      const group_slot* failed_on = nullptr; // a group down because a device of it failed
-      for (const auto& s : st.groups)
-        if (!s.retired && s.down_code == error_code::device_error &&
-            std::find(s.plan.devices.begin(), s.plan.devices.end(), d) != s.plan.devices.end())
-          failed_on = &s;
-      if (st.suspect_devices.count(d) || failed_on)
-        return {placement_outcome::conflict, "",
-                "group " + t.name + " needs device " + devices_label(*st.cfg, {d}) + ", which failed ("
-                  + (failed_on ? failed_on->down : std::string{"a group on it went down or could not be built"})
-                  + "): plan without it, or wait until its node rejoins"};
-    }
+    for (const auto& d : t.devices)
+      if (auto why = device_unavailable(st, d); !why.empty())
+        return {placement_outcome::conflict, "", "group " + t.name + " needs device " + why};
   std::vector<group_shape> cur_shapes, tgt_shapes;
   for (auto g : current)
     cur_shapes.push_back(shape_of(st.groups[g].plan));

@@ -18,7 +18,10 @@
 //   retiring). A node lost during a migration that builds a group there ends it `failed` at once (the reason
 //   names the node and the group); the groups it left that have not stopped serve on, the groups it built
 //   elsewhere stay, and the node-loss path re-places the lost replicas. A node lost that holds only groups
-//   the migration leaves or keeps: it goes on (a kept group there is re-placed like any lost group).
+//   the migration leaves or keeps: it goes on (a kept group there is re-placed like any lost group). When
+//   such a migration fails later, the groups it left that were lost meanwhile are the placement's again
+//   (their replicas re-placed at once, the groups restored when their node rejoins); a group it dropped or
+//   that left when it completed is never restored.
 #include <string>
 #include <vector>
 
@@ -49,5 +52,14 @@ void migration_step(controller_self self);
 /// The groups served now (not leaving, not retired, not down), as planned groups (the re-placement policies
 /// plan from them).
 std::vector<planned_group> served_groups(const controller_state& st);
+
+/// Why device `d` may not take a group now (its node is not present, or it failed: the text after "needs
+/// device "), or empty. start_migration refuses a plan on such a device; the re-planner plans without them.
+std::string device_unavailable(const controller_state& st, config::device_ref d);
+
+/// Why no migration may start now although the cluster serves (a replacement group still loading, a group
+/// retiring or stopping: start_migration's 409 conflict), or empty. A group down for good (its stages stopped,
+/// not a replacement) is no obstacle: a migration drops it.
+std::string migration_blocker(const controller_state& st);
 
 } // namespace sy::actors::internal

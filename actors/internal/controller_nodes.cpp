@@ -81,9 +81,10 @@ bool live(const group_slot& s) {
 }
 
 /// A configured group that is down and can be rebuilt now: its nodes are all back, its devices not suspect,
-/// the stages of its last build stopped.
+/// the stages of its last build stopped. Never a retired group (e.g. one a migration dropped while it was
+/// down: its `down` stays, but it is gone for good).
 bool restorable(const controller_state& st, const group_slot& s) {
-  return !s.replacement && !s.leaving && !s.actor && !s.down.empty() && s.down_code != error_code::device_error
+  return !s.retired && !s.replacement && !s.leaving && !s.actor && !s.down.empty() && s.down_code != error_code::device_error
          && s.stages_stopping == 0 && nodes_present(st, s);
 }
 
@@ -408,6 +409,10 @@ void on_request_done(controller_self self, std::size_t g) {
 
 void retire_group(controller_self self, std::size_t g, const std::string& why) {
   retire(self, g, why);
+}
+
+void replace_lost_now(controller_self self, const std::string& cause) {
+  reconcile(self, true, cause);
 }
 
 std::size_t requests_on(const controller_state& st, std::size_t g) {

@@ -57,6 +57,9 @@ void on_request_done(controller_self self, std::size_t g);
 /// Retires group g (a replacement no longer needed, a group a migration leaves): it must have nothing in
 /// flight; its actor stops and its stages stop (their answers free its devices and reconcile again).
 void retire_group(controller_self self, std::size_t g, const std::string& why);
+/// Re-places the replicas below their configured count now, as after a loss (`cause`: the loss, for the log
+/// and the replacement groups' origin). A failed migration calls it when it hands lost groups back.
+void replace_lost_now(controller_self self, const std::string& cause);
 /// Requests accepted on group g and not answered yet.
 std::size_t requests_on(const controller_state& st, std::size_t g);
 /// Why `model` has no ready group, for the refusal (e.g. "group across lost: node b lost ...; re-placed on

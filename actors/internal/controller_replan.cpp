@@ -1,6 +1,7 @@
 #include "actors/internal/controller_replan.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/blocking_actor.hpp>
 #include <caf/send.hpp>
 
@@ -37,7 +38,21 @@ void count(controller_state& st, std::uint64_t seq, const std::string& outcome, 
     o.set("planning_s", r->planning_s);
   if (!migration.empty())
     o.set("migration", migration);
+  if (!st.replan_without.empty() && outcome != "deferred")
+    o.set("planned_without", st.replan_without);
   st.last_replan_json = json::write(o);
+}
+
+/// The policy asked for a re-plan that cannot run now (why): counted `deferred` once per reason (the policy
+/// asks again at every check, and the re-plan starts as soon as the cluster lets it).
+void defer(controller_state& st, const std::string& why) {
+  if (why == st.replan_deferred)
+    return;
+  st.replan_deferred = why;
+  const auto seq = ++st.replans_started;
+  st.replan_without.clear();
+  count(st, seq, "deferred", why);
+  logger("controller")->warn("re-placement policy {}: re-plan deferred: {}", st.replan_name, why);
 }
 
 /// Plug-in faults of the re-placement policy so far (sy_policy_faults_total{kind="replacement"}).
@@ -127,11 +142,37 @@ void on_replan_tick(controller_self self) {
   self->delayed_send(self, tick_period(st), placement_atom_v, tick_atom_v);
   if (!st.ready || st.migration || st.replan_seq != 0)
     return; // one at a time
+  const auto busy = migration_blocker(st);
+  if (busy.empty()) // settled: a later deferral for the same reason is a new one
+    st.replan_deferred.clear();
   auto v = view_of(self);
   bool fell_back = false;
   auto d = ask(st, v, fell_back);
   if (!d.act)
     return; // (a fallback is logged by the guard: its 1st, 10th, 100th, ... fault)
+  // Beside a node loss (or a failed device) the candidate is planned on the devices present, so that its
+  // migration can start: the re-placement policy keeps adapting the placement to the load while a node is
+  // away (a node may stay lost for hours, a failed device until its node restarts; deferring until then
+  // would freeze the placement), and the node-loss path's replacement groups become ordinary groups of the
+  // new placement. While the node-loss path is still moving (a replacement group loading, a group retiring
+  // or stopping) a migration could not start: the re-plan is deferred (outcome `deferred`, with the reason)
+  // until it settles, without planning.
+  if (!busy.empty())
+    return defer(st, "a migration could not start now: " + busy);
+  std::set<config::device_ref> excluded;
+  std::string without;
+  for (std::size_t n = 0; n < st.cfg->nodes.size(); ++n)
+    for (std::size_t i = 0; i < st.cfg->nodes[n].devices.size(); ++i) {
+      const config::device_ref dev{static_cast<int>(n), static_cast<int>(i)};
+      if (auto why = device_unavailable(st, dev); !why.empty()) {
+        excluded.insert(dev);
+        without += (without.empty() ? "" : "; ") + why.substr(0, why.find(": plan "));
+      }
+    }
+  if (excluded.size() == static_cast<std::size_t>(st.cfg->device_count()))
+    return defer(st, "no device is present to plan on: " + without);
+  st.replan_deferred.clear();
+  st.replan_without = without;
   st.last_replan = self->clock().now();
   const auto seq = ++st.replans_started; // > 0: names this re-plan (and seeds its trace)
   st.replan_seq = seq;
@@ -142,18 +183,29 @@ void on_replan_tick(controller_self self) {
   in.rates = v.observed_rps;
   in.duration_s = std::max(60.0, v.window_s);
   in.served = served_groups(st);
+  in.excluded = std::move(excluded);
   in.seed = seq;
-  logger("controller")->info("re-placement policy {}: re-planning ({})", st.replan_name, d.reason);
-  auto ctrl = controller_full_actor{self};
-  self->system().spawn<caf::detached>([in, ctrl, seq](caf::blocking_actor* planner) {
+  logger("controller")->info("re-placement policy {}: re-planning ({}){}", st.replan_name, d.reason,
+                             without.empty() ? std::string{} : " without " + without);
+  auto plan = [in, seq] {
     replan_output out;
     try {
       out = run_replan(in);
     } catch (const std::exception& e) { // the planner must not take the process down
       out.error = std::string{"the planner threw: "} + e.what();
     }
-    planner->send(ctrl, placement_atom_v,
-                  replan_report{seq, out.error, out.plan_json, out.served_score, out.candidate_score, out.planning_s});
+    return replan_report{seq, out.error, out.plan_json, out.served_score, out.candidate_score, out.planning_s};
+  };
+  // Under CAF's deterministic test scheduler (scheduler.policy "testing": one thread, a virtual clock) a
+  // thread of its own would race the scheduler's queue: the planner runs in place there, and its report
+  // still arrives as a message, as from the detached actor.
+  if (caf::get_or(self->system().config(), "scheduler.policy", caf::atom("stealing")) == caf::atom("testing")) {
+    self->send(self, placement_atom_v, plan());
+    return;
+  }
+  auto ctrl = controller_full_actor{self};
+  self->system().spawn<caf::detached>([plan, ctrl](caf::blocking_actor* planner) {
+    planner->send(ctrl, placement_atom_v, plan());
   });
 }
 
@@ -204,6 +256,9 @@ void on_replan_report(controller_self self, const replan_report& r) {
       st.assumed_rps = st.replan_rates;
       break;
     case placement_outcome::busy: count(st, r.seq, "busy", a.reason, &r, a.id); break;
+    case placement_outcome::conflict: // a node lost, a device failed or a group lost meanwhile: nothing changed
+      count(st, r.seq, "deferred", "the cluster changed while planning: " + a.reason, &r);
+      break;
     default: count(st, r.seq, "failed", "the migration could not start: " + a.reason, &r); break;
   }
   logger("controller")->info("re-placement policy {}: candidate {:.3f} vs served {:.3f} (planned in {:.3f} s): {} {}",

@@ -9,8 +9,17 @@
 // start, then the rates of the last re-plan) and, for the second question, the planner's predicted
 // attainment of the candidate and of the placement served on those rates. Outcomes are counted in
 // sy_replans_total{policy, outcome}: applied, kept (the candidate is not better), unchanged (it is the
-// placement served), failed (the planner, or the migration could not start), busy; every re-plan started
-// ends in exactly one of them, also shown as GET /v2/placement's "replan".last.
+// placement served), failed (the planner, or the migration could not start), busy, deferred (see below);
+// every re-plan started ends in exactly one of them, also shown as GET /v2/placement's "replan".last.
+//
+// Beside a node loss or a failed device (controller_nodes.hpp): the planner plans on the devices present
+// only (lost nodes' and failed devices' are left out, named in "replan".last.planned_without), so the
+// candidate's migration can start and drops the groups that are down, like a POSTed plan; once the node
+// rejoins its devices are planned on again. While the node-loss path still moves (a replacement group
+// loading, a group retiring or stopping: start_migration would refuse) the policy's re-plan is `deferred`
+// with that reason, without planning, counted once per reason, and starts at the first check after it
+// settled. A candidate whose migration is refused with a conflict (a node lost or a group changed while it
+// was planned) also ends `deferred`: nothing changed, the policy asks again.
 //
 // An isolated plug-in policy (plugins: [{isolate: true}]) decides in its policy host: each question blocks
 // the controller at most the plug-in's deadline_ms; a fault (timeout, crash, no host, a bad reply) is

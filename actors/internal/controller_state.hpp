@@ -140,6 +140,8 @@ struct controller_state {
   std::map<std::string, double> replan_rates; // the rates it plans on
   std::string last_replan_reason;  // the policy's last word, for the log and GET
   std::string last_replan_json;    // the last re-plan's outcome (applied, kept, ...), for GET /v2/placement
+  std::string replan_deferred;     // the last deferral's reason (counted once), empty once a re-plan started
+  std::string replan_without;      // the devices the re-plan in flight plans without (lost, failed), for GET
 };
 
 /// Histogram bounds (seconds) of every latency histogram.

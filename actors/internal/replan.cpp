@@ -62,6 +62,23 @@ std::map<std::string, double> rates_of_workload(const config::cluster_config& cf
   return out;
 }
 
+config::cluster_config without_devices(const config::cluster_config& cfg,
+                                       const std::set<config::device_ref>& excluded) {
+  auto out = cfg;
+  out.placement.groups.clear();
+  out.nodes.clear();
+  for (std::size_t n = 0; n < cfg.nodes.size(); ++n) {
+    auto node = cfg.nodes[n];
+    node.devices.clear();
+    for (std::size_t d = 0; d < cfg.nodes[n].devices.size(); ++d)
+      if (!excluded.count(config::device_ref{static_cast<int>(n), static_cast<int>(d)}))
+        node.devices.push_back(cfg.nodes[n].devices[d]);
+    if (!node.devices.empty())
+      out.nodes.push_back(std::move(node));
+  }
+  return out;
+}
+
 replan_output run_replan(const replan_inputs& in) {
   replan_output out;
   const auto& cfg = *in.cfg;
@@ -88,7 +105,13 @@ replan_output run_replan(const replan_inputs& in) {
     out.error = "no arrivals to plan for";
     return out;
   }
-  auto planning = cfg;
+  if (in.excluded.size() >= static_cast<std::size_t>(cfg.device_count())) {
+    out.error = "no device is present to plan on";
+    return out;
+  }
+  // Planned on the devices present; the served placement (on devices present too) is scored on the whole
+  // cluster's config, where its device references hold.
+  auto planning = in.excluded.empty() ? cfg : without_devices(cfg, in.excluded);
   planning.placement.mode = config::placement_mode::policy;
   const auto t0 = std::chrono::steady_clock::now();
   auto dp = sim::plan_deployment(planning, *in.db, t);

@@ -4,8 +4,13 @@
 // simulator's predicted attainment of the placement served on the same trace, so that the re-placement
 // policy compares like with like. Blocking (100s of ms for mp-search); pure function of its inputs; any
 // thread (the controller runs it in a detached actor, controller_replan.cpp).
+//
+// The candidate uses only the devices present: devices of lost nodes and devices that failed are `excluded`,
+// and the planner plans on the cluster without them (without_devices), so that the controller never starts a
+// migration that needs a device it cannot build on (README "Beside a node loss").
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +26,7 @@ struct replan_inputs {
   std::map<std::string, double> rates; // requests/s per model
   double duration_s = 60;              // of the synthetic trace
   std::vector<planned_group> served;   // the placement served now
+  std::set<config::device_ref> excluded; // devices the candidate may not use (lost nodes, failed devices)
   std::uint64_t seed = 1;
 };
 
@@ -34,6 +40,12 @@ struct replan_output {
 };
 
 replan_output run_replan(const replan_inputs& in);
+
+/// `cfg` without the `excluded` devices: a node keeps its other devices (each keeps its ordinal, so plans name
+/// them as in `cfg`: "node:ordinal"), a node left without any is dropped; explicit groups are cleared (their
+/// device indices would not hold). The planner's cluster for a re-plan beside a node loss.
+[[nodiscard]] config::cluster_config without_devices(const config::cluster_config& cfg,
+                                                     const std::set<config::device_ref>& excluded);
 
 /// Per-model request rates of a trace (requests / its span), by model name; empty for < 2 requests.
 std::map<std::string, double> rates_of_workload(const config::cluster_config& cfg);

@@ -1,173 +1,16 @@
-// Live migration through the real controller, groups and stages (issue 11 §2) on the test coordinator: a
-// node stand-in answers spawn_stage with stages over manual backends; requests keep coming while the
-// placement changes, and every one of them gets exactly one answer.
+// Live migration through the real controller, groups and stages (issue 11 §2) on the test coordinator
+// (migration_rig.hpp): requests keep coming while the placement changes, and every one of them gets exactly
+// one answer; beside node loss (issue 9 §3): nodes lost and rejoining during a migration.
 #include <catch2/catch.hpp>
 
-#include <map>
-#include <set>
-
-#include "actor_fixture.hpp"
-#include "config/cluster_config.hpp"
+#include "migration_rig.hpp"
 
 using namespace sy;
 using namespace sy::messages;
 using namespace std::chrono_literals;
-using sy::test::manual_backend;
-
-namespace {
-
-const char* yaml = R"(
-nodes:
-  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
-models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
-placement:
-  groups:
-    - {name: g0, devices: [0], models: [tiny-gpt]}
-    - {name: g1, devices: [1], models: [tiny-bert]}
-policies: {admission: none, batching: none}
-)";
-
-struct migration_rig : test::fixture {
-  test::manual_backends backends = std::make_shared<std::vector<std::shared_ptr<manual_backend>>>();
-  controller_full_actor ctrl;
-  node_actor node;                          // the first node
-  std::map<std::string, node_actor> nodes;  // every node, by name
-  std::uint64_t next_id = 1;
-  std::map<std::uint64_t, std::string> sent; // id -> model
-  std::map<std::uint64_t, int> answers;      // id -> how many answers
-  std::map<request_status, int> by_status;
-  std::vector<std::string> reject_reasons;
-
-  explicit migration_rig(const char* config_yaml = yaml, std::vector<std::string> node_names = {"n0"}) {
-    auto c = config::parse_config(config_yaml, "test.yaml");
-    REQUIRE(c);
-    auto spawned = actors::spawn_controller(sys, std::make_shared<const config::cluster_config>(*c));
-    REQUIRE(spawned);
-    ctrl = *spawned;
-    for (const auto& name : node_names)
-      join(name);
-    node = nodes.at(node_names.front());
-    pump_all();
-  }
-
-  /// Node `name` joins (again: a fresh node actor, as a restarted `switchyard node`).
-  void join(const std::string& name) {
-    nodes[name] = test::spawn_manual_node(sys, backends);
-    self->send(ctrl, register_atom_v, node_registration{name, nodes[name], {}});
-    run();
-  }
-
-  /// Node `name` dies (its actor is killed: the controller's down handler sees a lost node).
-  void kill(const std::string& name) {
-    caf::anon_send_exit(nodes.at(name), caf::exit_reason::kill);
-    run();
-  }
-
-  ~migration_rig() {
-    caf::anon_send(ctrl, stop_atom_v);
-    pump_all();
-  }
-
-  /// Completes at most `n` pending device ops (oldest first, round the backends), with time passing.
-  void pump(int n) {
-    for (int done = 0; done < n;) {
-      run();
-      bool any = false;
-      for (std::size_t i = 0; i < backends->size() && done < n; ++i) {
-        auto b = (*backends)[i];
-        if (b->complete()) {
-          any = true;
-          ++done;
-          run();
-        }
-      }
-      sched.advance_time(5ms);
-      run();
-      if (!any)
-        break;
-    }
-  }
-
-  void pump_all() {
-    for (int i = 0; i < 1000; ++i) {
-      std::size_t pending = 0;
-      for (auto& b : *backends)
-        pending += b->ops.size();
-      pump(1000);
-      std::size_t after = 0;
-      for (auto& b : *backends)
-        after += b->ops.size();
-      if (pending == 0 && after == 0)
-        break;
-    }
-    sched.advance_time(1s);
-    run();
-  }
-
-  void send(const std::string& model) {
-    auto id = next_id++;
-    sent[id] = model;
-    self->send(ctrl, infer_atom_v, infer_request{request_id{id}, model, {static_cast<std::int32_t>(id % 50)}, std::nullopt});
-  }
-
-  void collect() {
-    bool more = true;
-    while (more)
-      self->receive(
-        [&](infer_response& r) {
-          ++answers[r.id.value];
-          ++by_status[r.status];
-          if (r.status == request_status::rejected)
-            reject_reasons.push_back(r.reason);
-        },
-        caf::after(0s) >> [&] { more = false; });
-  }
-
-  placement_answer post(const std::string& body) {
-    auto h = self->request(ctrl, caf::infinite, placement_atom_v, body);
-    run();
-    placement_answer out;
-    h.receive([&](placement_answer& a) { out = a; }, [&](caf::error&) { FAIL("no placement answer"); });
-    return out;
-  }
-
-  placement_status placement() {
-    auto h = self->request(ctrl, caf::infinite, placement_atom_v);
-    run();
-    placement_status out;
-    h.receive([&](placement_status& s) { out = s; }, [&](caf::error&) { FAIL("no placement status"); });
-    return out;
-  }
-
-  metrics_snapshot metrics() {
-    auto h = self->request(ctrl, caf::infinite, metrics_atom_v);
-    run();
-    metrics_snapshot out;
-    h.receive([&](metrics_snapshot& s) { out = s; }, [&](caf::error&) { FAIL("no metrics"); });
-    return out;
-  }
-
-  std::vector<model_info> list() {
-    auto h = self->request(ctrl, caf::infinite, list_atom_v);
-    run();
-    std::vector<model_info> out;
-    h.receive([&](std::vector<model_info>& l) { out = l; }, [&](caf::error&) { FAIL("no list"); });
-    return out;
-  }
-};
-
-std::set<std::string> groups_of(const std::vector<model_info>& l, const std::string& model) {
-  std::set<std::string> out;
-  for (auto& m : l)
-    if (m.name == model)
-      for (auto& r : m.replicas)
-        out.insert(r.group);
-  return out;
-}
-
-} // namespace
+using sy::test::groups_of;
+using sy::test::migration_rig;
+using sy::test::two_node_rig;
 
 TEST_CASE("a live migration under load moves the models and answers every accepted request exactly once") {
   migration_rig c;
@@ -270,33 +113,9 @@ TEST_CASE("a bad plan is refused with the reason and nothing changes; the same p
   CHECK(groups_of(l, "tiny-gpt") == std::set<std::string>{"g0"});
 }
 
-namespace {
-
-// Two nodes: n0 with three devices, n1 with one (issue 11 §2 beside issue 9 §3's node loss).
-const char* two_nodes = R"(
-nodes:
-  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
-  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
-models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
-placement:
-  groups:
-    - {name: g0, devices: ["n0:0"], models: [tiny-gpt]}
-    - {name: g1, devices: ["n0:1"], models: [tiny-bert]}
-policies: {admission: none, batching: none}
-)";
-
-void check_each_answered_once(migration_rig& c) {
-  CHECK(c.answers.size() == c.sent.size());
-  for (auto& [id, n] : c.answers)
-    CHECK(n == 1);
-}
-
-} // namespace
 
 TEST_CASE("a node lost during a migration that builds there ends it failed naming the node and the old groups serve on") {
-  migration_rig c{two_nodes, {"n0", "n1"}};
+  two_node_rig c;
   for (int i = 0; i < 3; ++i) {
     c.send("tiny-gpt");
     c.send("tiny-bert");
@@ -323,7 +142,7 @@ TEST_CASE("a node lost during a migration that builds there ends it failed namin
   }
   c.pump_all();
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::failed] == 0); // x served nothing yet: nothing was in flight there
   CHECK(c.by_status[request_status::ok] == static_cast<int>(c.sent.size()));
   auto l = c.list();
@@ -337,7 +156,7 @@ TEST_CASE("a node lost during a migration that builds there ends it failed namin
 }
 
 TEST_CASE("a node lost during a migration that only leaves groups there lets the migration complete") {
-  migration_rig c{two_nodes, {"n0", "n1"}};
+  two_node_rig c;
   // first move tiny-bert onto n1 (g1 leaves), then move it back while n1 is lost
   REQUIRE(c.post(R"({"groups": [{"name": "a", "devices": ["n0:0"], "models": ["tiny-gpt"]},
                                  {"name": "b", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
@@ -357,26 +176,14 @@ TEST_CASE("a node lost during a migration that only leaves groups there lets the
   c.send("tiny-gpt");
   c.pump_all();
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::ok] == 2);
   CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"c"});
 }
 
 TEST_CASE("beside a lost node a plan on its devices is refused 409 with the reason and one on the devices present "
           "migrates from the replacement and drops the lost group for good") {
-  migration_rig c{R"(
-nodes:
-  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
-  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
-models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
-placement:
-  groups:
-    - {name: g0, devices: ["n0:0"], models: [tiny-gpt]}
-    - {name: g1, devices: ["n1:0"], models: [tiny-bert]}
-policies: {admission: none, batching: none}
-)", {"n0", "n1"}};
+  two_node_rig c{"n0:0", "n1:0"};
   c.kill("n1"); // g1 is lost; a replacement group loads tiny-bert on a spare device of n0
   auto loading = c.post(R"({"groups": [{"devices": ["n0:0"], "models": ["tiny-gpt"]},
                                         {"devices": ["n0:2"], "models": ["tiny-bert"]}]})");
@@ -406,11 +213,7 @@ policies: {admission: none, batching: none}
   REQUIRE(a.outcome == placement_outcome::accepted);
   auto running = c.placement().migration_json;
   CHECK(running.find("\"dropped\":[\"g1\"]") != std::string::npos);
-  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
-    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
-    c.pump(2);
-  }
-  c.pump_all();
+  CHECK(c.serve_through_migration() < 400);
   auto st = c.placement();
   INFO(st.last_json);
   CHECK(st.generation == 1);
@@ -419,15 +222,25 @@ policies: {admission: none, batching: none}
   CHECK(served.count("w") == 1);
   CHECK(served.count(r) == 0); // the replacement left
   CHECK(served.count("g1") == 0);
-  // n1 rejoins: g1 was dropped by the migration and stays gone
+  // n1 rejoins: g1 was dropped by the migration and stays gone (nothing is built on n1)
+  const auto stages = c.backends->size();
   c.join("n1");
   c.pump_all();
+  CHECK(c.backends->size() == stages);
   CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"w"});
   CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0", "w"});
   c.send("tiny-bert");
   c.pump_all();
+  // and its device is free for the next placement
+  REQUIRE(c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "w", "devices": ["n0:2"], "models": ["tiny-bert", "tiny-gpt"]},
+                                 {"name": "v", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  CHECK(c.serve_through_migration() < 400);
+  CHECK(c.placement().generation == 2);
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"v", "w"});
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::failed] == 0);
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
   for (auto& reason : c.reject_reasons)
@@ -436,19 +249,7 @@ policies: {admission: none, batching: none}
 }
 
 TEST_CASE("a node lost during a migration that keeps a group there lets it complete while the lost replica is re-placed") {
-  migration_rig c{R"(
-nodes:
-  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
-  - {name: n1, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
-models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
-placement:
-  groups:
-    - {name: g0, devices: ["n1:0"], models: [tiny-gpt]}
-    - {name: g1, devices: ["n0:0"], models: [tiny-bert]}
-policies: {admission: none, batching: none}
-)", {"n0", "n1"}};
+  two_node_rig c{"n1:0", "n0:0"};
   for (int i = 0; i < 3; ++i)
     c.send("tiny-bert");
   c.run();
@@ -458,11 +259,7 @@ policies: {admission: none, batching: none}
                                   {"name": "z", "devices": ["n0:1"], "models": ["tiny-bert"]}]})");
   REQUIRE(a.outcome == placement_outcome::accepted);
   c.kill("n1"); // the kept g0 is lost: the node-loss path re-places tiny-gpt, on n0:2 (n0:0 is y's)
-  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
-    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
-    c.pump(2);
-  }
-  c.pump_all();
+  CHECK(c.serve_through_migration() < 400);
   auto st = c.placement();
   INFO(st.last_json);
   CHECK(st.generation == 1);
@@ -476,25 +273,14 @@ policies: {admission: none, batching: none}
   c.send("tiny-bert");
   c.pump_all();
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g0
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
   CHECK(c.by_status[request_status::ok] > 0);
 }
 
 TEST_CASE("a plan on a device that failed is refused 409 with the device's fault and one without it drops its group") {
-  migration_rig c{R"(
-nodes:
-  - {name: n0, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
-models:
-  - {preset: tiny-gpt, weights: {seed: 1}, slo_ms: 5000}
-  - {preset: tiny-bert, weights: {seed: 2}, slo_ms: 5000}
-placement:
-  groups:
-    - {name: g0, devices: [0], models: [tiny-gpt]}
-    - {name: g1, devices: [1], models: [tiny-bert]}
-policies: {admission: none, batching: none}
-)"};
+  migration_rig c; // g0 on n0:0, g1 on n0:1, n0:2 free
   // g1's device fails on a forward: g1 goes down, a replacement loads tiny-bert on the spare n0:2
   (*c.backends)[1]->sticky = make_error("device", "cpu:1: illegal address");
   c.send("tiny-bert");
@@ -513,17 +299,167 @@ policies: {admission: none, batching: none}
                                         {"devices": ["n0:2"], "models": ["tiny-bert"]}]})");
   REQUIRE(without.outcome == placement_outcome::accepted);
   CHECK(c.placement().migration_json.find("\"dropped\":[\"g1\"]") != std::string::npos);
-  for (int rounds = 0; rounds < 400 && !c.placement().migration_json.empty(); ++rounds) {
-    c.send(rounds % 2 ? "tiny-bert" : "tiny-gpt");
-    c.pump(2);
-  }
-  c.pump_all();
+  CHECK(c.serve_through_migration() < 400);
   CHECK(c.placement().generation == 1);
   CHECK(groups_of(c.list(), "tiny-bert").count("g1") == 0);
   c.send("tiny-bert");
   c.pump_all();
   c.collect();
-  check_each_answered_once(c);
+  c.check_each_answered_once();
   CHECK(c.by_status[request_status::failed] == 1);
   CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
+
+TEST_CASE("a node that rejoins while a migration keeps its group there gets the group restored, the replacement "
+          "retires, the migration completes and every request is answered once") {
+  two_node_rig c{"n1:0", "n0:0"}; // g0: tiny-gpt on n1:0, g1: tiny-bert on n0:0
+  for (int i = 0; i < 3; ++i)
+    c.send("tiny-bert");
+  c.run();
+  // g0 is kept; z is built on the free n0:1, y waits for n0:0, which g1 frees once z serves tiny-bert
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n1:0"], "models": ["tiny-gpt"]},
+                                  {"name": "y", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "z", "devices": ["n0:1"], "models": ["tiny-bert"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  c.kill("n1"); // the kept g0 is lost: the node-loss path re-places tiny-gpt on n0:2
+  c.pump(2);
+  c.join("n1"); // back while the migration still runs: g0 is restored on n1:0
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  CHECK(c.serve_through_migration() < 400);
+  auto st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.generation == 1);
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"done\""));
+  // the placement is the plan: g0 (restored), y and z serve; the replacement for g0 retired
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0", "y"});
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"z"});
+  for (const auto& g : {"g0", "y", "z"})
+    CHECK_THAT(st.groups_json, Catch::Contains("{\"name\":\"" + std::string{g} + "\""));
+  CHECK_THAT(st.groups_json, !Catch::Contains("\"down\"") && !Catch::Contains("\"replacement\"") &&
+                               !Catch::Contains("\"loading\"") && !Catch::Contains("g1"));
+  CHECK(c.metrics().replacements == 1);
+  // new requests are served by the groups GET shows
+  c.collect();
+  const auto ok_before = c.by_status[request_status::ok];
+  c.send("tiny-gpt");
+  c.send("tiny-gpt");
+  c.send("tiny-bert");
+  c.pump_all();
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::ok] == ok_before + 3);
+  CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g0 when n1 was lost
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
+
+TEST_CASE("a node that rejoins while a migration leaves its group there does not get that group back") {
+  two_node_rig c{"n0:0", "n1:0"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n1:0
+  for (int i = 0; i < 3; ++i) {
+    c.send("tiny-gpt");
+    c.send("tiny-bert");
+  }
+  c.pump_all();
+  // g0 is kept, tiny-bert moves from g1 (n1:0) to c (n0:2)
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "c", "devices": ["n0:2"], "models": ["tiny-bert"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  c.kill("n1"); // g1, which leaves, is lost with it
+  c.join("n1"); // and its node is back before c serves
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  CHECK(c.serve_through_migration() < 400);
+  auto st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.generation == 1);
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"done\""));
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"c"});
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0"});
+  CHECK_THAT(st.groups_json, !Catch::Contains("g1") && !Catch::Contains("n1:0"));
+  // n1:0 is free: a plan may use it
+  REQUIRE(c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "c", "devices": ["n0:2"], "models": ["tiny-bert"]},
+                                 {"name": "d", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  CHECK(c.serve_through_migration() < 400);
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"c", "d"});
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+  CHECK(c.by_status[request_status::failed] == 0); // nothing was in flight on g1 when n1 was lost
+}
+
+TEST_CASE("a node that rejoins while a migration that dropped its lost group runs gets nothing built and its device "
+          "is free afterwards") {
+  two_node_rig c{"n0:0", "n1:0"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n1:0
+  c.kill("n1");                   // g1 is lost; a replacement serves tiny-bert on n0
+  c.pump_all();
+  for (int i = 0; i < 3; ++i) {
+    c.send("tiny-gpt");
+    c.send("tiny-bert");
+  }
+  c.run();
+  auto a = c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                  {"name": "w", "devices": ["n0:2"], "models": ["tiny-bert", "tiny-gpt"]}]})");
+  REQUIRE(a.outcome == placement_outcome::accepted);
+  CHECK_THAT(c.placement().migration_json, Catch::Contains("\"dropped\":[\"g1\"]"));
+  const auto stages = c.backends->size();
+  c.join("n1"); // back while the migration runs
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  CHECK(c.serve_through_migration() < 400);
+  auto st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.generation == 1);
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"done\""));
+  CHECK(c.backends->size() == stages); // nothing was built after the join (w started at the POST, on n0:2)
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"w"});
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0", "w"});
+  CHECK_THAT(st.groups_json, !Catch::Contains("n1:0") && !Catch::Contains("\"replacement\""));
+  REQUIRE(c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "w", "devices": ["n0:2"], "models": ["tiny-bert", "tiny-gpt"]},
+                                 {"name": "v", "devices": ["n1:0"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  CHECK(c.serve_through_migration() < 400);
+  CHECK(c.placement().generation == 2);
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"v", "w"});
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::failed] == 0);
+  CHECK(c.by_status[request_status::deadline_exceeded] == 0);
+}
+
+TEST_CASE("a failed migration hands a group it left on a lost node back: its model is re-placed and it is restored "
+          "on rejoin") {
+  two_node_rig c{"n0:0", "n1:0"}; // g0: tiny-gpt on n0:0, g1: tiny-bert on n1:0
+  // g0 is kept, tiny-bert moves from g1 (n1:0) to c (n0:2)
+  REQUIRE(c.post(R"({"groups": [{"name": "g0", "devices": ["n0:0"], "models": ["tiny-gpt"]},
+                                 {"name": "c", "devices": ["n0:2"], "models": ["tiny-bert"]}]})")
+            .outcome == placement_outcome::accepted);
+  REQUIRE(c.backends->size() == 3); // g0, g1, and c loading
+  c.kill("n1");                     // g1, which leaves, is lost: the migration goes on
+  REQUIRE_FALSE(c.placement().migration_json.empty());
+  (*c.backends)[2]->sticky = make_error("device", "cpu:2: illegal address"); // and c's device fails
+  REQUIRE((*c.backends)[2]->complete("load", "illegal address"));
+  c.pump_all();
+  auto st = c.placement();
+  INFO(st.last_json << "\n" << st.groups_json);
+  CHECK(st.migration_json.empty());
+  CHECK_THAT(st.last_json, Catch::Contains("\"state\":\"failed\"") && Catch::Contains("group c could not be built"));
+  // tiny-bert lost its last replica with g1: the node-loss path re-places it on n0
+  auto bert = groups_of(c.list(), "tiny-bert");
+  CHECK(bert.count("g1") == 1); // shown as lost
+  bert.erase("g1");
+  REQUIRE(bert.size() == 1);
+  const auto r = *bert.begin();
+  CHECK(r != "c");
+  CHECK_THAT(st.groups_json, Catch::Contains("\"state\":\"replacement\""));
+  c.send("tiny-bert");
+  c.pump_all();
+  c.collect();
+  CHECK(c.by_status[request_status::ok] == 1);
+  // n1 rejoins: g1 is restored and the replacement retires
+  c.join("n1");
+  c.pump_all();
+  CHECK(groups_of(c.list(), "tiny-bert") == std::set<std::string>{"g1"});
+  CHECK(groups_of(c.list(), "tiny-gpt") == std::set<std::string>{"g0"});
+  c.send("tiny-bert");
+  c.send("tiny-gpt");
+  c.pump_all();
+  c.check_each_answered_once();
+  CHECK(c.by_status[request_status::ok] == 3);
 }

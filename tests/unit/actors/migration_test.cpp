@@ -8,6 +8,7 @@
 #include "actors/internal/arrival_stats.hpp"
 #include "actors/internal/migration.hpp"
 #include "actors/internal/placement_input.hpp"
+#include "actors/internal/replan.hpp"
 #include "config/cluster_config.hpp"
 
 using namespace sy;
@@ -229,4 +230,36 @@ TEST_CASE("a plan posted while serving is checked against the deployment with th
     REQUIRE_FALSE(r);
     CHECK(r.err().message.find(src) == 0);
   }
+}
+
+TEST_CASE("the re-planner's cluster without lost or failed devices keeps the others' names and ordinals") {
+  auto c = config::parse_config(R"(
+nodes:
+  - {name: a, address: 127.0.0.1:0, devices: {kind: cpu, count: 3, memory: 64MiB}}
+  - {name: b, address: 127.0.0.1:1, devices: {kind: cpu, count: 1, memory: 64MiB}}
+  - {name: c, address: 127.0.0.1:2, devices: {kind: cpu, count: 2, memory: 32MiB}}
+models:
+  - {preset: tiny-gpt, weights: {seed: 1}}
+placement:
+  groups:
+    - {devices: ["a:0"], models: [tiny-gpt]}
+    - {devices: ["b:0"], models: [tiny-gpt]}
+)", "test.yaml");
+  REQUIRE(c);
+  // b is lost (its only device), a:1 failed
+  auto r = without_devices(*c, {config::device_ref{1, 0}, config::device_ref{0, 1}});
+  REQUIRE(r.nodes.size() == 2);
+  CHECK(r.nodes[0].name == "a");
+  REQUIRE(r.nodes[0].devices.size() == 2);
+  CHECK(r.nodes[0].devices[0].ordinal == 0);
+  CHECK(r.nodes[0].devices[1].ordinal == 2); // "a:2" in a plan, as in the whole cluster
+  CHECK(r.nodes[1].name == "c");
+  CHECK(r.nodes[1].devices.size() == 2);
+  CHECK(r.nodes[1].devices[0].memory_bytes == 32 << 20);
+  CHECK(r.device_count() == 4);
+  CHECK(r.placement.groups.empty()); // their device indices would not hold
+  CHECK(r.models.size() == 1);
+  auto same = without_devices(*c, {});
+  CHECK(same.device_count() == 6);
+  CHECK(same.nodes.size() == 3);
 }
