@@ -26,6 +26,27 @@ struct probe_model {
   double live_ttft = 0, live_tpot = 0; // medians of the probe generations
 };
 
+/// Sends `requests` requests of one model (model index 0 of a one-model trace), one at a time `gap` seconds apart
+/// over one msgpack connection, and waits for every answer (30 s each).
+auto probe_run(std::uint16_t port, const std::string& model, int requests, double gap, int prompt,
+               int new_tokens) {
+  sim::trace tr;
+  tr.models = {model};
+  for (int r = 0; r < requests; ++r) {
+    sim::trace_request q;
+    q.arrival_s = r * gap;
+    q.model = 0;
+    q.input_tokens = prompt;
+    q.output_tokens = new_tokens;
+    tr.requests.push_back(q);
+  }
+  driver::driver_options d;
+  d.port = port;
+  d.connections = 1;
+  d.answer_timeout = std::chrono::milliseconds(30000);
+  return driver::run_open_loop(tr, d);
+}
+
 } // namespace
 
 status measure_runtime_overhead(const config::cluster_config& cfg, policies::profile_db& db,
@@ -89,20 +110,8 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
   // latency + 20 ms, at least 0.1 s): request_s = median live latency - the simulator's stage latencies.
   double one_pass_request = std::numeric_limits<double>::infinity();
   for (const auto& p : one_pass) {
-    sim::trace tr;
-    tr.models = {p.name};
     const double gap = std::max(0.1, 3 * p.pred_ttft + 0.02);
-    for (int r = 0; r < o.requests; ++r) {
-      sim::trace_request q;
-      q.arrival_s = r * gap;
-      q.input_tokens = p.prompt;
-      tr.requests.push_back(q);
-    }
-    driver::driver_options d;
-    d.port = (*service)->ports().msgpack;
-    d.connections = 1;
-    d.answer_timeout = std::chrono::milliseconds(30000);
-    auto run = driver::run_open_loop(tr, d);
+    auto run = probe_run((*service)->ports().msgpack, p.name, o.requests, gap, p.prompt, 0);
     if (!run) {
       result = run.err();
       break;
@@ -155,22 +164,8 @@ status measure_runtime_overhead(const config::cluster_config& cfg, policies::pro
       break;
     // One generation at a time: each sent when the previous one should be done (3x its predicted time,
     // at least 0.1 s), so that nothing queues and the difference to the prediction is the runtime's own.
-    sim::trace tr;
-    tr.models = {p.name};
     const double gap = std::max(0.1, 3 * (p.pred_ttft + (p.new_tokens - 1) * p.pred_tpot) + 0.02);
-    for (int r = 0; r < o.requests; ++r) {
-      sim::trace_request q;
-      q.arrival_s = r * gap;
-      q.model = 0;
-      q.input_tokens = p.prompt;
-      q.output_tokens = p.new_tokens;
-      tr.requests.push_back(q);
-    }
-    driver::driver_options d;
-    d.port = (*service)->ports().msgpack;
-    d.connections = 1;
-    d.answer_timeout = std::chrono::milliseconds(30000);
-    auto run = driver::run_open_loop(tr, d);
+    auto run = probe_run((*service)->ports().msgpack, p.name, o.requests, gap, p.prompt, p.new_tokens);
     if (!run) {
       result = run.err();
       break;

@@ -175,14 +175,15 @@ json.dump(db, open(f"{d}/bad.json", "w"))
 e["gen_hop_s"] = "fast"
 json.dump(db, open(f"{d}/bad2.json", "w"))
 PY
-  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/bad.json" -o "$dir/x.json" 2>"$dir/err"; rc=$?
-  test $rc -eq 1 || fail "negative gen_hop_s: exit code $rc"
-  grep -q "entry 0 (model 'tiny-gpt'): field 'gen_hop_s': expected a finite non-negative number of seconds, found -0.001" \
-    "$dir/err" || fail "negative gen_hop_s message: $(cat "$dir/err")"
-  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/bad2.json" -o "$dir/x.json" 2>"$dir/err"; rc=$?
-  test $rc -eq 1 || fail "non-numeric gen_hop_s: exit code $rc"
-  grep -q "field 'gen_hop_s': expected a number of seconds, found string" "$dir/err" \
-    || fail "non-numeric gen_hop_s message: $(cat "$dir/err")"
+  # --runtime-only DB refused: exit code 1 and the message (a grep pattern)
+  refused() {
+    "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/$1" -o "$dir/x.json" 2>"$dir/err"; rc=$?
+    test $rc -eq 1 || fail "$2: exit code $rc"
+    grep -q "$3" "$dir/err" || fail "$2 message: $(cat "$dir/err")"
+  }
+  refused bad.json "negative gen_hop_s" \
+    "entry 0 (model 'tiny-gpt'): field 'gen_hop_s': expected a finite non-negative number of seconds, found -0.001"
+  refused bad2.json "non-numeric gen_hop_s" "field 'gen_hop_s': expected a number of seconds, found string"
   /usr/bin/python3 - "$dir" <<'PY' || fail "bad request_s / host_cores dbs"
 import json, sys
 d = sys.argv[1]
@@ -193,14 +194,9 @@ db["entries"][0].pop("request_s")
 db["host_cores"] = 0
 json.dump(db, open(f"{d}/bad4.json", "w"))
 PY
-  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/bad3.json" -o "$dir/x.json" 2>"$dir/err"; rc=$?
-  test $rc -eq 1 || fail "negative request_s: exit code $rc"
-  grep -q "entry 0 (model 'tiny-gpt'): field 'request_s': expected a finite non-negative number of seconds, found -0.5" \
-    "$dir/err" || fail "negative request_s message: $(cat "$dir/err")"
-  "$sy" profile -c "$dir/probe.yaml" --runtime-only "$dir/bad4.json" -o "$dir/x.json" 2>"$dir/err"; rc=$?
-  test $rc -eq 1 || fail "host_cores 0: exit code $rc"
-  grep -q "field 'host_cores': expected a number of cores in \[1, 65536\], found 0" "$dir/err" \
-    || fail "host_cores 0 message: $(cat "$dir/err")"
+  refused bad3.json "negative request_s" \
+    "entry 0 (model 'tiny-gpt'): field 'request_s': expected a finite non-negative number of seconds, found -0.5"
+  refused bad4.json "host_cores 0" "field 'host_cores': expected a number of cores in \[1, 65536\], found 0"
   ;;
 *) fail "unknown mode $2" ;;
 esac
