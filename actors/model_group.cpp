@@ -43,6 +43,7 @@
 #include "actors/internal/ttft_predictor.hpp"
 #include "actors/spawn.hpp"
 #include "messages/logging.hpp"
+#include "messages/step_events.hpp"
 
 namespace sy::actors {
 
@@ -389,16 +390,6 @@ bool send_batch(self_ptr self, const std::string& name) {
   return true;
 }
 
-/// `--log-level trace`: a step planned and sent to stage 0, or its result back (steady-clock microseconds;
-/// scripts/step_trace.py).
-void trace_group_step(const char* what, const std::string& model, std::uint64_t step_id, int seqs, time_point at) {
-  static const auto log = sy::logger("group");
-  if (!log->should_log(spdlog::level::trace))
-    return;
-  log->trace("step_trace group {} model {} step {} seqs {} at_us {}", what, model, step_id, seqs,
-             std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count());
-}
-
 /// Plans and sends the next generation steps of `name` while the pipeline has room: up to one per stage
 /// (disjoint sequences), within the group's in-flight limit.
 void send_steps(self_ptr self, const std::string& name, model_entry& m, int limit) {
@@ -415,14 +406,20 @@ void send_steps(self_ptr self, const std::string& name, model_entry& m, int limi
     ++m.in_pipeline;
     ++st.in_flight;
     ++st.steps_in_flight;
-    if (static const auto log = sy::logger("group"); log->should_log(spdlog::level::trace)) {
-      int tokens = 0;
+    if (step_events_wanted()) { // messages/step_events.hpp: `--log-level trace`, `replay --fit-profile`
+      step_event ev;
+      ev.group = self->id();
+      ev.model = name;
+      ev.step = step->step_id;
+      ev.seqs = static_cast<int>(step->seqs.size());
       for (auto c : step->counts)
-        tokens += c;
+        ev.tokens += c;
       const auto t = m.gen->terms(step->step_id);
-      log->trace("step_trace group plan model {} step {} seqs {} tokens {} decodes {} ctx {} pairs {} at_us {}", name,
-                 step->step_id, step->seqs.size(), tokens, t.decodes, t.context, t.prefill_pairs,
-                 std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
+      ev.decodes = t.decodes;
+      ev.ctx = t.context;
+      ev.pairs = t.prefill_pairs;
+      ev.at = now;
+      emit_step_event(ev);
     }
     self->send(st.stages.front(), std::move(*step));
   }
@@ -580,7 +577,16 @@ void on_step(self_ptr self, step_result& r) {
   --m.in_pipeline;
   --st.in_flight;
   --st.steps_in_flight;
-  trace_group_step("result", r.model, r.step_id, static_cast<int>(r.tokens.size()), self->clock().now());
+  if (step_events_wanted()) { // messages/step_events.hpp: `--log-level trace`, `replay --fit-profile`
+    step_event ev;
+    ev.point = step_point::result;
+    ev.group = self->id();
+    ev.model = r.model;
+    ev.step = r.step_id;
+    ev.seqs = static_cast<int>(r.tokens.size());
+    ev.at = self->clock().now();
+    emit_step_event(ev);
+  }
   auto out = m.gen->on_result(r, self->clock().now());
   if (r.code == stage_error::none) // measured: group -> every stage -> group, with its prompt tokens
     m.step_fit.add(out.prefill_tokens, std::chrono::duration<double>(r.elapsed).count());

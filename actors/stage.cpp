@@ -47,6 +47,7 @@
 #include "actors/spawn.hpp"
 #include "gpu/sampling.hpp"
 #include "messages/logging.hpp"
+#include "messages/step_events.hpp"
 
 namespace sy::actors {
 
@@ -184,18 +185,25 @@ void forward_entry(self_ptr self, const Entry& e) {
     self->send(self->state.next, e);
 }
 
-/// `--log-level trace`: one line per step event on this stage (submitted to the device, its work handled
-/// here), steady-clock microseconds: what scripts/step_trace.py reads to split a live step's time.
-void trace_step(self_ptr self, const char* what, const step_entry& e, time_point at) {
-  static const auto log = logger("stage");
-  if (!log->should_log(spdlog::level::trace))
-    return;
-  int tokens = 0;
+/// A step's point on this stage (messages/step_events.hpp: `--log-level trace` lines for scripts/step_trace.py,
+/// `replay --fit-profile`'s observer).
+step_event stage_step_event(self_ptr self, step_point what, const step_entry& e, time_point at) {
+  step_event ev;
+  ev.point = what;
+  ev.group = self->state.group ? self->state.group.id() : 0;
+  ev.model = e.model;
+  ev.step = e.step_id;
+  ev.stage = self->state.index;
+  ev.seqs = static_cast<int>(e.seqs.size());
   for (auto c : e.counts)
-    tokens += c;
-  log->trace("step_trace stage {} {} model {} step {} seqs {} tokens {} at_us {}", self->state.index, what, e.model,
-             e.step_id, e.seqs.size(), tokens,
-             std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count());
+    ev.tokens += c;
+  ev.at = at;
+  return ev;
+}
+
+void trace_step(self_ptr self, step_point what, const step_entry& e, time_point at) {
+  if (step_events_wanted())
+    emit_step_event(stage_step_event(self, what, e, at));
 }
 
 void on_batch_done(self_ptr self, pending_op& op, batch_entry& b, stage_error code, const std::string& error);
@@ -254,12 +262,11 @@ bool try_start(self_ptr self, entry& e) {
     auto out = std::make_shared<tensor>();
     const bool local_next = st.next && st.next->node() == self->node();
     auto done = completion(self, token);
-    if (static const auto log = logger("stage"); log->should_log(spdlog::level::trace))
-      done = [done = std::move(done), index = st.index, id = se->step_id, model = se->model](status s) {
+    if (step_events_wanted())
+      done = [done = std::move(done), ev = stage_step_event(self, step_point::device, *se, now)](status s) mutable {
         // on the device's thread: when its work on the step ended (the completion message follows)
-        logger("stage")->trace("step_trace stage {} device model {} step {} at_us {}", index, model, id,
-                               std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch()).count());
+        ev.at = std::chrono::steady_clock::now();
+        emit_step_event(ev);
         done(std::move(s));
       };
     auto res = st.backend->step(se->model, se->seqs, se->counts, se->input, out, local_next, std::move(done));
@@ -267,7 +274,7 @@ bool try_start(self_ptr self, entry& e) {
       fail_step(self, *se, classify(self, res.err().category), res.err().to_string());
       return true;
     }
-    trace_step(self, "submit", *se, now);
+    trace_step(self, step_point::submit, *se, now);
     ++slot.in_flight;
     st.pending.emplace(token, pending_op{std::move(e), std::move(out), now, behind, false, {}, stage_error::none});
     return true;
@@ -455,7 +462,7 @@ void report_kv(self_ptr self) {
 
 void on_step_done(self_ptr self, pending_op& op, step_entry& e, stage_error code, const std::string& error) {
   auto& st = self->state;
-  trace_step(self, "done", e, self->clock().now());
+  trace_step(self, step_point::done, e, self->clock().now());
   report_kv(self);
   --st.models[e.model].in_flight;
   if (code != stage_error::none)

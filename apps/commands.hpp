@@ -153,6 +153,7 @@ struct replay_options {
   std::string sim_mode;               // compat | batching | swapping; empty: from the deployment
   double slo_scale = 5;               // SLO of models without slo_ms: slo_scale x single-device latency
   bool force = false;                 // accept a profile made for another device kind than the deployment's
+  std::string fit_profile_path;       // live: sim_profile's generation costs fitted to the replay's steps
 };
 int run_replay(const replay_options&);
 

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <cstdlib>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -20,10 +22,12 @@
 #include "apps/replay/driver.hpp"
 #include "apps/replay/fit.hpp"
 #include "apps/replay/outputs.hpp"
+#include "apps/replay/step_fit.hpp"
 #include "apps/replay_sim.hpp"
 #include "apps/serve.hpp"
 #include "config/cluster_config.hpp"
 #include "messages/logging.hpp"
+#include "policies/profile.hpp"
 #include "sim/workload.hpp"
 
 namespace sy::apps {
@@ -156,6 +160,62 @@ void log_first_token_sources(const std::vector<driver::replay_record>& records) 
                          "ms over {} generations", diff[diff.size() / 2], diff.back(), diff.size());
 }
 
+/// --fit-profile: each generating model's (op, pp) in the deployment; a model in groups of different
+/// configs is left out (its steps would mix two cost models), with a warning.
+std::map<std::string, policies::parallel_config> generating_configs(const config::cluster_config& cfg) {
+  std::map<std::string, policies::parallel_config> out;
+  std::set<std::string> mixed;
+  for (const auto& g : cfg.placement.groups)
+    for (int m : g.models) {
+      const auto& mc = cfg.models[static_cast<std::size_t>(m)];
+      if (mc.spec.kind != gpu::arch::decoder)
+        continue;
+      const policies::parallel_config c{g.op, g.pp};
+      auto [it, fresh] = out.emplace(mc.name, c);
+      if (!fresh && !(it->second == c))
+        mixed.insert(mc.name);
+    }
+  for (const auto& name : mixed) {
+    logger("replay")->warn("--fit-profile: {} is served by groups of different (tensor, pipeline) degrees: not fitted",
+                           name);
+    out.erase(name);
+  }
+  return out;
+}
+
+/// --fit-profile: fits `db`'s generation costs to the recorded steps, logs what changed, writes `path`.
+status fit_profile(const std::vector<step_event>& events, const config::cluster_config& cfg,
+                   policies::profile_db& db, const std::string& path) {
+  auto log = logger("replay");
+  const auto configs = generating_configs(cfg);
+  auto fit = driver::fit_steps(events, configs, db);
+  if (!fit)
+    return fit.err();
+  log->info("--fit-profile: {} generation steps, {} seen whole; actor hop {:.3f} ms per hop (every generating entry's "
+            "gen_hop_s)", fit->steps, fit->complete_steps, fit->hop_s * 1e3);
+  for (const auto& mf : fit->models) {
+    if (mf.stages.empty()) {
+      log->warn("--fit-profile: {} not fitted: {}", mf.model, mf.why);
+      continue;
+    }
+    for (std::size_t k = 0; k < mf.stages.size(); ++k) {
+      const auto& f = mf.stages[k];
+      log->info("--fit-profile: {} stage {}: {} decode-only steps, {} with prefill; live device time {:.2f}x the "
+                "profile's; gen_step_s {:.4g} decode_s_per_seq {:.4g} decode_s_per_ctx {:.4g} prefill_s_per_token "
+                "{:.4g} prefill_s_per_pair {:.4g}; spread (sdlog) {:.3f}", mf.model, k, f.decode_steps,
+                f.prefill_steps, f.profile_s > 0 ? f.device_s / f.profile_s : 0.0, f.step_s, f.per_seq, f.per_ctx,
+                f.per_token, f.per_pair, f.sdlog);
+    }
+  }
+  if (auto st = driver::apply_step_fit(*fit, configs, db); !st)
+    return st;
+  make_parent(path);
+  if (auto st = db.save(path); !st)
+    return st;
+  log->info("--fit-profile: wrote {}", path);
+  return {};
+}
+
 } // namespace
 
 int run_replay(const replay_options& o) {
@@ -191,9 +251,24 @@ int run_replay(const replay_options& o) {
     log->error("--simulate and --target exclude each other: --simulate runs no cluster");
     return 2;
   }
-  if (!o.simulate && (!o.sim_profile.empty() || !o.sim_hardware.empty())) {
-    log->error("--profile and --hardware need --simulate");
+  if (!o.simulate && (!o.sim_hardware.empty() || (!o.sim_profile.empty() && o.fit_profile_path.empty()))) {
+    log->error("--profile and --hardware need --simulate (or, --profile, --fit-profile)");
     return 2;
+  }
+  // --fit-profile: the live replay's generation steps refit --profile's costs (apps/replay/step_fit.hpp).
+  std::optional<policies::profile_db> fit_db;
+  if (!o.fit_profile_path.empty()) {
+    if (o.simulate || !o.target.empty() || o.sim_profile.empty()) {
+      log->error("--fit-profile needs --profile (the profile to refit) and a live replay on an embedded cluster "
+                 "(neither --simulate nor --target: the steps are observed in this process)");
+      return 2;
+    }
+    auto db = policies::profile_db::load(o.sim_profile);
+    if (!db) {
+      log->error("{}", db.err().message);
+      return 2;
+    }
+    fit_db = std::move(*db);
   }
   // A policy placement is planned once, here, and both the live cluster and the simulator get its groups.
   std::optional<served_placement> planned;
@@ -215,9 +290,17 @@ int run_replay(const replay_options& o) {
       return 2;
     }
   } else {
+    std::optional<driver::step_recorder> steps;
+    if (fit_db)
+      steps.emplace();
     res = replay_live(o, *cfg, tr, service, planned ? &*planned : nullptr);
     if (service && !service->drain_and_stop(std::chrono::seconds(30)))
       log->warn("the embedded cluster still had requests in flight when it stopped");
+    if (res && fit_db)
+      if (auto st = fit_profile(steps->take(), *cfg, *fit_db, o.fit_profile_path); !st) {
+        log->error("{}", st.err().message);
+        return 1;
+      }
   }
   if (!res) {
     if (res.err().category == "usage") {
@@ -334,7 +417,10 @@ void add_replay_command(CLI::App& app, int& rc) {
   replay->add_option("--plots", o->plots_dir, "directory for latency CDF and attainment PNGs");
   replay->add_flag("--no-progress", o->no_progress, "no progress bar even on a terminal");
   replay->add_flag("--simulate", o->simulate, "simulate the trace on the config's placement instead of serving it");
-  replay->add_option("--profile", o->sim_profile, "--simulate: profile database (.json or .msgpack)");
+  replay->add_option("--profile", o->sim_profile, "--simulate (or --fit-profile): profile database (.json or .msgpack)");
+  replay->add_option("--fit-profile", o->fit_profile_path,
+                     "live: fit --profile's generation costs and actor hop to this replay's steps and write them "
+                     "here (the simulator then runs the engine as it ran in the runtime)");
   replay->add_option("--hardware", o->sim_hardware, "--simulate: analytic profile of this GPU (V100-16GB, ...)");
   replay->add_option("--sim-mode", o->sim_mode, "--simulate: compat|batching|swapping (default: the deployment's: "
                                                 "greedy batching -> batching up to its max_batch, else swapping)");

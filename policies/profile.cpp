@@ -86,8 +86,11 @@ status profile_entry::validate() const {
     }
   const bool any = std::any_of(std::begin(gen), std::end(gen), [](const auto& f) { return !f.second->empty(); });
   if (!any) {
-    if (!prefill_s_per_pair.empty())
-      return make_error("profile", entry_name(*this) + ": prefill_s_per_pair without the generation fields "
+    if (!prefill_s_per_pair.empty() || !gen_step_sdlog.empty() || gen_fitted_live)
+      return make_error("profile", entry_name(*this) + (gen_fitted_live ? ": gen_fitted_live"
+                                                        : !gen_step_sdlog.empty() ? ": gen_step_sdlog"
+                                                                                  : ": prefill_s_per_pair") +
+                                       " without the generation fields "
                                        "(gen_step_s, prefill_s_per_token, decode_s_per_seq, decode_s_per_ctx, "
                                        "kv_bytes_per_token)");
     return {};
@@ -102,6 +105,9 @@ status profile_entry::validate() const {
   }
   if (!prefill_s_per_pair.empty()) // optional
     if (auto st = check_values(*this, "prefill_s_per_pair", prefill_s_per_pair, pp, ""); !st)
+      return st;
+  if (!gen_step_sdlog.empty()) // optional
+    if (auto st = check_values(*this, "gen_step_sdlog", gen_step_sdlog, pp, ""); !st)
       return st;
   return {};
 }
@@ -205,7 +211,11 @@ json_value to_document(const profile_db& db) {
       o.set("kv_bytes_per_token", to_array(e.kv_bytes_per_token));
       if (!e.prefill_s_per_pair.empty()) // optional: absent when not measured (older outputs unchanged)
         o.set("prefill_s_per_pair", to_array(e.prefill_s_per_pair));
+      if (!e.gen_step_sdlog.empty())
+        o.set("gen_step_sdlog", to_array(e.gen_step_sdlog));
     }
+    if (e.gen_fitted_live)
+      o.set("gen_fitted_live", true);
     if (e.gen_hop_s > 0) // optional runtime overheads: absent when not measured (older outputs unchanged)
       o.set("gen_hop_s", e.gen_hop_s);
     if (e.gen_request_s > 0)
@@ -373,7 +383,8 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
                               std::pair{"decode_s_per_seq", &e.decode_s_per_seq},
                               std::pair{"decode_s_per_ctx", &e.decode_s_per_ctx},
                               std::pair{"kv_bytes_per_token", &e.kv_bytes_per_token},
-                              std::pair{"prefill_s_per_pair", &e.prefill_s_per_pair}})
+                              std::pair{"prefill_s_per_pair", &e.prefill_s_per_pair},
+                              std::pair{"gen_step_sdlog", &e.gen_step_sdlog}})
       if (o.get(key)) {
         auto v = d.vector<double>(o, key);
         if (!v)
@@ -391,6 +402,11 @@ result<profile_db> from_document(const json_value& doc, const std::string& sourc
                         json::write(*x));
         *field = x->as_number();
       }
+    if (const auto* x = o.get("gen_fitted_live")) {
+      if (!x->is_bool())
+        return d.fail(std::string{"field 'gen_fitted_live': expected true or false, found "} + kind_name(x->type()));
+      e.gen_fitted_live = x->as_bool();
+    }
     if (auto st = e.validate(); !st)
       return make_error("profile", source + ": entry " + std::to_string(i) + ": " + st.err().message);
     if (db.find(e.model, e.config))

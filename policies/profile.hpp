@@ -64,6 +64,15 @@ struct profile_entry {
   /// pp + 1 hops), latency that occupies no stage; gen_request_s: fixed seconds per generation request
   /// (client -> ingress -> request actor -> group, and the first token's way back), on top of the steps.
   double gen_hop_s = 0, gen_request_s = 0;
+  /// gen_fitted_live (optional, with the generation fields; default false): the generation costs were fitted
+  /// to the steps of a live replay (`switchyard replay --fit-profile`), whose device times already hold the
+  /// host's core sharing of that run: the simulator does not stretch these steps by host_cores again.
+  bool gen_fitted_live = false;
+  /// gen_step_sdlog[k] (optional, with the generation fields; empty: 0): how much live steps of stage k vary
+  /// around the model above, the spread of log(device time / the model's cost) over the steps fitted ((its
+  /// 84th - 16th percentile) / 2, `replay --fit-profile`). The generation simulator multiplies each step's
+  /// cost on stage k by exp(sdlog Z - sdlog^2 / 2), Z standard normal (mean 1; seeded, deterministic).
+  std::vector<double> gen_step_sdlog;
   /// request_s: fixed seconds per one-pass request in the serving runtime beyond its stages (client ->
   /// ingress -> request actor -> controller -> group -> first stage, and the answer's way back), measured
   /// the same way from one-pass requests sent one at a time (optional, 0 when not measured). The batching and

@@ -18,14 +18,11 @@ device's work on it ended (on the device thread), the completion handled by the 
 And for the whole run: the fraction of time each stage's device computed, and of that the fraction while
 another stage's device computed too (the overlap the simulator's host_cores sharing stretches).
 
-With --fit-profile OUT (needs --profile): OUT is PROFILE with the traced group's entries' generation costs
-replaced by what the live steps cost (per model and stage, least squares on the device times: decode-only
-steps a + decode_s_per_seq x decodes + decode_s_per_ctx x context; steps with prefill, after that, prefill_s_per_
-token x tokens + prefill_s_per_pair x pairs, non-negative), gen_hop_s the mean traced hop, and no host_cores
-(the device times already hold the cores' sharing): `replay --simulate --profile OUT` then shows what the
-simulator's scheduling gives when its costs are the live run's own.
+The same lines come from `switchyard --log-level trace replay --simulate ...` at simulated times (the
+simulator's steps, split the same way: what the simulator's scheduling made of each step). A profile fitted
+to live steps is `switchyard replay --profile P --fit-profile OUT` (apps/replay/step_fit.hpp).
 
-Usage: step_trace.py LOG [--profile PROFILE.json [--fit-profile OUT.json]]"""
+Usage: step_trace.py LOG [--profile PROFILE.json]"""
 import argparse
 import collections
 import json
@@ -76,10 +73,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("log")
     ap.add_argument("--profile")
-    ap.add_argument("--fit-profile")
     args = ap.parse_args()
-    if args.fit_profile and not args.profile:
-        raise SystemExit("--fit-profile needs --profile (the profile to copy)")
     steps = {k: s for k, s in parse(args.log).items() if "plan" in s and "result" in s}
     if not steps:
         raise SystemExit("no complete step_trace steps in " + args.log + " (run with --log-level trace)")
@@ -161,78 +155,7 @@ def main():
                         both += min(b, d) - max(a, c)
         print(f"  stage {k}: device busy {busy:.3f} s ({busy / (t1 - t0):.2f} of the span), "
               f"while another stage computed {both:.3f} s ({both / busy if busy else 0:.2f} of its busy time)")
-    if args.fit_profile:
-        fit_profile(steps, pp, args.profile, args.fit_profile)
 
-
-def nnls(rows, ys):
-    """Least squares with every coefficient >= 0 (a negative one is dropped and the rest refitted)."""
-    n = len(rows[0])
-    active = list(range(n))
-    while True:
-        x = [0.0] * n
-        if active:
-            m = len(active)
-            ata = [[sum(r[active[i]] * r[active[j]] for r in rows) for j in range(m)] for i in range(m)]
-            aty = [sum(r[active[i]] * y for r, y in zip(rows, ys)) for i in range(m)]
-            sol = solve(ata, aty)
-            if sol is None:
-                return x
-            for i, v in zip(active, sol):
-                x[i] = v
-        neg = [i for i in active if x[i] < 0]
-        if not neg:
-            return x
-        active.remove(min(neg, key=lambda i: x[i]))
-
-
-def solve(a, y):
-    m = len(a)
-    a = [row[:] + [v] for row, v in zip(a, y)]
-    for c in range(m):
-        p = max(range(c, m), key=lambda r: abs(a[r][c]))
-        if abs(a[p][c]) < 1e-300:
-            return None
-        a[c], a[p] = a[p], a[c]
-        for r in range(m):
-            if r != c:
-                f = a[r][c] / a[c][c]
-                a[r] = [u - f * v for u, v in zip(a[r], a[c])]
-    return [a[i][m] / a[i][i] for i in range(m)]
-
-
-def fit_profile(steps, pp, profile_path, out_path):
-    with open(profile_path) as f:
-        prof = json.load(f)
-    hops = []
-    for s in steps.values():
-        if all(("device", k) in s and ("submit", k) in s for k in range(pp)):
-            h = s[("submit", 0)] - s["plan"] + s["result"] - s[("device", pp - 1)]
-            h += sum(s[("submit", k + 1)] - s[("device", k)] for k in range(pp - 1))
-            hops.append(h / (pp + 1))
-    hop = statistics.fmean(hops)
-    for e in prof["entries"]:
-        if e.get("pp") != pp or e.get("op") != 1 or "gen_step_s" not in e:
-            continue
-        ms = [s for s in steps.values() if s["model"] == e["model"] and all(("busy", k) in s for k in range(pp))]
-        if not ms:
-            continue
-        for key in ("gen_step_s", "decode_s_per_seq", "decode_s_per_ctx", "prefill_s_per_token"):
-            e[key] = [0.0] * pp
-        e["prefill_s_per_pair"] = [0.0] * pp
-        for k in range(pp):
-            dec = [s for s in ms if s["tokens"] == s["decodes"]]
-            a, c1, c2 = nnls([[1.0, s["decodes"], s["ctx"]] for s in dec], [s[("busy", k)] for s in dec])
-            pre = [s for s in ms if s["tokens"] > s["decodes"]]
-            rest = [s[("busy", k)] - (a + c1 * s["decodes"] + c2 * s["ctx"]) for s in pre]
-            b, q = nnls([[s["tokens"] - s["decodes"], s["pairs"]] for s in pre], rest) if pre else (0.0, 0.0)
-            e["gen_step_s"][k], e["decode_s_per_seq"][k], e["decode_s_per_ctx"][k] = a, c1, c2
-            e["prefill_s_per_token"][k], e["prefill_s_per_pair"][k] = b, q
-        e["gen_hop_s"] = hop
-    prof.pop("host_cores", None)
-    with open(out_path, "w") as f:
-        json.dump(prof, f, indent=1)
-    print(f"\nwrote {out_path}: generation costs fitted to the live steps, gen_hop_s {hop * 1e3:.3f} ms, no host_cores")
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@
 // Time: a step enters stage 0 when stage 0 is free, stage k when stage k-1 is done with it and stage k is
 // free (the stages are FIFO), and takes the profile's cost there (profile_entry::step_seconds: linear in its
 // prefill tokens, decodes and their contexts, plus prefill_s_per_pair x the pairs its prefill chunks attend,
-// where the profile measured it); its tokens exist when the last stage
-// is done. The runtime's overheads, where the profile measured them (gen_hop_s, gen_request_s, else 0): every
+// where the profile measured it; x exp(sdlog Z - sdlog^2 / 2), Z a seeded standard normal, where the entry has
+// gen_step_sdlog; stretched by host_cores unless the entry is gen_fitted_live); its tokens exist when the last
+// stage is done. The runtime's overheads, where the profile measured them (gen_hop_s, gen_request_s, else 0): every
 // actor hop of a step (group -> stage 0, stage k -> k+1, last stage -> group) adds gen_hop_s of latency that
 // occupies no stage, and a request reaches its group's queue gen_request_s after its arrival (the ingress
 // and request actor, and the first token's way back to the client, folded into one delay; it is in every
@@ -44,8 +45,10 @@
 #include <deque>
 #include <limits>
 #include <queue>
+#include <random>
 #include <vector>
 
+#include "messages/step_events.hpp"
 #include "policies/profile.hpp"
 #include "sim/internal/compiled.hpp"
 
@@ -80,9 +83,11 @@ struct model_queue {
   int in_flight = 0;
   double pipeline_latency = 0;           // batch-1 one-pass, for admission
   double hop = 0, request = 0;           // the runtime's overheads (profile gen_hop_s, gen_request_s)
+  bool live = false;                     // costs fitted to live steps (gen_fitted_live): no host_cores stretch
   int member = -1;                       // index in group_state::members
   std::vector<const double*> coef;       // [k] -> 5 generation numbers of the config view
   std::vector<double> pair;              // [k] seconds per attended pair of a prefill chunk (0: none)
+  std::vector<double> sdlog;             // [k] spread of live step costs (gen_step_sdlog; 0: none)
 };
 
 /// A placed model of a group and its residency (swapping mode; otherwise always resident).
@@ -181,10 +186,12 @@ public:
         gs.members.back().queue = static_cast<int>(gs.models.size());
         q.hop = v->gen_hop[mu];
         q.request = v->gen_request[mu];
+        q.live = v->gen_live[mu] != 0;
         for (std::size_t k = 0; k < pp; ++k) {
           q.pipeline_latency += static_cast<double>(v->stage_lat[mu * pp + k]);
           q.coef.push_back(&v->gen[(mu * pp + k) * 5]);
           q.pair.push_back(v->gen_pair[mu * pp + k]);
+          q.sdlog.push_back(v->gen_sdlog[mu * pp + k]);
         }
         gs.models.push_back(std::move(q));
       }
@@ -443,18 +450,40 @@ private:
       // stage time.
       auto& mb = gs.members[static_cast<std::size_t>(q.member)];
       mb.last_use = ++use_clock_;
+      const bool traced = step_events_wanted();
+      step_event ev; // `--log-level trace`: the step as the runtime's group and stages report theirs
+      if (traced) {
+        ev.group = static_cast<std::uint64_t>(g);
+        ev.model = table_.model_names()[static_cast<std::size_t>(q.model)];
+        ev.step = steps_.size();
+        ev.seqs = static_cast<int>(st.members.size());
+        ev.tokens = static_cast<int>(prefill + decodes);
+        ev.decodes = static_cast<int>(decodes);
+        ev.ctx = static_cast<std::int64_t>(ctx);
+        ev.pairs = static_cast<std::int64_t>(pairs);
+        trace_point(ev, step_point::plan, -1, now);
+      }
       double t = now;
       for (std::size_t k = 0; k < gs.stage_free.size(); ++k) {
         const double* c = q.coef[k];
         const double start = std::max({t + q.hop, gs.stage_free[k], mb.ready[k]});
         const std::size_t slot = gs.share_base + k;
-        t = start + (c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx + q.pair[k] * pairs) * stretch(slot, start);
+        if (traced)
+          trace_point(ev, step_point::submit, static_cast<int>(k), t + q.hop);
+        t = start + (c[0] + c[1] * prefill + c[2] * decodes + c[3] * ctx + q.pair[k] * pairs) *
+                      (q.live ? 1.0 : stretch(slot, start)) * noise(q.sdlog[k]);
         gs.stage_free[k] = t;
+        if (traced) {
+          trace_point(ev, step_point::device, static_cast<int>(k), t);
+          trace_point(ev, step_point::done, static_cast<int>(k), t);
+        }
         if (opt_.host_cores > 0) {
           busy_from_[slot] = start;
           busy_to_[slot] = t;
         }
       }
+      if (traced)
+        trace_point(ev, step_point::result, -1, t + q.hop);
       ++q.in_flight;
       ++gs.in_flight;
       steps_.push_back(std::move(st));
@@ -607,6 +636,26 @@ private:
     return std::max(1.0, static_cast<double>(n) / opt_.host_cores) /
            std::max(1.0, static_cast<double>(own) / opt_.host_cores);
   }
+  // `--log-level trace` (messages/step_events.hpp): every simulated step in the runtime's step_trace lines, at
+  // simulated times, so that scripts/step_trace.py splits simulated steps as it splits live ones: submit is the
+  // step's arrival at the stage (after its hop), device and done its end there, result its way back.
+  static void trace_point(step_event& ev, step_point p, int stage, double at) {
+    ev.point = p;
+    ev.stage = stage;
+    ev.at = std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(at)));
+    emit_step_event(ev);
+  }
+  /// A step cost's factor for spread sdlog: exp(sdlog Z - sdlog^2 / 2), Z standard normal (Box-Muller on
+  /// the kernel's own seeded generator: the same draws on every platform); 1 without spread (no draw).
+  double noise(double sdlog) {
+    if (sdlog <= 0)
+      return 1.0;
+    const double u1 = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53, u2 = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.14159265358979323846 * u2);
+    return std::exp(sdlog * z - 0.5 * sdlog * sdlog);
+  }
+  std::mt19937_64 rng_{opt_.gen.noise_seed};
   std::uint64_t use_clock_ = 0;  // ticks per step planned (the members' last use, for the eviction policy)
   policies::eviction_fn eviction_ = opt_.eviction ? opt_.eviction : policies::eviction_fn{policies::lru_eviction_policy{}};
   bool swapping() const { return opt_.mode == sim_mode::swapping; }

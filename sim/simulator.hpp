@@ -80,6 +80,8 @@ struct sim_options {
     int token_budget = 256;
     int block_tokens = 16;
     bool admission = true;
+    /// The seed of the step cost draws of entries with gen_step_sdlog (policies/profile.hpp).
+    std::uint64_t noise_seed = 1;
   } gen{};
 };
 

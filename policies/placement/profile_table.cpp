@@ -95,6 +95,8 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
       v.gen_pair.assign(n * pp, 0.0);
       v.gen_hop.assign(n, 0.0);
       v.gen_request.assign(n, 0.0);
+      v.gen_live.assign(n, 0);
+      v.gen_sdlog.assign(n * pp, 0.0);
       v.request.assign(n, 0.0);
       t.configs_.push_back(e.config);
     }
@@ -124,10 +126,13 @@ result<profile_table> profile_table::build(std::vector<std::string> model_names,
         g[4] = e.kv_bytes_per_token[k];
         if (e.prefill_s_per_pair.size() == pp)
           v.gen_pair[m * pp + k] = e.prefill_s_per_pair[k];
+        if (e.gen_step_sdlog.size() == pp)
+          v.gen_sdlog[m * pp + k] = e.gen_step_sdlog[k];
       }
     }
     v.gen_hop[m] = e.gen_hop_s;
     v.gen_request[m] = e.gen_request_s;
+    v.gen_live[m] = e.gen_fitted_live ? 1 : 0;
     v.request[m] = e.request_s;
     v.has_gen[m] = e.has_generation() && e.gen_step_s.size() == pp && e.prefill_s_per_token.size() == pp &&
                            e.decode_s_per_seq.size() == pp && e.decode_s_per_ctx.size() == pp &&

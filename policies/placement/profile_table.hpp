@@ -33,6 +33,8 @@ struct config_view {
   std::vector<double> gen;
   std::vector<double> gen_pair;             // [m*pp + k] profile_entry::prefill_s_per_pair (0 where it has none)
   std::vector<double> gen_hop, gen_request; // [m] the runtime overheads (profile_entry::gen_hop_s, gen_request_s)
+  std::vector<char> gen_live;               // [m] profile_entry::gen_fitted_live: no host_cores stretch
+  std::vector<double> gen_sdlog;            // [m*pp + k] profile_entry::gen_step_sdlog (0: none)
   std::vector<double> request;              // [m] one-pass runtime overhead (profile_entry::request_s), 0: none
 };
 

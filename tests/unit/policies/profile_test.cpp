@@ -358,3 +358,47 @@ TEST_CASE("the one-pass runtime overhead request_s and the host's cores are opti
   REQUIRE(measured.ok());
   CHECK(measured->host_cores() == 1.25);
 }
+
+TEST_CASE("gen_fitted_live and gen_step_sdlog (replay --fit-profile) are optional: absent is false / empty and not "
+          "written, present round-trips, a wrong type, size or an entry without generation costs is refused") {
+  auto db = sample_db();
+  CHECK(db.to_json().find("gen_fitted_live") == std::string::npos);
+  CHECK(db.to_json().find("gen_step_sdlog") == std::string::npos);
+  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
+  e.gen_step_s = {0.004, 0.0041};
+  e.prefill_s_per_token = {1e-4, 1.1e-4};
+  e.decode_s_per_seq = {2e-4, 3e-4};
+  e.decode_s_per_ctx = {1e-7, 1e-7};
+  e.kv_bytes_per_token = {196608, 196608};
+  e.gen_fitted_live = true;
+  e.gen_step_sdlog = {0.16, 0.15};
+  REQUIRE(e.validate().ok());
+  db.put(e);
+  for (const auto& back : {profile_db::from_json(db.to_json()), profile_db::from_msgpack(db.to_msgpack())}) {
+    REQUIRE(back.ok());
+    CHECK(back->find("opt-1.3b", {1, 2})->gen_fitted_live);
+    CHECK(back->find("opt-1.3b", {1, 2})->gen_step_sdlog == e.gen_step_sdlog);
+    CHECK_FALSE(back->find("bert-1.3b", {1, 1})->gen_fitted_live);
+    CHECK(back->find("bert-1.3b", {1, 1})->gen_step_sdlog.empty());
+  }
+  auto wrong = e;
+  wrong.gen_step_sdlog = {0.1, 0.1, 0.1};
+  REQUIRE_FALSE(wrong.validate().ok());
+  CHECK(wrong.validate().err().message.find("gen_step_sdlog has 3 values, expected 2") != std::string::npos);
+  auto negative = e;
+  negative.gen_step_sdlog = {0.1, -0.1};
+  REQUIRE_FALSE(negative.validate().ok());
+  auto alone = make_entry("opt-1.3b", 1, 2, 0.02);
+  alone.gen_fitted_live = true;
+  REQUIRE_FALSE(alone.validate().ok());
+  CHECK(alone.validate().err().message.find("gen_fitted_live without the generation fields") != std::string::npos);
+  auto text = db.to_json();
+  auto at = text.find("\"gen_fitted_live\"");
+  REQUIRE(at != std::string::npos);
+  auto colon = text.find(':', at);
+  auto end = text.find_first_of(",}", colon);
+  auto bad = profile_db::from_json(text.substr(0, colon + 1) + "1" + text.substr(end));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.err().message.find("(model 'opt-1.3b')") != std::string::npos);
+  CHECK(bad.err().message.find("field 'gen_fitted_live': expected true or false, found number") != std::string::npos);
+}

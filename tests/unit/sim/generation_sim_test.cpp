@@ -392,3 +392,52 @@ TEST_CASE("cpu devices sharing one core: a step that starts while the other stag
   CHECK(two.rec[0].finish == Approx(0.04).epsilon(1e-12));
   CHECK(two.rec[1].finish == Approx(0.06).epsilon(1e-12));
 }
+
+TEST_CASE("costs fitted to live steps (gen_fitted_live) already hold the cores' sharing: they are not stretched",
+          "[sim][gen][cpu_share]") {
+  // The case above with host_cores 1: B's stage 0 overlaps A's stage 1; marked live, it keeps its 0.02 s.
+  auto opt = big_memory();
+  opt.host_cores = 1;
+  auto live = gen_entry("a", 2, 0.01, 0.001, 0, 0, 1);
+  live.gen_fitted_live = true;
+  auto r = run({gen_entry("a", 1, 0.01, 0.001, 0, 0, 1), live}, {"a"}, {gen(0, 0, 10, 1), gen(0, 0, 10, 1)},
+               {group(1, 2, {0})}, opt);
+  CHECK(r.rec[0].finish == Approx(0.04).epsilon(1e-12));
+  CHECK(r.rec[1].finish == Approx(0.06).epsilon(1e-12));
+}
+
+TEST_CASE("a step cost spread (gen_step_sdlog) draws each step's cost around the model: mean kept, spread as "
+          "asked, the same draws for the same seed", "[sim][gen]") {
+  // One sequence decoding 400 tokens alone: each decode step costs 0.01 s on its one stage.
+  const auto plain = gen_entry("a", 1, 0.01, 0, 0, 0, 1);
+  auto spread = plain;
+  spread.gen_step_sdlog = {0.3};
+  auto none = spread;
+  none.gen_step_sdlog = {0.0};
+  const std::vector<sim::trace_request> one{gen(0, 0, 1, 401)};
+  auto base = run({plain}, {"a"}, one, {group(1, 1, {0})}, big_memory());
+  auto zero = run({none}, {"a"}, one, {group(1, 1, {0})}, big_memory());
+  CHECK(zero.rec[0].finish == base.rec[0].finish); // sdlog 0: no draw, the same schedule
+  auto a = run({spread}, {"a"}, one, {group(1, 1, {0})}, big_memory());
+  auto b = run({spread}, {"a"}, one, {group(1, 1, {0})}, big_memory());
+  CHECK(a.rec[0].finish == b.rec[0].finish); // deterministic
+  // 401 steps of mean 0.01: the total within 3 standard errors (0.01 x sqrt(e^0.09 - 1) x sqrt(401) x 3)
+  CHECK(a.rec[0].finish == Approx(base.rec[0].finish).margin(0.01 * 0.307 * std::sqrt(401.0) * 3));
+  CHECK(a.rec[0].finish != base.rec[0].finish);
+  auto opt = big_memory();
+  opt.gen.noise_seed = 2;
+  auto c = run({spread}, {"a"}, one, {group(1, 1, {0})}, opt);
+  CHECK(c.rec[0].finish != a.rec[0].finish);
+  // The spread itself: many single-token requests apart from each other; their latencies' log spread
+  // (84th - 16th percentile) / 2 is the sdlog asked for.
+  std::vector<sim::trace_request> apart;
+  for (int i = 0; i < 2000; ++i)
+    apart.push_back(gen(i * 1.0, 0, 1, 1));
+  auto d = run({spread}, {"a"}, apart, {group(1, 1, {0})}, big_memory());
+  std::vector<double> logs;
+  for (std::size_t i = 0; i < d.rec.size(); ++i)
+    logs.push_back(std::log((d.rec[i].finish - d.rec[i].arrival) / 0.01));
+  std::sort(logs.begin(), logs.end());
+  const double sd = (logs[static_cast<std::size_t>(0.84 * 1999)] - logs[static_cast<std::size_t>(0.16 * 1999)]) / 2;
+  CHECK(sd == Approx(0.3).epsilon(0.1));
+}
