@@ -13,7 +13,7 @@ Nothing here is downloaded: the rows are made up to look like the real files.
 - examples/traces/azure_llm_code_750.csv: the same generator and format, 750 rows (about 300 s at 2.5 req/s):
   the "750 requests at 5x" of issue 11 §3. The one-pass fidelity comparison (README "Fidelity on cpu devices")
   replays its arrivals as one-pass requests (`switchyard trace convert --max-seq 64`, output column cut).
-- examples/traces/azure_llm_code_cal.csv: the same generator and format, 60 s (another seed): the calibration
+- examples/traces/azure_llm_code_cal.csv: the same generator and format, 120 s (another seed): the calibration
   slice of the generation fidelity comparison (`replay --fit-profile`), disjoint from the 750 rows it predicts.
 - examples/traces/demo.csv: the README's main command (scripts/demo.sh): 12 s, about 16 req/s over the
   embedded default's four models, Gamma arrivals (CV 2) with power-law popularity as `replay --rate 16 --cv 2`;
@@ -82,5 +82,5 @@ if __name__ == "__main__":
     print("azure_llm_code_750.csv: %d rows" % azure_code_sample(os.path.join(out, "azure_llm_code_750.csv"),
                                                                seed=750, duration=400.0, max_rows=750))
     print("azure_llm_code_cal.csv: %d rows" % azure_code_sample(os.path.join(out, "azure_llm_code_cal.csv"),
-                                                               seed=4242, duration=60.0))
+                                                               seed=4242, duration=120.0))
     print("demo.csv: %d rows" % demo(os.path.join(out, "demo.csv")))
