@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "apps/least_squares.hpp"
 #include "gpu/backend.hpp"
 #include "gpu/engine.hpp"
 #include "gpu/generation.hpp"
@@ -44,33 +45,6 @@ std::vector<std::int32_t> tokens_for(const gpu::model_spec& spec, int batch, int
   for (std::size_t i = 0; i < t.size(); ++i)
     t[i] = static_cast<std::int32_t>((static_cast<long long>(i) * 7919 + 13) % spec.vocab);
   return t;
-}
-
-/// Solves the 3x3 system a x = y (Gaussian elimination with partial pivoting); false when singular.
-bool solve3(std::array<std::array<double, 3>, 3> a, std::array<double, 3> y, std::array<double, 3>& x) {
-  for (int c = 0; c < 3; ++c) {
-    int piv = c;
-    for (int r = c + 1; r < 3; ++r)
-      if (std::abs(a[static_cast<std::size_t>(r)][static_cast<std::size_t>(c)]) >
-          std::abs(a[static_cast<std::size_t>(piv)][static_cast<std::size_t>(c)]))
-        piv = r;
-    std::swap(a[static_cast<std::size_t>(c)], a[static_cast<std::size_t>(piv)]);
-    std::swap(y[static_cast<std::size_t>(c)], y[static_cast<std::size_t>(piv)]);
-    const double d = a[static_cast<std::size_t>(c)][static_cast<std::size_t>(c)];
-    if (std::abs(d) < 1e-300)
-      return false;
-    for (int r = 0; r < 3; ++r) {
-      if (r == c)
-        continue;
-      const double f = a[static_cast<std::size_t>(r)][static_cast<std::size_t>(c)] / d;
-      for (int k = 0; k < 3; ++k)
-        a[static_cast<std::size_t>(r)][static_cast<std::size_t>(k)] -= f * a[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)];
-      y[static_cast<std::size_t>(r)] -= f * y[static_cast<std::size_t>(c)];
-    }
-  }
-  for (int c = 0; c < 3; ++c)
-    x[static_cast<std::size_t>(c)] = y[static_cast<std::size_t>(c)] / a[static_cast<std::size_t>(c)][static_cast<std::size_t>(c)];
-  return true;
 }
 
 } // namespace
@@ -160,35 +134,13 @@ status measure_generation(gpu::pipeline& pl, const gpu::model_spec& spec, const 
       }
       ++points;
     }
-  std::array<double, 3> x{};
-  if (points < 3 || !solve3(ata, aty, x))
+  // Non-negative least squares: a coefficient that comes out negative (noise, tiny models) is fixed at 0 and
+  // the others refitted without it.
+  const auto x = points < 3 ? std::nullopt : nnls_normal(ata, aty);
+  if (!x)
     return make_error("profile", "model '" + spec.name + "': too few decode measurements fit the device budget (" +
                                    std::to_string(points) + " of 6) to fit the decode cost model");
-  // Non-negative least squares by elimination: a coefficient that comes out negative (noise, tiny models)
-  // is fixed at 0 and the others refitted without it.
-  std::array<bool, 3> active{true, true, true};
-  for (int round = 0; round < 3; ++round) {
-    int worst = -1;
-    for (int i = 0; i < 3; ++i)
-      if (active[static_cast<std::size_t>(i)] && x[static_cast<std::size_t>(i)] < 0 &&
-          (worst < 0 || x[static_cast<std::size_t>(i)] < x[static_cast<std::size_t>(worst)]))
-        worst = i;
-    if (worst < 0)
-      break;
-    active[static_cast<std::size_t>(worst)] = false;
-    auto a2 = ata;
-    auto y2 = aty;
-    for (std::size_t i = 0; i < 3; ++i)
-      if (!active[i]) {
-        for (std::size_t j = 0; j < 3; ++j)
-          a2[i][j] = a2[j][i] = 0;
-        a2[i][i] = 1;
-        y2[i] = 0;
-      }
-    if (!solve3(a2, y2, x))
-      break;
-  }
-  const double a = std::max(0.0, x[0]), c1 = std::max(0.0, x[1]), c2 = std::max(0.0, x[2]);
+  const double a = (*x)[0], c1 = (*x)[1], c2 = (*x)[2];
   // Per stage: the totals split in proportion to the stages' measured times in these runs, decode-only steps
   // for the step and decode terms, prefill steps for the prefill term. (The one-pass latencies' split, used
   // where a kind of step was not timed, put 57% of small-gpt's decode on its last stage; its live decode

@@ -5,7 +5,8 @@
 #include <cmath>
 #include <mutex>
 #include <optional>
-#include <tuple>
+
+#include "apps/least_squares.hpp"
 
 namespace sy::driver {
 
@@ -33,61 +34,6 @@ namespace {
 using clock_point = std::chrono::steady_clock::time_point;
 
 double seconds(clock_point a, clock_point b) { return std::chrono::duration<double>(b - a).count(); }
-
-/// Least squares of ys on the rows' columns (N <= 3) with every coefficient >= 0: a coefficient that comes
-/// out negative is fixed at 0 and the rest refitted. A singular system leaves its coefficients 0.
-template <std::size_t N>
-std::array<double, N> nnls(const std::vector<std::array<double, N>>& rows, const std::vector<double>& ys) {
-  std::array<bool, N> active;
-  active.fill(true);
-  std::array<double, N> x{};
-  for (std::size_t round = 0; round <= N; ++round) {
-    std::array<std::array<double, N + 1>, N> a{}; // normal equations, the right-hand side in column N
-    for (std::size_t r = 0; r < rows.size(); ++r)
-      for (std::size_t i = 0; i < N; ++i) {
-        if (!active[i])
-          continue;
-        for (std::size_t j = 0; j < N; ++j)
-          if (active[j])
-            a[i][j] += rows[r][i] * rows[r][j];
-        a[i][N] += rows[r][i] * ys[r];
-      }
-    for (std::size_t i = 0; i < N; ++i)
-      if (!active[i])
-        a[i][i] = 1; // x_i = 0
-    x.fill(0);
-    bool singular = false;
-    for (std::size_t c = 0; c < N && !singular; ++c) {
-      std::size_t piv = c;
-      for (std::size_t r = c + 1; r < N; ++r)
-        if (std::abs(a[r][c]) > std::abs(a[piv][c]))
-          piv = r;
-      std::swap(a[c], a[piv]);
-      if (std::abs(a[c][c]) < 1e-300) {
-        singular = true;
-        break;
-      }
-      for (std::size_t r = 0; r < N; ++r)
-        if (r != c) {
-          const double f = a[r][c] / a[c][c];
-          for (std::size_t k = c; k <= N; ++k)
-            a[r][k] -= f * a[c][k];
-        }
-    }
-    if (singular)
-      return std::array<double, N>{};
-    for (std::size_t i = 0; i < N; ++i)
-      x[i] = active[i] ? a[i][N] / a[i][i] : 0.0;
-    std::optional<std::size_t> worst;
-    for (std::size_t i = 0; i < N; ++i)
-      if (active[i] && x[i] < 0 && (!worst || x[i] < x[*worst]))
-        worst = i;
-    if (!worst)
-      return x;
-    active[*worst] = false;
-  }
-  return x;
-}
 
 struct step_rec {
   std::string model;
@@ -214,7 +160,7 @@ result<step_fit_result> fit_steps(const std::vector<step_event>& events,
           rows.push_back({1.0, static_cast<double>(s->decodes), static_cast<double>(s->ctx)});
           ys.push_back(s->busy[k]);
         }
-      const auto d = nnls(rows, ys);
+      const auto d = apps::nnls(rows, ys);
       f.step_s = d[0];
       f.per_seq = d[1];
       f.per_ctx = d[2];
@@ -226,7 +172,7 @@ result<step_fit_result> fit_steps(const std::vector<step_event>& events,
           prow.push_back({static_cast<double>(s->tokens - s->decodes), static_cast<double>(s->pairs)});
           rest.push_back(s->busy[k] - (f.step_s + f.per_seq * s->decodes + f.per_ctx * static_cast<double>(s->ctx)));
         }
-      const auto p = nnls(prow, rest);
+      const auto p = apps::nnls(prow, rest);
       f.per_token = p[0];
       f.per_pair = p[1];
       f.prefill_steps = static_cast<long>(prow.size());

@@ -31,6 +31,17 @@ profile_entry make_entry(const std::string& model, int op, int pp, double base) 
   return e;
 }
 
+/// opt-1.3b (op 1, pp 2) with generation costs.
+profile_entry make_gen_entry() {
+  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
+  e.gen_step_s = {0.004, 0.0041};
+  e.prefill_s_per_token = {1e-4, 1.1e-4};
+  e.decode_s_per_seq = {2e-4, 3e-4};
+  e.decode_s_per_ctx = {1e-7, 1e-7};
+  e.kv_bytes_per_token = {196608, 196608};
+  return e;
+}
+
 profile_db sample_db() {
   profile_db db;
   db.put(make_entry("bert-1.3b", 1, 1, 0.151));
@@ -199,12 +210,7 @@ TEST_CASE("act_bytes and load_seconds may be left out and weight bytes may be fr
 TEST_CASE("generation costs are optional profile fields: old profiles load, new ones round-trip, a partial set is refused") {
   auto db = sample_db();
   CHECK_FALSE(db.find("bert-1.3b", {1, 1})->has_generation()); // written before the fields existed: still loads
-  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
-  e.gen_step_s = {0.004, 0.0041};
-  e.prefill_s_per_token = {1e-4, 1.1e-4};
-  e.decode_s_per_seq = {2e-4, 3e-4};
-  e.decode_s_per_ctx = {1e-7, 1e-7};
-  e.kv_bytes_per_token = {196608, 196608};
+  auto e = make_gen_entry();
   REQUIRE(e.validate().ok());
   CHECK(e.step_seconds(1, 10, 2, 100) == Approx(0.0041 + 1.1e-3 + 6e-4 + 1e-5));
   db.put(e);
@@ -234,12 +240,7 @@ TEST_CASE("generation costs are optional profile fields: old profiles load, new 
 TEST_CASE("prefill_s_per_pair is optional: absent is 0 and not written, present round-trips and adds the pairs a "
           "prefill attends, a wrong size or a set without the generation fields is refused") {
   auto db = sample_db();
-  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
-  e.gen_step_s = {0.004, 0.0041};
-  e.prefill_s_per_token = {1e-4, 1.1e-4};
-  e.decode_s_per_seq = {2e-4, 3e-4};
-  e.decode_s_per_ctx = {1e-7, 1e-7};
-  e.kv_bytes_per_token = {196608, 196608};
+  auto e = make_gen_entry();
   db.put(e);
   CHECK(db.to_json().find("prefill_s_per_pair") == std::string::npos); // not measured: not written
   CHECK(e.step_seconds(1, 10, 0, 0, 55) == Approx(0.0041 + 1.1e-3)); // absent: the pairs cost nothing
@@ -364,12 +365,7 @@ TEST_CASE("gen_fitted_live and gen_step_sdlog (replay --fit-profile) are optiona
   auto db = sample_db();
   CHECK(db.to_json().find("gen_fitted_live") == std::string::npos);
   CHECK(db.to_json().find("gen_step_sdlog") == std::string::npos);
-  auto e = make_entry("opt-1.3b", 1, 2, 0.02);
-  e.gen_step_s = {0.004, 0.0041};
-  e.prefill_s_per_token = {1e-4, 1.1e-4};
-  e.decode_s_per_seq = {2e-4, 3e-4};
-  e.decode_s_per_ctx = {1e-7, 1e-7};
-  e.kv_bytes_per_token = {196608, 196608};
+  auto e = make_gen_entry();
   e.gen_fitted_live = true;
   e.gen_step_sdlog = {0.16, 0.15};
   REQUIRE(e.validate().ok());
