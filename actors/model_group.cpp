@@ -390,6 +390,20 @@ bool send_batch(self_ptr self, const std::string& name) {
   return true;
 }
 
+/// A step's point at the group: planned and sent to stage 0, or its result back (messages/step_events.hpp:
+/// `--log-level trace` lines for scripts/step_trace.py, `replay --fit-profile`'s observer).
+step_event group_step_event(self_ptr self, step_point what, const std::string& model, std::uint64_t step_id,
+                            int seqs, time_point at) {
+  step_event ev;
+  ev.point = what;
+  ev.group = self->id();
+  ev.model = model;
+  ev.step = step_id;
+  ev.seqs = seqs;
+  ev.at = at;
+  return ev;
+}
+
 /// Plans and sends the next generation steps of `name` while the pipeline has room: up to one per stage
 /// (disjoint sequences), within the group's in-flight limit.
 void send_steps(self_ptr self, const std::string& name, model_entry& m, int limit) {
@@ -406,19 +420,14 @@ void send_steps(self_ptr self, const std::string& name, model_entry& m, int limi
     ++m.in_pipeline;
     ++st.in_flight;
     ++st.steps_in_flight;
-    if (step_events_wanted()) { // messages/step_events.hpp: `--log-level trace`, `replay --fit-profile`
-      step_event ev;
-      ev.group = self->id();
-      ev.model = name;
-      ev.step = step->step_id;
-      ev.seqs = static_cast<int>(step->seqs.size());
+    if (step_events_wanted()) {
+      auto ev = group_step_event(self, step_point::plan, name, step->step_id, static_cast<int>(step->seqs.size()), now);
       for (auto c : step->counts)
         ev.tokens += c;
       const auto t = m.gen->terms(step->step_id);
       ev.decodes = t.decodes;
       ev.ctx = t.context;
       ev.pairs = t.prefill_pairs;
-      ev.at = now;
       emit_step_event(ev);
     }
     self->send(st.stages.front(), std::move(*step));
@@ -577,16 +586,9 @@ void on_step(self_ptr self, step_result& r) {
   --m.in_pipeline;
   --st.in_flight;
   --st.steps_in_flight;
-  if (step_events_wanted()) { // messages/step_events.hpp: `--log-level trace`, `replay --fit-profile`
-    step_event ev;
-    ev.point = step_point::result;
-    ev.group = self->id();
-    ev.model = r.model;
-    ev.step = r.step_id;
-    ev.seqs = static_cast<int>(r.tokens.size());
-    ev.at = self->clock().now();
-    emit_step_event(ev);
-  }
+  if (step_events_wanted())
+    emit_step_event(group_step_event(self, step_point::result, r.model, r.step_id,
+                                     static_cast<int>(r.tokens.size()), self->clock().now()));
   auto out = m.gen->on_result(r, self->clock().now());
   if (r.code == stage_error::none) // measured: group -> every stage -> group, with its prompt tokens
     m.step_fit.add(out.prefill_tokens, std::chrono::duration<double>(r.elapsed).count());

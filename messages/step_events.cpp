@@ -47,12 +47,13 @@ void set_step_observer(step_observer f) {
   observed = observer != nullptr;
 }
 
-bool step_events_wanted() {
-  return observed.load(std::memory_order_relaxed) || group_log()->should_log(spdlog::level::trace) ||
-         stage_log()->should_log(spdlog::level::trace);
+bool step_events_logged() {
+  return group_log()->should_log(spdlog::level::trace) || stage_log()->should_log(spdlog::level::trace);
 }
 
-void emit_step_event(const step_event& e) {
+bool step_events_wanted() { return observed.load(std::memory_order_relaxed) || step_events_logged(); }
+
+void log_step_event(const step_event& e) {
   // The line formats are scripts/step_trace.py's input (and the e2e test `step trace`'s).
   switch (e.point) {
     case step_point::plan:
@@ -73,6 +74,10 @@ void emit_step_event(const step_event& e) {
                          to_string(e.point), e.model, e.step, e.seqs, e.tokens, micros(e.at));
       break;
   }
+}
+
+void emit_step_event(const step_event& e) {
+  log_step_event(e);
   if (!observed.load(std::memory_order_relaxed))
     return;
   std::shared_ptr<const step_observer> f;

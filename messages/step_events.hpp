@@ -6,7 +6,8 @@
 // - an in-process observer (set_step_observer) receives them as values: `switchyard replay --fit-profile`
 //   fits the profile's generation costs to the steps of a live replay (apps/replay/step_fit.hpp).
 // Emitted by the model group (plan, result) and its stages (submit, done on the stage actor; device on the
-// device's thread). An observer sees the events of its own process only.
+// device's thread). An observer sees the events of its own process only. The simulator logs its simulated
+// steps in the same lines (log_step_event), which no observer sees.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,5 +51,10 @@ bool step_events_wanted();
 
 /// Logs `e` as its step_trace line (at trace level) and hands it to the observer, if any.
 void emit_step_event(const step_event& e);
+
+/// The simulator's steps (sim/generation_sim.cpp, simulated times): the step_trace line only, never the
+/// observer (a simulation inside a live process, the live planner's, must not mix into a live fit).
+bool step_events_logged();
+void log_step_event(const step_event& e);
 
 } // namespace sy

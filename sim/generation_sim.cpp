@@ -450,7 +450,7 @@ private:
       // stage time.
       auto& mb = gs.members[static_cast<std::size_t>(q.member)];
       mb.last_use = ++use_clock_;
-      const bool traced = step_events_wanted();
+      const bool traced = step_events_logged();
       step_event ev; // `--log-level trace`: the step as the runtime's group and stages report theirs
       if (traced) {
         ev.group = static_cast<std::uint64_t>(g);
@@ -644,7 +644,7 @@ private:
     ev.stage = stage;
     ev.at = std::chrono::steady_clock::time_point(
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(at)));
-    emit_step_event(ev);
+    log_step_event(ev);
   }
   /// A step cost's factor for spread sdlog: exp(sdlog Z - sdlog^2 / 2), Z standard normal (Box-Muller on
   /// the kernel's own seeded generator: the same draws on every platform); 1 without spread (no draw).

@@ -17,6 +17,8 @@ struct step_recorder::store {
 
 step_recorder::step_recorder() : store_(std::make_shared<store>()) {
   set_step_observer([s = store_](const step_event& e) {
+    if (e.point == step_point::done)
+      return; // the stage actor's side of a device end: only the trace lines show it, the fit does not use it
     std::lock_guard<std::mutex> lock(s->mutex);
     s->events.push_back(e);
   });
@@ -38,6 +40,7 @@ double seconds(clock_point a, clock_point b) { return std::chrono::duration<doub
 struct step_rec {
   std::string model;
   bool planned = false, answered = false;
+  bool complete = false; // planned, submitted to and ended on every stage of its group, answered
   int tokens = 0, decodes = 0;
   std::int64_t ctx = 0, pairs = 0;
   clock_point plan{}, result{};
@@ -106,10 +109,10 @@ result<step_fit_result> fit_steps(const std::vector<step_event>& events,
     }
     for (auto& [id, s] : steps) {
       out.steps += s.planned ? 1 : 0;
-      bool complete = s.planned && s.answered && pp > 0 && s.submit.size() == pp;
-      for (std::size_t k = 0; complete && k < pp; ++k)
-        complete = s.submit[k] && s.device[k];
-      if (!complete)
+      s.complete = s.planned && s.answered && pp > 0 && s.submit.size() == pp;
+      for (std::size_t k = 0; s.complete && k < pp; ++k)
+        s.complete = s.submit[k] && s.device[k];
+      if (!s.complete)
         continue;
       ++out.complete_steps;
       double h = seconds(s.plan, *s.submit[0]) + seconds(*s.device[pp - 1], s.result);
@@ -133,9 +136,7 @@ result<step_fit_result> fit_steps(const std::vector<step_event>& events,
     for (const auto& [gid, steps] : groups)
       if (stages[gid] == config.pp)
         for (const auto& [id, s] : steps)
-          if (s.model == model && s.planned && s.answered &&
-              std::all_of(s.busy.begin(), s.busy.end(), [](double b) { return b >= 0; }) &&
-              s.busy.size() == static_cast<std::size_t>(config.pp))
+          if (s.complete && s.model == model)
             mine.push_back(&s);
     long decode_only = 0, with_prefill = 0;
     for (const auto* s : mine)
@@ -170,7 +171,7 @@ result<step_fit_result> fit_steps(const std::vector<step_event>& events,
       for (const auto* s : mine)
         if (s->tokens > s->decodes) {
           prow.push_back({static_cast<double>(s->tokens - s->decodes), static_cast<double>(s->pairs)});
-          rest.push_back(s->busy[k] - (f.step_s + f.per_seq * s->decodes + f.per_ctx * static_cast<double>(s->ctx)));
+          rest.push_back(s->busy[k] - f.seconds(0, s->decodes, static_cast<double>(s->ctx), 0));
         }
       const auto p = apps::nnls(prow, rest);
       f.per_token = p[0];
@@ -181,8 +182,8 @@ result<step_fit_result> fit_steps(const std::vector<step_event>& events,
         f.device_s += s->busy[k];
         f.profile_s += entry->step_seconds(k, s->tokens - s->decodes, s->decodes, static_cast<double>(s->ctx),
                                            static_cast<double>(s->pairs));
-        const double cost = f.step_s + f.per_seq * s->decodes + f.per_ctx * static_cast<double>(s->ctx) +
-                            f.per_token * (s->tokens - s->decodes) + f.per_pair * static_cast<double>(s->pairs);
+        const double cost =
+          f.seconds(s->tokens - s->decodes, s->decodes, static_cast<double>(s->ctx), static_cast<double>(s->pairs));
         if (cost > 0 && s->busy[k] > 0)
           logs.push_back(std::log(s->busy[k] / cost));
       }

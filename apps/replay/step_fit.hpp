@@ -34,7 +34,8 @@
 
 namespace sy::driver {
 
-/// Holds every step event of this process while it lives (set_step_observer; one recorder at a time).
+/// Holds the step events of this process while it lives (set_step_observer; one recorder at a time): every
+/// point but `done`, which the fit does not use.
 class step_recorder {
 public:
   step_recorder();
@@ -54,6 +55,10 @@ struct stage_fit {
   long decode_steps = 0, prefill_steps = 0; // the steps each part was fitted on
   double device_s = 0, profile_s = 0;       // all the model's steps there: live device time, and the profile's
   double sdlog = 0; // the spread of log(device time / the fitted cost): (84th - 16th percentile) / 2
+  /// The fitted cost of a step (profile_entry::step_seconds with these coefficients).
+  double seconds(double prefill_tokens, double decodes, double context, double pairs) const {
+    return step_s + per_seq * decodes + per_ctx * context + per_token * prefill_tokens + per_pair * pairs;
+  }
 };
 
 struct model_fit {

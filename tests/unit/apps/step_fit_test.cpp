@@ -240,6 +240,10 @@ TEST_CASE("the recorder holds the events emitted while it lives, and only those"
     CHECK(step_events_wanted());
     e.step = 2;
     emit_step_event(e);
+    e.point = step_point::done; // the stage actor's side of a device end: not kept (the fit does not use it)
+    emit_step_event(e);
+    e.point = step_point::plan;
+    log_step_event(e); // a simulated step: logged at trace level only, never observed
     e.point = step_point::result;
     emit_step_event(e);
     got = rec.take();
